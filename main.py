@@ -1,0 +1,252 @@
+"""HTTP layer: the FastAPI app, thin routes over the engine in script.py."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import pydantic_core
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from script import (
+    PreconditionFailed,
+    Stats,
+    Store,
+    StoreError,
+    Ticket,
+    TicketCreate,
+    TicketFilters,
+    TicketNotFound,
+    TicketQuery,
+    TicketUpdate,
+    count,
+    default_path,
+    etag_matches,
+    etag_of,
+    filter_tickets,
+)
+
+MAX_BODY_BYTES = 1024 * 1024
+JSON = "application/json"
+
+
+def get_store() -> Store:
+    """The store of TICKETS_FILE (or tickets.json beside script.py); tests override this dependency."""
+    return Store.for_path(default_path())
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+TicketId = Annotated[int, Path(ge=1, description="The ticket's id.", examples=[3])]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At start-up, remove the temporary files a crashed writer may have left."""
+    app.dependency_overrides.get(get_store, get_store)().remove_stale_temp_files()
+    yield
+
+
+# --------------------------------------------------------------------------- documented errors
+
+
+class Message(BaseModel):
+    detail: str
+
+
+class ValidationIssue(BaseModel):
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class ValidationProblem(BaseModel):
+    detail: list[ValidationIssue]
+
+
+def _error(model: type[BaseModel], description: str, example: Any) -> dict[str, Any]:
+    return {"model": model, "description": description, "content": {JSON: {"example": {"detail": example}}}}
+
+
+BAD_REQUEST = _error(
+    ValidationProblem, "Invalid input: body, query parameter, header or id",
+    [{"type": "extra_forbidden", "loc": ["body", "prioriy"], "msg": "Extra inputs are not permitted"}],
+)  # fmt: skip
+NOT_FOUND = _error(Message, "No ticket has this id", "ticket 42 not found")
+TOO_LARGE = _error(Message, "The body is over 1 MiB", "Content Too Large: the body is over 1048576 bytes (1 MiB)")
+STALE = _error(Message, "If-Match does not match the ticket as it is now", "ticket 3 has changed: ...")
+UNAVAILABLE = _error(Message, "The tickets file cannot be read or written", "tickets.json: the file is empty; ...")
+
+
+# --------------------------------------------------------------------------- the app
+
+app = FastAPI(
+    title="Tickets de support",
+    summary="Support tickets stored in one JSON file, safe across processes.",
+    version="1.0.0",
+    lifespan=lifespan,
+    responses={503: UNAVAILABLE},
+)
+
+
+class BodyLimit:
+    """413 for a body over the limit, before it is parsed.
+
+    FastAPI's own max_body_size answers in plain text; this one keeps the {"detail": ...} shape.
+    A declared Content-Length is refused at once; a chunked body is counted as it arrives.
+    """
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return await JSONResponse({"detail": TOO_LARGE_DETAIL}, 413)(scope, receive, send)
+        received = 0
+
+        async def counting_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise HTTPException(413, TOO_LARGE_DETAIL)  # FastAPI lets HTTPException through
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+TOO_LARGE_DETAIL = f"Content Too Large: the body is over {MAX_BODY_BYTES} bytes (1 MiB)"
+app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+
+
+@app.exception_handler(RequestValidationError)
+async def invalid_input(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """400, never 422; the offending input is not echoed back."""
+    issues = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+    return JSONResponse({"detail": issues}, status.HTTP_400_BAD_REQUEST)
+
+
+@app.exception_handler(HTTPException)
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    """Starlette's own errors, with a 400 about the body shaped like the others."""
+    if exc.status_code == 400 and isinstance(exc.detail, str):
+        issues = [{"type": "body_invalid", "loc": ["body"], "msg": exc.detail}]
+        return JSONResponse({"detail": issues}, 400)
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+
+@app.exception_handler(TicketNotFound)
+async def not_found(request: Request, exc: TicketNotFound) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status.HTTP_404_NOT_FOUND)
+
+
+@app.exception_handler(PreconditionFailed)
+async def precondition_failed(request: Request, exc: PreconditionFailed) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status.HTTP_412_PRECONDITION_FAILED)
+
+
+@app.exception_handler(StoreError)
+async def store_unavailable(request: Request, exc: StoreError) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def _one_ticket(body: bytes, status_code: int = 200, **headers: str) -> Response:
+    return Response(body, status_code, headers={"ETag": etag_of(body), **headers}, media_type=JSON)
+
+
+# --------------------------------------------------------------------------- routes
+
+
+@app.get("/tickets", summary="List tickets", response_model=list[Ticket], responses={400: BAD_REQUEST})
+def list_tickets(store: StoreDep, query: Annotated[TicketQuery, Query()]) -> Response:
+    """Tickets matching the filters, sorted and paged; X-Total-Count counts the matches before paging."""
+    body, total = store.snapshot().search_json(query)
+    return Response(body, media_type=JSON, headers={"X-Total-Count": str(total)})
+
+
+@app.post(
+    "/tickets", summary="Create a ticket", status_code=status.HTTP_201_CREATED, response_model=Ticket,
+    responses={400: BAD_REQUEST, 413: TOO_LARGE},
+)  # fmt: skip
+def create_ticket(store: StoreDep, data: TicketCreate) -> Response:
+    """Create a ticket; its id is new and never reused. Location and ETag name the result."""
+    ticket = store.add(data)
+    return _one_ticket(pydantic_core.to_json(ticket), 201, Location=f"/tickets/{ticket['id']}")
+
+
+@app.get("/tickets/stats", summary="Count tickets", responses={400: BAD_REQUEST})
+def ticket_stats(store: StoreDep, filters: Annotated[TicketFilters, Query()]) -> Stats:
+    """How many tickets match the filters, by status and by priority (every key present)."""
+    return count(filter_tickets(store.snapshot().tickets.values(), filters))
+
+
+@app.get(
+    "/tickets/{ticket_id}", summary="Read a ticket", response_model=Ticket,
+    responses={304: {"description": "If-None-Match names the current ETag"}, 400: BAD_REQUEST, 404: NOT_FOUND},
+)  # fmt: skip
+def read_ticket(ticket_id: TicketId, store: StoreDep, if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    """One ticket with its ETag; 304 without a body when If-None-Match names that ETag."""
+    body = store.snapshot().ticket_json(ticket_id)
+    etag = etag_of(body)
+    if if_none_match is not None and etag_matches(if_none_match, etag, weak=True):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+    return _one_ticket(body)
+
+
+@app.patch(
+    "/tickets/{ticket_id}", summary="Update a ticket", response_model=Ticket,
+    responses={400: BAD_REQUEST, 404: NOT_FOUND, 412: STALE, 413: TOO_LARGE},
+)  # fmt: skip
+def update_ticket(
+    ticket_id: TicketId, changes: TicketUpdate, store: StoreDep, if_match: Annotated[str | None, Header()] = None
+) -> Response:
+    """Change some fields (merge patch; null only unassigns). With If-Match, only if the ETag still matches."""
+    ticket = store.update(ticket_id, changes, if_match=if_match)
+    return _one_ticket(pydantic_core.to_json(ticket))
+
+
+@app.delete(
+    "/tickets/{ticket_id}", summary="Delete a ticket", status_code=status.HTTP_204_NO_CONTENT,
+    responses={400: BAD_REQUEST, 404: NOT_FOUND, 412: STALE},
+)  # fmt: skip
+def delete_ticket(ticket_id: TicketId, store: StoreDep, if_match: Annotated[str | None, Header()] = None) -> Response:
+    """Delete a ticket for good; its id is never given again. With If-Match, only if the ETag still matches."""
+    store.delete(ticket_id, if_match=if_match)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class Health(BaseModel):
+    status: str
+    tickets: int
+
+
+@app.get("/health", summary="Service health")
+def health(store: StoreDep) -> Health:
+    """ok and the number of tickets; 503 naming the problem when the file cannot be read."""
+    return Health(status="ok", tickets=len(store.snapshot().tickets))
+
+
+def custom_openapi() -> dict[str, Any]:
+    """FastAPI's schema, with our 400 in place of the 422 it documents by default."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                operation["responses"].pop("422", None)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schema["components"]["schemas"].pop(unused, None)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+app.openapi = custom_openapi  # type: ignore[method-assign]

@@ -1,0 +1,887 @@
+"""Ticket engine: models, validation, the JSON-file store and the command-line tool.
+
+This module knows nothing of HTTP. ``main.py`` exposes it as a REST API; ``python script.py``
+uses it from the shell. Both go through the same functions and the same rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import fcntl
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import unicodedata
+from contextlib import suppress
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic_core
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from typing_extensions import TypedDict
+
+# --------------------------------------------------------------------------- values and rules
+
+Status = Literal["open", "in_progress", "closed"]
+Priority = Literal["low", "medium", "high", "urgent"]
+STATUSES: tuple[Status, ...] = ("open", "in_progress", "closed")  # workflow order
+PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high", "urgent")  # rank order
+STATUS_RANK = {s: i for i, s in enumerate(STATUSES)}
+PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
+STATUS_ALIASES = {"ouvert": "open", "en_cours": "in_progress", "ferme": "closed"}
+SORT_KEYS = ("id", "priority", "status", "created_at", "updated_at", "title")
+SortKey = Literal[
+    "id", "-id", "priority", "-priority", "status", "-status",
+    "created_at", "-created_at", "updated_at", "-updated_at", "title", "-title",
+]  # fmt: skip
+
+TITLE_MAX, DESCRIPTION_MAX, ASSIGNEE_MAX = 200, 5000, 100
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
+
+
+def _fold(value: str) -> str:
+    """Lower-case, accent-free, underscored form of a user-typed value: 'En cours' -> 'en_cours'."""
+    ascii_only = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    return "_".join(ascii_only.strip().lower().replace("-", " ").split())
+
+
+def parse_status(value: Any) -> Any:
+    """Accept a status in any case, in English or French ('fermé', 'en cours'); return the English value."""
+    if not isinstance(value, str):
+        return value  # the Literal type then reports the wrong type
+    folded = STATUS_ALIASES.get(_fold(value), _fold(value))
+    if folded not in STATUSES:
+        raise ValueError(
+            f"unknown status {value!r}; expected one of open, in_progress, closed"
+            " (or ouvert, en cours, fermé)"
+        )
+    return folded
+
+
+def parse_priority(value: Any) -> Any:
+    """Accept a priority in any letter case; return the stored value."""
+    if not isinstance(value, str):
+        return value
+    if _fold(value) not in PRIORITIES:
+        raise ValueError(f"unknown priority {value!r}; expected one of low, medium, high, urgent")
+    return _fold(value)
+
+
+StatusIn = Annotated[Status, BeforeValidator(parse_status)]
+PriorityIn = Annotated[Priority, BeforeValidator(parse_priority)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
+Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX)]
+Assignee = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ASSIGNEE_MAX)]
+Timestamp = Annotated[str, StringConstraints(pattern=TIMESTAMP_PATTERN)]
+
+
+class Ticket(TypedDict):
+    """A ticket as stored in the file and returned by the API."""
+
+    id: Annotated[int, Field(ge=1, strict=True)]
+    title: Title
+    description: Description
+    status: Status
+    priority: Priority
+    assignee: Assignee | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class StoreFile(TypedDict):
+    """The object form of tickets.json."""
+
+    next_id: Annotated[int, Field(ge=1, strict=True)]
+    tickets: list[Ticket]
+
+
+_STORE_OBJECT = TypeAdapter(StoreFile)
+_STORE_ARRAY = TypeAdapter(list[Ticket])
+
+_EXAMPLE = {
+    "title": "Imprimante du 2e étage hors service",
+    "description": "Bourrage papier permanent, le voyant clignote en orange.",
+    "priority": "high",
+    "assignee": "karim.benali",
+}
+
+
+class TicketCreate(BaseModel):
+    """Body of a creation: only title is required."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
+
+    title: Title
+    description: Description = ""
+    status: StatusIn = "open"
+    priority: PriorityIn = "medium"
+    assignee: Assignee | None = None
+
+
+class TicketUpdate(BaseModel):
+    """Body of a partial update (merge patch): at least one field; null only for assignee."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"status": "in_progress", "assignee": "julie.martin"}]}
+    )
+
+    # The defaults are None but the types are not optional: an absent field is left alone,
+    # while an explicit null is refused by validation (defaults are not validated).
+    title: Title = None  # type: ignore[assignment]
+    description: Description = None  # type: ignore[assignment]
+    status: StatusIn = None  # type: ignore[assignment]
+    priority: PriorityIn = None  # type: ignore[assignment]
+    assignee: Assignee | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TicketUpdate:
+        if not self.model_fields_set:
+            raise ValueError("the update is empty; give at least one of " + ", ".join(type(self).model_fields))
+        return self
+
+
+class TicketFilters(BaseModel):
+    """Filters shared by the list, the statistics and the CLI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[StatusIn] = Field(default=[], description="Keep these statuses (repeatable; French accepted).")
+    priority: list[PriorityIn] = Field(default=[], description="Keep these priorities (repeatable).")
+    assignee: str | None = Field(default=None, description="Exact assignee.")
+    q: str | None = Field(default=None, description="Case-insensitive text in title or description.")
+
+
+class TicketQuery(TicketFilters):
+    """Filters plus order and page of a listing."""
+
+    sort: SortKey = Field(default="id", description="Sort key; prefix '-' for descending. Ties: ascending id.")
+    limit: int | None = Field(default=None, ge=1, description="At most this many tickets.")
+    offset: int = Field(default=0, ge=0, description="Skip this many first.")
+
+
+_ALL = TicketQuery()
+
+
+class Stats(TypedDict):
+    total: int
+    by_status: dict[Status, int]
+    by_priority: dict[Priority, int]
+
+
+# --------------------------------------------------------------------------- domain errors
+
+
+class TicketError(Exception):
+    """Base of the engine's errors; the message names the problem."""
+
+
+class TicketNotFound(TicketError):
+    def __init__(self, ticket_id: int) -> None:
+        super().__init__(f"ticket {ticket_id} not found")
+        self.ticket_id = ticket_id
+
+
+class PreconditionFailed(TicketError):
+    def __init__(self, ticket_id: int, expected: str, current: str) -> None:
+        super().__init__(f"ticket {ticket_id} has changed: its ETag is {current}, not {expected}")
+
+
+class StoreError(TicketError):
+    """The store cannot be used right now (unreadable file, write failure, lock held too long)."""
+
+
+class StoreUnreadable(StoreError):
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+
+
+class StoreWriteFailed(StoreError):
+    def __init__(self, path: Path, error: OSError) -> None:
+        super().__init__(f"could not save {path}: {error.strerror or error}; nothing was changed")
+
+
+class StoreBusy(StoreError):
+    def __init__(self, path: Path, seconds: float) -> None:
+        super().__init__(f"store busy: {path} stayed locked by another process for {seconds:g} s; try again")
+
+
+# --------------------------------------------------------------------------- pure functions
+
+
+def count(tickets: Iterable[Ticket]) -> Stats:
+    """Count tickets by status and by priority; every key is present."""
+    by_status: dict[Status, int] = dict.fromkeys(STATUSES, 0)
+    by_priority: dict[Priority, int] = dict.fromkeys(PRIORITIES, 0)
+    for t in tickets:
+        by_status[t["status"]] += 1
+        by_priority[t["priority"]] += 1
+    return {"total": sum(by_status.values()), "by_status": by_status, "by_priority": by_priority}
+
+
+def filter_tickets(tickets: Iterable[Ticket], filters: TicketFilters) -> list[Ticket]:
+    """Keep the tickets that match every given filter."""
+    statuses, priorities = set(filters.status), set(filters.priority)
+    needle = filters.q.casefold() if filters.q else None
+    return [
+        t
+        for t in tickets
+        if (not statuses or t["status"] in statuses)
+        and (not priorities or t["priority"] in priorities)
+        and (filters.assignee is None or t["assignee"] == filters.assignee)
+        and (needle is None or needle in t["title"].casefold() or needle in t["description"].casefold())
+    ]
+
+
+_SORT_FIELD: dict[str, Callable[[Ticket], Any]] = {
+    "id": lambda t: t["id"],
+    "priority": lambda t: PRIORITY_RANK[t["priority"]],
+    "status": lambda t: STATUS_RANK[t["status"]],
+    "created_at": lambda t: t["created_at"],
+    "updated_at": lambda t: t["updated_at"],
+    "title": lambda t: t["title"].casefold(),
+}
+
+
+def sort_tickets(tickets: Iterable[Ticket], sort: str = "id") -> list[Ticket]:
+    """Sort by a key of SORT_KEYS ('-' prefix: descending); ties stay in ascending id order."""
+    descending, name = sort.startswith("-"), sort.lstrip("-")
+    by_id = sorted(tickets, key=_SORT_FIELD["id"])
+    # sorted() is stable even with reverse=True, so equal keys keep ascending ids.
+    return by_id if name == "id" and not descending else sorted(by_id, key=_SORT_FIELD[name], reverse=descending)
+
+
+def paginate(items: Sequence[Ticket], limit: int | None = None, offset: int = 0) -> list[Ticket]:
+    """The page of items starting at offset, at most limit long."""
+    return list(items[offset : None if limit is None else offset + limit])
+
+
+def now() -> str:
+    """The current UTC time in the file's format."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def etag_of(ticket_json: bytes) -> str:
+    """A strong ETag derived from the ticket's whole content."""
+    return '"' + hashlib.blake2b(ticket_json, digest_size=12).hexdigest() + '"'
+
+
+def etag_matches(header: str, etag: str, *, weak: bool = False) -> bool:
+    """Whether an If-Match (strong) or If-None-Match (weak) header value names this ETag."""
+    tags = [tag.strip() for tag in header.split(",")]
+    if weak:
+        tags = [tag.removeprefix("W/") for tag in tags]
+    return "*" in tags or etag in tags
+
+
+# --------------------------------------------------------------------------- parsing the file
+
+
+def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket]]:
+    """Validate the bytes of tickets.json: (next_id, tickets by id in id order), or StoreUnreadable."""
+    raw = raw.removeprefix(codecs.BOM_UTF8)
+    if not raw.strip():
+        raise StoreUnreadable(path, "the file is empty; expected a JSON object with next_id and tickets")
+    try:
+        if raw.lstrip()[:1] == b"[":  # the bare-array form
+            tickets, next_id = _STORE_ARRAY.validate_json(raw), 1
+        else:
+            data = _STORE_OBJECT.validate_json(raw)
+            tickets, next_id = data["tickets"], data["next_id"]
+    except ValidationError as exc:
+        raise StoreUnreadable(path, _describe(exc.errors(include_url=False)[0])) from None
+    by_id = {t["id"]: t for t in sorted(tickets, key=_SORT_FIELD["id"])}
+    if len(by_id) != len(tickets):
+        raise StoreUnreadable(path, "two tickets have the same id")
+    # next_id never goes below max id + 1, so an id is never handed out twice.
+    return max([next_id, *(i + 1 for i in list(by_id)[-1:])]), by_id
+
+
+def _describe(error: Any) -> str:
+    """One line from a pydantic error: 'tickets[3].status: Input should be ...'."""
+    where = ""
+    for part in error["loc"]:
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    return f"{where}: {error['msg']}" if where else error["msg"]
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """All the problems of a validation error on one line."""
+    return "; ".join(_describe(e) for e in exc.errors(include_url=False))
+
+
+def _dump_pretty(ticket: Ticket) -> bytes:
+    """The ticket as it stands in the file: indented by 2, nested 4 deep in the tickets array."""
+    return b"    " + pydantic_core.to_json(ticket, indent=2).replace(b"\n", b"\n    ")
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+class Snapshot:
+    """One immutable version of the store, with its serializations cached.
+
+    Each ticket's compact JSON (for answers) and indented JSON (for the file) is computed at most
+    once per version of that ticket, so a write re-serializes only what changed.
+    """
+
+    def __init__(self, next_id: int, tickets: dict[int, Ticket], *, key: Any = None,
+                 compact: dict[int, bytes] | None = None, pretty: dict[int, bytes] | None = None) -> None:  # fmt: skip
+        self.next_id, self.tickets, self.key = next_id, tickets, key
+        self._compact = compact if compact is not None else {}
+        self._pretty = pretty if pretty is not None else {}
+        self._all_json: bytes | None = None
+
+    def get(self, ticket_id: int) -> Ticket:
+        try:
+            return self.tickets[ticket_id]
+        except KeyError:
+            raise TicketNotFound(ticket_id) from None
+
+    def ticket_json(self, ticket_id: int) -> bytes:
+        data = self._compact.get(ticket_id)
+        if data is None:
+            data = self._compact[ticket_id] = pydantic_core.to_json(self.get(ticket_id))
+        return data
+
+    def etag(self, ticket_id: int) -> str:
+        return etag_of(self.ticket_json(ticket_id))
+
+    def list_json(self, tickets: Iterable[Ticket]) -> bytes:
+        """A JSON array of these tickets, from the cached serializations."""
+        return b"[" + b",".join([self.ticket_json(t["id"]) for t in tickets]) + b"]"
+
+    def search(self, query: TicketQuery) -> tuple[list[Ticket], int]:
+        """The page of tickets a query asks for, and how many matched before paging."""
+        matched = filter_tickets(self.tickets.values(), query)
+        ordered = sort_tickets(matched, query.sort)
+        return paginate(ordered, query.limit, query.offset), len(ordered)
+
+    def search_json(self, query: TicketQuery) -> tuple[bytes, int]:
+        """search() as a JSON array; the plain full listing is serialized once per version."""
+        if query == _ALL:
+            if self._all_json is None:
+                self._all_json = self.list_json(self.tickets.values())
+            return self._all_json, len(self.tickets)
+        page, total = self.search(query)
+        return self.list_json(page), total
+
+    def file_bytes(self) -> bytes:
+        """The whole file: 2-space indent, id order, non-ASCII as itself, final newline."""
+        if not self.tickets:
+            return pydantic_core.to_json({"next_id": self.next_id, "tickets": []}, indent=2) + b"\n"
+        parts = []
+        for ticket_id, ticket in self.tickets.items():
+            part = self._pretty.get(ticket_id)
+            if part is None:
+                part = self._pretty[ticket_id] = _dump_pretty(ticket)
+            parts.append(part)
+        head = b'{\n  "next_id": %d,\n  "tickets": [\n' % self.next_id
+        return head + b",\n".join(parts) + b"\n  ]\n}\n"
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class Batch:
+    """The working copy that a group of mutations changes before one atomic write."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self.next_id = snap.next_id
+        self.tickets = dict(snap.tickets)
+        self.changed: set[int] = set()
+        self.time = now()
+
+    def current(self, ticket_id: int, if_match: str | None) -> Ticket:
+        """The ticket as it is now; PreconditionFailed when if_match names another version."""
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            raise TicketNotFound(ticket_id)
+        if if_match is not None:
+            etag = etag_of(pydantic_core.to_json(ticket))
+            if not etag_matches(if_match, etag):
+                raise PreconditionFailed(ticket_id, if_match, etag)
+        return ticket
+
+    def add(self, data: TicketCreate) -> Ticket:
+        ticket: Ticket = {"id": self.next_id, **data.model_dump(), "created_at": self.time, "updated_at": self.time}  # type: ignore[typeddict-item]
+        self.tickets[ticket["id"]] = ticket
+        self.next_id += 1
+        self.changed.add(ticket["id"])
+        return ticket
+
+    def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None) -> Ticket:
+        old = self.current(ticket_id, if_match)
+        new: Ticket = {**old, **changes.model_dump(exclude_unset=True)}  # type: ignore[typeddict-item]
+        if new == old:
+            return old  # nothing changes: same updated_at, same ETag, no write
+        new["updated_at"] = self.time
+        self.tickets[ticket_id] = new
+        self.changed.add(ticket_id)
+        return new
+
+    def delete(self, ticket_id: int, if_match: str | None = None) -> None:
+        self.current(ticket_id, if_match)
+        del self.tickets[ticket_id]
+        self.changed.add(ticket_id)
+
+    def result(self) -> Snapshot:
+        """The new snapshot, keeping the cached serializations of the unchanged tickets."""
+        compact, pretty = dict(self.snap._compact), dict(self.snap._pretty)
+        for ticket_id in self.changed:
+            compact.pop(ticket_id, None)
+            pretty.pop(ticket_id, None)
+        return Snapshot(self.next_id, self.tickets, compact=compact, pretty=pretty)
+
+
+class _Pending:
+    """A mutation waiting for the next group commit."""
+
+    __slots__ = ("change", "done", "result", "error")
+
+    def __init__(self, change: Callable[[Batch], Any]) -> None:
+        self.change, self.done, self.result, self.error = change, False, None, None
+
+
+def default_path() -> Path:
+    """TICKETS_FILE from the environment, else tickets.json beside this script."""
+    return Path(os.environ.get("TICKETS_FILE") or Path(__file__).with_name("tickets.json"))
+
+
+def lock_timeout() -> float:
+    """How long a write waits for another process's lock before answering 'store busy'."""
+    try:
+        return float(os.environ.get("TICKETS_LOCK_TIMEOUT", "10"))
+    except ValueError:
+        return 10.0
+
+
+class Store:
+    """The tickets file: cached reads, locked and atomic group-committed writes.
+
+    Reads never lock: os.replace makes every version of the file complete, and the cache is
+    checked against the file's stat and a token the writers leave in the lock file.
+    Writes from all threads of a process are combined: the thread that gets the commit lock
+    applies every pending mutation under the OS file lock, writes the file once, then all of
+    them are answered.
+    """
+
+    _instances: dict[Path, Store] = {}
+    _instances_lock = threading.Lock()
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._cache: Snapshot | None = None
+        self._failure: tuple[Any, StoreUnreadable] | None = None
+        self._lock_fd: int | None = None
+        self._commit_lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+
+    @classmethod
+    def for_path(cls, path: Path | str) -> Store:
+        """The one Store of this process for a file (the cache and the locks are per file)."""
+        path = Path(path).absolute()
+        with cls._instances_lock:
+            if path not in cls._instances:
+                cls._instances[path] = cls(path)
+            return cls._instances[path]
+
+    # ---- reading
+
+    def snapshot(self) -> Snapshot:
+        """The current version of the file, from the cache when the file has not changed."""
+        key = self._disk_key()
+        cache = self._cache
+        if cache is not None and cache.key == key:
+            return cache
+        if self._failure is not None and self._failure[0] == key:
+            raise self._failure[1]
+        try:
+            snap = self._load(key)
+        except StoreUnreadable as exc:
+            self._failure = (key, exc)
+            raise
+        self._cache = snap
+        return snap
+
+    def _disk_key(self) -> Any:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return ("missing", self._token())
+        except OSError as exc:
+            raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, self._token())
+
+    def _load(self, key: Any) -> Snapshot:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return Snapshot(1, {}, key=("missing", key[-1]))
+        except OSError as exc:
+            raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
+        next_id, tickets = parse_store(raw, self.path)
+        return Snapshot(next_id, tickets, key=key)
+
+    # ---- writing
+
+    def add(self, data: TicketCreate) -> Ticket:
+        """Create a ticket; its id comes from next_id and is never reused."""
+        return self.commit(lambda batch: batch.add(data))
+
+    def update(self, ticket_id: int, changes: TicketUpdate, *, if_match: str | None = None) -> Ticket:
+        """Merge changes into a ticket; updated_at moves only when a value changes."""
+        return self.commit(lambda batch: batch.update(ticket_id, changes, if_match))
+
+    def delete(self, ticket_id: int, *, if_match: str | None = None) -> None:
+        """Delete a ticket for good."""
+        self.commit(lambda batch: batch.delete(ticket_id, if_match))
+
+    def commit(self, change: Callable[[Batch], Any]) -> Any:
+        """Apply one mutation in the next group commit, and return its result once it is on disk."""
+        pending = _Pending(change)
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._commit_lock:
+            if not pending.done:  # no other thread has committed it meanwhile: lead a batch
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._run(batch)
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    def _run(self, pending: list[_Pending]) -> None:
+        """Lock, load, apply every pending change, write once, unlock; then mark them done."""
+        try:
+            with self._file_lock():
+                batch = Batch(self.snapshot())
+                for p in pending:
+                    try:
+                        p.result = p.change(batch)
+                    except TicketError as exc:
+                        p.error = exc
+                if batch.changed:
+                    self._save(batch.result())
+        except (StoreError, OSError) as exc:
+            error = exc if isinstance(exc, StoreError) else StoreWriteFailed(self.path, exc)
+            for p in pending:
+                p.error = p.error or error
+        finally:
+            for p in pending:
+                p.done = True
+
+    def _save(self, snap: Snapshot) -> None:
+        """Write the whole file atomically: unique temp file, fsync, os.replace, fsync of the folder."""
+        data = snap.file_bytes()
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            try:
+                os.fchmod(fd, os.stat(self.path).st_mode & 0o7777)
+            except (FileNotFoundError, AttributeError):
+                pass
+            _write_all(fd, data)
+            os.fsync(fd)
+            os.close(fd)
+            fd = -1
+            os.replace(tmp, self.path)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
+            self._cache = None  # re-read whatever is on disk next time
+            raise
+        _fsync_dir(self.path.parent)
+        token = os.urandom(8)
+        os.pwrite(self._lock_file(), token, 0)
+        snap.key = (*_stat_key(self.path), token)
+        self._cache = snap
+
+    # ---- locking
+
+    def _lock_file(self) -> int:
+        with self._queue_lock:  # opened once per process, whichever thread comes first
+            if self._lock_fd is None:
+                self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+            return self._lock_fd
+
+    def _token(self) -> bytes:
+        """What the last writer of any process left in the lock file (stat alone can miss a change)."""
+        try:
+            return os.pread(self._lock_file(), 8, 0)
+        except OSError:
+            return b""
+
+    def _file_lock(self) -> _FileLock:
+        return _FileLock(self._lock_file(), self.path, lock_timeout())
+
+    def remove_stale_temp_files(self) -> int:
+        """Delete temporary files left by a crashed writer; returns how many."""
+        removed = 0
+        try:
+            with self._commit_lock, _FileLock(self._lock_file(), self.path, 0):
+                for tmp in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+                    with suppress(FileNotFoundError):
+                        tmp.unlink()
+                        removed += 1
+        except (StoreBusy, OSError):
+            pass  # a live writer holds the lock: its temp file is not stale
+        return removed
+
+
+def _stat_key(path: Path) -> tuple[int, int, int, int]:
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _FileLock:
+    """An exclusive OS lock on the lock file, waiting at most `timeout` seconds."""
+
+    def __init__(self, fd: int, path: Path, timeout: float) -> None:
+        self.fd, self.path, self.timeout = fd, path, timeout
+
+    def __enter__(self) -> None:
+        deadline, pause = time.monotonic() + self.timeout, 0.001
+        while not _try_lock(self.fd):
+            if time.monotonic() >= deadline:
+                raise StoreBusy(self.path, self.timeout)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+
+    def __exit__(self, *exc: Any) -> None:
+        _unlock(self.fd)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _unlock(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+class UsageError(Exception):
+    """Invalid input on the command line (exit code 2)."""
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store.for_path(args.file or default_path())
+
+
+def _validated(model: type[BaseModel], **values: Any) -> Any:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise UsageError(describe_validation_error(exc)) from None
+
+
+def _print_json(data: bytes | Any) -> None:
+    print(data.decode() if isinstance(data, bytes) else json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def _show_ticket(ticket: Ticket) -> str:
+    return "\n".join(f"{key + ':':13}{'-' if value is None else value}" for key, value in ticket.items())
+
+
+def cmd_stats(args: argparse.Namespace) -> None:
+    stats = count(_store(args).snapshot().tickets.values())
+    if args.json:
+        return _print_json(stats)
+    rows = [["total", str(stats["total"])]]
+    rows += [[f"status {k}", str(v)] for k, v in stats["by_status"].items()]
+    rows += [[f"priority {k}", str(v)] for k, v in stats["by_priority"].items()]
+    print(_table(rows))
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    query = _validated(
+        TicketQuery, status=args.status or [], priority=args.priority or [], assignee=args.assignee,
+        q=args.q, sort=args.sort, limit=args.limit,
+    )  # fmt: skip
+    snap = _store(args).snapshot()
+    page, total = snap.search(query)
+    if args.json:
+        return _print_json(snap.list_json(page))
+    if not page:
+        print(f"no ticket (0 of {len(snap.tickets)})")
+        return
+    header = [["ID", "STATUS", "PRIORITY", "ASSIGNEE", "UPDATED", "TITLE"]]
+    rows = [[str(t["id"]), t["status"], t["priority"], t["assignee"] or "-", t["updated_at"], t["title"]] for t in page]
+    print(_table(header + rows))
+    print(f"{len(page)} shown, {total} matching, {len(snap.tickets)} in all")
+
+
+def cmd_show(args: argparse.Namespace) -> None:
+    snap = _store(args).snapshot()
+    ticket = snap.get(args.id)
+    print(snap.ticket_json(args.id).decode() if args.json else _show_ticket(ticket))
+
+
+def cmd_add(args: argparse.Namespace) -> None:
+    values = {"title": args.title, "description": args.description, "status": args.status,
+              "priority": args.priority, "assignee": args.assignee}  # fmt: skip
+    data = _validated(TicketCreate, **{k: v for k, v in values.items() if v is not None})
+    ticket = _store(args).add(data)
+    print(json.dumps(ticket, ensure_ascii=False) if args.json else f"created ticket {ticket['id']}: {ticket['title']}")
+
+
+def cmd_update(args: argparse.Namespace) -> None:
+    values = {"title": args.title, "description": args.description, "status": args.status,
+              "priority": args.priority, "assignee": args.assignee}  # fmt: skip
+    changes = {k: v for k, v in values.items() if v is not None}
+    if args.unassign:
+        changes["assignee"] = None
+    if not changes:
+        raise UsageError("nothing to update; give at least one of --title, --description, --status, "
+                         "--priority, --assignee, --unassign")  # fmt: skip
+    ticket = _store(args).update(args.id, _validated(TicketUpdate, **changes), if_match=args.if_match)
+    print(json.dumps(ticket, ensure_ascii=False) if args.json else f"updated ticket {ticket['id']}")
+
+
+def cmd_delete(args: argparse.Namespace) -> None:
+    _store(args).delete(args.id, if_match=args.if_match)
+    print(f"deleted ticket {args.id}")
+
+
+def _positive(what: str) -> Callable[[str], int]:
+    """An argparse type for whole numbers >= 1 that names the bad value."""
+
+    def convert(text: str) -> int:
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected a whole number >= 1")
+        return int(text)
+
+    return convert
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI: `python script.py` alone prints the statistics."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--file", type=Path, default=argparse.SUPPRESS,
+                        help="tickets file (default: $TICKETS_FILE or tickets.json beside script.py)")  # fmt: skip
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print JSON, as the API answers")
+    guarded = argparse.ArgumentParser(add_help=False)
+    guarded.add_argument("--if-match", metavar="ETAG", help="change only if the ticket still has this ETag")
+
+    parser = argparse.ArgumentParser(prog="script.py", description="Support tickets: statistics, listing, edits.")
+    parser.add_argument("--file", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.set_defaults(func=cmd_stats, json=False)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("stats", parents=[common, as_json], help="count tickets by status and priority")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("list", parents=[common, as_json], help="list tickets, filtered and sorted")
+    p.add_argument("--status", action="append", help="keep this status (repeatable; French accepted)")
+    p.add_argument("--priority", action="append", help="keep this priority (repeatable)")
+    p.add_argument("--assignee", help="exact assignee")
+    p.add_argument("--q", help="text in title or description (case-insensitive)")
+    p.add_argument("--sort", default="id", help=f"one of {', '.join(SORT_KEYS)}; prefix - for descending")
+    p.add_argument("--limit", type=_positive("limit"), help="at most N tickets")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", parents=[common, as_json], help="show one ticket")
+    p.add_argument("id", type=_positive("ticket id"))
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("add", parents=[common, as_json], help="create a ticket")
+    p.add_argument("title")
+    p.add_argument("--description")
+    p.add_argument("--priority")
+    p.add_argument("--status")
+    p.add_argument("--assignee")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("update", parents=[common, as_json, guarded], help="change fields of a ticket")
+    p.add_argument("id", type=_positive("ticket id"))
+    p.add_argument("--title")
+    p.add_argument("--description")
+    p.add_argument("--status")
+    p.add_argument("--priority")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--assignee")
+    who.add_argument("--unassign", action="store_true", help="remove the assignee")
+    p.set_defaults(func=cmd_update)
+
+    p = sub.add_parser("delete", parents=[common, guarded], help="delete a ticket")
+    p.add_argument("id", type=_positive("ticket id"))
+    p.set_defaults(func=cmd_delete)
+    return parser
+
+
+def _join_option_values(argv: list[str]) -> list[str]:
+    """Let `--sort -priority` work as typed: argparse would take '-priority' for an option."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] == "--sort" and arg.startswith("-") and arg != "--":
+            joined[-1] = f"--sort={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code: 0 done, 1 not found or store unusable, 2 invalid input."""
+    args = build_parser().parse_args(_join_option_values(list(sys.argv[1:] if argv is None else argv)))
+    store = _store(args)
+    store.remove_stale_temp_files()
+    try:
+        args.func(args)
+    except UsageError as exc:
+        print(f"script.py: error: {exc}", file=sys.stderr)
+        return 2
+    except TicketError as exc:
+        print(f"script.py: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
