@@ -317,6 +317,8 @@ def _describe(error: Any) -> str:
     where = ""
     for part in error["loc"]:
         where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    if not where and error["type"] != "json_invalid":
+        return f"{error['msg']}: expected a JSON object with next_id and tickets, or an array of tickets"
     return f"{where}: {error['msg']}" if where else error["msg"]
 
 

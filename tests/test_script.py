@@ -1,0 +1,459 @@
+"""The engine: pure functions, the store on disk, and the CLI through main([...])."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import script
+from script import (
+    PreconditionFailed,
+    Store,
+    StoreBusy,
+    StoreUnreadable,
+    StoreWriteFailed,
+    TicketCreate,
+    TicketFilters,
+    TicketNotFound,
+    TicketUpdate,
+    count,
+    filter_tickets,
+    main,
+    paginate,
+    parse_priority,
+    parse_status,
+    sort_tickets,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ticket(id: int, **fields: object) -> dict:
+    base = {"id": id, "title": f"Ticket {id}", "description": "", "status": "open", "priority": "medium",
+            "assignee": None, "created_at": "2026-11-20T09:00:00Z", "updated_at": "2026-11-20T09:00:00Z"}  # fmt: skip
+    return {**base, **fields}
+
+
+def write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- values
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("open", "open"), ("OPEN", "open"), ("ouvert", "open"), ("Ouvert", "open"), ("in_progress", "in_progress"),
+     ("In_Progress", "in_progress"), ("en cours", "in_progress"), ("en_cours", "in_progress"),
+     ("En Cours", "in_progress"), ("fermé", "closed"), ("ferme", "closed"), ("FERMÉ", "closed"),
+     ("closed", "closed")],
+)  # fmt: skip
+def test_status_accepts_case_and_french(typed: str, stored: str) -> None:
+    assert parse_status(typed) == stored
+
+
+@pytest.mark.parametrize("typed", ["", "done", "opened", "fermée", "en-attente"])
+def test_unknown_status_names_the_value(typed: str) -> None:
+    with pytest.raises(ValueError, match="unknown status"):
+        parse_status(typed)
+
+
+def test_priority_accepts_any_case_and_refuses_unknown() -> None:
+    assert parse_priority("URGENT") == "urgent"
+    with pytest.raises(ValueError, match="'critical'"):
+        parse_priority("critical")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"title": "   "}, {"title": "x" * 201}, {"title": 5}, {"title": "ok", "description": "x" * 5001},
+     {"title": "ok", "assignee": ""}, {"title": "ok", "assignee": "a" * 101}, {"title": "ok", "prioriy": "high"},
+     {"title": "ok", "id": 3}, {"title": "ok", "created_at": "2026-11-20T09:00:00Z"}, {"title": "ok", "status": None}],
+)  # fmt: skip
+def test_invalid_creation_is_refused(body: dict) -> None:
+    with pytest.raises(ValueError):
+        TicketCreate.model_validate(body)
+
+
+def test_creation_trims_title_and_fills_defaults() -> None:
+    data = TicketCreate.model_validate({"title": "  Écran noir  "})
+    assert data.model_dump() == {"title": "Écran noir", "description": "", "status": "open",
+                                 "priority": "medium", "assignee": None}  # fmt: skip
+
+
+@pytest.mark.parametrize("body", [{}, {"title": None}, {"status": None}, {"priority": None}, {"description": None}])
+def test_update_refuses_empty_and_null_except_assignee(body: dict) -> None:
+    with pytest.raises(ValueError):
+        TicketUpdate.model_validate(body)
+
+
+def test_update_allows_null_assignee() -> None:
+    assert TicketUpdate.model_validate({"assignee": None}).model_dump(exclude_unset=True) == {"assignee": None}
+
+
+# --------------------------------------------------------------------------- pure functions
+
+SAMPLE = [
+    ticket(1, status="closed", priority="low", title="beta", assignee="ana"),
+    ticket(2, status="open", priority="urgent", title="Alpha", description="VPN en panne"),
+    ticket(3, status="in_progress", priority="high", title="gamma", assignee="ana"),
+    ticket(4, status="open", priority="urgent", title="alpha", created_at="2026-11-19T09:00:00Z"),
+]
+
+
+def test_count_has_every_key_even_zero() -> None:
+    assert count([]) == {"total": 0, "by_status": {"open": 0, "in_progress": 0, "closed": 0},
+                         "by_priority": {"low": 0, "medium": 0, "high": 0, "urgent": 0}}  # fmt: skip
+    stats = count(SAMPLE)
+    assert stats["total"] == 4
+    assert stats["by_status"] == {"open": 2, "in_progress": 1, "closed": 1}
+    assert stats["by_priority"] == {"low": 1, "medium": 0, "high": 1, "urgent": 2}
+
+
+@pytest.mark.parametrize(
+    ("filters", "ids"),
+    [({}, [1, 2, 3, 4]), ({"status": ["open"]}, [2, 4]), ({"status": ["open", "fermé"]}, [1, 2, 4]),
+     ({"priority": ["urgent", "low"]}, [1, 2, 4]), ({"assignee": "ana"}, [1, 3]), ({"q": "ALPHA"}, [2, 4]),
+     ({"q": "vpn"}, [2]), ({"status": ["open"], "q": "nothing"}, [])],
+)  # fmt: skip
+def test_filter(filters: dict, ids: list[int]) -> None:
+    assert [t["id"] for t in filter_tickets(SAMPLE, TicketFilters.model_validate(filters))] == ids
+
+
+@pytest.mark.parametrize(
+    ("sort", "ids"),
+    [("id", [1, 2, 3, 4]), ("-id", [4, 3, 2, 1]), ("priority", [1, 3, 2, 4]), ("-priority", [2, 4, 3, 1]),
+     ("status", [2, 4, 3, 1]), ("-status", [1, 3, 2, 4]), ("title", [2, 4, 1, 3]), ("-title", [3, 1, 2, 4]),
+     ("created_at", [4, 1, 2, 3]), ("-created_at", [1, 2, 3, 4])],
+)  # fmt: skip
+def test_sort_by_rank_with_ties_by_ascending_id(sort: str, ids: list[int]) -> None:
+    assert [t["id"] for t in sort_tickets(list(reversed(SAMPLE)), sort)] == ids
+
+
+def test_paginate() -> None:
+    assert [t["id"] for t in paginate(SAMPLE, 2, 1)] == [2, 3]
+    assert [t["id"] for t in paginate(SAMPLE, None, 3)] == [4]
+    assert paginate(SAMPLE, 5, 10) == []
+
+
+# --------------------------------------------------------------------------- the store
+
+
+def test_shipped_sample_is_valid_and_varied(store: Store) -> None:
+    snap = store.snapshot()
+    stats = count(snap.tickets.values())
+    assert stats["total"] >= 12
+    assert all(stats["by_status"].values()) and all(stats["by_priority"].values())
+    assert snap.next_id > max(snap.tickets)
+
+
+def test_file_format_is_readable_and_canonical(store: Store, tickets_file: Path) -> None:
+    store.add(TicketCreate(title="Clavier qui répète les touches", priority="low"))
+    text = tickets_file.read_text(encoding="utf-8")
+    data = json.loads(text)
+    assert text == json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    assert "répète" in text
+    assert [t["id"] for t in data["tickets"]] == sorted(t["id"] for t in data["tickets"])
+    assert list(data) == ["next_id", "tickets"]
+
+
+def test_missing_file_is_an_empty_store_created_at_first_write(tmp_path: Path) -> None:
+    path = tmp_path / "new.json"
+    store = Store(path)
+    assert store.snapshot().tickets == {}
+    assert not path.exists()
+    created = store.add(TicketCreate(title="Premier"))
+    assert created["id"] == 1
+    assert json.loads(path.read_text())["next_id"] == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(b"", "empty"), (b"  \n", "empty"), (b"{not json", "Invalid JSON"), (b'{"tickets": []}', "next_id"),
+     (b'{"next_id": 2, "tickets": [{"id": 1}]}', "tickets[0].title"), (b"42", "expected a JSON object with next_id and tickets"),
+     (json.dumps({"next_id": 2, "tickets": [ticket(1, status="done")]}).encode(), "tickets[0].status"),
+     (json.dumps({"next_id": 3, "tickets": [ticket(1), ticket(1)]}).encode(), "same id"),
+     (json.dumps([{**ticket(1), "id": "1"}]).encode(), "[0].id"), (b"\xff\xfe{}", "Invalid JSON")],
+)  # fmt: skip
+def test_unreadable_file_is_refused_and_never_overwritten(tmp_path: Path, content: bytes, problem: str) -> None:
+    path = tmp_path / "tickets.json"
+    path.write_bytes(content)
+    store = Store(path)
+    with pytest.raises(StoreUnreadable, match=re.escape(problem)) as error:
+        store.snapshot()
+    assert str(path) in str(error.value)
+    with pytest.raises(StoreUnreadable):
+        store.add(TicketCreate(title="Ne doit pas écraser le fichier"))
+    assert path.read_bytes() == content
+
+
+def test_bare_array_loads_and_is_saved_as_object(tmp_path: Path) -> None:
+    path = tmp_path / "tickets.json"
+    write_json(path, [ticket(4), ticket(2)])
+    store = Store(path)
+    assert list(store.snapshot().tickets) == [2, 4]
+    assert store.snapshot().next_id == 5
+    assert store.add(TicketCreate(title="Suivant"))["id"] == 5
+    data = json.loads(path.read_text())
+    assert data["next_id"] == 6 and [t["id"] for t in data["tickets"]] == [2, 4, 5]
+
+
+def test_next_id_below_highest_id_is_raised(tmp_path: Path) -> None:
+    path = tmp_path / "tickets.json"
+    write_json(path, {"next_id": 2, "tickets": [ticket(7)]})
+    assert Store(path).add(TicketCreate(title="x"))["id"] == 8
+
+
+def test_ids_are_never_reused_even_after_deleting_the_highest_across_restarts(tickets_file: Path) -> None:
+    first = Store(tickets_file)
+    newest = first.add(TicketCreate(title="Dernier"))
+    first.delete(newest["id"])
+    again = Store(tickets_file)  # a restart: a new process has a new Store
+    assert again.add(TicketCreate(title="Après redémarrage"))["id"] == newest["id"] + 1
+
+
+def test_update_changes_updated_at_only_when_a_value_changes(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = store.snapshot().get(3)
+    monkeypatch.setattr(script, "now", lambda: "2030-01-01T00:00:00Z")
+    same = store.update(3, TicketUpdate(status=before["status"], title=f"  {before['title']} "))
+    assert same == before
+    changed = store.update(3, TicketUpdate(status="fermé"))
+    assert changed["status"] == "closed"
+    assert changed["updated_at"] == "2030-01-01T00:00:00Z"
+    assert changed["created_at"] == before["created_at"] and changed["id"] == 3
+
+
+def test_unchanged_update_does_not_rewrite_the_file(store: Store, tickets_file: Path) -> None:
+    before = tickets_file.stat()
+    store.update(1, TicketUpdate(priority=store.snapshot().get(1)["priority"]))
+    after = tickets_file.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_unknown_id_raises_not_found(store: Store) -> None:
+    with pytest.raises(TicketNotFound, match="ticket 99 not found"):
+        store.update(99, TicketUpdate(status="closed"))
+    with pytest.raises(TicketNotFound):
+        store.delete(99)
+
+
+def test_if_match_guards_update_and_delete(store: Store) -> None:
+    etag = store.snapshot().etag(3)
+    store.update(3, TicketUpdate(priority="urgent"), if_match=etag)
+    with pytest.raises(PreconditionFailed, match="ticket 3 has changed"):
+        store.update(3, TicketUpdate(priority="low"), if_match=etag)
+    with pytest.raises(PreconditionFailed):
+        store.delete(3, if_match=etag)
+    assert store.snapshot().get(3)["priority"] == "urgent"
+    store.delete(3, if_match=store.snapshot().etag(3))
+
+
+def test_sees_changes_made_by_hand(store: Store, tickets_file: Path) -> None:
+    assert 1 in store.snapshot().tickets
+    data = json.loads(tickets_file.read_text())
+    data["tickets"][0]["title"] = "Modifié à la main"
+    tickets_file.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    assert store.snapshot().get(1)["title"] == "Modifié à la main"
+
+
+def test_sees_changes_made_by_another_store(tickets_file: Path) -> None:
+    reader, writer = Store(tickets_file), Store(tickets_file)
+    reader.snapshot()
+    created = writer.add(TicketCreate(title="Écrit ailleurs"))
+    assert reader.snapshot().get(created["id"])["title"] == "Écrit ailleurs"
+
+
+def test_failed_write_is_not_acknowledged_and_leaves_the_file(store: Store, tickets_file: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    before = tickets_file.read_bytes()
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(script.os, "fsync", disk_full)
+    with pytest.raises(StoreWriteFailed, match="No space left on device"):
+        store.add(TicketCreate(title="Perdu"))
+    monkeypatch.undo()
+    assert tickets_file.read_bytes() == before
+    assert list(tickets_file.parent.glob(".*.tmp")) == []
+    assert "Perdu" not in [t["title"] for t in store.snapshot().tickets.values()]
+
+
+def test_write_keeps_the_file_mode(store: Store, tickets_file: Path) -> None:
+    tickets_file.chmod(0o640)
+    store.add(TicketCreate(title="x"))
+    assert tickets_file.stat().st_mode & 0o777 == 0o640
+
+
+def test_stale_temporary_files_are_removed(store: Store, tickets_file: Path) -> None:
+    for name in (".tickets.json.abc123.tmp", ".tickets.json.zz.tmp"):
+        (tickets_file.parent / name).write_text('{"half": ')
+    assert store.remove_stale_temp_files() == 2
+    assert list(tickets_file.parent.glob(".*.tmp")) == []
+
+
+def _hold_lock(lock_path: str, ready: multiprocessing.Event, release: multiprocessing.Event) -> None:
+    import fcntl
+
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        ready.set()
+        release.wait(30)
+
+
+def test_write_waits_for_another_process_then_says_busy(store: Store, tickets_file: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(store.lock_path), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "0.3")
+        before = tickets_file.read_bytes()
+        with pytest.raises(StoreBusy, match="store busy"):
+            store.add(TicketCreate(title="Bloqué"))
+        assert tickets_file.read_bytes() == before
+        assert store.snapshot().tickets  # reads never wait for the lock
+    finally:
+        release.set()
+        holder.join(30)
+    assert store.add(TicketCreate(title="Débloqué"))["title"] == "Débloqué"
+
+
+def test_threads_writing_at_once_lose_nothing(store: Store, tickets_file: Path) -> None:
+    start = len(store.snapshot().tickets)
+    created: list[int] = []
+
+    def worker(n: int) -> None:
+        for i in range(20):
+            created.append(store.add(TicketCreate(title=f"thread {n} #{i}"))["id"])
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(created)) == 200
+    on_disk = json.loads(tickets_file.read_text())["tickets"]
+    assert len(on_disk) == start + 200
+    assert set(created) <= {t["id"] for t in on_disk}
+
+
+def _add_many(path: str, prefix: str, n: int) -> None:
+    store = Store(path)
+    for i in range(n):
+        store.add(TicketCreate(title=f"{prefix} {i}"))
+
+
+def test_two_processes_writing_at_once_lose_nothing(tickets_file: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_add_many, args=(str(tickets_file), name, 40)) for name in ("A", "B")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0
+    tickets = Store(tickets_file).snapshot().tickets.values()
+    titles = {t["title"] for t in tickets}
+    assert {f"{p} {i}" for p in "AB" for i in range(40)} <= titles
+    assert len(titles) == 14 + 80
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_without_arguments_prints_stats(capsys: pytest.CaptureFixture[str], tickets_file: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("TICKETS_FILE", str(tickets_file))
+    code, out, _ = run(capsys)
+    assert code == 0
+    assert "total" in out and "14" in out and "in_progress" in out
+
+
+def test_cli_stats_json_is_the_api_shape(capsys: pytest.CaptureFixture[str], tickets_file: Path) -> None:
+    code, out, _ = run(capsys, "stats", "--json", "--file", str(tickets_file))
+    assert code == 0
+    assert json.loads(out) == count(Store(tickets_file).snapshot().tickets.values())
+
+
+def test_cli_list_filters_and_sorts_as_typed(capsys: pytest.CaptureFixture[str], tickets_file: Path) -> None:
+    code, out, _ = run(capsys, "list", "--file", str(tickets_file), "--status", "ouvert", "--status", "en cours",
+                       "--sort", "-priority", "--limit", "3", "--json")  # fmt: skip
+    assert code == 0
+    rows = json.loads(out)
+    assert len(rows) == 3
+    assert [r["priority"] for r in rows] == ["urgent", "urgent", "high"]
+    assert {r["status"] for r in rows} <= {"open", "in_progress"}
+
+
+def test_cli_list_table(capsys: pytest.CaptureFixture[str], tickets_file: Path) -> None:
+    code, out, _ = run(capsys, "list", "--file", str(tickets_file), "--q", "imprimante")
+    assert code == 0
+    assert "Imprimante du 2e étage" in out and out.splitlines()[0].split()[:3] == ["ID", "STATUS", "PRIORITY"]
+
+
+def test_cli_add_update_show_delete(capsys: pytest.CaptureFixture[str], tickets_file: Path) -> None:
+    f = ["--file", str(tickets_file)]
+    code, out, _ = run(capsys, "add", "Écran qui clignote", "--priority", "HIGH", "--assignee", "ana", "--json", *f)
+    created = json.loads(out)
+    assert code == 0 and created["id"] == 17 and created["priority"] == "high"
+    code, out, _ = run(capsys, "update", "17", "--status", "fermé", "--unassign", "--json", *f)
+    assert code == 0 and json.loads(out)["status"] == "closed" and json.loads(out)["assignee"] is None
+    code, out, _ = run(capsys, "show", "17", *f)
+    assert code == 0 and "closed" in out and "Écran qui clignote" in out
+    assert run(capsys, "delete", "17", *f)[:2] == (0, "deleted ticket 17\n")
+    code, _, err = run(capsys, "delete", "17", *f)
+    assert code == 1 and err == "script.py: error: ticket 17 not found\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["add", "x", "--priority", "critical"], ["add", "   "], ["update", "3"], ["update", "3", "--status", "done"],
+     ["list", "--sort", "colour"], ["list", "--limit", "0"], ["show", "abc"], ["show", "0"],
+     ["update", "3", "--assignee", "a", "--unassign"], ["frobnicate"]],
+)  # fmt: skip
+def test_cli_invalid_input_exits_2_with_a_message(capsys: pytest.CaptureFixture[str], tickets_file: Path,
+                                                  argv: list[str]) -> None:  # fmt: skip
+    before = tickets_file.read_bytes()
+    try:
+        code = main([*argv, "--file", str(tickets_file)])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "error:" in err and "Traceback" not in err
+    assert tickets_file.read_bytes() == before
+
+
+def test_cli_unreadable_file_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_bytes(b"")
+    code, _, err = run(capsys, "stats", "--file", str(path))
+    assert code == 1
+    assert err.startswith("script.py: error: ") and str(path) in err and "empty" in err
+    assert path.read_bytes() == b""
+
+
+def test_cli_as_a_real_process(tickets_file: Path) -> None:
+    env = {**os.environ, "TICKETS_FILE": str(tickets_file)}
+    done = subprocess.run([sys.executable, str(ROOT / "script.py")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "total" in done.stdout
+    bad = subprocess.run([sys.executable, str(ROOT / "script.py"), "show", "999"], env=env, capture_output=True,
+                         text=True)  # fmt: skip
+    assert bad.returncode == 1
+    assert bad.stderr == "script.py: error: ticket 999 not found\n"
