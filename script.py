@@ -304,7 +304,11 @@ def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket]]:
             data = _STORE_OBJECT.validate_json(raw)
             tickets, next_id = data["tickets"], data["next_id"]
     except ValidationError as exc:
-        raise StoreUnreadable(path, _describe(exc.errors(include_url=False)[0])) from None
+        error = exc.errors(include_url=False)[0]
+        problem = _describe(error)
+        if not error["loc"] and error["type"] != "json_invalid":
+            problem += ": expected a JSON object with next_id and tickets, or an array of tickets"
+        raise StoreUnreadable(path, problem) from None
     by_id = {t["id"]: t for t in sorted(tickets, key=_SORT_FIELD["id"])}
     if len(by_id) != len(tickets):
         raise StoreUnreadable(path, "two tickets have the same id")
@@ -317,8 +321,6 @@ def _describe(error: Any) -> str:
     where = ""
     for part in error["loc"]:
         where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
-    if not where and error["type"] != "json_invalid":
-        return f"{error['msg']}: expected a JSON object with next_id and tickets, or an array of tickets"
     return f"{where}: {error['msg']}" if where else error["msg"]
 
 
