@@ -1,0 +1,306 @@
+"""The HTTP API through FastAPI's TestClient, on a temporary copy of the sample data."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from main import MAX_BODY_BYTES
+
+NEW = {"title": "Badge d'accès refusé", "description": "Le badge ne passe plus au portique B.", "priority": "high"}
+
+
+# --------------------------------------------------------------------------- list
+
+
+def test_list_returns_every_ticket_in_id_order(client: TestClient) -> None:
+    response = client.get("/tickets")
+    assert response.status_code == 200
+    ids = [t["id"] for t in response.json()]
+    assert ids == sorted(ids) and len(ids) == 14
+    assert response.headers["X-Total-Count"] == "14"
+    assert set(response.json()[0]) == {"id", "title", "description", "status", "priority", "assignee",
+                                       "created_at", "updated_at"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("query", "check"),
+    [("status=open", lambda t: t["status"] == "open"),
+     ("status=ouvert&status=En%20cours", lambda t: t["status"] in ("open", "in_progress")),
+     ("priority=URGENT", lambda t: t["priority"] == "urgent"),
+     ("assignee=julie.martin", lambda t: t["assignee"] == "julie.martin"),
+     ("q=IMPRIMANTE", lambda t: "imprimante" in (t["title"] + t["description"]).lower())],
+)  # fmt: skip
+def test_list_filters(client: TestClient, query: str, check: object) -> None:
+    response = client.get(f"/tickets?{query}")
+    assert response.status_code == 200
+    assert response.json() and all(check(t) for t in response.json())  # type: ignore[operator]
+    assert response.headers["X-Total-Count"] == str(len(response.json()))
+
+
+def test_list_sort_limit_offset_and_total(client: TestClient) -> None:
+    everything = client.get("/tickets?sort=-priority").json()
+    ranks = ["low", "medium", "high", "urgent"]
+    assert [ranks.index(t["priority"]) for t in everything] == sorted((ranks.index(t["priority"]) for t in everything),
+                                                                      reverse=True)  # fmt: skip
+    urgent_ids = [t["id"] for t in everything if t["priority"] == "urgent"]
+    assert urgent_ids == sorted(urgent_ids)  # ties by ascending id, even descending
+    page = client.get("/tickets?sort=-priority&limit=3&offset=2")
+    assert page.json() == everything[2:5]
+    assert page.headers["X-Total-Count"] == "14"
+
+
+def test_list_sort_by_title_ignores_case(client: TestClient) -> None:
+    titles = [t["title"] for t in client.get("/tickets?sort=title").json()]
+    assert titles == sorted(titles, key=str.casefold)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("status=done", "status"), ("priority=critical", "priority"), ("sort=colour", "sort"), ("sort=--id", "sort"),
+     ("limit=0", "limit"), ("limit=abc", "limit"), ("limit=1.5", "limit"), ("offset=-1", "offset"),
+     ("stauts=open", "stauts")],
+)  # fmt: skip
+def test_list_bad_query_is_400(client: TestClient, query: str, field: str) -> None:
+    response = client.get(f"/tickets?{query}")
+    assert response.status_code == 400
+    assert response.json()["detail"][0]["loc"][:2] == ["query", field]
+    assert {"type", "loc", "msg"} == set(response.json()["detail"][0])
+
+
+# --------------------------------------------------------------------------- create
+
+
+def test_create_returns_201_location_and_etag(client: TestClient, tickets_file: Path) -> None:
+    response = client.post("/tickets", json={**NEW, "title": "  " + NEW["title"] + "  ", "status": "En cours"})
+    assert response.status_code == 201
+    ticket = response.json()
+    assert ticket["id"] == 17
+    assert ticket["title"] == NEW["title"] and ticket["status"] == "in_progress" and ticket["assignee"] is None
+    assert ticket["created_at"] == ticket["updated_at"] and ticket["created_at"].endswith("Z")
+    assert response.headers["Location"] == "/tickets/17"
+    assert response.headers["ETag"] == client.get("/tickets/17").headers["ETag"]
+    assert ticket in json.loads(tickets_file.read_text())["tickets"]  # on disk before the answer
+
+
+def test_create_defaults(client: TestClient) -> None:
+    ticket = client.post("/tickets", json={"title": "Minimal"}).json()
+    assert (ticket["description"], ticket["status"], ticket["priority"], ticket["assignee"]) == ("", "open", "medium",
+                                                                                                 None)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"title": ""}, {"title": "   "}, {"title": "x" * 201}, {"title": 42}, {"title": ["a"]}, {"title": None},
+     {"title": "ok", "description": "d" * 5001}, {"title": "ok", "status": "done"}, {"title": "ok", "priority": 3},
+     {"title": "ok", "assignee": ""}, {"title": "ok", "assignee": "a" * 101}, {"title": "ok", "prioriy": "high"},
+     {"title": "ok", "id": 99}, {"title": "ok", "created_at": "2026-01-01T00:00:00Z"},
+     {"title": "ok", "updated_at": "2026-01-01T00:00:00Z"}, [], "title", 42, None],
+)  # fmt: skip
+def test_create_invalid_body_is_400(client: TestClient, body: object, tickets_file: Path) -> None:
+    before = tickets_file.read_bytes()
+    response = client.post("/tickets", json=body)
+    assert response.status_code == 400
+    assert isinstance(response.json()["detail"], list) and response.json()["detail"][0]["msg"]
+    assert tickets_file.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [(b"{not json", "application/json"), (b'{"title": "x",}', "application/json"), (b"\xff\xfe", "application/json"),
+     (b'{"title": NaN}', "application/json"), (b'{"title": 1e400}', "application/json"),
+     (b"[" * 100_000 + b"]" * 100_000, "application/json"), (b'{"title": "x"}', "text/plain"),
+     (b"title=x", "application/x-www-form-urlencoded")],
+)  # fmt: skip
+def test_create_malformed_request_is_400(client: TestClient, content: bytes, content_type: str) -> None:
+    response = client.post("/tickets", content=content, headers={"Content-Type": content_type})
+    assert response.status_code == 400
+    assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_body_over_1_mib_is_413(client: TestClient, tickets_file: Path) -> None:
+    before = tickets_file.read_bytes()
+    body = json.dumps({"title": "x", "description": "d" * MAX_BODY_BYTES}).encode()
+    response = client.post("/tickets", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert "1 MiB" in response.json()["detail"]
+
+    def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(3):
+            yield b" " * (MAX_BODY_BYTES // 2)
+
+    response = client.patch("/tickets/1", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert tickets_file.read_bytes() == before
+
+
+# --------------------------------------------------------------------------- read one
+
+
+def test_get_one_with_etag_and_304(client: TestClient) -> None:
+    response = client.get("/tickets/3")
+    assert response.status_code == 200 and response.json()["id"] == 3
+    etag = response.headers["ETag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    cached = client.get("/tickets/3", headers={"If-None-Match": etag})
+    assert cached.status_code == 304 and cached.content == b"" and cached.headers["ETag"] == etag
+    assert client.get("/tickets/3", headers={"If-None-Match": f'W/{etag}, "other"'}).status_code == 304
+    assert client.get("/tickets/3", headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_get_unknown_id_is_404_naming_it(client: TestClient) -> None:
+    response = client.get("/tickets/12")  # deleted before: never comes back
+    assert response.status_code == 404
+    assert response.json() == {"detail": "ticket 12 not found"}
+
+
+@pytest.mark.parametrize("bad_id", ["abc", "1.5", "1e3", "0x10", "٣", "0", "-1", "%20"])
+def test_non_integer_id_is_400(client: TestClient, bad_id: str) -> None:
+    for method in ("GET", "PATCH", "DELETE"):
+        response = client.request(method, f"/tickets/{bad_id}", json={"status": "closed"})
+        assert response.status_code == 400, (method, bad_id)
+        assert response.json()["detail"][0]["loc"] == ["path", "ticket_id"]
+
+
+# --------------------------------------------------------------------------- update
+
+
+def test_patch_changes_fields_and_etag(client: TestClient) -> None:
+    before = client.get("/tickets/3")
+    response = client.patch("/tickets/3", json={"status": "fermé", "assignee": "ana.costa"})
+    assert response.status_code == 200
+    ticket = response.json()
+    assert ticket["status"] == "closed" and ticket["assignee"] == "ana.costa"
+    assert ticket["created_at"] == before.json()["created_at"]
+    assert response.headers["ETag"] != before.headers["ETag"]
+    assert client.get("/tickets/3").json() == ticket
+
+
+def test_patch_null_assignee_unassigns(client: TestClient) -> None:
+    assert client.patch("/tickets/1", json={"assignee": None}).json()["assignee"] is None
+
+
+def test_patch_that_changes_nothing_keeps_updated_at_and_etag(client: TestClient) -> None:
+    before = client.get("/tickets/1")
+    response = client.patch("/tickets/1", json={"status": before.json()["status"]})
+    assert response.status_code == 200
+    assert response.json() == before.json()
+    assert response.headers["ETag"] == before.headers["ETag"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"title": None}, {"status": None}, {"priority": None}, {"description": None}, {"title": ""},
+     {"status": "done"}, {"prioriy": "high"}, {"id": 5}, {"created_at": "2026-01-01T00:00:00Z"},
+     {"updated_at": "2026-01-01T00:00:00Z"}, [], "x"],
+)  # fmt: skip
+def test_patch_invalid_body_is_400(client: TestClient, body: object) -> None:
+    before = client.get("/tickets/1").json()
+    response = client.patch("/tickets/1", json=body)
+    assert response.status_code == 400
+    assert client.get("/tickets/1").json() == before
+
+
+def test_patch_unknown_id_is_404(client: TestClient) -> None:
+    response = client.patch("/tickets/999", json={"status": "closed"})
+    assert response.status_code == 404 and response.json() == {"detail": "ticket 999 not found"}
+
+
+def test_patch_with_stale_if_match_is_412_and_changes_nothing(client: TestClient) -> None:
+    etag = client.get("/tickets/5").headers["ETag"]
+    assert client.patch("/tickets/5", json={"priority": "high"}, headers={"If-Match": etag}).status_code == 200
+    stale = client.patch("/tickets/5", json={"priority": "low"}, headers={"If-Match": etag})
+    assert stale.status_code == 412 and "ticket 5 has changed" in stale.json()["detail"]
+    assert client.get("/tickets/5").json()["priority"] == "high"
+    assert client.patch("/tickets/999", json={"priority": "low"}, headers={"If-Match": etag}).status_code == 404
+
+
+# --------------------------------------------------------------------------- delete
+
+
+def test_delete_is_204_then_404(client: TestClient, tickets_file: Path) -> None:
+    response = client.delete("/tickets/2")
+    assert response.status_code == 204 and response.content == b""
+    assert 2 not in [t["id"] for t in json.loads(tickets_file.read_text())["tickets"]]
+    assert client.delete("/tickets/2").status_code == 404
+    assert client.get("/tickets/2").status_code == 404
+
+
+def test_delete_with_stale_if_match_is_412(client: TestClient) -> None:
+    etag = client.get("/tickets/4").headers["ETag"]
+    client.patch("/tickets/4", json={"title": "Changé entre-temps"})
+    assert client.delete("/tickets/4", headers={"If-Match": etag}).status_code == 412
+    assert client.get("/tickets/4").status_code == 200
+
+
+def test_deleting_the_highest_id_never_frees_it(client: TestClient) -> None:
+    highest = client.post("/tickets", json={"title": "Éphémère"}).json()["id"]
+    assert client.delete(f"/tickets/{highest}").status_code == 204
+    assert client.post("/tickets", json={"title": "Suivant"}).json()["id"] == highest + 1
+
+
+# --------------------------------------------------------------------------- stats and health
+
+
+def test_stats_counts_every_key(client: TestClient) -> None:
+    stats = client.get("/tickets/stats").json()
+    assert stats == {"total": 14, "by_status": {"open": 7, "in_progress": 3, "closed": 4},
+                     "by_priority": {"low": 3, "medium": 5, "high": 3, "urgent": 3}}  # fmt: skip
+
+
+def test_stats_with_filters_keeps_zero_keys(client: TestClient) -> None:
+    stats = client.get("/tickets/stats?status=fermé").json()
+    assert stats["total"] == 4 and stats["by_status"] == {"open": 0, "in_progress": 0, "closed": 4}
+    assert client.get("/tickets/stats?priority=nope").status_code == 400
+    assert client.get("/tickets/stats?sort=id").status_code == 400  # not a filter of the stats
+
+
+def test_health(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok", "tickets": 14}
+
+
+@pytest.mark.parametrize("garbage", [b"", b"{oops", b'{"next_id": 1, "tickets": [{"id": "x"}]}'])
+def test_unreadable_file_is_503_then_recovers(client: TestClient, tickets_file: Path, garbage: bytes) -> None:
+    good = tickets_file.read_bytes()
+    tickets_file.write_bytes(garbage)
+    for method, url, body in [("GET", "/tickets", None), ("GET", "/tickets/1", None), ("GET", "/tickets/stats", None),
+                              ("POST", "/tickets", {"title": "x"}), ("PATCH", "/tickets/1", {"status": "closed"}),
+                              ("DELETE", "/tickets/1", None), ("GET", "/health", None)]:  # fmt: skip
+        response = client.request(method, url, json=body)
+        assert response.status_code == 503, (method, url)
+        assert str(tickets_file) in response.json()["detail"]
+    assert tickets_file.read_bytes() == garbage
+    tickets_file.write_bytes(good)
+    assert client.get("/health").json() == {"status": "ok", "tickets": 14}
+
+
+# --------------------------------------------------------------------------- documentation
+
+
+def test_openapi_documents_400_never_422(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    text = json.dumps(schema)
+    assert '"422"' not in text
+    operations = {(path, method): op for path, ops in schema["paths"].items() for method, op in ops.items()}
+    assert set(operations[("/tickets", "post")]["responses"]) >= {"201", "400", "413", "503"}
+    assert set(operations[("/tickets/{ticket_id}", "patch")]["responses"]) >= {"200", "400", "404", "412", "413"}
+    assert set(operations[("/tickets/{ticket_id}", "delete")]["responses"]) >= {"204", "400", "404", "412"}
+    assert all(op.get("summary") for op in operations.values())
+    assert client.get("/docs").status_code == 200
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_200_concurrent_creates_lose_nothing(client: TestClient, tickets_file: Path) -> None:
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        responses = list(pool.map(lambda i: client.post("/tickets", json={"title": f"Concurrent {i}"}), range(200)))
+    assert {r.status_code for r in responses} == {201}
+    ids = {r.json()["id"] for r in responses}
+    assert len(ids) == 200
+    on_disk = {t["id"] for t in json.loads(tickets_file.read_text())["tickets"]}
+    assert ids <= on_disk and len(on_disk) == 214
