@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hmac
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import pydantic_core
-from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, BeforeValidator
 from starlette.exceptions import HTTPException
 
 from script import (
@@ -30,6 +33,7 @@ from script import (
     etag_matches,
     etag_of,
     filter_tickets,
+    parse_ticket_id,
 )
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -42,7 +46,7 @@ def get_store() -> Store:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
-TicketId = Annotated[int, Path(ge=1, description="The ticket's id.", examples=[3])]
+TicketId = Annotated[int, BeforeValidator(parse_ticket_id), Path(ge=1, description="The ticket's id.", examples=[3])]
 
 
 @asynccontextmanager
@@ -80,6 +84,8 @@ BAD_REQUEST = _error(
 NOT_FOUND = _error(Message, "No ticket has this id", "ticket 42 not found")
 TOO_LARGE = _error(Message, "The body is over 1 MiB", "Content Too Large: the body is over 1048576 bytes (1 MiB)")
 STALE = _error(Message, "If-Match does not match the ticket as it is now", "ticket 3 has changed: ...")
+UNAUTHORIZED = _error(Message, "TICKETS_API_KEY is set and X-API-Key is missing or wrong",
+                      "missing or wrong API key: send the X-API-Key header")
 UNAVAILABLE = _error(Message, "The tickets file cannot be read or written", "tickets.json: the file is empty; ...")
 
 
@@ -124,7 +130,31 @@ class BodyLimit:
 
 
 TOO_LARGE_DETAIL = f"Content Too Large: the body is over {MAX_BODY_BYTES} bytes (1 MiB)"
+OPEN_PATHS = ("/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+
+
+class RequireApiKey:
+    """When TICKETS_API_KEY is set, 401 without the right X-API-Key, before the body is read.
+
+    Health and documentation stay open. The comparison takes the same time whatever the key.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        expected = os.environ.get("TICKETS_API_KEY")
+        if scope["type"] == "http" and expected and scope["path"] not in OPEN_PATHS:
+            given = dict(scope["headers"]).get(b"x-api-key", b"")
+            if not hmac.compare_digest(given, expected.encode()):
+                detail = "missing API key: send the X-API-Key header" if not given else "wrong API key"
+                response = JSONResponse({"detail": detail}, 401, headers={"WWW-Authenticate": "APIKey"})
+                return await response(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
 app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+app.add_middleware(RequireApiKey)  # added last, so it runs first
 
 
 @app.exception_handler(RequestValidationError)
@@ -166,16 +196,22 @@ def _one_ticket(body: bytes, status_code: int = 200, **headers: str) -> Response
 
 # --------------------------------------------------------------------------- routes
 
+# Declares the key in the OpenAPI schema, so Swagger UI's Authorize button sends it; RequireApiKey
+# checks it, earlier than a dependency could (before the body is read).
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="Needed only when the server has TICKETS_API_KEY set.")  # fmt: skip
+tickets = APIRouter(prefix="/tickets", dependencies=[Security(api_key_header)], responses={401: UNAUTHORIZED})
 
-@app.get("/tickets", summary="List tickets", response_model=list[Ticket], responses={400: BAD_REQUEST})
+
+@tickets.get("", summary="List tickets", response_model=list[Ticket], responses={400: BAD_REQUEST})
 def list_tickets(store: StoreDep, query: Annotated[TicketQuery, Query()]) -> Response:
     """Tickets matching the filters, sorted and paged; X-Total-Count counts the matches before paging."""
     body, total = store.snapshot().search_json(query)
     return Response(body, media_type=JSON, headers={"X-Total-Count": str(total)})
 
 
-@app.post(
-    "/tickets", summary="Create a ticket", status_code=status.HTTP_201_CREATED, response_model=Ticket,
+@tickets.post(
+    "", summary="Create a ticket", status_code=status.HTTP_201_CREATED, response_model=Ticket,
     responses={400: BAD_REQUEST, 413: TOO_LARGE},
 )  # fmt: skip
 def create_ticket(store: StoreDep, data: TicketCreate) -> Response:
@@ -184,14 +220,14 @@ def create_ticket(store: StoreDep, data: TicketCreate) -> Response:
     return _one_ticket(pydantic_core.to_json(ticket), 201, Location=f"/tickets/{ticket['id']}")
 
 
-@app.get("/tickets/stats", summary="Count tickets", responses={400: BAD_REQUEST})
+@tickets.get("/stats", summary="Count tickets", responses={400: BAD_REQUEST})
 def ticket_stats(store: StoreDep, filters: Annotated[TicketFilters, Query()]) -> Stats:
     """How many tickets match the filters, by status and by priority (every key present)."""
     return count(filter_tickets(store.snapshot().tickets.values(), filters))
 
 
-@app.get(
-    "/tickets/{ticket_id}", summary="Read a ticket", response_model=Ticket,
+@tickets.get(
+    "/{ticket_id}", summary="Read a ticket", response_model=Ticket,
     responses={304: {"description": "If-None-Match names the current ETag"}, 400: BAD_REQUEST, 404: NOT_FOUND},
 )  # fmt: skip
 def read_ticket(ticket_id: TicketId, store: StoreDep, if_none_match: Annotated[str | None, Header()] = None) -> Response:
@@ -203,8 +239,8 @@ def read_ticket(ticket_id: TicketId, store: StoreDep, if_none_match: Annotated[s
     return _one_ticket(body)
 
 
-@app.patch(
-    "/tickets/{ticket_id}", summary="Update a ticket", response_model=Ticket,
+@tickets.patch(
+    "/{ticket_id}", summary="Update a ticket", response_model=Ticket,
     responses={400: BAD_REQUEST, 404: NOT_FOUND, 412: STALE, 413: TOO_LARGE},
 )  # fmt: skip
 def update_ticket(
@@ -215,14 +251,17 @@ def update_ticket(
     return _one_ticket(pydantic_core.to_json(ticket))
 
 
-@app.delete(
-    "/tickets/{ticket_id}", summary="Delete a ticket", status_code=status.HTTP_204_NO_CONTENT,
+@tickets.delete(
+    "/{ticket_id}", summary="Delete a ticket", status_code=status.HTTP_204_NO_CONTENT,
     responses={400: BAD_REQUEST, 404: NOT_FOUND, 412: STALE},
 )  # fmt: skip
 def delete_ticket(ticket_id: TicketId, store: StoreDep, if_match: Annotated[str | None, Header()] = None) -> Response:
     """Delete a ticket for good; its id is never given again. With If-Match, only if the ETag still matches."""
     store.delete(ticket_id, if_match=if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+app.include_router(tickets)
 
 
 class Health(BaseModel):

@@ -83,6 +83,13 @@ def parse_priority(value: Any) -> Any:
     return _fold(value)
 
 
+def parse_ticket_id(value: Any) -> Any:
+    """Ids typed as text must be plain ASCII digits: '1.0', '1e3', '0x10' or '٣' are refused."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError(f"invalid ticket id {value!r}: expected a whole number >= 1")
+    return value
+
+
 StatusIn = Annotated[Status, BeforeValidator(parse_status)]
 PriorityIn = Annotated[Priority, BeforeValidator(parse_priority)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]

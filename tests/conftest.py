@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -52,3 +60,58 @@ def client(store: Store) -> Iterator[TestClient]:
             yield test_client
     finally:
         app.dependency_overrides.clear()
+
+
+# --------------------------------------------------------------------------- real servers and figures
+
+FIGURES: list[str] = []
+
+
+def report(figure: str) -> None:
+    """Record a figure that the run prints at the end (kills survived, cases run, ...)."""
+    FIGURES.append(figure)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for figure in FIGURES:
+            terminalreporter.write_line(figure)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_server(path: Path, *, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`uvicorn main:app` in its own process group on a free port, as users start it."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "main:app", "--port", str(port), "--log-level", "warning"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "TICKETS_FILE": str(path), **(env or {})},
+                               start_new_session=True)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.05)
+        yield base
+    finally:
+        kill_group(process)
+
+
+def kill_group(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    """Kill the server and its workers at once, as a crash would."""
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+    process.wait(10)

@@ -1,0 +1,274 @@
+"""Promises about the data, tested by trying hard to break them against real processes.
+
+Each test records its figure with conftest.report(); the run prints them at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+import script
+from conftest import ROOT, kill_group, report, running_server
+
+CRASH_ROUNDS = 15
+
+
+def generated_file(path: Path, n: int) -> Path:
+    tickets = [{"id": i, "title": f"Ticket généré {i}", "description": "Poste bloqué au démarrage. " * 4,
+                "status": ("open", "in_progress", "closed")[i % 3], "priority": ("low", "medium", "high", "urgent")[i % 4],
+                "assignee": None if i % 5 else "julie.martin", "created_at": "2026-11-20T09:00:00Z",
+                "updated_at": "2026-11-20T09:00:00Z"} for i in range(1, n + 1)]  # fmt: skip
+    path.write_text(json.dumps({"next_id": n + 1, "tickets": tickets}, ensure_ascii=False, indent=2) + "\n")
+    return path
+
+
+def tickets_on_disk(path: Path) -> dict[int, dict]:
+    """Parses with the engine's own strict rules: a truncated or invalid file fails here."""
+    return script.parse_store(path.read_bytes(), path)[1]
+
+
+# --------------------------------------------------------------------------- 1. crash
+
+
+def _client_loop(base: str, stop: threading.Event, acked_creates: set, acked_deletes: set, attempted: set) -> None:
+    with httpx.Client(base_url=base, timeout=5) as http:
+        while not stop.is_set():
+            try:
+                if acked_creates and random.random() < 0.3:
+                    victim = random.choice(sorted(acked_creates - attempted))
+                    attempted.add(victim)
+                    if http.delete(f"/tickets/{victim}").status_code == 204:
+                        acked_deletes.add(victim)
+                else:
+                    response = http.post("/tickets", json={"title": "créé avant le crash"})
+                    if response.status_code == 201:
+                        acked_creates.add(response.json()["id"])
+            except (httpx.TransportError, IndexError):
+                if stop.is_set():
+                    return
+                time.sleep(0.01)
+
+
+def test_sigkill_at_random_moments_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    path = generated_file(tmp_path / "tickets.json", 3000)
+    acked_creates: set[int] = set()
+    acked_deletes: set[int] = set()
+    attempted: set[int] = set()
+    kills = 0
+    for round_ in range(CRASH_ROUNDS):
+        with running_server(path) as base:
+            server_pid = httpx.get(f"{base}/health").status_code  # up
+            stop = threading.Event()
+            clients = [threading.Thread(target=_client_loop, args=(base, stop, acked_creates, acked_deletes,
+                                                                    attempted)) for _ in range(4)]  # fmt: skip
+            for c in clients:
+                c.start()
+            # The CLI writes at the same time and is killed mid-write too.
+            cli = subprocess.Popen([sys.executable, str(ROOT / "script.py"), "add", f"CLI round {round_}",
+                                    "--file", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+            time.sleep(random.uniform(0.2, 0.8))
+            cli.send_signal(signal.SIGKILL)
+            cli.wait()
+            # running_server's exit SIGKILLs the server's whole process group while clients are writing.
+            assert server_pid == 200
+        kills += 1
+        stop.set()
+        for c in clients:
+            c.join()
+        tickets = tickets_on_disk(path)  # always a complete, valid file
+        assert acked_creates - attempted <= set(tickets), "an acknowledged create was lost"
+        assert not (acked_deletes & set(tickets)), "an acknowledged delete came back"
+    with running_server(path) as base:  # the next start removes what the crashes left
+        assert httpx.get(f"{base}/health").status_code == 200
+        assert list(tmp_path.glob(".*.tmp")) == []
+    report(f"crash: {kills} SIGKILLs of server and CLI survived; {len(acked_creates)} acknowledged creates and "
+           f"{len(acked_deletes)} acknowledged deletes all found as acknowledged; file of "
+           f"{len(tickets_on_disk(path))} tickets always complete")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- 2. write ordering
+
+
+def test_fsync_then_rename_then_folder_fsync_then_answer(client: TestClient, tickets_file: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        calls.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        calls.append("rename")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(script.os, "fsync", fsync)
+    monkeypatch.setattr(script.os, "replace", replace)
+    checked = 0
+    writes = [[("POST", "/tickets", {"title": f"ordre {i}"}), ("PATCH", "/tickets/8", {"title": f"titre {i}"}),
+               ("DELETE", f"/tickets/{i + 1}", None)] for i in range(1, 6)]  # fmt: skip
+    for method, url, body in sum(writes, []):
+        calls.clear()
+        response = client.request(method, url, json=body)
+        calls.append("answer")
+        assert response.status_code < 300
+        assert calls == ["fsync file", "rename", "fsync folder", "answer"], (method, calls)
+        checked += 1
+    report(f"write ordering: {checked} writes checked: fsync(file) < rename < fsync(folder) < answer")
+
+
+# --------------------------------------------------------------------------- 3. multi-process
+
+
+def test_two_workers_and_cli_processes_lose_nothing(tickets_file: Path) -> None:
+    with running_server(tickets_file, workers=2) as base:
+        cli = [subprocess.Popen([sys.executable, str(ROOT / "script.py"), "add", f"CLI {i}", "--file",
+                                 str(tickets_file), "--json"], stdout=subprocess.PIPE) for i in range(6)]  # fmt: skip
+
+        def post(i: int) -> int:
+            with httpx.Client(base_url=base, timeout=30) as http:  # a new connection each: both workers serve
+                response = http.post("/tickets", json={"title": f"HTTP {i}"})
+                assert response.status_code == 201
+                return response.json()["id"]
+
+        with ThreadPoolExecutor(16) as pool:
+            http_ids = list(pool.map(post, range(120)))
+        cli_ids = []
+        for p in cli:
+            out, _ = p.communicate(timeout=60)
+            assert p.returncode == 0
+            cli_ids.append(json.loads(out)["id"])
+        ids = http_ids + cli_ids
+        assert len(set(ids)) == len(ids) == 126
+        on_disk = set(tickets_on_disk(tickets_file))
+        assert set(ids) <= on_disk
+        seen = [httpx.get(f"{base}/health", headers={"Connection": "close"}).json()["tickets"] for _ in range(30)]
+        assert set(seen) == {len(on_disk)}
+    report(f"multi-process: 2 uvicorn workers + 6 CLI processes, {len(ids)} writes, ids unique, "
+           f"{len(seen)} reads on fresh connections all saw {len(on_disk)} tickets")
+
+
+# --------------------------------------------------------------------------- 7. corrupt file while running
+
+
+@pytest.mark.parametrize("garbage", [b"\x00\x01garbage", b"", b'{"next_id": 3, "tickets": [{"id": 1, "title": 5}]}'])
+def test_file_corrupted_under_a_running_server(tickets_file: Path, garbage: bytes) -> None:
+    good = tickets_file.read_bytes()
+    with running_server(tickets_file) as base, httpx.Client(base_url=base) as http:
+        assert http.get("/health").status_code == 200
+        tickets_file.write_bytes(garbage)
+        for method, url, body in [("POST", "/tickets", {"title": "x"}), ("PATCH", "/tickets/1", {"status": "closed"}),
+                                  ("DELETE", "/tickets/1", None), ("GET", "/tickets", None), ("GET", "/health", None)]:  # fmt: skip
+            response = http.request(method, url, json=body)
+            assert response.status_code == 503 and str(tickets_file) in response.json()["detail"]
+        assert tickets_file.read_bytes() == garbage  # byte for byte
+        tickets_file.write_bytes(good)
+        assert http.get("/health").json() == {"status": "ok", "tickets": 14}
+        assert http.post("/tickets", json={"title": "réparé"}).status_code == 201
+
+
+def test_server_starts_on_a_corrupt_file_and_health_says_why(tmp_path: Path) -> None:
+    path = tmp_path / "tickets.json"
+    path.write_bytes(b"")
+    with running_server(path) as base:
+        response = httpx.get(f"{base}/health")
+        assert response.status_code == 503 and "empty" in response.json()["detail"]
+
+
+# --------------------------------------------------------------------------- 8. ETag race
+
+
+def test_two_clients_patching_with_the_same_if_match_exactly_one_wins(tickets_file: Path) -> None:
+    rounds = 20
+    with running_server(tickets_file) as base:
+        for round_ in range(rounds):
+            etag = httpx.get(f"{base}/tickets/1").headers["ETag"]
+            barrier = threading.Barrier(2)
+
+            def patch(who: str) -> int:
+                with httpx.Client(base_url=base) as http:
+                    barrier.wait()
+                    return http.patch("/tickets/1", json={"title": f"{who} {round_}"},
+                                      headers={"If-Match": etag}).status_code  # fmt: skip
+
+            with ThreadPoolExecutor(2) as pool:
+                codes = sorted(pool.map(patch, ["alice", "bruno"]))
+            assert codes == [200, 412], codes
+    report(f"ETag race: {rounds} rounds of two simultaneous PATCH with one If-Match: always one 200 and one 412")
+
+
+# --------------------------------------------------------------------------- 6. hostile input
+
+
+def raw_request(base: str, data: bytes) -> int:
+    """Send bytes as they are (no client library to tidy them up); returns the status code."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+HOSTILE_BODIES = {
+    "nested 100000 deep": b"[" * 100_000 + b"]" * 100_000,
+    "nested object 100000 deep": b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+    "NaN": b'{"title": NaN}',
+    "Infinity": b'{"title": "x", "priority": Infinity}',
+    "10^400": b'{"title": 1' + b"0" * 400 + b"}",
+    "1e400": b'{"title": 1e400}',
+    "invalid UTF-8": b'{"title": "\xff\xfe\xc3"}',
+    "NUL bytes": b'{"title": "a\x00b"}',
+    "NUL outside strings": b'{"title":\x00 "x"}',
+    "not an object": b'"title"',
+    "2 MiB": b'{"title": "' + b"a" * (2 * 1024 * 1024) + b'"}',
+}
+
+
+def test_hostile_input_gets_a_4xx_and_the_service_goes_on(tickets_file: Path) -> None:
+    before = tickets_file.read_bytes()
+    cases = 0
+    with running_server(tickets_file) as base:
+        for name, body in HOSTILE_BODIES.items():
+            head = f"POST /tickets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            sized = raw_request(base, head.encode() + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            chunked_body = b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+            chunked = raw_request(base, head.encode() + b"Transfer-Encoding: chunked\r\n\r\n" + chunked_body)
+            for code in (sized, chunked):
+                assert 400 <= code < 500, (name, code)
+            assert httpx.get(f"{base}/health").status_code == 200, name
+            cases += 2
+        for content_type in ("text/plain", "application/xml", "multipart/form-data; boundary=x"):
+            response = httpx.post(f"{base}/tickets", content=b'{"title": "x"}', headers={"Content-Type": content_type})
+            assert response.status_code == 400, content_type
+            cases += 1
+        for bad_id in ("1e3", "%D9%A3", "0x10", "1.0", "-5", "0", "99999999999999999999999999999999999999x"):
+            assert httpx.get(f"{base}/tickets/{bad_id}").status_code == 400, bad_id
+            cases += 1
+        long_query = b"GET /tickets?q=" + b"x" * 100_000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        code = raw_request(base, long_query)
+        assert code in (200, 400, 414, 431), code  # answered: a search that finds nothing, or refused
+        assert httpx.get(f"{base}/health").status_code == 200
+        cases += 1
+        assert tickets_file.read_bytes() == before
+        assert httpx.post(f"{base}/tickets", json={"title": "encore debout"}).status_code == 201
+    report(f"hostile input: {cases} hostile requests, each a 4xx, the next valid request served every time")
