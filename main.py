@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, BeforeValidator
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from script import (
     PreconditionFailed,
@@ -46,7 +47,7 @@ def get_store() -> Store:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
-TicketId = Annotated[int, BeforeValidator(parse_ticket_id), Path(ge=1, description="The ticket's id.", examples=[3])]
+TicketId = Annotated[int, Path(ge=1, description="The ticket's id.", examples=[3]), BeforeValidator(parse_ticket_id)]
 
 
 @asynccontextmanager
@@ -170,8 +171,10 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 400 and isinstance(exc.detail, str):
         issues = [{"type": "body_invalid", "loc": ["body"], "msg": exc.detail}]
         return JSONResponse({"detail": issues}, 400)
-    if exc.status_code in (204, 304):
-        return Response(status_code=exc.status_code, headers=exc.headers)
+    if exc.status_code == 405:  # Starlette names only the first matching route's methods
+        routes = [r for r in app.router.routes if getattr(r, "include_in_schema", False)]
+        allowed = {m for r in routes if r.matches(request.scope)[0] != Match.NONE for m in getattr(r, "methods", ())}
+        return JSONResponse({"detail": exc.detail}, 405, headers={"Allow": ", ".join(sorted(allowed))})
     return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
 
@@ -200,7 +203,21 @@ def _one_ticket(body: bytes, status_code: int = 200, **headers: str) -> Response
 # checks it, earlier than a dependency could (before the body is read).
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="Needed only when the server has TICKETS_API_KEY set.")  # fmt: skip
-tickets = APIRouter(prefix="/tickets", dependencies=[Security(api_key_header)], responses={401: UNAUTHORIZED})
+
+
+def each_parameter_once(request: Request) -> None:
+    """?assignee=a&assignee=b is ambiguous: a 400, not a silent choice of the last one."""
+    repeated = [name for name in ("assignee", "q", "sort", "limit", "offset")
+                if len(request.query_params.getlist(name)) > 1]  # fmt: skip
+    if repeated:
+        raise RequestValidationError([{"type": "too_many_values", "loc": ("query", name),
+                                       "msg": f"give {name} at most once"} for name in repeated])  # fmt: skip
+
+
+tickets = APIRouter(
+    prefix="/tickets", dependencies=[Security(api_key_header), Depends(each_parameter_once)],
+    responses={401: UNAUTHORIZED},
+)  # fmt: skip
 
 
 @tickets.get("", summary="List tickets", response_model=list[Ticket], responses={400: BAD_REQUEST})
@@ -224,6 +241,12 @@ def create_ticket(store: StoreDep, data: TicketCreate) -> Response:
 def ticket_stats(store: StoreDep, filters: Annotated[TicketFilters, Query()]) -> Stats:
     """How many tickets match the filters, by status and by priority (every key present)."""
     return count(filter_tickets(store.snapshot().tickets.values(), filters))
+
+
+@tickets.api_route("/stats", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+def stats_is_read_only() -> None:
+    """Without this, PATCH /tickets/stats would reach /tickets/{ticket_id} and be a 400 on the id 'stats'."""
+    raise HTTPException(status.HTTP_405_METHOD_NOT_ALLOWED, "Method Not Allowed")
 
 
 @tickets.get(

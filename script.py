@@ -145,7 +145,8 @@ class TicketUpdate(BaseModel):
     """Body of a partial update (merge patch): at least one field; null only for assignee."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"status": "in_progress", "assignee": "julie.martin"}]}
+        extra="forbid",
+        json_schema_extra={"minProperties": 1, "examples": [{"status": "in_progress", "assignee": "julie.martin"}]},
     )
 
     # The defaults are None but the types are not optional: an absent field is left alone,

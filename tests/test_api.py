@@ -304,3 +304,55 @@ def test_200_concurrent_creates_lose_nothing(client: TestClient, tickets_file: P
     assert len(ids) == 200
     on_disk = {t["id"] for t in json.loads(tickets_file.read_text())["tickets"]}
     assert ids <= on_disk and len(on_disk) == 214
+
+
+# --------------------------------------------------------------------------- API key
+
+
+@pytest.fixture
+def keyed(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    monkeypatch.setenv("TICKETS_API_KEY", "s3cret-clé".encode().hex())
+    return client
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [("GET", "/tickets"), ("POST", "/tickets"), ("GET", "/tickets/1"), ("PATCH", "/tickets/1"),
+     ("DELETE", "/tickets/1"), ("GET", "/tickets/stats"), ("GET", "/tickets/999")],
+)  # fmt: skip
+def test_api_key_required_when_set(keyed: TestClient, method: str, url: str, tickets_file: Path) -> None:
+    before = tickets_file.read_bytes()
+    missing = keyed.request(method, url, json={"title": "x"})
+    assert missing.status_code == 401 and "missing API key" in missing.json()["detail"]
+    wrong = keyed.request(method, url, json={"title": "x"}, headers={"X-API-Key": "nope"})
+    assert wrong.status_code == 401 and wrong.json() == {"detail": "wrong API key"}
+    assert tickets_file.read_bytes() == before
+
+
+def test_api_key_checked_before_the_body(keyed: TestClient) -> None:
+    assert keyed.post("/tickets", content=b"{broken", headers={"Content-Type": "application/json"}).status_code == 401
+    big = b" " * (2 * MAX_BODY_BYTES)
+    assert keyed.post("/tickets", content=big, headers={"Content-Type": "application/json"}).status_code == 401
+
+
+def test_right_api_key_opens_and_health_docs_stay_open(keyed: TestClient) -> None:
+    key = {"X-API-Key": "s3cret-clé".encode().hex()}
+    assert keyed.get("/tickets", headers=key).status_code == 200
+    assert keyed.post("/tickets", json={"title": "avec clé"}, headers=key).status_code == 201
+    for url in ("/health", "/docs", "/openapi.json"):
+        assert keyed.get(url).status_code == 200, url
+
+
+def test_openapi_declares_the_api_key_for_swagger(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["APIKeyHeader"] == {
+        "type": "apiKey", "in": "header", "name": "X-API-Key",
+        "description": "Needed only when the server has TICKETS_API_KEY set."}  # fmt: skip
+    list_op = schema["paths"]["/tickets"]["get"]
+    assert list_op["security"] == [{"APIKeyHeader": []}] and "401" in list_op["responses"]
+    assert "security" not in schema["paths"]["/health"]["get"]
+
+
+def test_no_cors_headers_by_default(client: TestClient) -> None:
+    response = client.get("/tickets", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
