@@ -1,0 +1,127 @@
+"""A hypothesis state machine: the API (and the CLI for some rules) against a plain in-memory model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+
+import script
+from conftest import SHIPPED, report
+from main import app, get_store
+from script import Store
+
+titles = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=40).filter(
+    lambda t: t.strip()
+)
+statuses = st.sampled_from(["open", "in_progress", "closed", "OUVERT", "en cours", "fermé"])
+priorities = st.sampled_from(["low", "medium", "high", "urgent", "HIGH"])
+CANONICAL = {"ouvert": "open", "en cours": "in_progress", "fermé": "closed"}
+STEPS = {"run": 0}
+
+
+class TicketsMachine(RuleBasedStateMachine):
+    ids = Bundle("ids")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = Path(tempfile.mkdtemp())
+        self.path = self.folder / "tickets.json"
+        shutil.copyfile(SHIPPED, self.path)
+        self.store = Store(self.path)
+        app.dependency_overrides[get_store] = lambda: self.store
+        self.client = TestClient(app)
+        data = json.loads(self.path.read_text())
+        self.model = {t["id"]: t for t in data["tickets"]}
+        self.next_id = data["next_id"]
+
+    def teardown(self) -> None:
+        app.dependency_overrides.clear()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    @rule(target=ids, title=titles, status=statuses, priority=priorities)
+    def create(self, title: str, status: str, priority: str) -> int:
+        STEPS["run"] += 1
+        response = self.client.post("/tickets", json={"title": title, "status": status, "priority": priority})
+        assert response.status_code == 201
+        ticket = response.json()
+        assert ticket["id"] == self.next_id
+        assert ticket["title"] == title.strip()
+        assert ticket["status"] == CANONICAL.get(status.lower(), status.lower())
+        self.next_id += 1
+        self.model[ticket["id"]] = ticket
+        return ticket["id"]
+
+    @rule(target=ids, title=titles)
+    def create_with_cli(self, title: str) -> int:
+        STEPS["run"] += 1
+        assert script.main(["add", title, "--file", str(self.path)]) == 0
+        ticket = self.store.snapshot().get(self.next_id)
+        assert ticket["title"] == title.strip()
+        self.model[self.next_id] = ticket
+        self.next_id += 1
+        return ticket["id"]
+
+    @rule(ticket_id=ids, status=statuses, priority=priorities, assignee=st.none() | st.sampled_from(["ana", "bruno"]))
+    def patch(self, ticket_id: int, status: str, priority: str, assignee: str | None) -> None:
+        STEPS["run"] += 1
+        response = self.client.patch(f"/tickets/{ticket_id}",
+                                     json={"status": status, "priority": priority, "assignee": assignee})  # fmt: skip
+        if ticket_id not in self.model:
+            assert response.status_code == 404
+            return
+        assert response.status_code == 200
+        old, new = self.model[ticket_id], response.json()
+        expected = {**old, "status": CANONICAL.get(status.lower(), status.lower()), "priority": priority.lower(),
+                    "assignee": assignee}  # fmt: skip
+        if {k: v for k, v in expected.items() if k != "updated_at"} == {k: v for k, v in old.items() if k != "updated_at"}:
+            assert new == old  # nothing changed: same updated_at
+        else:
+            assert {k: v for k, v in new.items() if k != "updated_at"} == {k: v for k, v in expected.items()
+                                                                             if k != "updated_at"}  # fmt: skip
+        self.model[ticket_id] = new
+
+    @rule(ticket_id=ids)
+    def delete(self, ticket_id: int) -> None:
+        STEPS["run"] += 1
+        response = self.client.delete(f"/tickets/{ticket_id}")
+        assert response.status_code == (204 if ticket_id in self.model else 404)
+        self.model.pop(ticket_id, None)
+
+    @rule(ticket_id=ids)
+    def delete_with_cli(self, ticket_id: int) -> None:
+        STEPS["run"] += 1
+        assert script.main(["delete", str(ticket_id), "--file", str(self.path)]) == (0 if ticket_id in self.model else 1)
+        self.model.pop(ticket_id, None)
+
+    @rule(status=statuses)
+    def list_filtered(self, status: str) -> None:
+        STEPS["run"] += 1
+        wanted = CANONICAL.get(status.lower(), status.lower())
+        response = self.client.get("/tickets", params={"status": status, "sort": "-priority"})
+        expected = script.sort_tickets([t for t in self.model.values() if t["status"] == wanted], "-priority")
+        assert response.json() == expected
+        assert response.headers["X-Total-Count"] == str(len(expected))
+
+    @invariant()
+    def file_api_and_model_agree(self) -> None:
+        data = json.loads(self.path.read_text(encoding="utf-8"))
+        assert data["tickets"] == sorted(self.model.values(), key=lambda t: t["id"])
+        assert data["next_id"] == self.next_id
+        assert self.client.get("/tickets").json() == data["tickets"]
+        assert self.client.get("/tickets/stats").json() == script.count(self.model.values())
+
+
+TicketsMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=20, deadline=None)
+
+
+class TestModel(TicketsMachine.TestCase):
+    @classmethod
+    def tearDownClass(cls) -> None:
+        report(f"model check: {STEPS['run']} API and CLI steps; file, API and model always agreed")
