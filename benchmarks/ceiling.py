@@ -39,7 +39,7 @@ NEXT = [DATA["next_id"]]
 
 @app.get("/tickets")
 def list_tickets(status: str | None = None, limit: int | None = None) -> list[Ticket]:
-    found = [t for t in TICKETS.values() if status is None or t.status == status]
+    found = [t for t in list(TICKETS.values()) if status is None or t.status == status]  # POSTs may run meanwhile
     return found[:limit] if limit else found
 
 
