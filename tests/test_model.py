@@ -61,7 +61,7 @@ class TicketsMachine(RuleBasedStateMachine):
     @rule(target=ids, title=titles)
     def create_with_cli(self, title: str) -> int:
         STEPS["run"] += 1
-        assert script.main(["add", title, "--file", str(self.path)]) == 0
+        assert script.main(["add", "--file", str(self.path), "--", title]) == 0  # "--": titles may start with -
         ticket = self.store.snapshot().get(self.next_id)
         assert ticket["title"] == title.strip()
         self.model[self.next_id] = ticket
