@@ -6,9 +6,8 @@ import hmac
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, get_origin
 
-import pydantic_core
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -35,9 +34,11 @@ from script import (
     etag_of,
     filter_tickets,
     parse_ticket_id,
+    ticket_json,
 )
 
 MAX_BODY_BYTES = 1024 * 1024
+TOO_LARGE_DETAIL = f"Content Too Large: the body is over {MAX_BODY_BYTES} bytes (1 MiB)"
 JSON = "application/json"
 
 
@@ -83,10 +84,9 @@ BAD_REQUEST = _error(
     [{"type": "extra_forbidden", "loc": ["body", "prioriy"], "msg": "Extra inputs are not permitted"}],
 )  # fmt: skip
 NOT_FOUND = _error(Message, "No ticket has this id", "ticket 42 not found")
-TOO_LARGE = _error(Message, "The body is over 1 MiB", "Content Too Large: the body is over 1048576 bytes (1 MiB)")
+TOO_LARGE = _error(Message, "The body is over 1 MiB", TOO_LARGE_DETAIL)
 STALE = _error(Message, "If-Match does not match the ticket as it is now", "ticket 3 has changed: ...")
-UNAUTHORIZED = _error(Message, "TICKETS_API_KEY is set and X-API-Key is missing or wrong",
-                      "missing or wrong API key: send the X-API-Key header")
+UNAUTHORIZED = _error(Message, "TICKETS_API_KEY is set and X-API-Key is missing or wrong", "wrong API key")
 UNAVAILABLE = _error(Message, "The tickets file cannot be read or written", "tickets.json: the file is empty; ...")
 
 
@@ -130,7 +130,6 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
-TOO_LARGE_DETAIL = f"Content Too Large: the body is over {MAX_BODY_BYTES} bytes (1 MiB)"
 OPEN_PATHS = ("/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
 
 
@@ -205,10 +204,12 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="Needed only when the server has TICKETS_API_KEY set.")  # fmt: skip
 
 
+SINGLE_VALUED = [name for name, field in TicketQuery.model_fields.items() if get_origin(field.annotation) is not list]
+
+
 def each_parameter_once(request: Request) -> None:
     """?assignee=a&assignee=b is ambiguous: a 400, not a silent choice of the last one."""
-    repeated = [name for name in ("assignee", "q", "sort", "limit", "offset")
-                if len(request.query_params.getlist(name)) > 1]  # fmt: skip
+    repeated = [name for name in SINGLE_VALUED if len(request.query_params.getlist(name)) > 1]
     if repeated:
         raise RequestValidationError([{"type": "too_many_values", "loc": ("query", name),
                                        "msg": f"give {name} at most once"} for name in repeated])  # fmt: skip
@@ -234,7 +235,7 @@ def list_tickets(store: StoreDep, query: Annotated[TicketQuery, Query()]) -> Res
 def create_ticket(store: StoreDep, data: TicketCreate) -> Response:
     """Create a ticket; its id is new and never reused. Location and ETag name the result."""
     ticket = store.add(data)
-    return _one_ticket(pydantic_core.to_json(ticket), 201, Location=f"/tickets/{ticket['id']}")
+    return _one_ticket(ticket_json(ticket), 201, Location=f"/tickets/{ticket['id']}")
 
 
 @tickets.get("/stats", summary="Count tickets", responses={400: BAD_REQUEST})
@@ -271,7 +272,7 @@ def update_ticket(
 ) -> Response:
     """Change some fields (merge patch; null only unassigns). With If-Match, only if the ETag still matches."""
     ticket = store.update(ticket_id, changes, if_match=if_match)
-    return _one_ticket(pydantic_core.to_json(ticket))
+    return _one_ticket(ticket_json(ticket))
 
 
 @tickets.delete(

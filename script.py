@@ -10,7 +10,6 @@ import argparse
 import codecs
 import fcntl
 import hashlib
-import json
 import os
 import sys
 import tempfile
@@ -284,8 +283,13 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def ticket_json(ticket: Ticket) -> bytes:
+    """The ticket as compact JSON, as the API answers it."""
+    return pydantic_core.to_json(ticket)
+
+
 def etag_of(ticket_json: bytes) -> str:
-    """A strong ETag derived from the ticket's whole content."""
+    """A strong ETag derived from the ticket's whole content (its JSON)."""
     return '"' + hashlib.blake2b(ticket_json, digest_size=12).hexdigest() + '"'
 
 
@@ -321,7 +325,7 @@ def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket]]:
     if len(by_id) != len(tickets):
         raise StoreUnreadable(path, "two tickets have the same id")
     # next_id never goes below max id + 1, so an id is never handed out twice.
-    return max([next_id, *(i + 1 for i in list(by_id)[-1:])]), by_id
+    return max(next_id, max(by_id, default=0) + 1), by_id
 
 
 def _describe(error: Any) -> str:
@@ -368,7 +372,7 @@ class Snapshot:
     def ticket_json(self, ticket_id: int) -> bytes:
         data = self._compact.get(ticket_id)
         if data is None:
-            data = self._compact[ticket_id] = pydantic_core.to_json(self.get(ticket_id))
+            data = self._compact[ticket_id] = ticket_json(self.get(ticket_id))
         return data
 
     def etag(self, ticket_id: int) -> str:
@@ -426,7 +430,7 @@ class Batch:
         if ticket is None:
             raise TicketNotFound(ticket_id)
         if if_match is not None:
-            etag = etag_of(pydantic_core.to_json(ticket))
+            etag = etag_of(ticket_json(ticket))
             if not etag_matches(if_match, etag):
                 raise PreconditionFailed(ticket_id, if_match, etag)
         return ticket
@@ -506,6 +510,7 @@ class Store:
         self._commit_lock = threading.Lock()
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
+        self._open_lock = threading.Lock()
 
     @classmethod
     def for_path(cls, path: Path | str) -> Store:
@@ -606,10 +611,8 @@ class Store:
         data = snap.file_bytes()
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         try:
-            try:
+            with suppress(FileNotFoundError):  # keep the mode of the file it replaces
                 os.fchmod(fd, os.stat(self.path).st_mode & 0o7777)
-            except (FileNotFoundError, AttributeError):
-                pass
             _write_all(fd, data)
             os.fsync(fd)
             os.close(fd)
@@ -631,10 +634,13 @@ class Store:
     # ---- locking
 
     def _lock_file(self) -> int:
-        with self._queue_lock:  # opened once per process, whichever thread comes first
-            if self._lock_fd is None:
-                self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-            return self._lock_fd
+        fd = self._lock_fd
+        if fd is None:
+            with self._open_lock:  # opened once per process, whichever thread comes first
+                if self._lock_fd is None:
+                    self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+                fd = self._lock_fd
+        return fd
 
     def _token(self) -> bytes:
         """What the last writer of any process left in the lock file (stat alone can miss a change)."""
@@ -729,12 +735,18 @@ def _validated(model: type[BaseModel], **values: Any) -> Any:
 
 
 def _print_json(data: bytes | Any) -> None:
-    print(data.decode() if isinstance(data, bytes) else json.dumps(data, ensure_ascii=False, indent=2))
+    """--json: exactly the bytes the API would answer (compact JSON, non-ASCII as itself)."""
+    print((data if isinstance(data, bytes) else pydantic_core.to_json(data)).decode())
+
+
+def _given_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The ticket fields given on the command line (title, description, status, priority, assignee)."""
+    return {name: getattr(args, name) for name in TicketUpdate.model_fields if getattr(args, name) is not None}
 
 
 def _table(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 def _show_ticket(ticket: Ticket) -> str:
@@ -772,28 +784,29 @@ def cmd_list(args: argparse.Namespace) -> None:
 def cmd_show(args: argparse.Namespace) -> None:
     snap = _store(args).snapshot()
     ticket = snap.get(args.id)
-    print(snap.ticket_json(args.id).decode() if args.json else _show_ticket(ticket))
+    if args.json:
+        return _print_json(snap.ticket_json(args.id))
+    print(_show_ticket(ticket))
 
 
 def cmd_add(args: argparse.Namespace) -> None:
-    values = {"title": args.title, "description": args.description, "status": args.status,
-              "priority": args.priority, "assignee": args.assignee}  # fmt: skip
-    data = _validated(TicketCreate, **{k: v for k, v in values.items() if v is not None})
-    ticket = _store(args).add(data)
-    print(json.dumps(ticket, ensure_ascii=False) if args.json else f"created ticket {ticket['id']}: {ticket['title']}")
+    ticket = _store(args).add(_validated(TicketCreate, **_given_fields(args)))
+    if args.json:
+        return _print_json(ticket)
+    print(f"created ticket {ticket['id']}: {ticket['title']}")
 
 
 def cmd_update(args: argparse.Namespace) -> None:
-    values = {"title": args.title, "description": args.description, "status": args.status,
-              "priority": args.priority, "assignee": args.assignee}  # fmt: skip
-    changes = {k: v for k, v in values.items() if v is not None}
+    changes = _given_fields(args)
     if args.unassign:
         changes["assignee"] = None
     if not changes:
         raise UsageError("nothing to update; give at least one of --title, --description, --status, "
                          "--priority, --assignee, --unassign")  # fmt: skip
     ticket = _store(args).update(args.id, _validated(TicketUpdate, **changes), if_match=args.if_match)
-    print(json.dumps(ticket, ensure_ascii=False) if args.json else f"updated ticket {ticket['id']}")
+    if args.json:
+        return _print_json(ticket)
+    print(f"updated ticket {ticket['id']}")
 
 
 def cmd_delete(args: argparse.Namespace) -> None:

@@ -23,7 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import script
-from conftest import ROOT, kill_group, report, running_server
+from conftest import ROOT, report, running_server
 
 CRASH_ROUNDS = 15
 
@@ -72,7 +72,6 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_write(tmp_path: Path) -
     kills = 0
     for round_ in range(CRASH_ROUNDS):
         with running_server(path) as base:
-            server_pid = httpx.get(f"{base}/health").status_code  # up
             stop = threading.Event()
             clients = [threading.Thread(target=_client_loop, args=(base, stop, acked_creates, acked_deletes,
                                                                     attempted)) for _ in range(4)]  # fmt: skip
@@ -85,7 +84,6 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_write(tmp_path: Path) -
             cli.send_signal(signal.SIGKILL)
             cli.wait()
             # running_server's exit SIGKILLs the server's whole process group while clients are writing.
-            assert server_pid == 200
         kills += 1
         stop.set()
         for c in clients:
@@ -193,21 +191,21 @@ def test_server_starts_on_a_corrupt_file_and_health_says_why(tmp_path: Path) -> 
 # --------------------------------------------------------------------------- 8. ETag race
 
 
+def _patch_at_once(base: str, barrier: threading.Barrier, etag: str, title: str) -> int:
+    with httpx.Client(base_url=base) as http:
+        barrier.wait()
+        return http.patch("/tickets/1", json={"title": title}, headers={"If-Match": etag}).status_code
+
+
 def test_two_clients_patching_with_the_same_if_match_exactly_one_wins(tickets_file: Path) -> None:
     rounds = 20
     with running_server(tickets_file) as base:
         for round_ in range(rounds):
             etag = httpx.get(f"{base}/tickets/1").headers["ETag"]
             barrier = threading.Barrier(2)
-
-            def patch(who: str) -> int:
-                with httpx.Client(base_url=base) as http:
-                    barrier.wait()
-                    return http.patch("/tickets/1", json={"title": f"{who} {round_}"},
-                                      headers={"If-Match": etag}).status_code  # fmt: skip
-
             with ThreadPoolExecutor(2) as pool:
-                codes = sorted(pool.map(patch, ["alice", "bruno"]))
+                codes = sorted(pool.map(lambda who: _patch_at_once(base, barrier, etag, f"{who} {round_}"),
+                                        ["alice", "bruno"]))  # fmt: skip
             assert codes == [200, 412], codes
     report(f"ETag race: {rounds} rounds of two simultaneous PATCH with one If-Match: always one 200 and one 412")
 
@@ -249,7 +247,7 @@ def test_hostile_input_gets_a_4xx_and_the_service_goes_on(tickets_file: Path) ->
     cases = 0
     with running_server(tickets_file) as base:
         for name, body in HOSTILE_BODIES.items():
-            head = f"POST /tickets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            head = "POST /tickets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
             sized = raw_request(base, head.encode() + b"Content-Length: %d\r\n\r\n" % len(body) + body)
             chunked_body = b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
             chunked = raw_request(base, head.encode() + b"Transfer-Encoding: chunked\r\n\r\n" + chunked_body)

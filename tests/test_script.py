@@ -457,3 +457,4 @@ def test_cli_as_a_real_process(tickets_file: Path) -> None:
                          text=True)  # fmt: skip
     assert bad.returncode == 1
     assert bad.stderr == "script.py: error: ticket 999 not found\n"
+
