@@ -598,8 +598,8 @@ class Store:
                         p.error = exc
                 if batch.changed:
                     self._save(batch.result())
-        except (StoreError, OSError) as exc:
-            error = exc if isinstance(exc, StoreError) else StoreWriteFailed(self.path, exc)
+        except Exception as exc:  # whatever went wrong, no change of the batch is acknowledged
+            error = StoreWriteFailed(self.path, exc) if isinstance(exc, OSError) and not isinstance(exc, StoreError) else exc
             for p in pending:
                 p.error = p.error or error
         finally:

@@ -458,3 +458,16 @@ def test_cli_as_a_real_process(tickets_file: Path) -> None:
     assert bad.returncode == 1
     assert bad.stderr == "script.py: error: ticket 999 not found\n"
 
+
+def test_an_unexpected_error_acknowledges_no_change_of_the_batch(store: Store, tickets_file: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    before = tickets_file.read_bytes()
+
+    def broken(self: script.Snapshot) -> bytes:
+        raise ValueError("serializer bug")
+
+    monkeypatch.setattr(script.Snapshot, "file_bytes", broken)
+    batch = [script._Pending(lambda b, i=i: b.add(TicketCreate(title=f"lot {i}"))) for i in range(3)]
+    store._run(batch)  # one group commit of three creations, as concurrent requests would make
+    assert all(p.done and isinstance(p.error, ValueError) for p in batch)
+    assert tickets_file.read_bytes() == before
