@@ -29,7 +29,6 @@ from script import (
     TicketQuery,
     TicketUpdate,
     count,
-    default_path,
     etag_matches,
     etag_of,
     filter_tickets,
@@ -42,9 +41,10 @@ TOO_LARGE_DETAIL = f"Content Too Large: the body is over {MAX_BODY_BYTES} bytes 
 JSON = "application/json"
 
 
-def get_store() -> Store:
-    """The store of TICKETS_FILE (or tickets.json beside script.py); tests override this dependency."""
-    return Store.for_path(default_path())
+async def get_store() -> Store:
+    """The store of TICKETS_FILE (or tickets.json beside script.py); tests override this dependency.
+    Async because it does no I/O: a plain def would cost every request a trip through the thread pool."""
+    return Store.default()
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
@@ -54,7 +54,8 @@ TicketId = Annotated[int, Path(ge=1, description="The ticket's id.", examples=[3
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """At start-up, remove the temporary files a crashed writer may have left."""
-    app.dependency_overrides.get(get_store, get_store)().remove_stale_temp_files()
+    override = app.dependency_overrides.get(get_store)
+    (override() if override else Store.default()).remove_stale_temp_files()
     yield
 
 
@@ -207,8 +208,8 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
 SINGLE_VALUED = [name for name, field in TicketQuery.model_fields.items() if get_origin(field.annotation) is not list]
 
 
-def each_parameter_once(request: Request) -> None:
-    """?assignee=a&assignee=b is ambiguous: a 400, not a silent choice of the last one."""
+async def each_parameter_once(request: Request) -> None:
+    """?assignee=a&assignee=b is ambiguous: a 400, not a silent choice of the last one (async: no I/O)."""
     repeated = [name for name in SINGLE_VALUED if len(request.query_params.getlist(name)) > 1]
     if repeated:
         raise RequestValidationError([{"type": "too_many_values", "loc": ("query", name),
@@ -216,12 +217,15 @@ def each_parameter_once(request: Request) -> None:
 
 
 tickets = APIRouter(
-    prefix="/tickets", dependencies=[Security(api_key_header), Depends(each_parameter_once)],
+    prefix="/tickets", dependencies=[Security(api_key_header)],
     responses={401: UNAUTHORIZED},
 )  # fmt: skip
 
 
-@tickets.get("", summary="List tickets", response_model=list[Ticket], responses={400: BAD_REQUEST})
+ONCE = [Depends(each_parameter_once)]
+
+
+@tickets.get("", summary="List tickets", response_model=list[Ticket], responses={400: BAD_REQUEST}, dependencies=ONCE)
 def list_tickets(store: StoreDep, query: Annotated[TicketQuery, Query()]) -> Response:
     """Tickets matching the filters, sorted and paged; X-Total-Count counts the matches before paging."""
     body, total = store.snapshot().search_json(query)
@@ -238,7 +242,7 @@ def create_ticket(store: StoreDep, data: TicketCreate) -> Response:
     return _one_ticket(ticket_json(ticket), 201, Location=f"/tickets/{ticket['id']}")
 
 
-@tickets.get("/stats", summary="Count tickets", responses={400: BAD_REQUEST})
+@tickets.get("/stats", summary="Count tickets", responses={400: BAD_REQUEST}, dependencies=ONCE)
 def ticket_stats(store: StoreDep, filters: Annotated[TicketFilters, Query()]) -> Stats:
     """How many tickets match the filters, by status and by priority (every key present)."""
     return count(filter_tickets(store.snapshot().tickets.values(), filters))

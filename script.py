@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import fcntl
+import functools
 import hashlib
 import os
 import sys
@@ -31,6 +32,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 from typing_extensions import TypedDict
@@ -95,6 +97,11 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX)]
 Assignee = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ASSIGNEE_MAX)]
 Timestamp = Annotated[str, StringConstraints(pattern=TIMESTAMP_PATTERN)]
+# In request bodies, say in the schema that blanks alone do not count (they are trimmed away).
+# Documentation only: the trimming above already enforces it, without a regex per stored ticket.
+_NOT_BLANK = Field(json_schema_extra={"pattern": r"\S"})
+TitleIn = Annotated[Title, _NOT_BLANK]
+AssigneeIn = Annotated[Assignee, _NOT_BLANK]
 
 
 class Ticket(TypedDict):
@@ -117,8 +124,9 @@ class StoreFile(TypedDict):
     tickets: list[Ticket]
 
 
+# The rare bare-array form is validated by an adapter built on first use (defer_build).
 _STORE_OBJECT = TypeAdapter(StoreFile)
-_STORE_ARRAY = TypeAdapter(list[Ticket])
+_STORE_ARRAY = TypeAdapter(list[Ticket], config=ConfigDict(defer_build=True))
 
 _EXAMPLE = {
     "title": "Imprimante du 2e étage hors service",
@@ -133,11 +141,11 @@ class TicketCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
-    title: Title
+    title: TitleIn
     description: Description = ""
     status: StatusIn = "open"
     priority: PriorityIn = "medium"
-    assignee: Assignee | None = None
+    assignee: AssigneeIn | None = None
 
 
 class TicketUpdate(BaseModel):
@@ -150,11 +158,11 @@ class TicketUpdate(BaseModel):
 
     # The defaults are None but the types are not optional: an absent field is left alone,
     # while an explicit null is refused by validation (defaults are not validated).
-    title: Title = None  # type: ignore[assignment]
+    title: TitleIn = None  # type: ignore[assignment]
     description: Description = None  # type: ignore[assignment]
     status: StatusIn = None  # type: ignore[assignment]
     priority: PriorityIn = None  # type: ignore[assignment]
-    assignee: Assignee | None = None
+    assignee: AssigneeIn | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> TicketUpdate:
@@ -170,15 +178,19 @@ class TicketFilters(BaseModel):
 
     status: list[StatusIn] = Field(default=[], description="Keep these statuses (repeatable; French accepted).")
     priority: list[PriorityIn] = Field(default=[], description="Keep these priorities (repeatable).")
-    assignee: str | None = Field(default=None, description="Exact assignee.")
-    q: str | None = Field(default=None, description="Case-insensitive text in title or description.")
+    # A query string has no null: the schema says "string, optional", the Python default is None.
+    assignee: Annotated[str | None, WithJsonSchema({"type": "string"})] = Field(
+        default=None, description="Exact assignee.")
+    q: Annotated[str | None, WithJsonSchema({"type": "string"})] = Field(
+        default=None, description="Case-insensitive text in title or description.")
 
 
 class TicketQuery(TicketFilters):
     """Filters plus order and page of a listing."""
 
     sort: SortKey = Field(default="id", description="Sort key; prefix '-' for descending. Ties: ascending id.")
-    limit: int | None = Field(default=None, ge=1, description="At most this many tickets.")
+    limit: Annotated[int | None, WithJsonSchema({"type": "integer", "minimum": 1})] = Field(
+        default=None, ge=1, description="At most this many tickets.")
     offset: int = Field(default=0, ge=0, description="Skip this many first.")
 
 
@@ -513,6 +525,11 @@ class Store:
         self._open_lock = threading.Lock()
 
     @classmethod
+    def default(cls) -> Store:
+        """The Store of default_path(); cheap enough to call on every request."""
+        return _store_for_setting(os.environ.get("TICKETS_FILE"))
+
+    @classmethod
     def for_path(cls, path: Path | str) -> Store:
         """The one Store of this process for a file (the cache and the locks are per file)."""
         path = Path(path).absolute()
@@ -664,6 +681,12 @@ class Store:
         except (StoreBusy, OSError):
             pass  # a live writer holds the lock: its temp file is not stale
         return removed
+
+
+@functools.lru_cache(maxsize=8)
+def _store_for_setting(setting: str | None) -> Store:
+    """Store.default() keyed by the raw TICKETS_FILE value: no path work per request."""
+    return Store.for_path(default_path())
 
 
 def _stat_key(path: Path) -> tuple[int, int, int, int]:
