@@ -479,12 +479,13 @@ class Batch:
 
 
 class _Pending:
-    """A mutation waiting for the next group commit."""
+    """A mutation waiting for the next group commit; `wake` is set when it is done or must lead."""
 
-    __slots__ = ("change", "done", "result", "error")
+    __slots__ = ("change", "done", "result", "error", "wake")
 
     def __init__(self, change: Callable[[Batch], Any]) -> None:
         self.change, self.done, self.result, self.error = change, False, None, None
+        self.wake = threading.Event()
 
 
 def default_path() -> Path:
@@ -519,7 +520,8 @@ class Store:
         self._cache: Snapshot | None = None
         self._failure: tuple[Any, StoreUnreadable] | None = None
         self._lock_fd: int | None = None
-        self._commit_lock = threading.Lock()
+        self._commit_lock = threading.Lock()  # held while a batch is written
+        self._leader_busy = False
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
         self._open_lock = threading.Lock()
@@ -590,18 +592,38 @@ class Store:
         self.commit(lambda batch: batch.delete(ticket_id, if_match))
 
     def commit(self, change: Callable[[Batch], Any]) -> Any:
-        """Apply one mutation in the next group commit, and return its result once it is on disk."""
+        """Apply one mutation in the next group commit, and return its result once it is on disk.
+
+        One thread at a time leads: it takes every queued mutation, commits them as one batch,
+        then hands the lead to the oldest mutation queued meanwhile. The others just wait, so a
+        batch holds everything that arrived during the previous write.
+        """
         pending = _Pending(change)
         with self._queue_lock:
             self._queue.append(pending)
-        with self._commit_lock:
-            if not pending.done:  # no other thread has committed it meanwhile: lead a batch
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._run(batch)
+            leading, self._leader_busy = not self._leader_busy, True
+        if not leading:
+            pending.wake.wait()
+        if not pending.done:  # first in, or handed the lead: commit the queue
+            self._lead()
         if pending.error is not None:
             raise pending.error
         return pending.result
+
+    def _lead(self) -> None:
+        with self._queue_lock:
+            batch, self._queue = self._queue, []
+        try:
+            with self._commit_lock:
+                self._run(batch)
+        finally:
+            for p in batch:
+                p.wake.set()
+            with self._queue_lock:
+                if self._queue:
+                    self._queue[0].wake.set()  # not done: it wakes up as the next leader
+                else:
+                    self._leader_busy = False
 
     def _run(self, pending: list[_Pending]) -> None:
         """Lock, load, apply every pending change, write once, unlock; then mark them done."""
