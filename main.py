@@ -13,12 +13,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, BeforeValidator
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from script import (
     PreconditionFailed,
+    Snapshot,
     Stats,
     Store,
     StoreError,
@@ -193,6 +195,12 @@ async def store_unavailable(request: Request, exc: StoreError) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
+async def current(store: Store) -> Snapshot:
+    """The store's current version. Reads are async routes: when the cache is fresh (one stat) no
+    thread is needed; reading the file again after a change goes to the thread pool."""
+    return store.cached_snapshot() or await run_in_threadpool(store.snapshot)
+
+
 def _one_ticket(body: bytes, status_code: int = 200, **headers: str) -> Response:
     return Response(body, status_code, headers={"ETag": etag_of(body), **headers}, media_type=JSON)
 
@@ -226,9 +234,9 @@ ONCE = [Depends(each_parameter_once)]
 
 
 @tickets.get("", summary="List tickets", response_model=list[Ticket], responses={400: BAD_REQUEST}, dependencies=ONCE)
-def list_tickets(store: StoreDep, query: Annotated[TicketQuery, Query()]) -> Response:
+async def list_tickets(store: StoreDep, query: Annotated[TicketQuery, Query()]) -> Response:
     """Tickets matching the filters, sorted and paged; X-Total-Count counts the matches before paging."""
-    body, total = store.snapshot().search_json(query)
+    body, total = (await current(store)).search_json(query)
     return Response(body, media_type=JSON, headers={"X-Total-Count": str(total)})
 
 
@@ -243,9 +251,9 @@ def create_ticket(store: StoreDep, data: TicketCreate) -> Response:
 
 
 @tickets.get("/stats", summary="Count tickets", responses={400: BAD_REQUEST}, dependencies=ONCE)
-def ticket_stats(store: StoreDep, filters: Annotated[TicketFilters, Query()]) -> Stats:
+async def ticket_stats(store: StoreDep, filters: Annotated[TicketFilters, Query()]) -> Stats:
     """How many tickets match the filters, by status and by priority (every key present)."""
-    return count(filter_tickets(store.snapshot().tickets.values(), filters))
+    return count(filter_tickets((await current(store)).tickets.values(), filters))
 
 
 @tickets.api_route("/stats", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
@@ -258,9 +266,11 @@ def stats_is_read_only() -> None:
     "/{ticket_id}", summary="Read a ticket", response_model=Ticket,
     responses={304: {"description": "If-None-Match names the current ETag"}, 400: BAD_REQUEST, 404: NOT_FOUND},
 )  # fmt: skip
-def read_ticket(ticket_id: TicketId, store: StoreDep, if_none_match: Annotated[str | None, Header()] = None) -> Response:
+async def read_ticket(
+    ticket_id: TicketId, store: StoreDep, if_none_match: Annotated[str | None, Header()] = None
+) -> Response:
     """One ticket with its ETag; 304 without a body when If-None-Match names that ETag."""
-    body = store.snapshot().ticket_json(ticket_id)
+    body = (await current(store)).ticket_json(ticket_id)
     etag = etag_of(body)
     if if_none_match is not None and etag_matches(if_none_match, etag, weak=True):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
@@ -298,9 +308,9 @@ class Health(BaseModel):
 
 
 @app.get("/health", summary="Service health")
-def health(store: StoreDep) -> Health:
+async def health(store: StoreDep) -> Health:
     """ok and the number of tickets; 503 naming the problem when the file cannot be read."""
-    return Health(status="ok", tickets=len(store.snapshot().tickets))
+    return Health(status="ok", tickets=len((await current(store)).tickets))
 
 
 def custom_openapi() -> dict[str, Any]:

@@ -542,6 +542,11 @@ class Store:
 
     # ---- reading
 
+    def cached_snapshot(self) -> Snapshot | None:
+        """The cached version if the file has not changed since (a stat, no read), else None."""
+        cache = self._cache
+        return cache if cache is not None and cache.key == self._disk_key() else None
+
     def snapshot(self) -> Snapshot:
         """The current version of the file, from the cache when the file has not changed."""
         key = self._disk_key()

@@ -1,18 +1,22 @@
 """Benchmark: the real server (`uvicorn main:app`) against the framework ceiling, on generated files.
 
-    python benchmarks/bench.py                 # 1 000, 10 000 and 100 000 tickets
-    python benchmarks/bench.py 10000 --seconds 5
+    python benchmarks/bench.py                  # 1 000, 10 000 and 100 000 tickets
+    python benchmarks/bench.py 10000 --seconds 5 --repeat 5
 
-Never touches tickets.json: every file is generated in a temporary folder. Uses wrk (Debian package)
-for the load, 32 connections; prints req/s, p50/p99 latency, errors, and each figure as a ratio to the
-ceiling measured in the same run.
+Never touches tickets.json: every file is generated in a temporary folder. Load comes from wrk
+(Debian package wrk) with 32 connections, or from a built-in asyncio/httpx driver when wrk is
+missing. Each workload runs --repeat times, alternating the
+ceiling and our server, and the table gives medians: req/s, p50/p99 latency, errors, and the
+ratio to the ceiling measured in the same run (absolute numbers drift on shared machines).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -21,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -28,17 +33,28 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 CONNECTIONS = 32
 
-LUA = {
-    "post": 'wrk.method = "POST"\nwrk.body = \'{"title": "Imprimante en panne", "priority": "high"}\'\n'
-            'wrk.headers["Content-Type"] = "application/json"\n',
-    "patch": 'wrk.headers["Content-Type"] = "application/json"\nlocal n = 0\n'
-             "request = function()\n  n = n + 1\n  local id = math.random(1, {n})\n"
-             '  return wrk.format("PATCH", "/tickets/" .. id, nil, \'{{"title": "modifié \' .. n .. \'"}}\')\nend\n',
-    # Thread 1 deletes ids 1, 3, 5...; thread 2 ids 2, 4, 6...: no id twice, 404s only once ids run out.
-    "delete": "local threads = 0\nsetup = function(thread) threads = threads + 1; thread:set('base', threads) end\n"
-              "local n = -1\nrequest = function()\n  n = n + 1\n"
-              "  return wrk.format(\"DELETE\", \"/tickets/\" .. (n * 2 + base))\nend\n",
-}  # fmt: skip
+POST_BODY = b'{"title": "Imprimante en panne", "priority": "high"}'
+POST_LUA = """wrk.method = "POST"
+wrk.body = '{"title": "Imprimante en panne", "priority": "high"}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+# PATCH a random ticket among the first N with a new title each time.
+PATCH_LUA = """wrk.headers["Content-Type"] = "application/json"
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("PATCH", "/tickets/" .. math.random(1, %(n)d), nil, '{"title": "modifié ' .. n .. '"}')
+end
+"""
+# Thread 1 deletes first, first+2, ...; thread 2 first+1, first+3, ...: never the same id twice.
+DELETE_LUA = """local threads = 0
+setup = function(thread) threads = threads + 1; thread:set("base", %(first)d + threads - 1) end
+local n = -1
+request = function()
+  n = n + 1
+  return wrk.format("DELETE", "/tickets/" .. (base + 2 * n))
+end
+"""
 
 
 def generate(path: Path, n: int) -> None:
@@ -70,91 +86,163 @@ def start(app: str, path: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError(f"{app} did not start")
 
 
-def wrk(url: str, seconds: float, script: str | None = None) -> dict[str, float]:
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "30s", url]
+def settle(base: str) -> None:
+    """Wait until requests still queued from the last run are served, so runs never overlap."""
+    for _ in range(300):
+        started = time.perf_counter()
+        httpx.get(f"{base}/tickets/1", timeout=120)
+        if time.perf_counter() - started < 0.05:
+            return
+        time.sleep(0.2)
+
+
+def wrk(base: str, path: str, seconds: int, script: str = "") -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-        lua.write(script or "")
-    out = subprocess.run([*command, "-s", lua.name], capture_output=True, text=True).stdout
+        lua.write(script)
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "30s", "-s", lua.name,
+               base + path]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     os.unlink(lua.name)
+    settle(base)
 
     def latency(label: str) -> float:
         m = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)\b", out)
         return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)] if m else float("nan")
 
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50": latency("50"),
-            "p99": latency("99"), "errors": int(errors.group(1)) if errors else 0
-            + (sum(map(int, socket_errors.groups())) if socket_errors else 0)}  # fmt: skip
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    return {"rps": float(rps.group(1)) if rps else 0.0, "p50": latency("50"), "p99": latency("99"),
+            "errors": (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0)}  # fmt: skip
+
+
+def drive(base: str, seconds: int, make: Callable[[int, int], tuple[str, str, bytes | None]]) -> dict[str, float]:
+    """The built-in driver when wrk is not installed: 32 asyncio tasks with httpx, one connection each.
+    make(worker, n) gives the n-th request of a worker: (method, path, JSON body or None)."""
+
+    async def run() -> tuple[list[float], int]:
+        latencies: list[float] = []
+        errors = 0
+        deadline = time.perf_counter() + seconds
+
+        async def worker(w: int) -> None:
+            nonlocal errors
+            async with httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=1)) as http:
+                n = 0
+                while time.perf_counter() < deadline:
+                    method, path, body = make(w, n)
+                    started = time.perf_counter()
+                    response = await http.request(method, path, content=body,
+                                                  headers={"Content-Type": "application/json"} if body else None)  # fmt: skip
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    errors += response.status_code >= 400
+                    n += 1
+
+        await asyncio.gather(*(worker(w) for w in range(CONNECTIONS)))
+        return latencies, errors
+
+    latencies, errors = asyncio.run(run())
+    settle(base)
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")  # noqa: E731
+    return {"rps": len(latencies) / seconds, "p50": pick(0.5), "p99": pick(0.99), "errors": errors}
+
+
+def load(base: str, path: str, seconds: int, lua: str, make: Callable[[int, int], tuple[str, str, bytes | None]]) -> dict:
+    """One measured run: wrk with its Lua script when installed, else the built-in driver."""
+    return wrk(base, path, seconds, lua) if shutil.which("wrk") else drive(base, seconds, make)
+
+
+def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
 def one_post_ms(base: str, repeat: int = 7) -> float:
     times = []
     with httpx.Client(base_url=base, timeout=60) as http:
         for _ in range(repeat):
-            t = time.perf_counter()
+            started = time.perf_counter()
             assert http.post("/tickets", json={"title": "mesure"}).status_code == 201
-            times.append((time.perf_counter() - t) * 1000)
+            times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
 
 
-def bench_size(n: int, seconds: float) -> None:
+def bench_size(n: int, seconds: int, repeat: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="tickets-bench-"))
+    ceiling_proc = ours_proc = None
     try:
         ours_file, ceiling_file = folder / "ours.json", folder / "ceiling.json"
         generate(ours_file, n)
         shutil.copyfile(ours_file, ceiling_file)
-        reads = {"GET all": "/tickets", "GET one": "/tickets/{mid}", "filter status=open": "/tickets?status=open",
-                 "filter + limit=50": "/tickets?status=open&limit=50"}  # fmt: skip
-        results: dict[str, dict] = {}
+        size_mb = ours_file.stat().st_size / 1e6
         ceiling_proc, ceiling = start("benchmarks.ceiling:app", ceiling_file)
-        try:
-            for name, url in reads.items():
-                results[name] = {"ceiling": wrk(ceiling + url.format(mid=n // 2), seconds)}
-            results["POST"] = {"ceiling": wrk(ceiling + "/tickets", seconds, LUA["post"])}
-        finally:
-            ceiling_proc.kill()
-        proc, ours = start("main:app", ours_file)
-        try:
-            for name, url in reads.items():
-                results[name]["ours"] = wrk(ours + url.format(mid=n // 2), seconds)
-            results["POST"]["ours"] = wrk(ours + "/tickets", seconds, LUA["post"])
-            results["PATCH"] = {"ours": wrk(ours + "/tickets/1", seconds, LUA["patch"].format(n=n))}
-            results["DELETE"] = {"ours": wrk(ours + "/tickets/1", seconds, LUA["delete"])}
-            post_ms = one_post_ms(ours)
-        finally:
-            proc.kill()
-        print(f"\n## {n} tickets ({ours_file.stat().st_size / 1e6:.1f} MB), {CONNECTIONS} connections, {seconds:g} s each\n")
-        print("| workload | req/s | p50 ms | p99 ms | errors | ceiling req/s | ratio to ceiling |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
-        for name, r in results.items():
-            o, c = r["ours"], r.get("ceiling")
-            ratio = f"{o['rps'] / c['rps']:.2f}×" if c else "–"
-            ceiling_rps = f"{c['rps']:.0f}" if c else "–"
-            print(f"| {name} | {o['rps']:.0f} | {o['p50']:.1f} | {o['p99']:.1f} | {o['errors']} | {ceiling_rps} | {ratio} |")
-        print(f"\nOne POST alone (median of 7, fsynced): {post_ms:.1f} ms")
+        ours_proc, ours = start("main:app", ours_file)
+        post_ms = one_post_ms(ours)
+        get = lambda path: lambda w, i: ("GET", path, None)  # noqa: E731
+        workloads = [("GET all", "/tickets", "", get("/tickets")),
+                     ("GET one", f"/tickets/{n // 2}", "", get(f"/tickets/{n // 2}")),
+                     ("filter status=open", "/tickets?status=open", "", get("/tickets?status=open")),
+                     ("filter + limit=50", "/tickets?status=open&limit=50", "", get("/tickets?status=open&limit=50")),
+                     ("POST", "/tickets", POST_LUA, lambda w, i: ("POST", "/tickets", POST_BODY))]  # fmt: skip
+        results: dict[str, dict[str, dict[str, float]]] = {}
+        for name, path, script, make in workloads:
+            runs: dict[str, list] = {"ceiling": [], "ours": []}
+            for _ in range(repeat):  # alternate, so that both see the same machine
+                runs["ceiling"].append(load(ceiling, path, seconds, script, make))
+                runs["ours"].append(load(ours, path, seconds, script, make))
+            results[name] = {who: median_run(r) for who, r in runs.items()}
+
+        def patch(w: int, i: int) -> tuple[str, str, bytes]:
+            return "PATCH", f"/tickets/{random.randint(1, n)}", json.dumps({"title": f"modifié {w} {i}"}).encode()
+
+        results["PATCH"] = {"ours": median_run([load(ours, "/tickets", seconds, PATCH_LUA % {"n": n}, patch)
+                                                for _ in range(repeat)])}  # fmt: skip
+        highest = max(t["id"] for t in httpx.get(f"{ours}/tickets?sort=-id&limit=1", timeout=60).json())
+        stride = highest // repeat
+        deletes = []
+        for r in range(repeat):  # each run deletes its own range of ids, so none is deleted twice
+            first = 1 + r * stride
+            deletes.append(load(ours, "/tickets", seconds, DELETE_LUA % {"first": first},
+                                lambda w, i, first=first: ("DELETE", f"/tickets/{first + w + CONNECTIONS * i}", None)))
+        results["DELETE"] = {"ours": median_run(deletes)}
     finally:
+        for proc in (ceiling_proc, ours_proc):
+            if proc is not None:
+                proc.kill()
+                proc.wait()
         shutil.rmtree(folder, ignore_errors=True)
+    print(f"\n#### {n:_} tickets ({size_mb:.1f} MB), {CONNECTIONS} connections, median of {repeat} runs of {seconds} s\n"
+          .replace("_", " "))  # fmt: skip
+    print("| workload | req/s | p50 ms | p99 ms | errors | ceiling req/s | ratio to ceiling |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, r in results.items():
+        o, c = r["ours"], r.get("ceiling")
+        ratio = f"{o['rps'] / c['rps']:.2f}×" if c and c["rps"] else "–"
+        ceiling_rps = f"{c['rps']:.0f}" if c else "–"
+        print(f"| {name} | {o['rps']:.0f} | {o['p50']:.1f} | {o['p99']:.1f} | {o['errors']:.0f} | {ceiling_rps} | {ratio} |")
+    print(f"\nOne POST alone on this file (median of 7, fsynced before the answer): {post_ms:.1f} ms")
+    sys.stdout.flush()
 
 
-def bench_cli(n: int = 100_000, repeat: int = 5) -> None:
+def bench_cli(n: int = 100_000, repeat: int = 7) -> None:
     folder = Path(tempfile.mkdtemp(prefix="tickets-bench-"))
     try:
         path = folder / "tickets.json"
         generate(path, n)
-
-        def median_s(command: list[str]) -> float:
-            times = []
-            for _ in range(repeat):
-                t = time.perf_counter()
+        commands = {
+            "python script.py stats": [sys.executable, str(ROOT / "script.py"), "stats", "--file", str(path)],
+            "bare json.load": [sys.executable, "-c", "import json, sys; json.load(open(sys.argv[1], encoding='utf-8'))",
+                               str(path)],
+        }  # fmt: skip
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(repeat):  # alternate, so that both see the same machine
+            for name, command in commands.items():
+                started = time.perf_counter()
                 subprocess.run(command, check=True, capture_output=True)
-                times.append(time.perf_counter() - t)
-            return statistics.median(times)
-
-        stats = median_s([sys.executable, str(ROOT / "script.py"), "stats", "--file", str(path)])
-        bare = median_s([sys.executable, "-c", "import json, sys; json.load(open(sys.argv[1], encoding='utf-8'))",
-                         str(path)])  # fmt: skip
-        print(f"\n## CLI on {n} tickets (median of {repeat} processes)\n")
+                times[name].append(time.perf_counter() - started)
+        stats, bare = (statistics.median(times[name]) for name in commands)
+        print(f"\n#### CLI on {n:_} tickets ({path.stat().st_size / 1e6:.1f} MB), median of {repeat} processes\n"
+              .replace("_", " "))  # fmt: skip
         print(f"python script.py stats: {stats * 1000:.0f} ms; bare json.load: {bare * 1000:.0f} ms; "
               f"ratio {stats / bare:.2f}×")
     finally:
@@ -164,13 +252,16 @@ def bench_cli(n: int = 100_000, repeat: int = 5) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sizes", nargs="*", type=int, default=[1000, 10_000, 100_000])
-    parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=3, help="length of one wrk run (default 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per workload and server (default 3)")
+    parser.add_argument("--no-cli", action="store_true", help="skip the CLI measurement")
     args = parser.parse_args()
     if not shutil.which("wrk"):
-        sys.exit("wrk is needed: apt-get install wrk")
+        print("wrk not found (apt-get install wrk): using the built-in asyncio/httpx driver, itself slower")
     for n in args.sizes:
-        bench_size(n, args.seconds)
-    bench_cli()
+        bench_size(n, args.seconds, args.repeat)
+    if not args.no_cli:
+        bench_cli()
 
 
 if __name__ == "__main__":
