@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 import schemathesis
+from conftest import SHIPPED, report
 from hypothesis import HealthCheck, settings
 
-from conftest import SHIPPED, report
 from main import app, get_store
 from script import Store
 

@@ -7,13 +7,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from conftest import SHIPPED, report
 from fastapi.testclient import TestClient
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 import script
-from conftest import SHIPPED, report
 from main import app, get_store
 from script import Store
 

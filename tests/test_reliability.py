@@ -20,10 +20,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import ROOT, report, running_server
 from fastapi.testclient import TestClient
 
 import script
-from conftest import ROOT, report, running_server
 
 CRASH_ROUNDS = 15
 

@@ -463,10 +463,10 @@ def test_an_unexpected_error_acknowledges_no_change_of_the_batch(store: Store, t
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     before = tickets_file.read_bytes()
 
-    def broken(self: script.Snapshot) -> bytes:
+    def broken(self: script.Snapshot) -> list[bytes]:
         raise ValueError("serializer bug")
 
-    monkeypatch.setattr(script.Snapshot, "file_bytes", broken)
+    monkeypatch.setattr(script.Snapshot, "file_chunks", broken)
     batch = [script._Pending(lambda b, i=i: b.add(TicketCreate(title=f"lot {i}"))) for i in range(3)]
     store._run(batch)  # one group commit of three creations, as concurrent requests would make
     assert all(p.done and isinstance(p.error, ValueError) for p in batch)
