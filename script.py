@@ -7,13 +7,17 @@ uses it from the shell. Both go through the same functions and the same rules.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import codecs
-import fcntl
 import functools
 import hashlib
+import json
+import math
 import os
+import re
+import secrets
+import stat
 import sys
-import tempfile
 import threading
 import time
 import unicodedata
@@ -27,6 +31,7 @@ from typing import Annotated, Any, Literal
 import pydantic_core
 from pydantic import (
     BaseModel,
+    AfterValidator,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -38,6 +43,8 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
+from folder_lock import FolderLock, LockTimeout
+
 # --------------------------------------------------------------------------- values and rules
 
 Status = Literal["open", "in_progress", "closed"]
@@ -47,6 +54,7 @@ PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high", "urgent")  # rank o
 STATUS_RANK = {s: i for i, s in enumerate(STATUSES)}
 PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
 STATUS_ALIASES = {"ouvert": "open", "en_cours": "in_progress", "ferme": "closed"}
+PRIORITY_ALIASES = {"basse": "low", "moyenne": "medium", "haute": "high", "urgente": "urgent"}
 SORT_KEYS = ("id", "priority", "status", "created_at", "updated_at", "title")
 SortKey = Literal[
     "id", "-id", "priority", "-priority", "status", "-status",
@@ -77,12 +85,55 @@ def parse_status(value: Any) -> Any:
 
 
 def parse_priority(value: Any) -> Any:
-    """Accept a priority in any letter case; return the stored value."""
+    """Accept a priority in any case, in English or French ('haute'); return the English value."""
     if not isinstance(value, str):
         return value
-    if _fold(value) not in PRIORITIES:
-        raise ValueError(f"unknown priority {value!r}; expected one of low, medium, high, urgent")
-    return _fold(value)
+    folded = PRIORITY_ALIASES.get(_fold(value), _fold(value))
+    if folded not in PRIORITIES:
+        raise ValueError(
+            f"unknown priority {value!r}; expected one of low, medium, high, urgent (or basse, moyenne, haute, urgente)"
+        )
+    return folded
+
+
+def split_commas(value: Any) -> Any:
+    """?status=open,closed means the same as ?status=open&status=closed."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [part for v in value for part in v.split(",")]
+    return value
+
+
+# Characters that show nothing besides white space: zero-width spaces and joiners, direction marks,
+# the soft hyphen, the byte-order mark. The schema's pattern below is built from the same list.
+ZERO_WIDTH = r"\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_BLANK = re.compile(rf"[\s{ZERO_WIDTH}]*")
+VISIBLE_PATTERN = rf"[^\s{ZERO_WIDTH}]"
+
+
+def not_blank(value: str) -> str:
+    """A title or assignee made only of invisible characters (spaces, zero-width) counts as blank."""
+    if _BLANK.fullmatch(value):
+        raise ValueError("must contain a visible character, not only spaces or zero-width characters")
+    return value
+
+
+def real_timestamp(value: str) -> str:
+    """The pattern checks the shape; this checks the date and time exist (no month 13, no 25:00)."""
+    try:
+        datetime.fromisoformat(value[:19])  # the pattern made it YYYY-MM-DDTHH:MM:SS[.f]Z
+    except ValueError:
+        raise ValueError(f"{value!r} is not a real date and time") from None
+    return value
+
+
+_COMBINING_MARKS = re.compile("[\u0300-\u036f]")
+
+
+def fold_text(text: str) -> str:
+    """The form `q` is matched in: case and accents ignored ('Réseau' -> 'reseau')."""
+    return _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", text)).casefold()
 
 
 def parse_ticket_id(value: Any) -> Any:
@@ -97,16 +148,21 @@ PriorityIn = Annotated[Priority, BeforeValidator(parse_priority)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX)]
 Assignee = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ASSIGNEE_MAX)]
-Timestamp = Annotated[str, StringConstraints(pattern=TIMESTAMP_PATTERN)]
-# In request bodies, say in the schema that blanks alone do not count (they are trimmed away).
-# Documentation only: the trimming above already enforces it, without a regex per stored ticket.
-_NOT_BLANK = Field(json_schema_extra={"pattern": r"\S"})
-TitleIn = Annotated[Title, _NOT_BLANK]
-AssigneeIn = Annotated[Assignee, _NOT_BLANK]
+Timestamp = Annotated[
+    str, StringConstraints(pattern=TIMESTAMP_PATTERN), AfterValidator(real_timestamp),
+    Field(examples=["2026-11-20T09:14:00Z"]),
+]  # fmt: skip
+# In request bodies, blanks and invisible characters alone do not count; the schema says so too.
+_NOT_BLANK = Field(json_schema_extra={"pattern": VISIBLE_PATTERN})
+TitleIn = Annotated[Title, AfterValidator(not_blank), _NOT_BLANK]
+AssigneeIn = Annotated[Assignee, AfterValidator(not_blank), _NOT_BLANK]
 
 
 class Ticket(TypedDict):
     """A ticket as stored in the file and returned by the API."""
+
+    # An unknown key in the file is refused: kept silently, it would vanish at the next write.
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
     id: Annotated[int, Field(ge=1, strict=True)]
     title: Title
@@ -120,6 +176,8 @@ class Ticket(TypedDict):
 
 class StoreFile(TypedDict):
     """The object form of tickets.json."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
     next_id: Annotated[int, Field(ge=1, strict=True)]
     tickets: list[Ticket]
@@ -177,13 +235,15 @@ class TicketFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: list[StatusIn] = Field(default=[], description="Keep these statuses (repeatable; French accepted).")
-    priority: list[PriorityIn] = Field(default=[], description="Keep these priorities (repeatable).")
+    status: Annotated[list[StatusIn], BeforeValidator(split_commas)] = Field(
+        default=[], description="Keep these statuses: repeat it or separate with commas; French accepted (en cours).")
+    priority: Annotated[list[PriorityIn], BeforeValidator(split_commas)] = Field(
+        default=[], description="Keep these priorities: repeat it or separate with commas; French accepted (haute).")
     # A query string has no null: the schema says "string, optional", the Python default is None.
     assignee: Annotated[str | None, WithJsonSchema({"type": "string"})] = Field(
         default=None, description="Exact assignee.")
     q: Annotated[str | None, WithJsonSchema({"type": "string"})] = Field(
-        default=None, description="Case-insensitive text in title or description.")
+        default=None, description="Text in title or description, ignoring case and accents (reseau finds Réseau).")
 
 
 class TicketQuery(TicketFilters):
@@ -226,19 +286,28 @@ class StoreError(TicketError):
     """The store cannot be used right now (unreadable file, write failure, lock held too long)."""
 
 
+def shown(path: Path | str) -> str:
+    """A path fit for a message: bytes that are not UTF-8 are written as escapes, never an encoding crash."""
+    return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class StoreUnreadable(StoreError):
     def __init__(self, path: Path, problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
+        super().__init__(f"{shown(path)}: {problem}")
 
 
 class StoreWriteFailed(StoreError):
     def __init__(self, path: Path, error: OSError) -> None:
-        super().__init__(f"could not save {path}: {error.strerror or error}; nothing was changed")
+        super().__init__(f"could not save {shown(path)}: {error.strerror or error}; nothing was changed")
 
 
 class StoreBusy(StoreError):
     def __init__(self, path: Path, seconds: float) -> None:
-        super().__init__(f"store busy: {path} stayed locked by another process for {seconds:g} s; try again")
+        super().__init__(f"store busy: {shown(path)} stayed locked by another process for {seconds:g} s; try again")
+
+
+class SettingInvalid(TicketError):
+    """A setting from the environment is unusable: the service stops rather than guess (fail closed)."""
 
 
 # --------------------------------------------------------------------------- pure functions
@@ -254,17 +323,24 @@ def count(tickets: Iterable[Ticket]) -> Stats:
     return {"total": sum(by_status.values()), "by_status": by_status, "by_priority": by_priority}
 
 
-def filter_tickets(tickets: Iterable[Ticket], filters: TicketFilters) -> list[Ticket]:
-    """Keep the tickets that match every given filter."""
+def searchable_text(ticket: Ticket) -> str:
+    """Title and description as `q` searches them: case and accents folded."""
+    return fold_text(ticket["title"] + "\x00" + ticket["description"])
+
+
+def filter_tickets(
+    tickets: Iterable[Ticket], filters: TicketFilters, text_of: Callable[[Ticket], str] = searchable_text
+) -> list[Ticket]:
+    """Keep the tickets that match every given filter; text_of may serve cached folded texts."""
     statuses, priorities = set(filters.status), set(filters.priority)
-    needle = filters.q.casefold() if filters.q else None
+    needle = fold_text(filters.q) if filters.q else None
     return [
         t
         for t in tickets
         if (not statuses or t["status"] in statuses)
         and (not priorities or t["priority"] in priorities)
         and (filters.assignee is None or t["assignee"] == filters.assignee)
-        and (needle is None or needle in t["title"].casefold() or needle in t["description"].casefold())
+        and (needle is None or needle in text_of(t))
     ]
 
 
@@ -318,12 +394,17 @@ def etag_matches(header: str, etag: str, *, weak: bool = False) -> bool:
 
 
 def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket]]:
-    """Validate the bytes of tickets.json: (next_id, tickets by id in id order), or StoreUnreadable."""
+    """Validate the bytes of tickets.json: (next_id, tickets by id in id order), or StoreUnreadable.
+
+    Anything the schema does not know is refused, never dropped at the next write: unknown keys
+    (pydantic's extra="forbid") and a key repeated in one object (see _repeated_key).
+    """
     raw = raw.removeprefix(codecs.BOM_UTF8)
     if not raw.strip():
         raise StoreUnreadable(path, "the file is empty; expected a JSON object with next_id and tickets")
+    bare_array = raw.lstrip()[:1] == b"["
     try:
-        if raw.lstrip()[:1] == b"[":  # the bare-array form
+        if bare_array:
             tickets, next_id = _STORE_ARRAY.validate_json(raw), 1
         else:
             data = _STORE_OBJECT.validate_json(raw)
@@ -334,11 +415,44 @@ def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket]]:
         if not error["loc"] and error["type"] != "json_invalid":
             problem += ": expected a JSON object with next_id and tickets, or an array of tickets"
         raise StoreUnreadable(path, problem) from None
+    repeated = _repeated_key(raw, tickets, 0 if bare_array else len(StoreFile.__annotations__))
+    if repeated:
+        raise StoreUnreadable(path, f"the key {repeated!r} appears twice in one object; keep one of them")
     by_id = {t["id"]: t for t in sorted(tickets, key=_SORT_FIELD["id"])}
     if len(by_id) != len(tickets):
         raise StoreUnreadable(path, "two tickets have the same id")
     # next_id never goes below max id + 1, so an id is never handed out twice.
     return max(next_id, max(by_id, default=0) + 1), by_id
+
+
+_TICKET_KEYS = len(Ticket.__annotations__)
+
+
+def _repeated_key(raw: bytes, tickets: list[Ticket], top_keys: int) -> str | None:
+    """The name of a key repeated in one object of the file, or None.
+
+    JSON parsers keep the last of two equal keys, so the first value would vanish at the next write.
+    Cheap proof first: with no \\u escape in the file, every ':' is either the separator after a key
+    or a ':' inside a string value. The parsed data tells how many keys there are (every key is known
+    and required) and how many ':' its strings hold (each timestamp has two); if the file has exactly
+    that many, no key is repeated. Otherwise an exact, slower parse finds the repeated key.
+    """
+    if b"\\u" not in raw:
+        text_colons = sum(
+            "".join([t[field] or "" for t in tickets]).count(":") for field in ("title", "description", "assignee")
+        )
+        if raw.count(b":") == top_keys + len(tickets) * (_TICKET_KEYS + 4) + text_colons:
+            return None
+    found: list[str] = []
+
+    def check(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) != len(keys) and not found:
+            found.append(next(key for key in keys if keys.count(key) > 1))
+        return dict(pairs)
+
+    json.loads(raw, object_pairs_hook=check)
+    return found[0] if found else None
 
 
 def _describe(error: Any) -> str:
@@ -370,10 +484,12 @@ class Snapshot:
     """
 
     def __init__(self, next_id: int, tickets: dict[int, Ticket], *, key: Any = None,
-                 compact: dict[int, bytes] | None = None, pretty: dict[int, bytes] | None = None) -> None:  # fmt: skip
+                 compact: dict[int, bytes] | None = None, pretty: dict[int, bytes] | None = None,
+                 folded: dict[int, str] | None = None) -> None:  # fmt: skip
         self.next_id, self.tickets, self.key = next_id, tickets, key
         self._compact = compact if compact is not None else {}
         self._pretty = pretty if pretty is not None else {}
+        self._folded = folded if folded is not None else {}  # searchable_text, filled by q searches
         self._all_json: bytes | None = None
 
     def get(self, ticket_id: int) -> Ticket:
@@ -397,9 +513,19 @@ class Snapshot:
 
     def search(self, query: TicketQuery) -> tuple[list[Ticket], int]:
         """The page of tickets a query asks for, and how many matched before paging."""
-        matched = filter_tickets(self.tickets.values(), query)
+        matched = filter_tickets(self.tickets.values(), query, self._text_of)
         ordered = sort_tickets(matched, query.sort)
         return paginate(ordered, query.limit, query.offset), len(ordered)
+
+    def stats(self, filters: TicketFilters) -> Stats:
+        """Counts of the tickets that match the filters."""
+        return count(filter_tickets(self.tickets.values(), filters, self._text_of))
+
+    def _text_of(self, ticket: Ticket) -> str:
+        text = self._folded.get(ticket["id"])
+        if text is None:
+            text = self._folded[ticket["id"]] = searchable_text(ticket)
+        return text
 
     def search_json(self, query: TicketQuery) -> tuple[bytes, int]:
         """search() as a JSON array; the plain full listing is serialized once per version."""
@@ -474,24 +600,43 @@ class Batch:
 
     def result(self) -> Snapshot:
         """The new snapshot, keeping the cached serializations of the unchanged tickets."""
-        compact, pretty = dict(self.snap._compact), dict(self.snap._pretty)
+        compact, pretty, folded = dict(self.snap._compact), dict(self.snap._pretty), dict(self.snap._folded)
         complete = len(pretty) == len(self.snap.tickets)  # then keep it complete: no scan at write time
         for ticket_id in self.changed:
             compact.pop(ticket_id, None)
             pretty.pop(ticket_id, None)
+            folded.pop(ticket_id, None)
             if complete and ticket_id in self.tickets:
                 pretty[ticket_id] = _dump_pretty(self.tickets[ticket_id])
-        return Snapshot(self.next_id, self.tickets, compact=compact, pretty=pretty)
+        return Snapshot(self.next_id, self.tickets, compact=compact, pretty=pretty, folded=folded)
 
 
 class _Pending:
-    """A mutation waiting for the next group commit; `wake` is set when it is done or must lead."""
+    """A mutation waiting for the next group commit.
 
-    __slots__ = ("change", "done", "result", "error", "wake")
+    Its waiter is woken once, when the change is done or when it must lead the next commit. A thread
+    waits on an Event; a coroutine of the server awaits a future, so queued writes hold no thread.
+    """
 
-    def __init__(self, change: Callable[[Batch], Any]) -> None:
-        self.change, self.done, self.result, self.error = change, False, None, None
-        self.wake = threading.Event()
+    __slots__ = ("change", "deadline", "done", "result", "error", "_event", "_loop", "_future")
+
+    def __init__(self, change: Callable[[Batch], Any], deadline: float, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.change, self.deadline, self.done, self.result, self.error = change, deadline, False, None, None
+        self._loop = loop
+        self._event = threading.Event() if loop is None else None
+        self._future = loop.create_future() if loop is not None else None
+
+    def wake(self) -> None:
+        if self._event is not None:
+            self._event.set()
+        else:
+            self._loop.call_soon_threadsafe(self._future.set_result, None)  # type: ignore[union-attr]
+
+    def wait(self) -> None:
+        self._event.wait()  # type: ignore[union-attr]
+
+    async def wait_async(self) -> None:
+        await self._future  # type: ignore[misc]
 
 
 SAMPLE_FILE = Path(__file__).with_name("tickets.json")
@@ -503,37 +648,53 @@ def default_path() -> Path:
 
 
 def lock_timeout() -> float:
-    """How long a write waits for another process's lock before answering 'store busy'."""
-    try:
-        return float(os.environ.get("TICKETS_LOCK_TIMEOUT", "10"))
-    except ValueError:
+    """TICKETS_LOCK_TIMEOUT: how long a write waits for another process's lock (default 10 s).
+
+    Anything but a finite number >= 0 is refused (nan would wait forever, a typo would silently
+    become the default).
+    """
+    text = os.environ.get("TICKETS_LOCK_TIMEOUT")
+    if text is None:
         return 10.0
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise SettingInvalid(f"TICKETS_LOCK_TIMEOUT={text!r} is not a number of seconds >= 0")
+    return seconds
+
+
+def check_settings() -> None:
+    """Raise SettingInvalid for any unusable setting; run at start-up by the server and the CLI."""
+    lock_timeout()
+    if os.environ.get("TICKETS_API_KEY") == "":
+        raise SettingInvalid("TICKETS_API_KEY is set but empty: give it a value, or unset it for an open local API")
 
 
 class Store:
     """The tickets file: cached reads, locked and atomic group-committed writes.
 
     Reads never lock: os.replace makes every version of the file complete, and the cache is
-    checked against the file's stat and a token the writers leave in the lock file.
-    Writes from all threads of a process are combined: the thread that gets the commit lock
-    applies every pending mutation under the OS file lock, writes the file once, then all of
-    them are answered.
+    checked against the file's stat (every write gives the file a unique mtime in nanoseconds).
+    Writes from all threads of a process are combined: the leader applies every pending mutation
+    under the OS lock of the folder (folder_lock.py), writes the file once, then all are answered.
+    A symbolic link is followed: its target is read, locked and replaced, so the link keeps working.
     """
 
     _instances: dict[Path, Store] = {}
     _instances_lock = threading.Lock()
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.path = Path(os.path.realpath(path))
+        self.folder = self.path.parent
+        self._lock = FolderLock(self.folder)
         self._cache: Snapshot | None = None
         self._failure: tuple[Any, StoreUnreadable] | None = None
-        self._lock_fd: int | None = None
         self._commit_lock = threading.Lock()  # held while a batch is written
         self._leader_busy = False
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
-        self._open_lock = threading.Lock()
 
     @classmethod
     def default(cls) -> Store:
@@ -543,11 +704,11 @@ class Store:
     @classmethod
     def for_path(cls, path: Path | str) -> Store:
         """The one Store of this process for a file (the cache and the locks are per file)."""
-        path = Path(path).absolute()
+        real = Path(os.path.realpath(path))
         with cls._instances_lock:
-            if path not in cls._instances:
-                cls._instances[path] = cls(path)
-            return cls._instances[path]
+            if real not in cls._instances:
+                cls._instances[real] = cls(real)
+            return cls._instances[real]
 
     # ---- reading
 
@@ -574,22 +735,35 @@ class Store:
 
     def _disk_key(self) -> Any:
         try:
-            st = os.stat(self.path)
+            return _stat_key(os.stat(self.path))
         except FileNotFoundError:
-            return ("missing", self._token())
+            if not os.path.isdir(self.folder):
+                raise StoreUnreadable(self.path, f"the folder {shown(self.folder)} does not exist") from None
+            return "missing"
         except OSError as exc:
             raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
-        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, self._token())
 
     def _load(self, key: Any) -> Snapshot:
+        if key == "missing":
+            return Snapshot(1, {}, key=key)
         try:
-            raw = self.path.read_bytes()
+            # O_NONBLOCK: a FIFO put in the file's place must not block the open; it is refused below.
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
-            return Snapshot(1, {}, key=("missing", key[-1]))
+            return Snapshot(1, {}, key="missing")
         except OSError as exc:
             raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # /dev/zero would be read until memory runs out
+            os.close(fd)
+            raise StoreUnreadable(self.path, _not_a_file(st.st_mode))
+        with open(fd, "rb") as file:
+            try:
+                raw = file.read()
+            except OSError as exc:
+                raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
         next_id, tickets = parse_store(raw, self.path)
-        return Snapshot(next_id, tickets, key=key)
+        return Snapshot(next_id, tickets, key=_stat_key(st))
 
     # ---- writing
 
@@ -612,17 +786,33 @@ class Store:
         then hands the lead to the oldest mutation queued meanwhile. The others just wait, so a
         batch holds everything that arrived during the previous write.
         """
-        pending = _Pending(change)
-        with self._queue_lock:
-            self._queue.append(pending)
-            leading, self._leader_busy = not self._leader_busy, True
+        pending, leading = self._enqueue(change, None)
         if not leading:
-            pending.wake.wait()
+            pending.wait()
         if not pending.done:  # first in, or handed the lead: commit the queue
             self._lead()
         if pending.error is not None:
             raise pending.error
         return pending.result
+
+    async def commit_async(self, change: Callable[[Batch], Any]) -> Any:
+        """commit() for the server's event loop: a waiting write holds no thread, only the leader does,
+        so reads keep their threads however many writes queue behind another process's lock."""
+        pending, leading = self._enqueue(change, asyncio.get_running_loop())
+        if not leading:
+            await pending.wait_async()
+        if not pending.done:
+            await asyncio.to_thread(self._lead)
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    def _enqueue(self, change: Callable[[Batch], Any], loop: asyncio.AbstractEventLoop | None) -> tuple[_Pending, bool]:
+        pending = _Pending(change, time.monotonic() + lock_timeout(), loop)
+        with self._queue_lock:
+            self._queue.append(pending)
+            leading, self._leader_busy = not self._leader_busy, True
+        return pending, leading
 
     def _lead(self) -> None:
         with self._queue_lock:
@@ -632,17 +822,22 @@ class Store:
                 self._run(batch)
         finally:
             for p in batch:
-                p.wake.set()
+                p.wake()
             with self._queue_lock:
                 if self._queue:
-                    self._queue[0].wake.set()  # not done: it wakes up as the next leader
+                    self._queue[0].wake()  # not done: it wakes up as the next leader
                 else:
                     self._leader_busy = False
 
     def _run(self, pending: list[_Pending]) -> None:
-        """Lock, load, apply every pending change, write once, unlock; then mark them done."""
+        """Lock, load, apply every pending change, write once, unlock; then mark them done.
+
+        The lock is awaited until the earliest deadline of the batch, so no write waits much longer
+        than TICKETS_LOCK_TIMEOUT from its arrival, even when it queued behind an earlier batch.
+        """
         try:
-            with self._file_lock():
+            self._acquire(min(p.deadline for p in pending))
+            try:
                 batch = Batch(self.snapshot())
                 for p in pending:
                     try:
@@ -651,69 +846,93 @@ class Store:
                         p.error = exc
                 if batch.changed:
                     self._save(batch.result())
+            finally:
+                self._lock.release()
         except Exception as exc:  # whatever went wrong, no change of the batch is acknowledged
-            error = StoreWriteFailed(self.path, exc) if isinstance(exc, OSError) and not isinstance(exc, StoreError) else exc
+            error = StoreWriteFailed(self.path, exc) if isinstance(exc, OSError) else exc
             for p in pending:
                 p.error = p.error or error
         finally:
             for p in pending:
                 p.done = True
 
+    def _acquire(self, deadline: float) -> None:
+        try:
+            self._lock.acquire(deadline)
+        except LockTimeout:
+            raise StoreBusy(self.path, lock_timeout()) from None
+        except FileNotFoundError:
+            raise StoreUnreadable(self.path, f"the folder {shown(self.folder)} does not exist") from None
+        except OSError as exc:
+            raise StoreUnreadable(self.folder, exc.strerror or str(exc)) from None
+
     def _save(self, snap: Snapshot) -> None:
-        """Write the whole file atomically: unique temp file, fsync, os.replace, fsync of the folder."""
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        """Write the whole file atomically: unique temp file, fsync, os.replace, fsync of the folder.
+
+        os.replace is the point of no return: nothing after it may turn the answer into a failure,
+        since the change is then in place (a client told "failed" would retry and duplicate it).
+        """
+        tmp = self.folder / f".{self.path.name}.{secrets.token_hex(8)}.tmp"
+        # Mode 0o666 through the umask, like any new file; an existing file's mode is kept below.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         try:
-            with os.fdopen(fd, "wb", buffering=1 << 20) as file:
-                with suppress(FileNotFoundError):  # keep the mode of the file it replaces
+            try:
+                with suppress(FileNotFoundError):
                     os.fchmod(fd, os.stat(self.path).st_mode & 0o7777)
-                file.writelines(snap.file_chunks())
-                file.flush()
+                with open(fd, "wb", buffering=1 << 20, closefd=False) as file:
+                    file.writelines(snap.file_chunks())
+                # A unique mtime tells every process's cache that the file changed, even when the
+                # new file reuses an old inode number and has the same size.
+                os.utime(fd, ns=(time.time_ns(), time.time_ns()))
                 os.fsync(fd)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with suppress(FileNotFoundError):
-                os.unlink(tmp)
-            self._cache = None  # re-read whatever is on disk next time
-            raise
-        _fsync_dir(self.path.parent)
-        token = os.urandom(8)
-        os.pwrite(self._lock_file(), token, 0)
-        snap.key = (*_stat_key(self.path), token)
-        self._cache = snap
-
-    # ---- locking
-
-    def _lock_file(self) -> int:
-        fd = self._lock_fd
-        if fd is None:
-            with self._open_lock:  # opened once per process, whichever thread comes first
-                if self._lock_fd is None:
-                    self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-                fd = self._lock_fd
-        return fd
-
-    def _token(self) -> bytes:
-        """What the last writer of any process left in the lock file (stat alone can miss a change)."""
+                os.replace(tmp, self.path)
+            except BaseException:
+                with suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                self._cache = None  # re-read whatever is on disk next time
+                raise
+            # Past os.replace, the change is in place: nothing below may turn the answer into a failure.
+            try:
+                snap.key = _stat_key(os.fstat(fd))  # after the rename, which moves ctime
+                self._cache = snap
+            except OSError:
+                self._cache = None
+        finally:
+            os.close(fd)
         try:
-            return os.pread(self._lock_file(), 8, 0)
-        except OSError:
-            return b""
-
-    def _file_lock(self) -> _FileLock:
-        return _FileLock(self._lock_file(), self.path, lock_timeout())
+            _fsync_dir(self.folder)
+        except OSError as exc:  # the new file is in place and readable: say so, do not call it a failure
+            print(f"warning: {shown(self.folder)}: fsync of the folder failed ({exc.strerror}); the change is "
+                  "applied but may not survive a power cut", file=sys.stderr)  # fmt: skip
 
     def remove_stale_temp_files(self) -> int:
-        """Delete temporary files left by a crashed writer; returns how many."""
-        removed = 0
+        """Delete temporary files left by a crashed writer; returns how many.
+
+        Done under the lock of the folder, which every live writer holds while its temp file exists,
+        and only when nobody holds it: a live writer's temp file is never touched.
+        """
+        prefix, removed = f".{self.path.name}.", 0
+        if self.path.exists() and not self.path.is_file():
+            return 0  # a folder, a device or a FIFO in the file's place: nothing to clean, nothing created
         try:
-            with self._commit_lock, _FileLock(self._lock_file(), self.path, 0):
-                for tmp in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-                    with suppress(FileNotFoundError):
-                        tmp.unlink()
-                        removed += 1
-        except (StoreBusy, OSError):
+            with self._commit_lock:
+                self._lock.acquire(time.monotonic())
+                try:
+                    for name in os.listdir(self.folder):  # no glob: 'tickets[1].json' is a plain name
+                        if name.startswith(prefix) and name.endswith(".tmp"):
+                            with suppress(FileNotFoundError):
+                                os.unlink(self.folder / name)
+                                removed += 1
+                finally:
+                    self._lock.release()
+        except (LockTimeout, OSError):
             pass  # a live writer holds the lock: its temp file is not stale
         return removed
+
+
+def _not_a_file(mode: int) -> str:
+    kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or special file"
+    return f"not a regular file but {kind}; TICKETS_FILE or --file must name a JSON file"
 
 
 @functools.lru_cache(maxsize=8)
@@ -722,9 +941,8 @@ def _store_for_setting(setting: str | None) -> Store:
     return Store.for_path(setting or SAMPLE_FILE)
 
 
-def _stat_key(path: Path) -> tuple[int, int, int, int]:
-    st = os.stat(path)
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+def _stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -734,36 +952,6 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-class _FileLock:
-    """An exclusive OS lock on the lock file, waiting at most `timeout` seconds."""
-
-    def __init__(self, fd: int, path: Path, timeout: float) -> None:
-        self.fd, self.path, self.timeout = fd, path, timeout
-
-    def __enter__(self) -> None:
-        deadline, pause = time.monotonic() + self.timeout, 0.001
-        while not _try_lock(self.fd):
-            if time.monotonic() >= deadline:
-                raise StoreBusy(self.path, self.timeout)
-            time.sleep(pause)
-            pause = min(pause * 2, 0.02)
-
-    def __exit__(self, *exc: Any) -> None:
-        _unlock(self.fd)
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-
-
-def _unlock(fd: int) -> None:
-    fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 # --------------------------------------------------------------------------- command line

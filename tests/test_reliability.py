@@ -5,6 +5,7 @@ Each test records its figure with conftest.report(); the run prints them at the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -214,16 +215,29 @@ def test_two_clients_patching_with_the_same_if_match_exactly_one_wins(tickets_fi
 
 
 def raw_request(base: str, data: bytes) -> int:
-    """Send bytes as they are (no client library to tidy them up); returns the status code."""
+    """Send bytes as they are (no client library to tidy them up); returns the status code.
+
+    The answer is read while the bytes are still being sent: a server that refuses a 2 MiB body
+    from its Content-Length answers and closes early, and a client that sent everything first
+    would only see the connection reset.
+    """
     host, port = base.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(data)
+
+        def send() -> None:
+            with contextlib.suppress(OSError):  # the server may close once it has answered
+                sock.sendall(data)
+
+        sender = threading.Thread(target=send)
+        sender.start()
         answer = b""
         while b"\r\n" not in answer:
             chunk = sock.recv(65536)
             if not chunk:
                 break
             answer += chunk
+        sock.shutdown(socket.SHUT_RDWR)
+        sender.join(10)
     return int(answer.split(b" ", 2)[1])
 
 

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import threading
 from pathlib import Path
 
@@ -300,20 +301,22 @@ def test_stale_temporary_files_are_removed(store: Store, tickets_file: Path) -> 
     assert list(tickets_file.parent.glob(".*.tmp")) == []
 
 
-def _hold_lock(lock_path: str, ready: multiprocessing.Event, release: multiprocessing.Event) -> None:
+def _hold_lock(folder: str, ready: multiprocessing.Event, release: multiprocessing.Event) -> None:
+    """Another process holding the store's lock (an flock on the data file's folder)."""
     import fcntl
 
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        ready.set()
-        release.wait(30)
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    ready.set()
+    release.wait(30)
+    os.close(fd)
 
 
 def test_write_waits_for_another_process_then_says_busy(store: Store, tickets_file: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     ctx = multiprocessing.get_context("spawn")
     ready, release = ctx.Event(), ctx.Event()
-    holder = ctx.Process(target=_hold_lock, args=(str(store.lock_path), ready, release))
+    holder = ctx.Process(target=_hold_lock, args=(str(store.folder), ready, release))
     holder.start()
     try:
         assert ready.wait(30)
@@ -467,7 +470,7 @@ def test_an_unexpected_error_acknowledges_no_change_of_the_batch(store: Store, t
         raise ValueError("serializer bug")
 
     monkeypatch.setattr(script.Snapshot, "file_chunks", broken)
-    batch = [script._Pending(lambda b, i=i: b.add(TicketCreate(title=f"lot {i}"))) for i in range(3)]
+    batch = [script._Pending(lambda b, i=i: b.add(TicketCreate(title=f"lot {i}")), time.monotonic() + 5, None) for i in range(3)]
     store._run(batch)  # one group commit of three creations, as concurrent requests would make
     assert all(p.done and isinstance(p.error, ValueError) for p in batch)
     assert tickets_file.read_bytes() == before
