@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Annotated, Any, get_origin
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response, Security, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import APIKeyHeader
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, BeforeValidator
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
 
 from script import (
+    Batch,
     PreconditionFailed,
+    SettingInvalid,
     Snapshot,
     Stats,
     Store,
@@ -30,13 +35,19 @@ from script import (
     TicketNotFound,
     TicketQuery,
     TicketUpdate,
-    count,
+    check_settings,
     etag_matches,
     etag_of,
-    filter_tickets,
     parse_ticket_id,
     ticket_json,
 )
+
+# Settings fail closed: an empty TICKETS_API_KEY or a TICKETS_LOCK_TIMEOUT of "nan" stops the server
+# before it serves anything, with one line naming the setting (uvicorn prints a SystemExit's message).
+try:
+    check_settings()
+except SettingInvalid as problem:
+    raise SystemExit(f"error: {problem}") from None
 
 MAX_BODY_BYTES = 1024 * 1024
 TOO_LARGE_DETAIL = f"Content Too Large: the body is over {MAX_BODY_BYTES} bytes (1 MiB)"
@@ -93,15 +104,33 @@ UNAUTHORIZED = _error(Message, "TICKETS_API_KEY is set and X-API-Key is missing 
 UNAVAILABLE = _error(Message, "The tickets file cannot be read or written", "tickets.json: the file is empty; ...")
 
 
+def _header(description: str, example: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "string", "example": example}}
+
+
+ETAG = {"ETag": _header("Version of the ticket, for If-Match and If-None-Match", '"6f1c2a9e0b7d4c3a8e5f1b2d"')}
+LOCATION = {"Location": _header("Where the new ticket lives", "/tickets/17")}
+TOTAL = {"X-Total-Count": _header("How many tickets match the filters, before limit and offset", "11")}
+
+
 # --------------------------------------------------------------------------- the app
 
-app = FastAPI(
+# FastAPIOffline: FastAPI with Swagger UI and ReDoc served from the app itself (their files ship in the
+# fastapi-offline package), so /docs works without internet and asks no other host for anything.
+app = FastAPIOffline(
     title="Tickets de support",
     summary="Support tickets stored in one JSON file, safe across processes.",
     version="1.0.0",
     lifespan=lifespan,
     responses={503: UNAVAILABLE},
+    openapi_tags=[
+        {"name": "tickets", "description": "Create, read, change and delete support tickets"},
+        {"name": "statistics", "description": "Counts by status and priority"},
+        {"name": "service", "description": "Health of the service"},
+    ],
+    swagger_ui_parameters={"validatorUrl": None},  # the default badge would call validator.swagger.io
 )
+DOCS_ASSETS = "/static-offline-docs/"
 
 
 class BodyLimit:
@@ -133,7 +162,7 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
-OPEN_PATHS = ("/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+OPEN_PATHS = ("/", "/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")  # and DOCS_ASSETS
 
 
 class RequireApiKey:
@@ -147,7 +176,11 @@ class RequireApiKey:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         expected = os.environ.get("TICKETS_API_KEY")
-        if scope["type"] == "http" and expected and scope["path"] not in OPEN_PATHS:
+        if expected is not None and scope["type"] == "http" and not _is_open(scope["path"]):
+            if not expected:  # fail closed: an empty key never means an open API
+                response = JSONResponse({"detail": "TICKETS_API_KEY is set but empty: the server refuses "
+                                                   "every request until it has a value"}, 503)  # fmt: skip
+                return await response(scope, receive, send)
             given = dict(scope["headers"]).get(b"x-api-key", b"")
             if not hmac.compare_digest(given, expected.encode()):
                 detail = "missing API key: send the X-API-Key header" if not given else "wrong API key"
@@ -156,14 +189,75 @@ class RequireApiKey:
         await self.app(scope, receive, send)
 
 
+def _is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(DOCS_ASSETS)
+
+
+class HeadAndOptions:
+    """HEAD answers like GET without the body; OPTIONS answers 204 with the path's Allow header.
+
+    FastAPI's routes answer neither by themselves. Other methods go straight through, untouched.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        method = scope.get("method")
+        if method == "OPTIONS":
+            allowed = allowed_methods(scope)
+            response = Response(status_code=204 if allowed else 404, headers={"Allow": ", ".join(allowed)})
+            return await response(scope, receive, send)
+        if method == "HEAD" and "GET" in allowed_methods(scope):
+
+            async def without_body(message: Any) -> None:
+                if message["type"] == "http.response.body":
+                    message = {**message, "body": b""}
+                await send(message)
+
+            return await self.app({**scope, "method": "GET"}, receive, without_body)
+        await self.app(scope, receive, send)
+
+
+app.add_middleware(HeadAndOptions)
 app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 app.add_middleware(RequireApiKey)  # added last, so it runs first
 
 
+def allowed_methods(scope: Any) -> list[str]:
+    """The methods this path answers, from the OpenAPI paths: a concrete path (/tickets/stats) wins
+    over a template (/tickets/{ticket_id}), as OpenAPI says. Empty for an unknown path.
+
+    (Starlette's own 405 names only one route's methods, and recent FastAPI's routes none at all.)
+    """
+    path = scope["path"]
+    if path in PAGES or path.startswith(DOCS_ASSETS):
+        methods = {"GET"}
+    else:
+        paths = app.openapi()["paths"]
+        template = path if path in paths else next((t for t, pattern in _templates() if pattern.fullmatch(path)), None)
+        methods = {m.upper() for m in paths.get(template, {})}
+    return sorted(methods | {"HEAD", "OPTIONS"}) if methods else []
+
+
+PAGES = ("/", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+
+
+@functools.cache
+def _templates() -> list[tuple[str, re.Pattern[str]]]:
+    return [(t, re.compile(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(t)))) for t in app.openapi()["paths"] if "{" in t]
+
+
+NOT_JSON = "send the body as JSON, with the header Content-Type: application/json"
+
+
 @app.exception_handler(RequestValidationError)
 async def invalid_input(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """400, never 422; the offending input is not echoed back."""
+    """400, never 422; the offending input is not echoed back. A form or plain text body is told to be JSON."""
     issues = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if any(issue["loc"][:1] == ["body"] for issue in issues) and media_type != JSON and not media_type.endswith("+json"):
+        issues = [{"type": "content_type", "loc": ["header", "content-type"], "msg": NOT_JSON}]
     return JSONResponse({"detail": issues}, status.HTTP_400_BAD_REQUEST)
 
 
@@ -173,10 +267,10 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 400 and isinstance(exc.detail, str):
         issues = [{"type": "body_invalid", "loc": ["body"], "msg": exc.detail}]
         return JSONResponse({"detail": issues}, 400)
-    if exc.status_code == 405:  # Starlette names only the first matching route's methods
-        routes = [r for r in app.router.routes if getattr(r, "include_in_schema", False)]
-        allowed = {m for r in routes if r.matches(request.scope)[0] != Match.NONE for m in getattr(r, "methods", ())}
-        return JSONResponse({"detail": exc.detail}, 405, headers={"Allow": ", ".join(sorted(allowed))})
+    if exc.status_code == 405:
+        allowed = ", ".join(allowed_methods(request.scope))
+        return JSONResponse({"detail": f"Method Not Allowed: this path answers {allowed}"}, 405,
+                            headers={"Allow": allowed})  # fmt: skip
     return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
 
@@ -191,7 +285,8 @@ async def precondition_failed(request: Request, exc: PreconditionFailed) -> JSON
 
 
 @app.exception_handler(StoreError)
-async def store_unavailable(request: Request, exc: StoreError) -> JSONResponse:
+@app.exception_handler(SettingInvalid)
+async def store_unavailable(request: Request, exc: StoreError | SettingInvalid) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
@@ -226,14 +321,17 @@ async def each_parameter_once(request: Request) -> None:
 
 tickets = APIRouter(
     prefix="/tickets", dependencies=[Security(api_key_header)],
-    responses={401: UNAUTHORIZED},
+    responses={401: UNAUTHORIZED}, tags=["tickets"],
 )  # fmt: skip
 
 
 ONCE = [Depends(each_parameter_once)]
 
 
-@tickets.get("", summary="List tickets", response_model=list[Ticket], responses={400: BAD_REQUEST}, dependencies=ONCE)
+@tickets.get(
+    "", summary="List tickets", response_model=list[Ticket], dependencies=ONCE,
+    responses={200: {"headers": TOTAL}, 400: BAD_REQUEST},
+)  # fmt: skip
 async def list_tickets(store: StoreDep, query: Annotated[TicketQuery, Query()]) -> Response:
     """Tickets matching the filters, sorted and paged; X-Total-Count counts the matches before paging."""
     body, total = (await current(store)).search_json(query)
@@ -242,18 +340,18 @@ async def list_tickets(store: StoreDep, query: Annotated[TicketQuery, Query()]) 
 
 @tickets.post(
     "", summary="Create a ticket", status_code=status.HTTP_201_CREATED, response_model=Ticket,
-    responses={400: BAD_REQUEST, 413: TOO_LARGE},
+    responses={201: {"headers": {**LOCATION, **ETAG}}, 400: BAD_REQUEST, 413: TOO_LARGE},
 )  # fmt: skip
-def create_ticket(store: StoreDep, data: TicketCreate) -> Response:
+async def create_ticket(store: StoreDep, data: TicketCreate) -> Response:
     """Create a ticket; its id is new and never reused. Location and ETag name the result."""
-    ticket = store.add(data)
+    ticket = await store.commit_async(partial(Batch.add, data=data))
     return _one_ticket(ticket_json(ticket), 201, Location=f"/tickets/{ticket['id']}")
 
 
-@tickets.get("/stats", summary="Count tickets", responses={400: BAD_REQUEST}, dependencies=ONCE)
+@tickets.get("/stats", summary="Count tickets", responses={400: BAD_REQUEST}, dependencies=ONCE, tags=["statistics"])
 async def ticket_stats(store: StoreDep, filters: Annotated[TicketFilters, Query()]) -> Stats:
     """How many tickets match the filters, by status and by priority (every key present)."""
-    return count(filter_tickets((await current(store)).tickets.values(), filters))
+    return (await current(store)).stats(filters)
 
 
 @tickets.api_route("/stats", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
@@ -264,7 +362,8 @@ def stats_is_read_only() -> None:
 
 @tickets.get(
     "/{ticket_id}", summary="Read a ticket", response_model=Ticket,
-    responses={304: {"description": "If-None-Match names the current ETag"}, 400: BAD_REQUEST, 404: NOT_FOUND},
+    responses={200: {"headers": ETAG}, 304: {"description": "If-None-Match names the current ETag", "headers": ETAG},
+               400: BAD_REQUEST, 404: NOT_FOUND},
 )  # fmt: skip
 async def read_ticket(
     ticket_id: TicketId, store: StoreDep, if_none_match: Annotated[str | None, Header()] = None
@@ -279,13 +378,13 @@ async def read_ticket(
 
 @tickets.patch(
     "/{ticket_id}", summary="Update a ticket", response_model=Ticket,
-    responses={400: BAD_REQUEST, 404: NOT_FOUND, 412: STALE, 413: TOO_LARGE},
+    responses={200: {"headers": ETAG}, 400: BAD_REQUEST, 404: NOT_FOUND, 412: STALE, 413: TOO_LARGE},
 )  # fmt: skip
-def update_ticket(
+async def update_ticket(
     ticket_id: TicketId, changes: TicketUpdate, store: StoreDep, if_match: Annotated[str | None, Header()] = None
 ) -> Response:
     """Change some fields (merge patch; null only unassigns). With If-Match, only if the ETag still matches."""
-    ticket = store.update(ticket_id, changes, if_match=if_match)
+    ticket = await store.commit_async(partial(Batch.update, ticket_id=ticket_id, changes=changes, if_match=if_match))
     return _one_ticket(ticket_json(ticket))
 
 
@@ -293,9 +392,11 @@ def update_ticket(
     "/{ticket_id}", summary="Delete a ticket", status_code=status.HTTP_204_NO_CONTENT,
     responses={400: BAD_REQUEST, 404: NOT_FOUND, 412: STALE},
 )  # fmt: skip
-def delete_ticket(ticket_id: TicketId, store: StoreDep, if_match: Annotated[str | None, Header()] = None) -> Response:
+async def delete_ticket(
+    ticket_id: TicketId, store: StoreDep, if_match: Annotated[str | None, Header()] = None
+) -> Response:
     """Delete a ticket for good; its id is never given again. With If-Match, only if the ETag still matches."""
-    store.delete(ticket_id, if_match=if_match)
+    await store.commit_async(partial(Batch.delete, ticket_id=ticket_id, if_match=if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -307,7 +408,13 @@ class Health(BaseModel):
     tickets: int
 
 
-@app.get("/health", summary="Service health")
+@app.get("/", include_in_schema=False)
+async def home() -> RedirectResponse:
+    """The documentation is the home page."""
+    return RedirectResponse("/docs")
+
+
+@app.get("/health", summary="Service health", tags=["service"])
 async def health(store: StoreDep) -> Health:
     """ok and the number of tickets; 503 naming the problem when the file cannot be read."""
     return Health(status="ok", tickets=len((await current(store)).tickets))
@@ -316,7 +423,8 @@ async def health(store: StoreDep) -> Health:
 def custom_openapi() -> dict[str, Any]:
     """FastAPI's schema, with our 400 in place of the 422 it documents by default."""
     if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+        schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes,
+                             tags=app.openapi_tags)  # fmt: skip
         for operations in schema["paths"].values():
             for operation in operations.values():
                 operation["responses"].pop("422", None)

@@ -158,11 +158,19 @@ TitleIn = Annotated[Title, AfterValidator(not_blank), _NOT_BLANK]
 AssigneeIn = Annotated[Assignee, AfterValidator(not_blank), _NOT_BLANK]
 
 
+_TICKET_EXAMPLE = {
+    "id": 3, "title": "Imprimante du 2e étage hors service",
+    "description": "Bourrage papier permanent, le voyant clignote en orange.", "status": "in_progress",
+    "priority": "high", "assignee": "karim.benali", "created_at": "2026-11-20T09:14:00Z",
+    "updated_at": "2026-11-21T16:02:31Z",
+}  # fmt: skip
+
+
 class Ticket(TypedDict):
     """A ticket as stored in the file and returned by the API."""
 
     # An unknown key in the file is refused: kept silently, it would vanish at the next write.
-    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+    __pydantic_config__ = ConfigDict(extra="forbid", json_schema_extra={"examples": [_TICKET_EXAMPLE]})  # type: ignore[misc]
 
     id: Annotated[int, Field(ge=1, strict=True)]
     title: Title

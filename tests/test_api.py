@@ -113,13 +113,28 @@ def test_create_invalid_body_is_400(client: TestClient, body: object, tickets_fi
     ("content", "content_type"),
     [(b"{not json", "application/json"), (b'{"title": "x",}', "application/json"), (b"\xff\xfe", "application/json"),
      (b'{"title": NaN}', "application/json"), (b'{"title": 1e400}', "application/json"),
-     (b"[" * 100_000 + b"]" * 100_000, "application/json"), (b'{"title": "x"}', "text/plain"),
-     (b"title=x", "application/x-www-form-urlencoded")],
+     (b"[" * 100_000 + b"]" * 100_000, "application/json")],
 )  # fmt: skip
 def test_create_malformed_request_is_400(client: TestClient, content: bytes, content_type: str) -> None:
     response = client.post("/tickets", content=content, headers={"Content-Type": content_type})
     assert response.status_code == 400
     assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "content", "content_type"),
+    [("POST", "/tickets", b'{"title": "x"}', "text/plain"), ("POST", "/tickets", b"title=x", "application/x-www-form-urlencoded"),
+     ("POST", "/tickets", b"--x\r\n", "multipart/form-data; boundary=x"), ("PATCH", "/tickets/1", b"status=closed", None)],
+)  # fmt: skip
+def test_body_that_is_not_json_is_400_saying_to_send_json(client: TestClient, tickets_file: Path, method: str, url: str,
+                                                          content: bytes, content_type: str | None) -> None:  # fmt: skip
+    before = tickets_file.read_bytes()
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.request(method, url, content=content, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["detail"] == [{"type": "content_type", "loc": ["header", "content-type"],
+                                          "msg": "send the body as JSON, with the header Content-Type: application/json"}]
+    assert tickets_file.read_bytes() == before
 
 
 def test_body_over_1_mib_is_413(client: TestClient, tickets_file: Path) -> None:
