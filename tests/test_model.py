@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from conftest import SHIPPED, report
+from conftest import TEST_DATA, report
 from fastapi.testclient import TestClient
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -33,7 +33,7 @@ class TicketsMachine(RuleBasedStateMachine):
         super().__init__()
         self.folder = Path(tempfile.mkdtemp())
         self.path = self.folder / "tickets.json"
-        shutil.copyfile(SHIPPED, self.path)
+        shutil.copyfile(TEST_DATA, self.path)
         self.store = Store(self.path)
         app.dependency_overrides[get_store] = lambda: self.store
         self.client = TestClient(app)
@@ -124,4 +124,5 @@ TicketsMachine.TestCase.settings = settings(max_examples=25, stateful_step_count
 class TestModel(TicketsMachine.TestCase):
     @classmethod
     def tearDownClass(cls) -> None:
-        report(f"model check: {STEPS['run']} API and CLI steps; file, API and model always agreed")
+        report(f"model check: {STEPS['run']} API and CLI steps; file, API and model always agreed",
+               scope="tests/test_model.py")

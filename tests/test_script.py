@@ -148,7 +148,7 @@ def test_paginate() -> None:
 # --------------------------------------------------------------------------- the store
 
 
-def test_shipped_sample_is_valid_and_varied(store: Store) -> None:
+def test_test_data_is_valid_and_varied(store: Store) -> None:
     snap = store.snapshot()
     stats = count(snap.tickets.values())
     assert stats["total"] >= 12
