@@ -11,6 +11,7 @@ import asyncio
 import codecs
 import functools
 import hashlib
+import io
 import json
 import math
 import os
@@ -981,8 +982,20 @@ def _validated(model: type[BaseModel], **values: Any) -> Any:
 
 
 def _print_json(data: bytes | Any) -> None:
-    """--json: exactly the bytes the API would answer (compact JSON, non-ASCII as itself)."""
-    print((data if isinstance(data, bytes) else pydantic_core.to_json(data)).decode())
+    """--json: the JSON the API would answer (compact, non-ASCII as itself). On a terminal that cannot
+    show accents, non-ASCII characters are written as \\u escapes: still the same JSON data."""
+    text = (data if isinstance(data, bytes) else pydantic_core.to_json(data)).decode()
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        text = json.dumps(json.loads(text), separators=(",", ":"))
+    print(text)
+
+
+def _etag_argument(value: str) -> str:
+    """--if-match takes the ETag as `show` prints it, with or without its quotes."""
+    value = value.strip()
+    return value if value.startswith(('"', "W/")) or value == "*" else f'"{value}"'
 
 
 def _given_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -995,8 +1008,9 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
-def _show_ticket(ticket: Ticket) -> str:
-    return "\n".join(f"{key + ':':13}{'-' if value is None else value}" for key, value in ticket.items())
+def _show_ticket(ticket: Ticket, etag: str) -> str:
+    lines = [f"{key + ':':13}{'-' if value is None else value}" for key, value in ticket.items()]
+    return "\n".join([*lines, f"{'etag:':13}{etag}"])
 
 
 def cmd_stats(args: argparse.Namespace) -> None:
@@ -1012,7 +1026,7 @@ def cmd_stats(args: argparse.Namespace) -> None:
 def cmd_list(args: argparse.Namespace) -> None:
     query = _validated(
         TicketQuery, status=args.status or [], priority=args.priority or [], assignee=args.assignee,
-        q=args.q, sort=args.sort, limit=args.limit,
+        q=args.q, sort=args.sort, limit=args.limit, offset=args.offset,
     )  # fmt: skip
     snap = _store(args).snapshot()
     page, total = snap.search(query)
@@ -1032,7 +1046,7 @@ def cmd_show(args: argparse.Namespace) -> None:
     ticket = snap.get(args.id)
     if args.json:
         return _print_json(snap.ticket_json(args.id))
-    print(_show_ticket(ticket))
+    print(_show_ticket(ticket, snap.etag(args.id)))
 
 
 def cmd_add(args: argparse.Namespace) -> None:
@@ -1049,10 +1063,15 @@ def cmd_update(args: argparse.Namespace) -> None:
     if not changes:
         raise UsageError("nothing to update; give at least one of --title, --description, --status, "
                          "--priority, --assignee, --unassign")  # fmt: skip
-    ticket = _store(args).update(args.id, _validated(TicketUpdate, **changes), if_match=args.if_match)
+    store = _store(args)
+    before = store.snapshot().tickets.get(args.id)
+    ticket = store.update(args.id, _validated(TicketUpdate, **changes), if_match=args.if_match)
     if args.json:
         return _print_json(ticket)
-    print(f"updated ticket {ticket['id']}")
+    if ticket == before:
+        print(f"ticket {ticket['id']} unchanged: it already had these values")
+    else:
+        print(f"updated ticket {ticket['id']}")
 
 
 def cmd_delete(args: argparse.Namespace) -> None:
@@ -1071,6 +1090,21 @@ def _positive(what: str) -> Callable[[str], int]:
     return convert
 
 
+def _not_negative(what: str) -> Callable[[str], int]:
+    """An argparse type for whole numbers >= 0."""
+
+    def convert(text: str) -> int:
+        if not (text.isascii() and text.isdigit()):
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected a whole number >= 0")
+        return int(text)
+
+    return convert
+
+
+STATUS_HELP = "open, in_progress, closed (or ouvert, en cours, fermé)"
+PRIORITY_HELP = "low, medium, high, urgent (or basse, moyenne, haute, urgente)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI: `python script.py` alone prints the statistics."""
     common = argparse.ArgumentParser(add_help=False)
@@ -1079,7 +1113,8 @@ def build_parser() -> argparse.ArgumentParser:
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON, as the API answers")
     guarded = argparse.ArgumentParser(add_help=False)
-    guarded.add_argument("--if-match", metavar="ETAG", help="change only if the ticket still has this ETag")
+    guarded.add_argument("--if-match", metavar="ETAG", type=_etag_argument,
+                         help="change only if the ticket still has this ETag (as `show` prints it; quotes optional)")
 
     parser = argparse.ArgumentParser(prog="script.py", description="Support tickets: statistics, listing, edits.")
     parser.add_argument("--file", type=Path, default=None, help=argparse.SUPPRESS)
@@ -1090,12 +1125,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("list", parents=[common, as_json], help="list tickets, filtered and sorted")
-    p.add_argument("--status", action="append", help="keep this status (repeatable; French accepted)")
-    p.add_argument("--priority", action="append", help="keep this priority (repeatable)")
+    p.add_argument("--status", action="append", help=f"keep this status (repeatable, or a,b): {STATUS_HELP}")
+    p.add_argument("--priority", action="append", help=f"keep this priority (repeatable, or a,b): {PRIORITY_HELP}")
     p.add_argument("--assignee", help="exact assignee")
-    p.add_argument("--q", help="text in title or description (case-insensitive)")
-    p.add_argument("--sort", default="id", help=f"one of {', '.join(SORT_KEYS)}; prefix - for descending")
+    p.add_argument("--q", help="text in title or description, ignoring case and accents")
+    p.add_argument("--sort", default="id", help=f"one of {', '.join(SORT_KEYS)}; prefix - for descending (default id)")
     p.add_argument("--limit", type=_positive("limit"), help="at most N tickets")
+    p.add_argument("--offset", type=_not_negative("offset"), default=0, help="skip the first N tickets (default 0)")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("show", parents=[common, as_json], help="show one ticket")
@@ -1103,21 +1139,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("add", parents=[common, as_json], help="create a ticket")
-    p.add_argument("title")
-    p.add_argument("--description")
-    p.add_argument("--priority")
-    p.add_argument("--status")
-    p.add_argument("--assignee")
+    p.add_argument("title", help=f"1 to {TITLE_MAX} characters")
+    p.add_argument("--description", help=f"at most {DESCRIPTION_MAX} characters")
+    p.add_argument("--priority", help=f"{PRIORITY_HELP} (default medium)")
+    p.add_argument("--status", help=f"{STATUS_HELP} (default open)")
+    p.add_argument("--assignee", help=f"1 to {ASSIGNEE_MAX} characters")
     p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("update", parents=[common, as_json, guarded], help="change fields of a ticket")
     p.add_argument("id", type=_positive("ticket id"))
-    p.add_argument("--title")
-    p.add_argument("--description")
-    p.add_argument("--status")
-    p.add_argument("--priority")
+    p.add_argument("--title", help=f"1 to {TITLE_MAX} characters")
+    p.add_argument("--description", help=f"at most {DESCRIPTION_MAX} characters")
+    p.add_argument("--status", help=STATUS_HELP)
+    p.add_argument("--priority", help=PRIORITY_HELP)
     who = p.add_mutually_exclusive_group()
-    who.add_argument("--assignee")
+    who.add_argument("--assignee", help=f"1 to {ASSIGNEE_MAX} characters")
     who.add_argument("--unassign", action="store_true", help="remove the assignee")
     p.set_defaults(func=cmd_update)
 
@@ -1139,19 +1175,43 @@ def _join_option_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code: 0 done, 1 not found or store unusable, 2 invalid input."""
+    """Run the CLI; returns the exit code: 0 done, 1 not found or store unusable, 2 invalid input.
+
+    Whatever happens to the output (a pipe closed by `head`, a full disk, a terminal without
+    accents), the user gets one line on stderr or nothing, never a traceback.
+    """
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")  # '?' for what the terminal cannot show
     args = build_parser().parse_args(_join_option_values(list(sys.argv[1:] if argv is None else argv)))
-    store = _store(args)
-    store.remove_stale_temp_files()
     try:
+        check_settings()
+        store = _store(args)
+        store.remove_stale_temp_files()
         args.func(args)
-    except UsageError as exc:
-        print(f"script.py: error: {exc}", file=sys.stderr)
-        return 2
+        sys.stdout.flush()
+    except (UsageError, SettingInvalid) as exc:
+        return _fail(str(exc), 2)
     except TicketError as exc:
-        print(f"script.py: error: {exc}", file=sys.stderr)
+        return _fail(str(exc), 1)
+    except BrokenPipeError:  # `script.py list | head -1`: the reader has all it wanted
+        _silence_stdout()
         return 1
+    except OSError as exc:  # > /dev/full
+        _silence_stdout()
+        return _fail(f"could not write the output: {exc.strerror or exc}", 1)
     return 0
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"script.py: error: {message}", file=sys.stderr)
+    return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's final flush of the unwritable output stays quiet."""
+    with suppress(OSError, ValueError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":
