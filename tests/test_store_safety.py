@@ -1,0 +1,321 @@
+"""The JSON store against hostile files, paths, settings and lock games: nothing lost, nothing misreported."""
+
+from __future__ import annotations
+
+import errno
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, TEST_DATA, report
+from fastapi.testclient import TestClient
+
+import script
+from main import app, get_store
+from script import SettingInvalid, Store, StoreBusy, StoreUnreadable, TicketCreate
+
+# --------------------------------------------------------------------------- lock games
+
+
+def _add_many(path: str, count: int, out: multiprocessing.Queue) -> None:
+    store = Store(path)
+    for i in range(count):
+        out.put(store.add(TicketCreate(title=f"process {os.getpid()} ticket {i}"))["id"])
+
+
+def test_deleting_and_replacing_lock_files_never_breaks_mutual_exclusion(tickets_file: Path) -> None:
+    """`rm *.lock` or `git clean -X` while three processes write: every acknowledged create is kept, ids unique."""
+    ctx = multiprocessing.get_context("spawn")
+    out: multiprocessing.Queue = ctx.Queue()
+    writers = [ctx.Process(target=_add_many, args=(str(tickets_file), 40, out)) for _ in range(3)]
+    stop = threading.Event()
+
+    def vandal() -> None:  # deletes, recreates and replaces anything that looks like a lock file
+        while not stop.is_set():
+            for name in (tickets_file.name + ".lock", ".lock", "tickets.lock"):
+                lock = tickets_file.parent / name
+                lock.unlink(missing_ok=True)
+                if random.random() < 0.5:
+                    lock.write_text("")
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=vandal)
+    thread.start()
+    try:
+        for w in writers:
+            w.start()
+        acked = [out.get(timeout=60) for _ in range(120)]
+        for w in writers:
+            w.join(30)
+    finally:
+        stop.set()
+        thread.join()
+    on_disk = script.parse_store(tickets_file.read_bytes(), tickets_file)[1]
+    assert len(set(acked)) == 120, "an id was handed out twice"
+    assert set(acked) <= set(on_disk), "an acknowledged create is missing"
+    report(f"lock games: 3 processes, 120 creates while lock files were deleted and replaced; all kept, ids unique")
+
+
+def _hold_folder_lock(folder: str, temp: str, ready: multiprocessing.Event, release: multiprocessing.Event) -> None:
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    Path(temp).write_text('{"half": ')  # a live writer's temp file
+    ready.set()
+    release.wait(30)
+    os.close(fd)
+
+
+def test_stale_temp_cleanup_never_deletes_a_live_writers_temp_file(tickets_file: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    temp = tickets_file.parent / ".tickets.json.0123456789abcdef.tmp"
+    holder = ctx.Process(target=_hold_folder_lock, args=(str(tickets_file.parent), str(temp), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        (tickets_file.parent / "tickets.json.lock").unlink(missing_ok=True)
+        assert Store(tickets_file).remove_stale_temp_files() == 0
+        assert temp.exists()
+    finally:
+        release.set()
+        holder.join(30)
+    assert Store(tickets_file).remove_stale_temp_files() == 1  # now the writer is gone: it is stale
+
+
+# --------------------------------------------------------------------------- data outside the schema
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (lambda d: {**d, "version": 2}, "version"),
+        (lambda d: {**d, "tickets": [{**d["tickets"][0], "color": "red"}, *d["tickets"][1:]]}, "color"),
+    ],
+)
+def test_unknown_keys_are_refused_and_the_file_is_never_overwritten(tickets_file: Path, edit, named: str) -> None:
+    data = json.loads(tickets_file.read_text(encoding="utf-8"))
+    tickets_file.write_text(json.dumps(edit(data), ensure_ascii=False, indent=2), encoding="utf-8")
+    before = tickets_file.read_bytes()
+    with pytest.raises(StoreUnreadable, match=named):
+        Store(tickets_file).add(TicketCreate(title="x"))
+    assert tickets_file.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        (b'"title": ', b'"title": "first", "title": ', "title"),  # a key twice in one ticket
+        (b'"title": ', b'"\\u0074itle": "first", "title": ', "title"),  # the same key, once escaped
+        (b'{\n  "next_id"', b'{\n  "tickets": [{"id": 99, "title": "lost", "description": "", "status": "open", '
+                             b'"priority": "low", "assignee": null, "created_at": "2026-11-20T09:14:00Z", '
+                             b'"updated_at": "2026-11-20T09:14:00Z"}],\n  "next_id"', "tickets"),  # two tickets arrays
+    ],
+)  # fmt: skip
+def test_a_repeated_key_is_refused_and_the_file_is_never_overwritten(tickets_file: Path, old: bytes, new: bytes,
+                                                                     named: str) -> None:  # fmt: skip
+    before = tickets_file.read_bytes().replace(old, new, 1)
+    tickets_file.write_bytes(before)
+    with pytest.raises(StoreUnreadable, match=f"the key '{named}' appears twice"):
+        Store(tickets_file).add(TicketCreate(title="x"))
+    assert tickets_file.read_bytes() == before
+
+
+def test_colons_and_escapes_in_text_are_not_taken_for_repeated_keys(tmp_path: Path) -> None:
+    path = tmp_path / "tickets.json"
+    store = Store(path)
+    store.add(TicketCreate(title='Erreur "title": 12:30', description='clé "a":1, \\u0041 et\ttab'))
+    text = path.read_text(encoding="utf-8").replace("Erreur", "\\u00c9rreur")  # an escape in the file
+    path.write_text(text, encoding="utf-8")
+    assert Store(path).snapshot().tickets[1]["title"] == 'Érreur "title": 12:30'
+
+
+@pytest.mark.parametrize("stamp", ["2026-13-45T99:99:99Z", "2026-02-30T10:00:00Z", "2026-11-20T24:00:00Z"])
+def test_impossible_dates_in_the_file_are_refused(tickets_file: Path, stamp: str) -> None:
+    text = tickets_file.read_text(encoding="utf-8").replace("2026-11-16T08:12:00Z", stamp, 1)
+    tickets_file.write_text(text, encoding="utf-8")
+    with pytest.raises(StoreUnreadable, match="not a real date"):
+        Store(tickets_file).snapshot()
+
+
+# --------------------------------------------------------------------------- the point of no return
+
+
+def test_a_failure_after_the_rename_is_not_reported_as_a_failure(store: Store, tickets_file: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    def full_disk(folder: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(script, "_fsync_dir", full_disk)
+    ticket = store.add(TicketCreate(title="Écrit malgré tout"))  # acknowledged: it is in the file
+    assert ticket["id"] in script.parse_store(tickets_file.read_bytes(), tickets_file)[1]
+    assert "fsync of the folder failed" in capsys.readouterr().err
+
+
+def test_a_failure_before_the_rename_changes_nothing(store: Store, tickets_file: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    before = tickets_file.read_bytes()
+
+    def full_disk(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(script.StoreWriteFailed, match="nothing was changed"):
+        store.add(TicketCreate(title="x"))
+    assert tickets_file.read_bytes() == before
+    assert [p.name for p in tickets_file.parent.iterdir()] == ["tickets.json"]
+
+
+# --------------------------------------------------------------------------- symbolic links and odd paths
+
+
+def test_a_symlink_is_followed_and_stays_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "data" / "tickets.json"
+    real.parent.mkdir()
+    shutil.copyfile(TEST_DATA, real)
+    link = tmp_path / "tickets.json"
+    link.symlink_to(real)
+    created = Store(link).add(TicketCreate(title="Par le lien"))
+    assert link.is_symlink() and link.resolve() == real
+    assert Store(real).snapshot().tickets[created["id"]]["title"] == "Par le lien"
+    again = Store(real).add(TicketCreate(title="Par le vrai chemin"))
+    assert again["id"] in Store(link).snapshot().tickets  # one file for everybody
+    assert Store.for_path(link) is Store.for_path(real)
+
+
+def _fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "pipe.json"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [(lambda tmp: tmp, "a folder"), (lambda tmp: Path("/dev/null"), "a device"),
+     (lambda tmp: Path("/dev/zero"), "a device"), (_fifo, "a FIFO")],
+    ids=["folder", "dev-null", "dev-zero", "fifo"],
+)  # fmt: skip
+def test_a_path_that_is_not_a_regular_file_is_refused_and_nothing_is_created(tmp_path: Path, make, kind: str) -> None:
+    path = make(tmp_path)
+    folder = path.parent
+    before = sorted(os.listdir(folder))
+    store = Store(path)
+    store.remove_stale_temp_files()
+    for attempt in (store.snapshot, lambda: store.add(TicketCreate(title="x"))):
+        with pytest.raises(StoreUnreadable, match=f"not a regular file but {kind}"):
+            attempt()
+    assert sorted(os.listdir(folder)) == before
+
+
+def test_a_missing_folder_is_an_error_not_an_empty_store(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere" / "tickets.json"
+    for attempt in (Store(path).snapshot, lambda: Store(path).add(TicketCreate(title="x"))):
+        with pytest.raises(StoreUnreadable, match="the folder .*nowhere does not exist"):
+            attempt()
+    assert not path.parent.exists()
+
+
+@pytest.mark.parametrize("name", ["tickets[1].json", "t**.json", "t?.json"])
+def test_a_file_name_with_glob_characters_works_and_its_stale_temps_are_cleaned(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    store = Store(path)
+    store.add(TicketCreate(title="Nom étrange"))
+    (tmp_path / f".{name}.0123456789abcdef.tmp").write_text("{")
+    (tmp_path / ".other.json.0123456789abcdef.tmp").write_text("{")  # another file's: left alone
+    assert store.remove_stale_temp_files() == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, ".other.json.0123456789abcdef.tmp"])
+    assert Store(path).snapshot().tickets[1]["title"] == "Nom étrange"
+
+
+def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        Store(tmp_path / "new.json").add(TicketCreate(title="x"))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_non_utf8_path_gets_a_json_503(tmp_path: Path) -> None:
+    path = Path(os.fsdecode(bytes(tmp_path) + b"/missing-\xff/tickets.json"))
+    app.dependency_overrides[get_store] = lambda: Store(path)
+    try:
+        with TestClient(app) as client:
+            for response in (client.get("/health"), client.post("/tickets", json={"title": "x"})):
+                assert response.status_code == 503
+                assert "missing-\\udcff" in response.json()["detail"]
+    finally:
+        app.dependency_overrides.clear()
+
+
+# --------------------------------------------------------------------------- bounded waits
+
+
+def _hold_lock(folder: str, ready: multiprocessing.Event, release: multiprocessing.Event) -> None:
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    ready.set()
+    release.wait(60)
+    os.close(fd)
+
+
+@pytest.fixture
+def lock_held_elsewhere(tickets_file: Path):
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(tickets_file.parent), ready, release))
+    holder.start()
+    assert ready.wait(30)
+    yield
+    release.set()
+    holder.join(30)
+
+
+def test_no_write_waits_much_longer_than_the_lock_timeout(store: Store, lock_held_elsewhere: None,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Writes that queue behind a batch already waiting get the same deadline from their own arrival (not 2x)."""
+    monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "1")
+
+    def timed_add(i: int) -> float:
+        time.sleep(0.05 * (i % 10))  # arrive while the first batch is already waiting
+        start = time.monotonic()
+        with pytest.raises(StoreBusy):
+            store.add(TicketCreate(title=f"bloqué {i}"))
+        return time.monotonic() - start
+
+    with ThreadPoolExecutor(20) as pool:
+        waits = list(pool.map(timed_add, range(20)))
+    assert max(waits) < 1.6, waits  # 1 s of timeout, plus the scheduling of 20 threads on a busy machine
+
+
+def test_settings_fail_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    for value in ("nan", "inf", "-1", "dix", ""):
+        monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", value)
+        with pytest.raises(SettingInvalid, match="TICKETS_LOCK_TIMEOUT"):
+            script.check_settings()
+    monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "0")
+    monkeypatch.setenv("TICKETS_API_KEY", "")
+    with pytest.raises(SettingInvalid, match="TICKETS_API_KEY is set but empty"):
+        script.check_settings()
+
+
+@pytest.mark.parametrize(("name", "value"), [("TICKETS_API_KEY", ""), ("TICKETS_LOCK_TIMEOUT", "nan")])
+def test_the_server_refuses_to_start_on_a_bad_setting_with_one_line(tickets_file: Path, name: str, value: str) -> None:
+    run = subprocess.run([sys.executable, "-m", "uvicorn", "main:app", "--port", "0"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60,
+                         env={**os.environ, "TICKETS_FILE": str(tickets_file), name: value})  # fmt: skip
+    assert run.returncode != 0
+    assert run.stderr.strip().splitlines() == [run.stderr.strip()] and name in run.stderr
