@@ -106,11 +106,16 @@ def split_commas(value: Any) -> Any:
     return value
 
 
-# Characters that show nothing besides white space: zero-width spaces and joiners, direction marks,
-# the soft hyphen, the byte-order mark. The schema's pattern below is built from the same list.
-ZERO_WIDTH = r"\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
-_BLANK = re.compile(rf"[\s{ZERO_WIDTH}]*")
-VISIBLE_PATTERN = rf"[^\s{ZERO_WIDTH}]"
+# What a blank title is made of: Unicode's White_Space characters (those trimmed away) and characters
+# that show nothing: zero-width spaces and joiners, direction marks, the soft hyphen, the byte-order
+# mark. Spelled out rather than \s, whose meaning differs between regex engines, so the schema's
+# pattern below means exactly this to any client that reads it.
+INVISIBLE = (
+    r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+    r"\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+)
+_BLANK = re.compile(f"[{INVISIBLE}]*")
+VISIBLE_PATTERN = f"[^{INVISIBLE}]"
 
 
 def not_blank(value: str) -> str:
