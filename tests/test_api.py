@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+import script
 from main import MAX_BODY_BYTES
 
 NEW = {"title": "Badge d'accès refusé", "description": "Le badge ne passe plus au portique B.", "priority": "high"}
@@ -371,3 +373,124 @@ def test_openapi_declares_the_api_key_for_swagger(client: TestClient) -> None:
 def test_no_cors_headers_by_default(client: TestClient) -> None:
     response = client.get("/tickets", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in response.headers
+
+
+# --------------------------------------------------------------------------- HTTP as users expect it
+
+PATHS = {"/tickets": "GET, HEAD, OPTIONS, POST", "/tickets/3": "DELETE, GET, HEAD, OPTIONS, PATCH",
+         "/tickets/stats": "GET, HEAD, OPTIONS", "/health": "GET, HEAD, OPTIONS", "/docs": "GET, HEAD, OPTIONS"}
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+def test_an_unsupported_method_is_405_with_the_complete_allow_header(client: TestClient, path: str,
+                                                                      method: str) -> None:  # fmt: skip
+    if method in PATHS[path]:
+        return
+    response = client.request(method, path, json={"title": "x"})
+    assert response.status_code == 405
+    assert response.headers["Allow"] == PATHS[path]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_options_answers_204_with_allow(client: TestClient, path: str) -> None:
+    response = client.options(path)
+    assert response.status_code == 204
+    assert response.headers["Allow"] == PATHS[path]
+    assert response.content == b""
+
+
+@pytest.mark.parametrize("path", ["/tickets", "/tickets/3", "/tickets/stats", "/health", "/docs", "/openapi.json",
+                                  "/tickets/99", "/tickets?sort=couleur"])  # fmt: skip
+def test_head_answers_like_get_without_a_body(client: TestClient, path: str) -> None:
+    get, head = client.get(path), client.head(path)
+    assert head.status_code == get.status_code
+    assert head.content == b""
+    for name in ("content-type", "content-length", "etag", "x-total-count"):
+        assert head.headers.get(name) == get.headers.get(name), name
+
+
+def test_root_redirects_to_the_docs(client: TestClient) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["Location"] == "/docs"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("status=open,closed", "status=open&status=closed"), ("priority=haute,URGENTE", "priority=high&priority=urgent"),
+     ("status=en%20cours,ferm%C3%A9", "status=in_progress&status=closed"), ("q=RESEAU", "q=réseau"),
+     ("priority=basse&priority=moyenne", "priority=low,medium")],
+)  # fmt: skip
+def test_lists_french_values_and_accents_are_understood(client: TestClient, query: str, expected: str) -> None:
+    got, want = client.get(f"/tickets?{query}"), client.get(f"/tickets?{expected}")
+    assert got.status_code == want.status_code == 200
+    assert got.json() == want.json() and got.json() != []
+    assert got.headers["X-Total-Count"] == want.headers["X-Total-Count"]
+
+
+def test_q_ignores_accents_both_ways(client: TestClient) -> None:
+    created = client.post("/tickets", json={"title": "Réseau coupé au 3e étage"}).json()
+    for q in ("reseau coupe", "RÉSEAU", "etage", "ÉTAGE"):
+        assert created["id"] in [t["id"] for t in client.get("/tickets", params={"q": q}).json()], q
+
+
+def test_french_priority_in_a_body(client: TestClient) -> None:
+    response = client.post("/tickets", json={"title": "Écran noir", "priority": "Haute", "status": "en cours"})
+    assert response.status_code == 201
+    assert (response.json()["priority"], response.json()["status"]) == ("high", "in_progress")
+
+
+@pytest.mark.parametrize("title", ["\u200b", " \u200b\u200d ", "\ufeff", "\u2060\u00ad"])
+def test_a_title_of_invisible_characters_is_blank(client: TestClient, title: str) -> None:
+    response = client.post("/tickets", json={"title": title})
+    assert response.status_code == 400
+    assert response.json()["detail"][0]["loc"] == ["body", "title"]
+
+
+def test_openapi_documents_headers_tags_and_real_dates(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
+    assert set(paths["/tickets"]["post"]["responses"]["201"]["headers"]) == {"Location", "ETag"}
+    assert set(paths["/tickets"]["get"]["responses"]["200"]["headers"]) == {"X-Total-Count"}
+    for method in ("get", "patch"):
+        assert "ETag" in paths["/tickets/{ticket_id}"][method]["responses"]["200"]["headers"]
+    assert {tag for ops in paths.values() for op in ops.values() for tag in op.get("tags", [])} == {
+        "tickets", "statistics", "service"}
+    ticket = schema["components"]["schemas"]["Ticket"]
+    example = ticket["examples"][0]
+    for field in ("created_at", "updated_at"):
+        assert script.real_timestamp(example[field]) and ticket["properties"][field]["examples"]
+
+
+def test_docs_pages_ask_no_other_host(client: TestClient) -> None:
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assert "http://" not in html and "https://" not in html, page
+        for asset in re.findall(r'(?:src|href)="(/[^"]+)"', html):
+            assert client.get(asset).status_code == 200, asset
+
+
+def test_an_empty_api_key_setting_refuses_every_request(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKETS_API_KEY", "")
+    response = client.get("/tickets")
+    assert response.status_code == 503
+    assert "TICKETS_API_KEY is set but empty" in response.json()["detail"]
+
+
+def test_an_invalid_lock_timeout_setting_is_503_on_writes(client: TestClient, monkeypatch: pytest.MonkeyPatch,
+                                                         tickets_file: Path) -> None:  # fmt: skip
+    before = tickets_file.read_bytes()
+    monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "nan")
+    response = client.post("/tickets", json={"title": "x"})
+    assert response.status_code == 503
+    assert "TICKETS_LOCK_TIMEOUT='nan'" in response.json()["detail"]
+    assert tickets_file.read_bytes() == before
+
+
+def test_docs_and_their_assets_stay_open_with_a_key(keyed: TestClient) -> None:
+    html = keyed.get("/docs").text
+    assets = re.findall(r'(?:src|href)="(/[^"]+)"', html)
+    assert assets
+    for path in ["/", "/redoc", *assets]:
+        assert keyed.get(path, follow_redirects=False).status_code in (200, 307), path
