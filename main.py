@@ -177,9 +177,9 @@ class RequireApiKey:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         expected = os.environ.get("TICKETS_API_KEY")
         if expected is not None and scope["type"] == "http" and not _is_open(scope["path"]):
-            if not expected:  # fail closed: an empty key never means an open API
-                response = JSONResponse({"detail": "TICKETS_API_KEY is set but empty: the server refuses "
-                                                   "every request until it has a value"}, 503)  # fmt: skip
+            if not expected or not expected.isascii():  # fail closed, never an open API
+                response = JSONResponse({"detail": "TICKETS_API_KEY is set but empty or not ASCII: the server "
+                                                   "refuses every request until it is fixed"}, 503)  # fmt: skip
                 return await response(scope, receive, send)
             given = dict(scope["headers"]).get(b"x-api-key", b"")
             if not hmac.compare_digest(given, expected.encode()):
@@ -219,6 +219,33 @@ class HeadAndOptions:
         await self.app(scope, receive, send)
 
 
+class DocsStayHome:
+    """The documentation pages may load nothing from another host, whatever their scripts try.
+
+    ReDoc's bundle asks cdn.redoc.ly for its logo (and hides it when that fails); this Content
+    Security Policy makes the browser refuse any such request before it leaves the machine.
+    """
+
+    POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+              "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'")  # fmt: skip
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] not in ("/docs", "/redoc"):
+            return await self.app(scope, receive, send)
+
+        async def with_policy(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message["headers"],
+                                                  (b"content-security-policy", self.POLICY.encode())]}  # fmt: skip
+            await send(message)
+
+        await self.app(scope, receive, with_policy)
+
+
+app.add_middleware(DocsStayHome)
 app.add_middleware(HeadAndOptions)
 app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 app.add_middleware(RequireApiKey)  # added last, so it runs first

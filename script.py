@@ -682,8 +682,12 @@ def lock_timeout() -> float:
 def check_settings() -> None:
     """Raise SettingInvalid for any unusable setting; run at start-up by the server and the CLI."""
     lock_timeout()
-    if os.environ.get("TICKETS_API_KEY") == "":
+    key = os.environ.get("TICKETS_API_KEY")
+    if key == "":
         raise SettingInvalid("TICKETS_API_KEY is set but empty: give it a value, or unset it for an open local API")
+    if key is not None and not (key.isascii() and key.isprintable()):
+        # A browser sends 'é' in a header as one Latin-1 byte, curl as two UTF-8 bytes: no key could match both.
+        raise SettingInvalid("TICKETS_API_KEY must be printable ASCII (letters, digits, punctuation)")
 
 
 class Store:

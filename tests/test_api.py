@@ -475,7 +475,7 @@ def test_an_empty_api_key_setting_refuses_every_request(client: TestClient, monk
     monkeypatch.setenv("TICKETS_API_KEY", "")
     response = client.get("/tickets")
     assert response.status_code == 503
-    assert "TICKETS_API_KEY is set but empty" in response.json()["detail"]
+    assert "TICKETS_API_KEY is set but empty or not ASCII" in response.json()["detail"]
 
 
 def test_an_invalid_lock_timeout_setting_is_503_on_writes(client: TestClient, monkeypatch: pytest.MonkeyPatch,

@@ -310,6 +310,9 @@ def test_settings_fail_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TICKETS_API_KEY", "")
     with pytest.raises(SettingInvalid, match="TICKETS_API_KEY is set but empty"):
         script.check_settings()
+    monkeypatch.setenv("TICKETS_API_KEY", "clé")  # a browser would send it as Latin-1, curl as UTF-8
+    with pytest.raises(SettingInvalid, match="TICKETS_API_KEY must be printable ASCII"):
+        script.check_settings()
 
 
 @pytest.mark.parametrize(("name", "value"), [("TICKETS_API_KEY", ""), ("TICKETS_LOCK_TIMEOUT", "nan")])
