@@ -11,11 +11,10 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Any, get_origin
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, Security, status
+from fastapi import Depends, Header, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.security import APIKeyHeader
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, BeforeValidator
 from starlette.concurrency import run_in_threadpool
@@ -144,7 +143,7 @@ class BodyLimit:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):  # no route reads a GET's body
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > self.max_bytes:
@@ -329,12 +328,6 @@ def _one_ticket(body: bytes, status_code: int = 200, **headers: str) -> Response
 
 # --------------------------------------------------------------------------- routes
 
-# Declares the key in the OpenAPI schema, so Swagger UI's Authorize button sends it; RequireApiKey
-# checks it, earlier than a dependency could (before the body is read).
-api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
-                              description="Needed only when the server has TICKETS_API_KEY set.")  # fmt: skip
-
-
 SINGLE_VALUED = [name for name, field in TicketQuery.model_fields.items() if get_origin(field.annotation) is not list]
 
 
@@ -346,17 +339,11 @@ async def each_parameter_once(request: Request) -> None:
                                        "msg": f"give {name} at most once"} for name in repeated])  # fmt: skip
 
 
-tickets = APIRouter(
-    prefix="/tickets", dependencies=[Security(api_key_header)],
-    responses={401: UNAUTHORIZED}, tags=["tickets"],
-)  # fmt: skip
-
-
 ONCE = [Depends(each_parameter_once)]
 
 
-@tickets.get(
-    "", summary="List tickets", response_model=list[Ticket], dependencies=ONCE,
+@app.get(
+    "/tickets", tags=["tickets"], summary="List tickets", response_model=list[Ticket], dependencies=ONCE,
     responses={200: {"headers": TOTAL}, 400: BAD_REQUEST},
 )  # fmt: skip
 async def list_tickets(store: StoreDep, query: Annotated[TicketQuery, Query()]) -> Response:
@@ -365,8 +352,8 @@ async def list_tickets(store: StoreDep, query: Annotated[TicketQuery, Query()]) 
     return Response(body, media_type=JSON, headers={"X-Total-Count": str(total)})
 
 
-@tickets.post(
-    "", summary="Create a ticket", status_code=status.HTTP_201_CREATED, response_model=Ticket,
+@app.post(
+    "/tickets", tags=["tickets"], summary="Create a ticket", status_code=status.HTTP_201_CREATED, response_model=Ticket,
     responses={201: {"headers": {**LOCATION, **ETAG}}, 400: BAD_REQUEST, 413: TOO_LARGE},
 )  # fmt: skip
 async def create_ticket(store: StoreDep, data: TicketCreate) -> Response:
@@ -375,20 +362,20 @@ async def create_ticket(store: StoreDep, data: TicketCreate) -> Response:
     return _one_ticket(ticket_json(ticket), 201, Location=f"/tickets/{ticket['id']}")
 
 
-@tickets.get("/stats", summary="Count tickets", responses={400: BAD_REQUEST}, dependencies=ONCE, tags=["statistics"])
+@app.get("/tickets/stats", summary="Count tickets", responses={400: BAD_REQUEST}, dependencies=ONCE, tags=["statistics"])
 async def ticket_stats(store: StoreDep, filters: Annotated[TicketFilters, Query()]) -> Stats:
     """How many tickets match the filters, by status and by priority (every key present)."""
     return (await current(store)).stats(filters)
 
 
-@tickets.api_route("/stats", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+@app.api_route("/tickets/stats", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 def stats_is_read_only() -> None:
     """Without this, PATCH /tickets/stats would reach /tickets/{ticket_id} and be a 400 on the id 'stats'."""
     raise HTTPException(status.HTTP_405_METHOD_NOT_ALLOWED, "Method Not Allowed")
 
 
-@tickets.get(
-    "/{ticket_id}", summary="Read a ticket", response_model=Ticket,
+@app.get(
+    "/tickets/{ticket_id}", tags=["tickets"], summary="Read a ticket", response_model=Ticket,
     responses={200: {"headers": ETAG}, 304: {"description": "If-None-Match names the current ETag", "headers": ETAG},
                400: BAD_REQUEST, 404: NOT_FOUND},
 )  # fmt: skip
@@ -403,8 +390,8 @@ async def read_ticket(
     return _one_ticket(body)
 
 
-@tickets.patch(
-    "/{ticket_id}", summary="Update a ticket", response_model=Ticket,
+@app.patch(
+    "/tickets/{ticket_id}", tags=["tickets"], summary="Update a ticket", response_model=Ticket,
     responses={200: {"headers": ETAG}, 400: BAD_REQUEST, 404: NOT_FOUND, 412: STALE, 413: TOO_LARGE},
 )  # fmt: skip
 async def update_ticket(
@@ -415,8 +402,8 @@ async def update_ticket(
     return _one_ticket(ticket_json(ticket))
 
 
-@tickets.delete(
-    "/{ticket_id}", summary="Delete a ticket", status_code=status.HTTP_204_NO_CONTENT,
+@app.delete(
+    "/tickets/{ticket_id}", tags=["tickets"], summary="Delete a ticket", status_code=status.HTTP_204_NO_CONTENT,
     responses={400: BAD_REQUEST, 404: NOT_FOUND, 412: STALE},
 )  # fmt: skip
 async def delete_ticket(
@@ -425,9 +412,6 @@ async def delete_ticket(
     """Delete a ticket for good; its id is never given again. With If-Match, only if the ETag still matches."""
     await store.commit_async(partial(Batch.delete, ticket_id=ticket_id, if_match=if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-app.include_router(tickets)
 
 
 class Health(BaseModel):
@@ -447,14 +431,31 @@ async def health(store: StoreDep) -> Health:
     return Health(status="ok", tickets=len((await current(store)).tickets))
 
 
+API_KEY_SCHEME = {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                  "description": "Needed only when the server has TICKETS_API_KEY set."}  # fmt: skip
+
+
 def custom_openapi() -> dict[str, Any]:
-    """FastAPI's schema, with our 400 in place of the 422 it documents by default."""
+    """FastAPI's schema, with our 400 in place of the 422 it documents by default, and the API key.
+
+    The key is declared here rather than by a Security() dependency: RequireApiKey checks it before
+    the body is read, and a dependency would only cost every request a step that does nothing.
+    Swagger UI's Authorize button reads this declaration.
+    """
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes,
                              tags=app.openapi_tags)  # fmt: skip
-        for operations in schema["paths"].values():
+        schema["components"]["securitySchemes"] = {"APIKeyHeader": API_KEY_SCHEME}
+        for path, operations in schema["paths"].items():
             for operation in operations.values():
                 operation["responses"].pop("422", None)
+                if not _is_open(path):
+                    operation["security"] = [{"APIKeyHeader": []}]
+                    operation["responses"]["401"] = {
+                        "description": UNAUTHORIZED["description"],
+                        "content": {JSON: {"schema": {"$ref": "#/components/schemas/Message"},
+                                           "example": {"detail": "wrong API key"}}},
+                    }  # fmt: skip
         for unused in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(unused, None)
         app.openapi_schema = schema

@@ -345,17 +345,23 @@ def searchable_text(ticket: Ticket) -> str:
 def filter_tickets(
     tickets: Iterable[Ticket], filters: TicketFilters, text_of: Callable[[Ticket], str] = searchable_text
 ) -> list[Ticket]:
-    """Keep the tickets that match every given filter; text_of may serve cached folded texts."""
-    statuses, priorities = set(filters.status), set(filters.priority)
-    needle = fold_text(filters.q) if filters.q else None
-    return [
-        t
-        for t in tickets
-        if (not statuses or t["status"] in statuses)
-        and (not priorities or t["priority"] in priorities)
-        and (filters.assignee is None or t["assignee"] == filters.assignee)
-        and (needle is None or needle in text_of(t))
-    ]
+    """Keep the tickets that match every given filter; text_of may serve cached folded texts.
+
+    One pass per given filter: each is a tight loop, and each works on what the previous one kept.
+    """
+    kept = list(tickets)
+    if filters.status:
+        statuses = set(filters.status)
+        kept = [t for t in kept if t["status"] in statuses]
+    if filters.priority:
+        priorities = set(filters.priority)
+        kept = [t for t in kept if t["priority"] in priorities]
+    if filters.assignee is not None:
+        kept = [t for t in kept if t["assignee"] == filters.assignee]
+    if filters.q:
+        needle = fold_text(filters.q)
+        kept = [t for t in kept if needle in text_of(t)]
+    return kept
 
 
 _SORT_FIELD: dict[str, Callable[[Ticket], Any]] = {
@@ -528,7 +534,8 @@ class Snapshot:
     def search(self, query: TicketQuery) -> tuple[list[Ticket], int]:
         """The page of tickets a query asks for, and how many matched before paging."""
         matched = filter_tickets(self.tickets.values(), query, self._text_of)
-        ordered = sort_tickets(matched, query.sort)
+        # The snapshot keeps tickets in id order (new ids are the highest): the default sort is free.
+        ordered = matched if query.sort == "id" else sort_tickets(matched, query.sort)
         return paginate(ordered, query.limit, query.offset), len(ordered)
 
     def stats(self, filters: TicketFilters) -> Stats:
@@ -644,13 +651,18 @@ class _Pending:
         if self._event is not None:
             self._event.set()
         else:
-            self._loop.call_soon_threadsafe(self._future.set_result, None)  # type: ignore[union-attr]
+            self._loop.call_soon_threadsafe(_resolve, self._future)  # type: ignore[union-attr]
 
     def wait(self) -> None:
         self._event.wait()  # type: ignore[union-attr]
 
     async def wait_async(self) -> None:
         await self._future  # type: ignore[misc]
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 SAMPLE_FILE = Path(__file__).with_name("tickets.json")
@@ -815,7 +827,16 @@ class Store:
 
     async def commit_async(self, change: Callable[[Batch], Any]) -> Any:
         """commit() for the server's event loop: a waiting write holds no thread, only the leader does,
-        so reads keep their threads however many writes queue behind another process's lock."""
+        so reads keep their threads however many writes queue behind another process's lock.
+
+        Shielded: a client that goes away does not cancel its change halfway, nor leave the queue
+        without a leader when the lead was handed to it.
+        """
+        work = asyncio.ensure_future(self._commit_async(change))
+        work.add_done_callback(lambda done: done.cancelled() or done.exception())  # read, even if nobody waits
+        return await asyncio.shield(work)
+
+    async def _commit_async(self, change: Callable[[Batch], Any]) -> Any:
         pending, leading = self._enqueue(change, asyncio.get_running_loop())
         if not leading:
             await pending.wait_async()

@@ -1,4 +1,5 @@
-"""Benchmark: the real server (`uvicorn main:app`) against the framework ceiling, on generated files.
+"""Benchmark: the real server (`uvicorn main:app`) against the framework ceiling (reads) and json-server
+(writes), on generated files.
 
     python benchmarks/bench.py                  # 1 000, 10 000 and 100 000 tickets
     python benchmarks/bench.py 10000 --seconds 5 --repeat 5
@@ -73,9 +74,32 @@ def free_port() -> int:
 
 
 def start(app: str, path: Path) -> tuple[subprocess.Popen, str]:
+    """`uvicorn APP` as users start it; uvicorn[standard] brings uvloop and httptools to both apps alike."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning"],
-                            cwd=ROOT, env={**os.environ, "TICKETS_FILE": str(path), "PYTHONPATH": str(ROOT)})  # fmt: skip
+    command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning"]
+    return started(command, port, {"TICKETS_FILE": str(path), "PYTHONPATH": str(ROOT)})
+
+
+JSON_SERVER = ROOT / "benchmarks" / ".json-server"  # installed on first use, ignored by git
+
+
+def start_json_server(path: Path) -> tuple[subprocess.Popen, str] | None:
+    """json-server 0.17.4 (npm), the usual fake REST API over a JSON file, on a copy of the same tickets."""
+    if not shutil.which("npm"):
+        print("npm not found: json-server is left out (apt-get install npm)")
+        return None
+    cli = JSON_SERVER / "node_modules" / "json-server" / "lib" / "cli" / "bin.js"
+    if not cli.exists():
+        subprocess.run(["npm", "install", "--prefix", str(JSON_SERVER), "json-server@0.17.4"], check=True,
+                       capture_output=True)  # fmt: skip
+    db = path.with_name("json-server-db.json")
+    db.write_text(json.dumps({"tickets": json.loads(path.read_text(encoding="utf-8"))["tickets"]}), encoding="utf-8")
+    port = free_port()
+    return started(["node", str(cli), "--quiet", "--host", "127.0.0.1", "--port", str(port), str(db)], port, {})
+
+
+def started(command: list[str], port: int, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -83,7 +107,7 @@ def start(app: str, path: Path) -> tuple[subprocess.Popen, str]:
             return proc, base
         except httpx.TransportError:
             time.sleep(0.1)
-    raise RuntimeError(f"{app} did not start")
+    raise RuntimeError(f"{command} did not start")
 
 
 def settle(base: str) -> None:
@@ -169,7 +193,7 @@ def one_post_ms(base: str, repeat: int = 7) -> float:
 
 def bench_size(n: int, seconds: int, repeat: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="tickets-bench-"))
-    ceiling_proc = ours_proc = None
+    procs: list[subprocess.Popen] = []
     try:
         ours_file, ceiling_file = folder / "ours.json", folder / "ceiling.json"
         generate(ours_file, n)
@@ -177,6 +201,10 @@ def bench_size(n: int, seconds: int, repeat: int) -> None:
         size_mb = ours_file.stat().st_size / 1e6
         ceiling_proc, ceiling = start("benchmarks.ceiling:app", ceiling_file)
         ours_proc, ours = start("main:app", ours_file)
+        procs += [ceiling_proc, ours_proc]
+        json_server = start_json_server(ceiling_file)
+        if json_server:
+            procs.append(json_server[0])
         post_ms = one_post_ms(ours)
         get = lambda path: lambda w, i: ("GET", path, None)  # noqa: E731
         workloads = [("GET all", "/tickets", "", get("/tickets")),
@@ -197,6 +225,14 @@ def bench_size(n: int, seconds: int, repeat: int) -> None:
 
         results["PATCH"] = {"ours": median_run([load(ours, "/tickets", seconds, PATCH_LUA % {"n": n}, patch)
                                                 for _ in range(repeat)])}  # fmt: skip
+        if json_server:  # writes side by side with json-server, alternating as above
+            for name, lua, make in (("POST", POST_LUA, lambda w, i: ("POST", "/tickets", POST_BODY)),
+                                    ("PATCH", PATCH_LUA % {"n": n}, patch)):  # fmt: skip
+                runs = {"ours": [], "json-server": []}
+                for _ in range(repeat):
+                    runs["ours"].append(load(ours, "/tickets", seconds, lua, make))
+                    runs["json-server"].append(load(json_server[1], "/tickets", seconds, lua, make))
+                results[f"{name} vs json-server"] = {who: median_run(r) for who, r in runs.items()}
         highest = max(t["id"] for t in httpx.get(f"{ours}/tickets?sort=-id&limit=1", timeout=60).json())
         stride = highest // repeat
         deletes = []
@@ -206,20 +242,19 @@ def bench_size(n: int, seconds: int, repeat: int) -> None:
                                 lambda w, i, first=first: ("DELETE", f"/tickets/{first + w + CONNECTIONS * i}", None)))
         results["DELETE"] = {"ours": median_run(deletes)}
     finally:
-        for proc in (ceiling_proc, ours_proc):
-            if proc is not None:
-                proc.kill()
-                proc.wait()
+        for proc in procs:
+            proc.kill()
+            proc.wait()
         shutil.rmtree(folder, ignore_errors=True)
     print(f"\n#### {n:_} tickets ({size_mb:.1f} MB), {CONNECTIONS} connections, median of {repeat} runs of {seconds} s\n"
           .replace("_", " "))  # fmt: skip
-    print("| workload | req/s | p50 ms | p99 ms | errors | ceiling req/s | ratio to ceiling |")
+    print("| workload | req/s | p50 ms | p99 ms | errors | other req/s | ratio to the other |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
-        o, c = r["ours"], r.get("ceiling")
+        o, c = r["ours"], r.get("ceiling") or r.get("json-server")
         ratio = f"{o['rps'] / c['rps']:.2f}×" if c and c["rps"] else "–"
-        ceiling_rps = f"{c['rps']:.0f}" if c else "–"
-        print(f"| {name} | {o['rps']:.0f} | {o['p50']:.1f} | {o['p99']:.1f} | {o['errors']:.0f} | {ceiling_rps} | {ratio} |")
+        other = f"{c['rps']:.0f}" if c else "–"
+        print(f"| {name} | {o['rps']:.0f} | {o['p50']:.1f} | {o['p99']:.1f} | {o['errors']:.0f} | {other} | {ratio} |")
     print(f"\nOne POST alone on this file (median of 7, fsynced before the answer): {post_ms:.1f} ms")
     sys.stdout.flush()
 
