@@ -31,8 +31,8 @@ from typing import Annotated, Any, Literal
 
 import pydantic_core
 from pydantic import (
-    BaseModel,
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,

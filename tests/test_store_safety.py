@@ -62,7 +62,7 @@ def test_deleting_and_replacing_lock_files_never_breaks_mutual_exclusion(tickets
     on_disk = script.parse_store(tickets_file.read_bytes(), tickets_file)[1]
     assert len(set(acked)) == 120, "an id was handed out twice"
     assert set(acked) <= set(on_disk), "an acknowledged create is missing"
-    report(f"lock games: 3 processes, 120 creates while lock files were deleted and replaced; all kept, ids unique")
+    report("lock games: 3 processes, 120 creates while lock files were deleted and replaced; all kept, ids unique")
 
 
 def _hold_folder_lock(folder: str, temp: str, ready: multiprocessing.Event, release: multiprocessing.Event) -> None:
