@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hmac
-import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from http_rules import BodyLimit, DocsStayHome, HeadAndOptions, RequireApiKey
 from script import (
     Batch,
     PreconditionFailed,
@@ -129,125 +128,17 @@ app = FastAPIOffline(
     ],
     swagger_ui_parameters={"validatorUrl": None},  # the default badge would call validator.swagger.io
 )
-DOCS_ASSETS = "/static-offline-docs/"
+# --------------------------------------------------------------------------- rules before the routes (http_rules.py)
 
-
-class BodyLimit:
-    """413 for a body over the limit, before it is parsed.
-
-    FastAPI's own max_body_size answers in plain text; this one keeps the {"detail": ...} shape.
-    A declared Content-Length is refused at once; a chunked body is counted as it arrives.
-    """
-
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):  # no route reads a GET's body
-            return await self.app(scope, receive, send)
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            return await JSONResponse({"detail": TOO_LARGE_DETAIL}, 413)(scope, receive, send)
-        received = 0
-
-        async def counting_receive() -> Any:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise HTTPException(413, TOO_LARGE_DETAIL)  # FastAPI lets HTTPException through
-            return message
-
-        await self.app(scope, counting_receive, send)
-
-
-OPEN_PATHS = ("/", "/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")  # and DOCS_ASSETS
-
-
-class RequireApiKey:
-    """When TICKETS_API_KEY is set, 401 without the right X-API-Key, before the body is read.
-
-    Health and documentation stay open. The comparison takes the same time whatever the key.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        expected = os.environ.get("TICKETS_API_KEY")
-        if expected is not None and scope["type"] == "http" and not _is_open(scope["path"]):
-            if not expected or not expected.isascii():  # fail closed, never an open API
-                response = JSONResponse({"detail": "TICKETS_API_KEY is set but empty or not ASCII: the server "
-                                                   "refuses every request until it is fixed"}, 503)  # fmt: skip
-                return await response(scope, receive, send)
-            given = dict(scope["headers"]).get(b"x-api-key", b"")
-            if not hmac.compare_digest(given, expected.encode()):
-                detail = "missing API key: send the X-API-Key header" if not given else "wrong API key"
-                response = JSONResponse({"detail": detail}, 401, headers={"WWW-Authenticate": "APIKey"})
-                return await response(scope, receive, send)
-        await self.app(scope, receive, send)
+DOCS_ASSETS = "/static-offline-docs/"  # where FastAPIOffline serves Swagger UI's and ReDoc's files
+DOCS_PAGES = ("/docs", "/redoc")
+PAGES = ("/", *DOCS_PAGES, "/docs/oauth2-redirect", "/openapi.json")  # GET only, not in the schema
+OPEN_PATHS = (*PAGES, "/health")
 
 
 def _is_open(path: str) -> bool:
+    """Paths that need no API key: the home redirect, health and the documentation with its files."""
     return path in OPEN_PATHS or path.startswith(DOCS_ASSETS)
-
-
-class HeadAndOptions:
-    """HEAD answers like GET without the body; OPTIONS answers 204 with the path's Allow header.
-
-    FastAPI's routes answer neither by themselves. Other methods go straight through, untouched.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        method = scope.get("method")
-        if method == "OPTIONS":
-            allowed = allowed_methods(scope)
-            response = Response(status_code=204 if allowed else 404, headers={"Allow": ", ".join(allowed)})
-            return await response(scope, receive, send)
-        if method == "HEAD" and "GET" in allowed_methods(scope):
-
-            async def without_body(message: Any) -> None:
-                if message["type"] == "http.response.body":
-                    message = {**message, "body": b""}
-                await send(message)
-
-            return await self.app({**scope, "method": "GET"}, receive, without_body)
-        await self.app(scope, receive, send)
-
-
-class DocsStayHome:
-    """The documentation pages may load nothing from another host, whatever their scripts try.
-
-    ReDoc's bundle asks cdn.redoc.ly for its logo (and hides it when that fails); this Content
-    Security Policy makes the browser refuse any such request before it leaves the machine.
-    """
-
-    POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-              "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'")  # fmt: skip
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] not in ("/docs", "/redoc"):
-            return await self.app(scope, receive, send)
-
-        async def with_policy(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message["headers"],
-                                                  (b"content-security-policy", self.POLICY.encode())]}  # fmt: skip
-            await send(message)
-
-        await self.app(scope, receive, with_policy)
-
-
-app.add_middleware(DocsStayHome)
-app.add_middleware(HeadAndOptions)
-app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
-app.add_middleware(RequireApiKey)  # added last, so it runs first
 
 
 def allowed_methods(scope: Any) -> list[str]:
@@ -266,12 +157,15 @@ def allowed_methods(scope: Any) -> list[str]:
     return sorted(methods | {"HEAD", "OPTIONS"}) if methods else []
 
 
-PAGES = ("/", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
-
-
 @functools.cache
 def _templates() -> list[tuple[str, re.Pattern[str]]]:
     return [(t, re.compile(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(t)))) for t in app.openapi()["paths"] if "{" in t]
+
+
+app.add_middleware(DocsStayHome, pages=DOCS_PAGES)
+app.add_middleware(HeadAndOptions, allowed_methods=allowed_methods)
+app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, detail=TOO_LARGE_DETAIL)
+app.add_middleware(RequireApiKey, is_open=_is_open)  # added last, so it runs first
 
 
 NOT_JSON = "send the body as JSON, with the header Content-Type: application/json"

@@ -1,0 +1,120 @@
+"""The HTTP rules that apply before any route runs, as small pure ASGI middlewares.
+
+Pure ASGI rather than BaseHTTPMiddleware: each one costs a request a function call, not a task, and
+none reads the body it does not need. main.py adds them to the app and gives each what it must know.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Callable
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
+
+
+class RequireApiKey:
+    """When TICKETS_API_KEY is set, 401 without the right X-API-Key, before the body is read.
+
+    Health and documentation stay open. The comparison takes the same time whatever the key.
+    """
+
+    def __init__(self, app: Any, is_open: Callable[[str], bool]) -> None:
+        self.app, self.is_open = app, is_open
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        expected = os.environ.get("TICKETS_API_KEY")
+        if expected is not None and scope["type"] == "http" and not self.is_open(scope["path"]):
+            if not expected or not expected.isascii():  # fail closed, never an open API
+                response = JSONResponse({"detail": "TICKETS_API_KEY is set but empty or not ASCII: the server "
+                                                   "refuses every request until it is fixed"}, 503)  # fmt: skip
+                return await response(scope, receive, send)
+            given = dict(scope["headers"]).get(b"x-api-key", b"")
+            if not hmac.compare_digest(given, expected.encode()):
+                detail = "missing API key: send the X-API-Key header" if not given else "wrong API key"
+                response = JSONResponse({"detail": detail}, 401, headers={"WWW-Authenticate": "APIKey"})
+                return await response(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """413 for a body over the limit, before it is parsed.
+
+    FastAPI's own max_body_size answers in plain text; this one keeps the {"detail": ...} shape.
+    A declared Content-Length is refused at once; a chunked body is counted as it arrives.
+    """
+
+    def __init__(self, app: Any, max_bytes: int, detail: str) -> None:
+        self.app, self.max_bytes, self.detail = app, max_bytes, detail
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):  # no route reads a GET's body
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return await JSONResponse({"detail": self.detail}, 413)(scope, receive, send)
+        received = 0
+
+        async def counting_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise HTTPException(413, self.detail)  # FastAPI lets HTTPException through
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+class HeadAndOptions:
+    """HEAD answers like GET without the body; OPTIONS answers 204 with the path's Allow header.
+
+    FastAPI's routes answer neither by themselves. Other methods go straight through, untouched.
+    """
+
+    def __init__(self, app: Any, allowed_methods: Callable[[Any], list[str]]) -> None:
+        self.app, self.allowed_methods = app, allowed_methods
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        method = scope.get("method")
+        if method == "OPTIONS":
+            allowed = self.allowed_methods(scope)
+            response = Response(status_code=204 if allowed else 404, headers={"Allow": ", ".join(allowed)})
+            return await response(scope, receive, send)
+        if method == "HEAD" and "GET" in self.allowed_methods(scope):
+
+            async def without_body(message: Any) -> None:
+                if message["type"] == "http.response.body":
+                    message = {**message, "body": b""}
+                await send(message)
+
+            return await self.app({**scope, "method": "GET"}, receive, without_body)
+        await self.app(scope, receive, send)
+
+
+class DocsStayHome:
+    """The documentation pages may load nothing from another host, whatever their scripts try.
+
+    ReDoc's bundle asks cdn.redoc.ly for its logo (and hides it when that fails); this Content
+    Security Policy makes the browser refuse any such request before it leaves the machine.
+    """
+
+    POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+              "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'")  # fmt: skip
+
+    def __init__(self, app: Any, pages: tuple[str, ...]) -> None:
+        self.app, self.pages = app, pages
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.pages:
+            return await self.app(scope, receive, send)
+
+        async def with_policy(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message["headers"],
+                                                  (b"content-security-policy", self.POLICY.encode())]}  # fmt: skip
+            await send(message)
+
+        await self.app(scope, receive, with_policy)
