@@ -115,27 +115,39 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(path: Path, *, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`uvicorn main:app` in its own process group on a free port, as users start it."""
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "main:app", "--port", str(port), "--log-level", "warning"]
-    if workers > 1:
-        command += ["--workers", str(workers)]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "TICKETS_FILE": str(path), **(env or {})},
-                               start_new_session=True)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    """`uvicorn main:app` in its own process group on a free port, as users start it.
+
+    A port found free can be taken by another program before uvicorn binds it: then uvicorn exits at
+    once, and the server is started again on another port.
+    """
+    for _attempt in range(3):
+        port = free_port()
+        command = [sys.executable, "-m", "uvicorn", "main:app", "--port", str(port), "--log-level", "warning"]
+        if workers > 1:
+            command += ["--workers", str(workers)]
+        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "TICKETS_FILE": str(path), **(env or {})},
+                                   start_new_session=True)  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        if _wait_until_serving(base, process):
+            break
+        kill_group(process)
+    else:
+        raise RuntimeError("the server did not start")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.05)
         yield base
     finally:
         kill_group(process)
+
+
+def _wait_until_serving(base: str, process: subprocess.Popen, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            httpx.get(f"{base}/health", timeout=1)
+            return True
+        except httpx.TransportError:
+            time.sleep(0.05)
+    return False
 
 
 def kill_group(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
