@@ -51,9 +51,3 @@ class FolderLock:
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        with self._open_lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
