@@ -1,8 +1,10 @@
-"""The suite never depends on the shipped tickets.json: a user who edited their tickets still gets green."""
+"""Promises of the suite itself: it never depends on the shipped tickets.json (a user who edited their
+tickets still gets green), and its reliability summary prints only figures of tests that passed."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -23,3 +25,20 @@ def test_suite_passes_whatever_the_shipped_tickets_json_holds(tmp_path: Path) ->
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/test_api.py",
                           "tests/test_script.py"], cwd=project, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:]
+
+
+def test_the_summary_prints_only_figures_of_tests_that_passed(tmp_path: Path) -> None:
+    shutil.copyfile(ROOT / "tests" / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "test_figures.py").write_text(
+        "from conftest import report\n"
+        "def test_kept():\n    report('figure of a passing test')\n"
+        "def test_dropped():\n    report('figure of a failing test')\n    assert False\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert run.returncode == 1, run.stdout[-2000:]  # one test failed on purpose
+    summary = run.stdout.split("reliability figures (from tests that passed)")[1].split("short test summary")[0]
+    assert "figure of a passing test" in summary
+    assert "figure of a failing test" not in summary
