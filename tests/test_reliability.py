@@ -236,7 +236,8 @@ def raw_request(base: str, data: bytes) -> int:
             if not chunk:
                 break
             answer += chunk
-        sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):  # already closed by the server
+            sock.shutdown(socket.SHUT_RDWR)
         sender.join(10)
     return int(answer.split(b" ", 2)[1])
 
