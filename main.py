@@ -291,7 +291,7 @@ async def read_ticket(ticket_id: TicketId, request: Request) -> Response:
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None and etag_matches(if_none_match, etag, weak=True):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-    return _one_ticket(body)
+    return Response(body, headers={"ETag": etag}, media_type=JSON)
 
 
 @app.patch(
