@@ -225,8 +225,8 @@ async def current() -> Snapshot:
     return tickets.cached_snapshot() or await run_in_threadpool(tickets.snapshot)
 
 
-def _one_ticket(body: bytes, status_code: int = 200, **headers: str) -> Response:
-    return Response(body, status_code, headers={"ETag": etag_of(body), **headers}, media_type=JSON)
+def _one_ticket(body: bytes, status_code: int = 200, etag: str | None = None, **headers: str) -> Response:
+    return Response(body, status_code, headers={"ETag": etag or etag_of(body), **headers}, media_type=JSON)
 
 
 # --------------------------------------------------------------------------- routes
@@ -291,7 +291,7 @@ async def read_ticket(ticket_id: TicketId, request: Request) -> Response:
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None and etag_matches(if_none_match, etag, weak=True):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-    return Response(body, headers={"ETag": etag}, media_type=JSON)
+    return _one_ticket(body, etag=etag)
 
 
 @app.patch(

@@ -768,10 +768,14 @@ class Store:
             return _stat_key(os.stat(self.path))
         except FileNotFoundError:
             if not os.path.isdir(self.folder):
-                raise StoreUnreadable(self.path, f"the folder {shown(self.folder)} does not exist") from None
+                raise self._no_folder() from None
             return "missing"
         except OSError as exc:
             raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
+
+    def _no_folder(self) -> StoreUnreadable:
+        """A path whose folder does not exist is an error, never an empty store."""
+        return StoreUnreadable(self.path, f"the folder {shown(self.folder)} does not exist")
 
     def _load(self, key: Any) -> Snapshot:
         if key == "missing":
@@ -901,7 +905,7 @@ class Store:
         except LockTimeout:
             raise StoreBusy(self.path, lock_timeout()) from None
         except FileNotFoundError:
-            raise StoreUnreadable(self.path, f"the folder {shown(self.folder)} does not exist") from None
+            raise self._no_folder() from None
         except OSError as exc:
             raise StoreUnreadable(self.folder, exc.strerror or str(exc)) from None
 

@@ -5,7 +5,9 @@ The shipped tickets.json is the users' to edit: no test reads it or depends on w
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import multiprocessing
 import os
 import shutil
 import signal
@@ -13,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -155,3 +157,37 @@ def kill_group(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     if process.poll() is None:
         os.killpg(process.pid, sig)
     process.wait(10)
+
+
+# --------------------------------------------------------------------------- another process holding the lock
+
+
+def _hold_store_lock(folder: str, ready, release, touch: str | None, temp_file: str | None) -> None:
+    """In a child process: take the store's lock (an flock on the data file's folder) as the CLI or another
+    worker would, optionally change a file (touch) or leave a half-written temp file, then hold on."""
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    if touch:
+        os.utime(touch)  # a change: every server must read the file again
+    if temp_file:
+        Path(temp_file).write_text('{"half": ')
+    ready.set()
+    release.wait(60)
+    os.close(fd)
+
+
+@contextmanager
+def lock_held_by_another_process(folder: Path, *, touch: Path | None = None,
+                                 temp_file: Path | None = None) -> Iterator[Callable[[], None]]:  # fmt: skip
+    """While inside, another process holds the store's lock; the value lets the block release it early."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_store_lock, args=(str(folder), ready, release, touch and str(touch),
+                                                         temp_file and str(temp_file)))  # fmt: skip
+    holder.start()
+    try:
+        assert ready.wait(30), "the other process did not take the lock"
+        yield release.set
+    finally:
+        release.set()
+        holder.join(30)

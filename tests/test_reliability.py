@@ -16,12 +16,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, report, running_server
+from conftest import ROOT, lock_held_by_another_process, report, running_server
 from fastapi.testclient import TestClient
 
 import script
@@ -290,51 +291,28 @@ def test_hostile_input_gets_a_4xx_and_the_service_goes_on(tickets_file: Path) ->
 # --------------------------------------------------------------------------- 7. reads while writes queue
 
 
-def _write_and_hold_lock(path: str, ready, release) -> None:
-    """Another process (the CLI, another worker) that takes the lock, changes the file and goes on holding it."""
-    import fcntl
-
-    fd = os.open(os.path.dirname(path), os.O_RDONLY)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    os.utime(path)  # a change: every server must read the file again, which takes a thread
-    ready.set()
-    release.wait(60)
-    os.close(fd)
-
-
 def test_reads_answer_while_60_writes_wait_for_another_process(tickets_file: Path) -> None:
     """Queued writes hold no thread: reads keep theirs (before: 8 s once the thread pool was full)."""
     import asyncio
-    import multiprocessing
 
-    ctx = multiprocessing.get_context("spawn")
-    ready, release = ctx.Event(), ctx.Event()
-    holder = ctx.Process(target=_write_and_hold_lock, args=(str(tickets_file), ready, release))
+    async def scenario(base: str, release: Callable[[], None]) -> tuple[list[float], list[int]]:
+        async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=100)) as http:
+            writes = [asyncio.create_task(http.post("/tickets", json={"title": f"en file {i}"})) for i in range(60)]
+            await asyncio.sleep(1.0)  # every write is now queued behind the lock
+            assert not any(w.done() for w in writes)
+            delays = []
+            for path in ["/health", "/tickets/1", "/tickets?limit=5"] * 3:
+                start = time.monotonic()
+                assert (await http.get(path)).status_code == 200
+                delays.append(time.monotonic() - start)
+            release()
+            return delays, [(await w).status_code for w in writes]
+
     with running_server(tickets_file, env={"TICKETS_LOCK_TIMEOUT": "20"}) as base:
         httpx.get(f"{base}/tickets/1")  # the cache is warm, as on a server in use
-        holder.start()
-        assert ready.wait(30)
-
-        async def scenario() -> tuple[list[float], list[int]]:
-            async with httpx.AsyncClient(base_url=base, timeout=60,
-                                         limits=httpx.Limits(max_connections=100)) as http:  # fmt: skip
-                writes = [asyncio.create_task(http.post("/tickets", json={"title": f"en file {i}"}))
-                          for i in range(60)]  # fmt: skip
-                await asyncio.sleep(1.0)  # every write is now queued behind the lock
-                assert not any(w.done() for w in writes)
-                delays = []
-                for path in ["/health", "/tickets/1", "/tickets?limit=5"] * 3:
-                    start = time.monotonic()
-                    assert (await http.get(path)).status_code == 200
-                    delays.append(time.monotonic() - start)
-                release.set()
-                return delays, [(await w).status_code for w in writes]
-
-        try:
-            delays, codes = asyncio.run(scenario())
-        finally:
-            release.set()
-            holder.join(30)
+        # The other process also changes the file: every read must load it again, which takes a thread.
+        with lock_held_by_another_process(tickets_file.parent, touch=tickets_file) as release:
+            delays, codes = asyncio.run(scenario(base, release))
     assert codes == [201] * 60  # once the lock is free, every queued write lands
     assert max(delays) < 1.0, delays  # a bound far from the 8 s of a starved thread pool, not a speed goal
     report(f"reads under load: 60 writes queued behind another process's lock; 9 reads answered, slowest in "

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import lock_held_by_another_process
 
 import script
 from script import (
@@ -301,34 +302,15 @@ def test_stale_temporary_files_are_removed(store: Store, tickets_file: Path) -> 
     assert list(tickets_file.parent.glob(".*.tmp")) == []
 
 
-def _hold_lock(folder: str, ready: multiprocessing.Event, release: multiprocessing.Event) -> None:
-    """Another process holding the store's lock (an flock on the data file's folder)."""
-    import fcntl
-
-    fd = os.open(folder, os.O_RDONLY)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    ready.set()
-    release.wait(30)
-    os.close(fd)
-
-
 def test_write_waits_for_another_process_then_says_busy(store: Store, tickets_file: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    ctx = multiprocessing.get_context("spawn")
-    ready, release = ctx.Event(), ctx.Event()
-    holder = ctx.Process(target=_hold_lock, args=(str(store.folder), ready, release))
-    holder.start()
-    try:
-        assert ready.wait(30)
+    with lock_held_by_another_process(store.folder):
         monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "0.3")
         before = tickets_file.read_bytes()
         with pytest.raises(StoreBusy, match="store busy"):
             store.add(TicketCreate(title="Bloqué"))
         assert tickets_file.read_bytes() == before
         assert store.snapshot().tickets  # reads never wait for the lock
-    finally:
-        release.set()
-        holder.join(30)
     assert store.add(TicketCreate(title="Débloqué"))["title"] == "Débloqué"
 
 

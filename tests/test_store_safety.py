@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TEST_DATA, report
+from conftest import ROOT, TEST_DATA, lock_held_by_another_process, report
 from fastapi.testclient import TestClient
 
 import script
@@ -65,31 +65,12 @@ def test_deleting_and_replacing_lock_files_never_breaks_mutual_exclusion(tickets
     report("lock games: 3 processes, 120 creates while lock files were deleted and replaced; all kept, ids unique")
 
 
-def _hold_folder_lock(folder: str, temp: str, ready: multiprocessing.Event, release: multiprocessing.Event) -> None:
-    import fcntl
-
-    fd = os.open(folder, os.O_RDONLY)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    Path(temp).write_text('{"half": ')  # a live writer's temp file
-    ready.set()
-    release.wait(30)
-    os.close(fd)
-
-
 def test_stale_temp_cleanup_never_deletes_a_live_writers_temp_file(tickets_file: Path) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    ready, release = ctx.Event(), ctx.Event()
     temp = tickets_file.parent / ".tickets.json.0123456789abcdef.tmp"
-    holder = ctx.Process(target=_hold_folder_lock, args=(str(tickets_file.parent), str(temp), ready, release))
-    holder.start()
-    try:
-        assert ready.wait(30)
+    with lock_held_by_another_process(tickets_file.parent, temp_file=temp):  # a live writer and its temp file
         (tickets_file.parent / "tickets.json.lock").unlink(missing_ok=True)
         assert Store(tickets_file).remove_stale_temp_files() == 0
         assert temp.exists()
-    finally:
-        release.set()
-        holder.join(30)
     assert Store(tickets_file).remove_stale_temp_files() == 1  # now the writer is gone: it is stale
 
 
@@ -262,26 +243,10 @@ def test_a_non_utf8_path_gets_a_json_503(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- bounded waits
 
 
-def _hold_lock(folder: str, ready: multiprocessing.Event, release: multiprocessing.Event) -> None:
-    import fcntl
-
-    fd = os.open(folder, os.O_RDONLY)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    ready.set()
-    release.wait(60)
-    os.close(fd)
-
-
 @pytest.fixture
 def lock_held_elsewhere(tickets_file: Path):
-    ctx = multiprocessing.get_context("spawn")
-    ready, release = ctx.Event(), ctx.Event()
-    holder = ctx.Process(target=_hold_lock, args=(str(tickets_file.parent), ready, release))
-    holder.start()
-    assert ready.wait(30)
-    yield
-    release.set()
-    holder.join(30)
+    with lock_held_by_another_process(tickets_file.parent):
+        yield
 
 
 def test_no_write_waits_much_longer_than_the_lock_timeout(store: Store, lock_held_elsewhere: None,
