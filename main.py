@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import Annotated, Any, get_origin
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response, status
@@ -15,17 +15,13 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, BeforeValidator
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from http_rules import BodyLimit, DocsStayHome, HeadAndOptions, RequireApiKey
 from script import (
-    Batch,
     PreconditionFailed,
     SettingInvalid,
-    Snapshot,
     Stats,
-    Store,
     StoreError,
     Ticket,
     TicketCreate,
@@ -39,6 +35,7 @@ from script import (
     parse_ticket_id,
     ticket_json,
 )
+from stores import TicketStore, open_store
 
 # Settings fail closed: an empty TICKETS_API_KEY or a TICKETS_LOCK_TIMEOUT of "nan" stops the server
 # before it serves anything, with one line naming the setting (uvicorn prints a SystemExit's message).
@@ -52,13 +49,13 @@ TOO_LARGE_DETAIL = f"Content Too Large: the body is over {MAX_BODY_BYTES} bytes 
 JSON = "application/json"
 
 
-def get_store() -> Store:
-    """The store of TICKETS_FILE (or tickets.json beside script.py); tests replace it through
-    app.dependency_overrides[get_store], as with any FastAPI dependency."""
-    return Store.default()
+def get_store() -> TicketStore:
+    """The store the environment names: TICKETS_DATABASE_URL (PostgreSQL), else TICKETS_FILE (or tickets.json
+    beside script.py). Tests replace it through app.dependency_overrides[get_store], as with any dependency."""
+    return open_store()
 
 
-def store() -> Store:
+def store() -> TicketStore:
     """get_store(), or what a test put in its place.
 
     Looked up by hand rather than declared with Depends(): FastAPI's dependency machinery cost a
@@ -71,9 +68,15 @@ TicketId = Annotated[int, Path(ge=1, description="The ticket's id.", examples=[3
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """At start-up, remove the temporary files a crashed writer may have left."""
-    store().remove_stale_temp_files()
+    """At start-up, the store gets ready (a crashed writer's temporary files removed, tables created or
+    upgraded); a store it cannot reach yet is not fatal: requests answer 503 until it can."""
+    tickets = store()
+    try:
+        await tickets.open()
+    except StoreError as problem:
+        print(f"warning: {problem}", file=sys.stderr)
     yield
+    await tickets.close()
 
 
 # --------------------------------------------------------------------------- documented errors
@@ -218,13 +221,6 @@ async def store_unavailable(request: Request, exc: StoreError | SettingInvalid) 
     return JSONResponse({"detail": str(exc)}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
-async def current() -> Snapshot:
-    """The store's current version. Reads are async routes: when the cache is fresh (one stat) no
-    thread is needed; reading the file again after a change goes to the thread pool."""
-    tickets = store()
-    return tickets.cached_snapshot() or await run_in_threadpool(tickets.snapshot)
-
-
 def _one_ticket(body: bytes, status_code: int = 200, etag: str | None = None, **headers: str) -> Response:
     return Response(body, status_code, headers={"ETag": etag or etag_of(body), **headers}, media_type=JSON)
 
@@ -251,7 +247,7 @@ ONCE = [Depends(each_parameter_once)]
 )  # fmt: skip
 async def list_tickets(query: Annotated[TicketQuery, Query()]) -> Response:
     """Tickets matching the filters, sorted and paged; X-Total-Count counts the matches before paging."""
-    body, total = (await current()).search_json(query)
+    body, total = await store().search_json(query)
     return Response(body, media_type=JSON, headers={"X-Total-Count": str(total)})
 
 
@@ -261,14 +257,14 @@ async def list_tickets(query: Annotated[TicketQuery, Query()]) -> Response:
 )  # fmt: skip
 async def create_ticket(data: TicketCreate) -> Response:
     """Create a ticket; its id is new and never reused. Location and ETag name the result."""
-    ticket = await store().commit_async(partial(Batch.add, data=data))
+    ticket = await store().add(data)
     return _one_ticket(ticket_json(ticket), 201, Location=f"/tickets/{ticket['id']}")
 
 
 @app.get("/tickets/stats", summary="Count tickets", responses={400: BAD_REQUEST}, dependencies=ONCE, tags=["statistics"])
 async def ticket_stats(filters: Annotated[TicketFilters, Query()]) -> Stats:
     """How many tickets match the filters, by status and by priority (every key present)."""
-    return (await current()).stats(filters)
+    return await store().stats(filters)
 
 
 @app.api_route("/tickets/stats", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
@@ -285,7 +281,7 @@ def stats_is_read_only() -> None:
 )  # fmt: skip
 async def read_ticket(ticket_id: TicketId, request: Request) -> Response:
     """One ticket with its ETag; 304 without a body when If-None-Match names that ETag."""
-    body = (await current()).ticket_json(ticket_id)
+    body = await store().get_json(ticket_id)
     etag = etag_of(body)
     # Read here, documented by IF_NONE_MATCH: as a Header() parameter it cost the hottest route ~15 %.
     if_none_match = request.headers.get("if-none-match")
@@ -302,7 +298,7 @@ async def update_ticket(
     ticket_id: TicketId, changes: TicketUpdate, if_match: Annotated[str | None, Header()] = None
 ) -> Response:
     """Change some fields (merge patch; null only unassigns). With If-Match, only if the ETag still matches."""
-    ticket = await store().commit_async(partial(Batch.update, ticket_id=ticket_id, changes=changes, if_match=if_match))
+    ticket = await store().update(ticket_id, changes, if_match)
     return _one_ticket(ticket_json(ticket))
 
 
@@ -314,7 +310,7 @@ async def delete_ticket(
     ticket_id: TicketId, if_match: Annotated[str | None, Header()] = None
 ) -> Response:
     """Delete a ticket for good; its id is never given again. With If-Match, only if the ETag still matches."""
-    await store().commit_async(partial(Batch.delete, ticket_id=ticket_id, if_match=if_match))
+    await store().delete(ticket_id, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -332,7 +328,7 @@ async def home() -> RedirectResponse:
 @app.get("/health", summary="Service health", tags=["service"])
 async def health() -> Health:
     """ok and the number of tickets; 503 naming the problem when the file cannot be read."""
-    return Health(status="ok", tickets=len((await current()).tickets))
+    return Health(status="ok", tickets=await store().count())
 
 
 API_KEY_SCHEME = {"type": "apiKey", "in": "header", "name": "X-API-Key",

@@ -8,26 +8,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import codecs
-import functools
 import hashlib
 import io
 import json
 import math
 import os
 import re
-import secrets
-import stat
 import sys
-import threading
-import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from datetime import datetime, timezone
-from itertools import chain, repeat
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pydantic_core
 from pydantic import (
@@ -37,14 +30,19 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    TypeAdapter,
     ValidationError,
     WithJsonSchema,
     model_validator,
 )
 from typing_extensions import TypedDict
 
-from folder_lock import FolderLock, LockTimeout
+if TYPE_CHECKING:
+    from stores import TicketStore
+
+if __name__ == "__main__":
+    # `python script.py` runs this file as __main__, and the stores import it as `script`: without
+    # this line it would be loaded twice, and an error raised by a store would not be one of ours.
+    sys.modules["script"] = sys.modules[__name__]
 
 # --------------------------------------------------------------------------- values and rules
 
@@ -125,6 +123,16 @@ def not_blank(value: str) -> str:
     return value
 
 
+def no_nul(value: str) -> str:
+    """No text may hold the NUL character: PostgreSQL cannot store it, and no ticket needs it."""
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (\\u0000)")
+    return value
+
+
+NO_NUL_PATTERN = "^[^\x00]*$"
+
+
 def real_timestamp(value: str) -> str:
     """The pattern checks the shape; this checks the date and time exist (no month 13, no 25:00)."""
     try:
@@ -151,15 +159,21 @@ def parse_ticket_id(value: Any) -> Any:
 
 StatusIn = Annotated[Status, BeforeValidator(parse_status)]
 PriorityIn = Annotated[Priority, BeforeValidator(parse_priority)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
-Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX)]
-Assignee = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ASSIGNEE_MAX)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), AfterValidator(no_nul)]
+Description = Annotated[
+    str, StringConstraints(max_length=DESCRIPTION_MAX), AfterValidator(no_nul),
+    Field(json_schema_extra={"pattern": NO_NUL_PATTERN}),
+]  # fmt: skip
+Assignee = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ASSIGNEE_MAX), AfterValidator(no_nul)
+]  # fmt: skip
 Timestamp = Annotated[
     str, StringConstraints(pattern=TIMESTAMP_PATTERN), AfterValidator(real_timestamp),
     Field(examples=["2026-11-20T09:14:00Z"]),
 ]  # fmt: skip
 # In request bodies, blanks and invisible characters alone do not count; the schema says so too.
-_NOT_BLANK = Field(json_schema_extra={"pattern": VISIBLE_PATTERN})
+# In the schema: some visible character, and no NUL anywhere.
+_NOT_BLANK = Field(json_schema_extra={"pattern": f"^[^\x00]*[^{INVISIBLE}\x00][^\x00]*$"})
 TitleIn = Annotated[Title, AfterValidator(not_blank), _NOT_BLANK]
 AssigneeIn = Annotated[Assignee, AfterValidator(not_blank), _NOT_BLANK]
 
@@ -197,9 +211,6 @@ class StoreFile(TypedDict):
     tickets: list[Ticket]
 
 
-# The rare bare-array form is validated by an adapter built on first use (defer_build).
-_STORE_OBJECT = TypeAdapter(StoreFile)
-_STORE_ARRAY = TypeAdapter(list[Ticket], config=ConfigDict(defer_build=True))
 
 _EXAMPLE = {
     "title": "Imprimante du 2e étage hors service",
@@ -244,6 +255,13 @@ class TicketUpdate(BaseModel):
         return self
 
 
+_QUERY_TEXT = {"type": "string", "pattern": NO_NUL_PATTERN}
+
+
+def _no_nul_or_none(value: str | None) -> str | None:
+    return value if value is None else no_nul(value)
+
+
 class TicketFilters(BaseModel):
     """Filters shared by the list, the statistics and the CLI."""
 
@@ -254,9 +272,9 @@ class TicketFilters(BaseModel):
     priority: Annotated[list[PriorityIn], BeforeValidator(split_commas)] = Field(
         default=[], description="Keep these priorities: repeat it or separate with commas; French accepted (haute).")
     # A query string has no null: the schema says "string, optional", the Python default is None.
-    assignee: Annotated[str | None, WithJsonSchema({"type": "string"})] = Field(
+    assignee: Annotated[str | None, AfterValidator(_no_nul_or_none), WithJsonSchema(_QUERY_TEXT)] = Field(
         default=None, description="Exact assignee.")
-    q: Annotated[str | None, WithJsonSchema({"type": "string"})] = Field(
+    q: Annotated[str | None, AfterValidator(_no_nul_or_none), WithJsonSchema(_QUERY_TEXT)] = Field(
         default=None, description="Text in title or description, ignoring case and accents (reseau finds Réseau).")
 
 
@@ -318,6 +336,11 @@ class StoreWriteFailed(StoreError):
 class StoreBusy(StoreError):
     def __init__(self, path: Path, seconds: float) -> None:
         super().__init__(f"store busy: {shown(path)} stayed locked by another process for {seconds:g} s; try again")
+
+
+class StoreNotEmpty(TicketError):
+    def __init__(self, name: str, count: int) -> None:
+        super().__init__(f"{name} already holds {count} tickets; add --replace to replace them")
 
 
 class SettingInvalid(TicketError):
@@ -410,71 +433,6 @@ def etag_matches(header: str, etag: str, *, weak: bool = False) -> bool:
     return "*" in tags or etag in tags
 
 
-# --------------------------------------------------------------------------- parsing the file
-
-
-def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket]]:
-    """Validate the bytes of tickets.json: (next_id, tickets by id in id order), or StoreUnreadable.
-
-    Anything the schema does not know is refused, never dropped at the next write: unknown keys
-    (pydantic's extra="forbid") and a key repeated in one object (see _repeated_key).
-    """
-    raw = raw.removeprefix(codecs.BOM_UTF8)
-    if not raw.strip():
-        raise StoreUnreadable(path, "the file is empty; expected a JSON object with next_id and tickets")
-    bare_array = raw.lstrip()[:1] == b"["
-    try:
-        if bare_array:
-            tickets, next_id = _STORE_ARRAY.validate_json(raw), 1
-        else:
-            data = _STORE_OBJECT.validate_json(raw)
-            tickets, next_id = data["tickets"], data["next_id"]
-    except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        problem = _describe(error)
-        if not error["loc"] and error["type"] != "json_invalid":
-            problem += ": expected a JSON object with next_id and tickets, or an array of tickets"
-        raise StoreUnreadable(path, problem) from None
-    repeated = _repeated_key(raw, tickets, 0 if bare_array else len(StoreFile.__annotations__))
-    if repeated:
-        raise StoreUnreadable(path, f"the key {repeated!r} appears twice in one object; keep one of them")
-    by_id = {t["id"]: t for t in sorted(tickets, key=_SORT_FIELD["id"])}
-    if len(by_id) != len(tickets):
-        raise StoreUnreadable(path, "two tickets have the same id")
-    # next_id never goes below max id + 1, so an id is never handed out twice.
-    return max(next_id, max(by_id, default=0) + 1), by_id
-
-
-_TICKET_KEYS = len(Ticket.__annotations__)
-
-
-def _repeated_key(raw: bytes, tickets: list[Ticket], top_keys: int) -> str | None:
-    """The name of a key repeated in one object of the file, or None.
-
-    JSON parsers keep the last of two equal keys, so the first value would vanish at the next write.
-    Cheap proof first: with no \\u escape in the file, every ':' is either the separator after a key
-    or a ':' inside a string value. The parsed data tells how many keys there are (every key is known
-    and required) and how many ':' its strings hold (each timestamp has two); if the file has exactly
-    that many, no key is repeated. Otherwise an exact, slower parse finds the repeated key.
-    """
-    if b"\\u" not in raw:
-        text_colons = sum(
-            "".join([t[field] or "" for t in tickets]).count(":") for field in ("title", "description", "assignee")
-        )
-        if raw.count(b":") == top_keys + len(tickets) * (_TICKET_KEYS + 4) + text_colons:
-            return None
-    found: list[str] = []
-
-    def check(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        if len(set(keys)) != len(keys) and not found:
-            found.append(next(key for key in keys if keys.count(key) > 1))
-        return dict(pairs)
-
-    json.loads(raw, object_pairs_hook=check)
-    return found[0] if found else None
-
-
 def _describe(error: Any) -> str:
     """One line from a pydantic error: 'tickets[3].status: Input should be ...'."""
     where = ""
@@ -488,181 +446,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(_describe(e) for e in exc.errors(include_url=False))
 
 
-def _dump_pretty(ticket: Ticket) -> bytes:
-    """The ticket as it stands in the file: indented by 2, nested 4 deep in the tickets array."""
-    return b"    " + pydantic_core.to_json(ticket, indent=2).replace(b"\n", b"\n    ")
-
-
-# --------------------------------------------------------------------------- snapshots
-
-
-class Snapshot:
-    """One immutable version of the store, with its serializations cached.
-
-    Each ticket's compact JSON (for answers) and indented JSON (for the file) is computed at most
-    once per version of that ticket, so a write re-serializes only what changed.
-    """
-
-    def __init__(self, next_id: int, tickets: dict[int, Ticket], *, key: Any = None,
-                 compact: dict[int, bytes] | None = None, pretty: dict[int, bytes] | None = None,
-                 folded: dict[int, str] | None = None) -> None:  # fmt: skip
-        self.next_id, self.tickets, self.key = next_id, tickets, key
-        self._compact = compact if compact is not None else {}
-        self._pretty = pretty if pretty is not None else {}
-        self._folded = folded if folded is not None else {}  # searchable_text, filled by q searches
-        self._all_json: bytes | None = None
-
-    def get(self, ticket_id: int) -> Ticket:
-        try:
-            return self.tickets[ticket_id]
-        except KeyError:
-            raise TicketNotFound(ticket_id) from None
-
-    def ticket_json(self, ticket_id: int) -> bytes:
-        data = self._compact.get(ticket_id)
-        if data is None:
-            data = self._compact[ticket_id] = ticket_json(self.get(ticket_id))
-        return data
-
-    def etag(self, ticket_id: int) -> str:
-        return etag_of(self.ticket_json(ticket_id))
-
-    def list_json(self, tickets: Iterable[Ticket]) -> bytes:
-        """A JSON array of these tickets, from the cached serializations."""
-        return b"[" + b",".join([self.ticket_json(t["id"]) for t in tickets]) + b"]"
-
-    def search(self, query: TicketQuery) -> tuple[list[Ticket], int]:
-        """The page of tickets a query asks for, and how many matched before paging."""
-        matched = filter_tickets(self.tickets.values(), query, self._text_of)
-        # The snapshot keeps tickets in id order (new ids are the highest): the default sort is free.
-        ordered = matched if query.sort == "id" else sort_tickets(matched, query.sort)
-        return paginate(ordered, query.limit, query.offset), len(ordered)
-
-    def stats(self, filters: TicketFilters) -> Stats:
-        """Counts of the tickets that match the filters."""
-        return count(filter_tickets(self.tickets.values(), filters, self._text_of))
-
-    def _text_of(self, ticket: Ticket) -> str:
-        text = self._folded.get(ticket["id"])
-        if text is None:
-            text = self._folded[ticket["id"]] = searchable_text(ticket)
-        return text
-
-    def search_json(self, query: TicketQuery) -> tuple[bytes, int]:
-        """search() as a JSON array; the plain full listing is serialized once per version."""
-        if query == _ALL:
-            if self._all_json is None:
-                self._all_json = self.list_json(self.tickets.values())
-            return self._all_json, len(self.tickets)
-        page, total = self.search(query)
-        return self.list_json(page), total
-
-    def file_chunks(self) -> Iterable[bytes]:
-        """The whole file, in pieces to write one after the other: 2-space indent, id order,
-        non-ASCII as itself, final newline. Never joined into one big string: at 100 000 tickets
-        that copy alone took longer than writing the file."""
-        if not self.tickets:
-            return [pydantic_core.to_json({"next_id": self.next_id, "tickets": []}, indent=2) + b"\n"]
-        pretty = self._pretty  # holds only ids of this version (Batch.result drops changed ones)
-        if len(pretty) != len(self.tickets):
-            for ticket_id, ticket in self.tickets.items():
-                if ticket_id not in pretty:
-                    pretty[ticket_id] = _dump_pretty(ticket)
-        parts = map(pretty.__getitem__, self.tickets)  # C-level iterators: no Python loop per ticket
-        head = b'{\n  "next_id": %d,\n  "tickets": [\n' % self.next_id
-        return chain((head, next(parts)), chain.from_iterable(zip(repeat(b",\n"), parts)), (b"\n  ]\n}\n",))
-
-
-# --------------------------------------------------------------------------- the store
-
-
-class Batch:
-    """The working copy that a group of mutations changes before one atomic write."""
-
-    def __init__(self, snap: Snapshot) -> None:
-        self.snap = snap
-        self.next_id = snap.next_id
-        self.tickets = dict(snap.tickets)
-        self.changed: set[int] = set()
-        self.time = now()
-
-    def current(self, ticket_id: int, if_match: str | None) -> Ticket:
-        """The ticket as it is now; PreconditionFailed when if_match names another version."""
-        ticket = self.tickets.get(ticket_id)
-        if ticket is None:
-            raise TicketNotFound(ticket_id)
-        if if_match is not None:
-            etag = etag_of(ticket_json(ticket))
-            if not etag_matches(if_match, etag):
-                raise PreconditionFailed(ticket_id, if_match, etag)
-        return ticket
-
-    def add(self, data: TicketCreate) -> Ticket:
-        ticket: Ticket = {"id": self.next_id, **data.model_dump(), "created_at": self.time, "updated_at": self.time}  # type: ignore[typeddict-item]
-        self.tickets[ticket["id"]] = ticket
-        self.next_id += 1
-        self.changed.add(ticket["id"])
-        return ticket
-
-    def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None) -> Ticket:
-        old = self.current(ticket_id, if_match)
-        new: Ticket = {**old, **changes.model_dump(exclude_unset=True)}  # type: ignore[typeddict-item]
-        if new == old:
-            return old  # nothing changes: same updated_at, same ETag, no write
-        new["updated_at"] = self.time
-        self.tickets[ticket_id] = new
-        self.changed.add(ticket_id)
-        return new
-
-    def delete(self, ticket_id: int, if_match: str | None = None) -> None:
-        self.current(ticket_id, if_match)
-        del self.tickets[ticket_id]
-        self.changed.add(ticket_id)
-
-    def result(self) -> Snapshot:
-        """The new snapshot, keeping the cached serializations of the unchanged tickets."""
-        compact, pretty, folded = dict(self.snap._compact), dict(self.snap._pretty), dict(self.snap._folded)
-        complete = len(pretty) == len(self.snap.tickets)  # then keep it complete: no scan at write time
-        for ticket_id in self.changed:
-            compact.pop(ticket_id, None)
-            pretty.pop(ticket_id, None)
-            folded.pop(ticket_id, None)
-            if complete and ticket_id in self.tickets:
-                pretty[ticket_id] = _dump_pretty(self.tickets[ticket_id])
-        return Snapshot(self.next_id, self.tickets, compact=compact, pretty=pretty, folded=folded)
-
-
-class _Pending:
-    """A mutation waiting for the next group commit.
-
-    Its waiter is woken once, when the change is done or when it must lead the next commit. A thread
-    waits on an Event; a coroutine of the server awaits a future, so queued writes hold no thread.
-    """
-
-    __slots__ = ("change", "deadline", "done", "result", "error", "_event", "_loop", "_future")
-
-    def __init__(self, change: Callable[[Batch], Any], deadline: float, loop: asyncio.AbstractEventLoop | None) -> None:
-        self.change, self.deadline, self.done, self.result, self.error = change, deadline, False, None, None
-        self._loop = loop
-        self._event = threading.Event() if loop is None else None
-        self._future = loop.create_future() if loop is not None else None
-
-    def wake(self) -> None:
-        if self._event is not None:
-            self._event.set()
-        else:
-            self._loop.call_soon_threadsafe(_resolve, self._future)  # type: ignore[union-attr]
-
-    def wait(self) -> None:
-        self._event.wait()  # type: ignore[union-attr]
-
-    async def wait_async(self) -> None:
-        await self._future  # type: ignore[misc]
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+# --------------------------------------------------------------------------- settings
 
 
 SAMPLE_FILE = Path(__file__).with_name("tickets.json")
@@ -702,310 +486,11 @@ def check_settings() -> None:
         raise SettingInvalid("TICKETS_API_KEY must be printable ASCII (letters, digits, punctuation)")
 
 
-class Store:
-    """The tickets file: cached reads, locked and atomic group-committed writes.
-
-    Reads never lock: os.replace makes every version of the file complete, and the cache is
-    checked against the file's stat (every write gives the file a unique mtime in nanoseconds).
-    Writes from all threads of a process are combined: the leader applies every pending mutation
-    under the OS lock of the folder (folder_lock.py), writes the file once, then all are answered.
-    A symbolic link is followed: its target is read, locked and replaced, so the link keeps working.
-    """
-
-    _instances: dict[Path, Store] = {}
-    _instances_lock = threading.Lock()
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(os.path.realpath(path))
-        self.folder = self.path.parent
-        self._lock = FolderLock(self.folder)
-        self._cache: Snapshot | None = None
-        self._failure: tuple[Any, StoreUnreadable] | None = None
-        self._commit_lock = threading.Lock()  # held while a batch is written
-        self._leader_busy = False
-        self._queue: list[_Pending] = []
-        self._queue_lock = threading.Lock()
-
-    @classmethod
-    def default(cls) -> Store:
-        """The Store of default_path(); cheap enough to call on every request."""
-        return _store_for_setting(os.environ.get("TICKETS_FILE"))
-
-    @classmethod
-    def for_path(cls, path: Path | str) -> Store:
-        """The one Store of this process for a file (the cache and the locks are per file)."""
-        real = Path(os.path.realpath(path))
-        with cls._instances_lock:
-            if real not in cls._instances:
-                cls._instances[real] = cls(real)
-            return cls._instances[real]
-
-    # ---- reading
-
-    def cached_snapshot(self) -> Snapshot | None:
-        """The cached version if the file has not changed since (a stat, no read), else None."""
-        cache = self._cache
-        return cache if cache is not None and cache.key == self._disk_key() else None
-
-    def snapshot(self) -> Snapshot:
-        """The current version of the file, from the cache when the file has not changed."""
-        key = self._disk_key()
-        cache = self._cache
-        if cache is not None and cache.key == key:
-            return cache
-        if self._failure is not None and self._failure[0] == key:
-            raise self._failure[1]
-        try:
-            snap = self._load(key)
-        except StoreUnreadable as exc:
-            self._failure = (key, exc)
-            raise
-        self._cache = snap
-        return snap
-
-    def _disk_key(self) -> Any:
-        try:
-            return _stat_key(os.stat(self.path))
-        except FileNotFoundError:
-            if not os.path.isdir(self.folder):
-                raise self._no_folder() from None
-            return "missing"
-        except OSError as exc:
-            raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
-
-    def _no_folder(self) -> StoreUnreadable:
-        """A path whose folder does not exist is an error, never an empty store."""
-        return StoreUnreadable(self.path, f"the folder {shown(self.folder)} does not exist")
-
-    def _load(self, key: Any) -> Snapshot:
-        if key == "missing":
-            return Snapshot(1, {}, key=key)
-        try:
-            # O_NONBLOCK: a FIFO put in the file's place must not block the open; it is refused below.
-            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return Snapshot(1, {}, key="missing")
-        except OSError as exc:
-            raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):  # /dev/zero would be read until memory runs out
-            os.close(fd)
-            raise StoreUnreadable(self.path, _not_a_file(st.st_mode))
-        with open(fd, "rb") as file:
-            try:
-                raw = file.read()
-            except OSError as exc:
-                raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
-        next_id, tickets = parse_store(raw, self.path)
-        return Snapshot(next_id, tickets, key=_stat_key(st))
-
-    # ---- writing
-
-    def add(self, data: TicketCreate) -> Ticket:
-        """Create a ticket; its id comes from next_id and is never reused."""
-        return self.commit(lambda batch: batch.add(data))
-
-    def update(self, ticket_id: int, changes: TicketUpdate, *, if_match: str | None = None) -> Ticket:
-        """Merge changes into a ticket; updated_at moves only when a value changes."""
-        return self.commit(lambda batch: batch.update(ticket_id, changes, if_match))
-
-    def delete(self, ticket_id: int, *, if_match: str | None = None) -> None:
-        """Delete a ticket for good."""
-        self.commit(lambda batch: batch.delete(ticket_id, if_match))
-
-    def commit(self, change: Callable[[Batch], Any]) -> Any:
-        """Apply one mutation in the next group commit, and return its result once it is on disk.
-
-        One thread at a time leads: it takes every queued mutation, commits them as one batch,
-        then hands the lead to the oldest mutation queued meanwhile. The others just wait, so a
-        batch holds everything that arrived during the previous write.
-        """
-        pending, leading = self._enqueue(change, None)
-        if not leading:
-            pending.wait()
-        if not pending.done:  # first in, or handed the lead: commit the queue
-            self._lead()
-        if pending.error is not None:
-            raise pending.error
-        return pending.result
-
-    async def commit_async(self, change: Callable[[Batch], Any]) -> Any:
-        """commit() for the server's event loop: a waiting write holds no thread, only the leader does,
-        so reads keep their threads however many writes queue behind another process's lock.
-
-        Shielded: a client that goes away does not cancel its change halfway, nor leave the queue
-        without a leader when the lead was handed to it.
-        """
-        work = asyncio.ensure_future(self._commit_async(change))
-        work.add_done_callback(lambda done: done.cancelled() or done.exception())  # read, even if nobody waits
-        return await asyncio.shield(work)
-
-    async def _commit_async(self, change: Callable[[Batch], Any]) -> Any:
-        pending, leading = self._enqueue(change, asyncio.get_running_loop())
-        if not leading:
-            await pending.wait_async()
-        if not pending.done:
-            await asyncio.to_thread(self._lead)
-        if pending.error is not None:
-            raise pending.error
-        return pending.result
-
-    def _enqueue(self, change: Callable[[Batch], Any], loop: asyncio.AbstractEventLoop | None) -> tuple[_Pending, bool]:
-        pending = _Pending(change, time.monotonic() + lock_timeout(), loop)
-        with self._queue_lock:
-            self._queue.append(pending)
-            leading, self._leader_busy = not self._leader_busy, True
-        return pending, leading
-
-    def _lead(self) -> None:
-        with self._queue_lock:
-            batch, self._queue = self._queue, []
-        try:
-            with self._commit_lock:
-                self._run(batch)
-        finally:
-            for p in batch:
-                p.wake()
-            with self._queue_lock:
-                if self._queue:
-                    self._queue[0].wake()  # not done: it wakes up as the next leader
-                else:
-                    self._leader_busy = False
-
-    def _run(self, pending: list[_Pending]) -> None:
-        """Lock, load, apply every pending change, write once, unlock; then mark them done.
-
-        The lock is awaited until the earliest deadline of the batch, so no write waits much longer
-        than TICKETS_LOCK_TIMEOUT from its arrival, even when it queued behind an earlier batch.
-        """
-        try:
-            self._acquire(min(p.deadline for p in pending))
-            try:
-                batch = Batch(self.snapshot())
-                for p in pending:
-                    try:
-                        p.result = p.change(batch)
-                    except TicketError as exc:
-                        p.error = exc
-                if batch.changed:
-                    self._save(batch.result())
-            finally:
-                self._lock.release()
-        except Exception as exc:  # whatever went wrong, no change of the batch is acknowledged
-            error = StoreWriteFailed(self.path, exc) if isinstance(exc, OSError) else exc
-            for p in pending:
-                p.error = p.error or error
-        finally:
-            for p in pending:
-                p.done = True
-
-    def _acquire(self, deadline: float) -> None:
-        try:
-            self._lock.acquire(deadline)
-        except LockTimeout:
-            raise StoreBusy(self.path, lock_timeout()) from None
-        except FileNotFoundError:
-            raise self._no_folder() from None
-        except OSError as exc:
-            raise StoreUnreadable(self.folder, exc.strerror or str(exc)) from None
-
-    def _save(self, snap: Snapshot) -> None:
-        """Write the whole file atomically: unique temp file, fsync, os.replace, fsync of the folder.
-
-        os.replace is the point of no return: nothing after it may turn the answer into a failure,
-        since the change is then in place (a client told "failed" would retry and duplicate it).
-        """
-        tmp = self.folder / f".{self.path.name}.{secrets.token_hex(8)}.tmp"
-        # Mode 0o666 through the umask, like any new file; an existing file's mode is kept below.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-        try:
-            try:
-                with suppress(FileNotFoundError):
-                    os.fchmod(fd, os.stat(self.path).st_mode & 0o7777)
-                with open(fd, "wb", buffering=1 << 20, closefd=False) as file:
-                    file.writelines(snap.file_chunks())
-                # A unique mtime tells every process's cache that the file changed, even when the
-                # new file reuses an old inode number and has the same size.
-                os.utime(fd, ns=(time.time_ns(), time.time_ns()))
-                os.fsync(fd)
-                os.replace(tmp, self.path)
-            except BaseException:
-                with suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                self._cache = None  # re-read whatever is on disk next time
-                raise
-            # Past os.replace, the change is in place: nothing below may turn the answer into a failure.
-            try:
-                snap.key = _stat_key(os.fstat(fd))  # after the rename, which moves ctime
-                self._cache = snap
-            except OSError:
-                self._cache = None
-        finally:
-            os.close(fd)
-        try:
-            _fsync_dir(self.folder)
-        except OSError as exc:  # the new file is in place and readable: say so, do not call it a failure
-            print(f"warning: {shown(self.folder)}: fsync of the folder failed ({exc.strerror}); the change is "
-                  "applied but may not survive a power cut", file=sys.stderr)  # fmt: skip
-
-    def remove_stale_temp_files(self) -> int:
-        """Delete temporary files left by a crashed writer; returns how many.
-
-        Done under the lock of the folder, which every live writer holds while its temp file exists,
-        and only when nobody holds it: a live writer's temp file is never touched.
-        """
-        prefix, removed = f".{self.path.name}.", 0
-        if self.path.exists() and not self.path.is_file():
-            return 0  # a folder, a device or a FIFO in the file's place: nothing to clean, nothing created
-        try:
-            with self._commit_lock:
-                self._lock.acquire(time.monotonic())
-                try:
-                    for name in os.listdir(self.folder):  # no glob: 'tickets[1].json' is a plain name
-                        if name.startswith(prefix) and name.endswith(".tmp"):
-                            with suppress(FileNotFoundError):
-                                os.unlink(self.folder / name)
-                                removed += 1
-                finally:
-                    self._lock.release()
-        except (LockTimeout, OSError):
-            pass  # a live writer holds the lock: its temp file is not stale
-        return removed
-
-
-def _not_a_file(mode: int) -> str:
-    kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or special file"
-    return f"not a regular file but {kind}; TICKETS_FILE or --file must name a JSON file"
-
-
-@functools.lru_cache(maxsize=8)
-def _store_for_setting(setting: str | None) -> Store:
-    """Store.default() keyed by the raw TICKETS_FILE value: no path work per request."""
-    return Store.for_path(setting or SAMPLE_FILE)
-
-
-def _stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 # --------------------------------------------------------------------------- command line
 
 
 class UsageError(Exception):
     """Invalid input on the command line (exit code 2)."""
-
-
-def _store(args: argparse.Namespace) -> Store:
-    return Store.for_path(args.file or default_path())
 
 
 def _validated(model: type[BaseModel], **values: Any) -> Any:
@@ -1047,8 +532,8 @@ def _show_ticket(ticket: Ticket, etag: str) -> str:
     return "\n".join([*lines, f"{'etag:':13}{etag}"])
 
 
-def cmd_stats(args: argparse.Namespace) -> None:
-    stats = count(_store(args).snapshot().tickets.values())
+async def cmd_stats(args: argparse.Namespace, store: TicketStore) -> None:
+    stats = await store.stats(TicketFilters())
     if args.json:
         return _print_json(stats)
     rows = [["total", str(stats["total"])]]
@@ -1057,49 +542,48 @@ def cmd_stats(args: argparse.Namespace) -> None:
     print(_table(rows))
 
 
-def cmd_list(args: argparse.Namespace) -> None:
+async def cmd_list(args: argparse.Namespace, store: TicketStore) -> None:
     query = _validated(
         TicketQuery, status=args.status or [], priority=args.priority or [], assignee=args.assignee,
         q=args.q, sort=args.sort, limit=args.limit, offset=args.offset,
     )  # fmt: skip
-    snap = _store(args).snapshot()
-    page, total = snap.search(query)
     if args.json:
-        return _print_json(snap.list_json(page))
+        return _print_json((await store.search_json(query))[0])
+    page, total = await store.search(query)
+    everything = await store.count()
     if not page:
-        print(f"no ticket (0 of {len(snap.tickets)})")
+        print(f"no ticket (0 of {everything})")
         return
     header = [["ID", "STATUS", "PRIORITY", "ASSIGNEE", "UPDATED", "TITLE"]]
     rows = [[str(t["id"]), t["status"], t["priority"], t["assignee"] or "-", t["updated_at"], t["title"]] for t in page]
     print(_table(header + rows))
-    print(f"{len(page)} shown, {total} matching, {len(snap.tickets)} in all")
+    print(f"{len(page)} shown, {total} matching, {everything} in all")
 
 
-def cmd_show(args: argparse.Namespace) -> None:
-    snap = _store(args).snapshot()
-    ticket = snap.get(args.id)
+async def cmd_show(args: argparse.Namespace, store: TicketStore) -> None:
+    data = await store.get_json(args.id)
     if args.json:
-        return _print_json(snap.ticket_json(args.id))
-    print(_show_ticket(ticket, snap.etag(args.id)))
+        return _print_json(data)
+    print(_show_ticket(json.loads(data), etag_of(data)))
 
 
-def cmd_add(args: argparse.Namespace) -> None:
-    ticket = _store(args).add(_validated(TicketCreate, **_given_fields(args)))
+async def cmd_add(args: argparse.Namespace, store: TicketStore) -> None:
+    ticket = await store.add(_validated(TicketCreate, **_given_fields(args)))
     if args.json:
         return _print_json(ticket)
     print(f"created ticket {ticket['id']}: {ticket['title']}")
 
 
-def cmd_update(args: argparse.Namespace) -> None:
+async def cmd_update(args: argparse.Namespace, store: TicketStore) -> None:
     changes = _given_fields(args)
     if args.unassign:
         changes["assignee"] = None
     if not changes:
         raise UsageError("nothing to update; give at least one of --title, --description, --status, "
                          "--priority, --assignee, --unassign")  # fmt: skip
-    store = _store(args)
-    before = store.snapshot().tickets.get(args.id)
-    ticket = store.update(args.id, _validated(TicketUpdate, **changes), if_match=args.if_match)
+    data = _validated(TicketUpdate, **changes)
+    before = await store.get(args.id)
+    ticket = await store.update(args.id, data, if_match=args.if_match)
     if args.json:
         return _print_json(ticket)
     if ticket == before:
@@ -1108,9 +592,36 @@ def cmd_update(args: argparse.Namespace) -> None:
         print(f"updated ticket {ticket['id']}")
 
 
-def cmd_delete(args: argparse.Namespace) -> None:
-    _store(args).delete(args.id, if_match=args.if_match)
+async def cmd_delete(args: argparse.Namespace, store: TicketStore) -> None:
+    await store.delete(args.id, if_match=args.if_match)
     print(f"deleted ticket {args.id}")
+
+
+async def cmd_copy(args: argparse.Namespace, source: TicketStore) -> None:
+    """Every ticket of the source (--file, --db or the environment, or SOURCE) into TARGET, all or nothing."""
+    target = _open_store(_place(args.target))
+    if source.name == target.name:
+        raise UsageError(f"the source and the target are the same store: {source.name}")
+    await target.open()
+    try:
+        next_id, tickets = await source.export()
+        await target.replace_all(next_id, tickets, replace=args.replace)
+    finally:
+        await target.close()
+    print(f"copied {len(tickets)} tickets from {source.name} to {target.name} (next id {next_id})")
+
+
+def _place(text: str) -> dict[str, str]:
+    """A copy's SOURCE or TARGET: a postgresql:// URL, else the path of a JSON file."""
+    from stores import POSTGRES_SCHEMES
+
+    return {"database_url": text} if text.startswith(POSTGRES_SCHEMES) else {"file": text}
+
+
+def _open_store(place: dict[str, Any]) -> TicketStore:
+    from stores import open_store  # here, not at the top: the stores import this module
+
+    return open_store(**place)
 
 
 def _positive(what: str) -> Callable[[str], int]:
@@ -1144,6 +655,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--file", type=Path, default=argparse.SUPPRESS,
                         help="tickets file (default: $TICKETS_FILE or tickets.json beside script.py)")  # fmt: skip
+    common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS,
+                        help="PostgreSQL database instead of the file (default: $TICKETS_DATABASE_URL)")  # fmt: skip
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON, as the API answers")
     guarded = argparse.ArgumentParser(add_help=False)
@@ -1152,6 +665,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="script.py", description="Support tickets: statistics, listing, edits.")
     parser.add_argument("--file", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--db", default=None, help=argparse.SUPPRESS)
     parser.set_defaults(func=cmd_stats, json=False)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -1194,6 +708,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("delete", parents=[common, guarded], help="delete a ticket")
     p.add_argument("id", type=_positive("ticket id"))
     p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("copy", help="copy every ticket between a JSON file and a PostgreSQL database",
+                       description="Copy every ticket, with its id, timestamps and the next id, all or nothing. "
+                       "SOURCE and TARGET are each a JSON file or a postgresql:// URL.")  # fmt: skip
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("target", metavar="TARGET")
+    p.add_argument("--replace", action="store_true", help="replace the tickets the target already holds")
+    p.set_defaults(func=cmd_copy)
     return parser
 
 
@@ -1219,9 +741,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_join_option_values(list(sys.argv[1:] if argv is None else argv)))
     try:
         check_settings()
-        store = _store(args)
-        store.remove_stale_temp_files()
-        args.func(args)
+        asyncio.run(_execute(args))
         sys.stdout.flush()
     except (UsageError, SettingInvalid) as exc:
         return _fail(str(exc), 2)
@@ -1234,6 +754,16 @@ def main(argv: list[str] | None = None) -> int:
         _silence_stdout()
         return _fail(f"could not write the output: {exc.strerror or exc}", 1)
     return 0
+
+
+async def _execute(args: argparse.Namespace) -> None:
+    """One event loop for the whole command: the store is opened, used and closed in it."""
+    store = _open_store(_place(args.source) if args.func is cmd_copy else {"file": args.file, "database_url": args.db})
+    await store.open()
+    try:
+        await args.func(args, store)
+    finally:
+        await store.close()
 
 
 def _fail(message: str, code: int) -> int:

@@ -5,6 +5,7 @@ The shipped tickets.json is the users' to edit: no test reads it or depends on w
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import hashlib
 import multiprocessing
@@ -15,19 +16,21 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from json_store import JsonStore
 from main import app, get_store
-from script import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "tickets.json"
+T = TypeVar("T")
 TEST_DATA = Path(__file__).resolve().parent / "data" / "tickets.json"  # fixed: 14 tickets, ids 1-15 without 12
 
 
@@ -65,13 +68,18 @@ def tickets_file(tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.fixture
-def store(tickets_file: Path) -> Store:
-    return Store(tickets_file)
+def sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Call a store's method (a coroutine) from a test, as the CLI does."""
+    return asyncio.run(coroutine)
 
 
 @pytest.fixture
-def client(store: Store) -> Iterator[TestClient]:
+def store(tickets_file: Path) -> JsonStore:
+    return JsonStore(tickets_file)
+
+
+@pytest.fixture
+def client(store: JsonStore) -> Iterator[TestClient]:
     app.dependency_overrides[get_store] = lambda: store
     try:
         with TestClient(app) as test_client:

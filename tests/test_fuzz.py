@@ -9,8 +9,8 @@ import schemathesis
 from conftest import TEST_DATA, report
 from hypothesis import HealthCheck, settings
 
+from json_store import JsonStore
 from main import app, get_store
-from script import Store
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 CASES = {"run": 0}
@@ -21,7 +21,7 @@ KEY = "fuzz-key"
 def fuzzed_store(tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("fuzz") / "tickets.json"
     shutil.copyfile(TEST_DATA, path)
-    store = Store(path)
+    store = JsonStore(path)
     app.dependency_overrides[get_store] = lambda: store
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TICKETS_API_KEY", KEY)  # so that the authentication checks have something to check

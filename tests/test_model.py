@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,11 +15,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 import script
+from json_store import JsonStore
 from main import app, get_store
-from script import Store
 
 titles = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=40).filter(
-    lambda t: t.strip()
+    lambda t: re.search(script.VISIBLE_PATTERN, t)  # the API's own idea of a blank title ('\xad' is one)
 )
 statuses = st.sampled_from(["open", "in_progress", "closed", "OUVERT", "en cours", "fermé"])
 priorities = st.sampled_from(["low", "medium", "high", "urgent", "HIGH"])
@@ -34,7 +35,7 @@ class TicketsMachine(RuleBasedStateMachine):
         self.folder = Path(tempfile.mkdtemp())
         self.path = self.folder / "tickets.json"
         shutil.copyfile(TEST_DATA, self.path)
-        self.store = Store(self.path)
+        self.store = JsonStore(self.path)
         app.dependency_overrides[get_store] = lambda: self.store
         self.client = TestClient(app)
         data = json.loads(self.path.read_text())

@@ -25,6 +25,7 @@ import pytest
 from conftest import ROOT, lock_held_by_another_process, report, running_server
 from fastapi.testclient import TestClient
 
+import json_store
 import script
 
 CRASH_ROUNDS = 15
@@ -41,7 +42,7 @@ def generated_file(path: Path, n: int) -> Path:
 
 def tickets_on_disk(path: Path) -> dict[int, dict]:
     """Parses with the engine's own strict rules: a truncated or invalid file fails here."""
-    return script.parse_store(path.read_bytes(), path)[1]
+    return json_store.parse_store(path.read_bytes(), path)[1]
 
 
 # --------------------------------------------------------------------------- 1. crash
@@ -117,8 +118,8 @@ def test_fsync_then_rename_then_folder_fsync_then_answer(client: TestClient, tic
         calls.append("rename")
         real_replace(src, dst)
 
-    monkeypatch.setattr(script.os, "fsync", fsync)
-    monkeypatch.setattr(script.os, "replace", replace)
+    monkeypatch.setattr(json_store.os, "fsync", fsync)
+    monkeypatch.setattr(json_store.os, "replace", replace)
     checked = 0
     writes = [[("POST", "/tickets", {"title": f"ordre {i}"}), ("PATCH", "/tickets/8", {"title": f"titre {i}"}),
                ("DELETE", f"/tickets/{i + 1}", None)] for i in range(1, 6)]  # fmt: skip

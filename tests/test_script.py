@@ -13,12 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import lock_held_by_another_process
+from conftest import lock_held_by_another_process, sync
 
+import json_store
 import script
+from json_store import JsonStore
 from script import (
     PreconditionFailed,
-    Store,
     StoreBusy,
     StoreUnreadable,
     StoreWriteFailed,
@@ -149,7 +150,7 @@ def test_paginate() -> None:
 # --------------------------------------------------------------------------- the store
 
 
-def test_test_data_is_valid_and_varied(store: Store) -> None:
+def test_test_data_is_valid_and_varied(store: JsonStore) -> None:
     snap = store.snapshot()
     stats = count(snap.tickets.values())
     assert stats["total"] >= 12
@@ -157,8 +158,8 @@ def test_test_data_is_valid_and_varied(store: Store) -> None:
     assert snap.next_id > max(snap.tickets)
 
 
-def test_file_format_is_readable_and_canonical(store: Store, tickets_file: Path) -> None:
-    store.add(TicketCreate(title="Clavier qui répète les touches", priority="low"))
+def test_file_format_is_readable_and_canonical(store: JsonStore, tickets_file: Path) -> None:
+    sync(store.add(TicketCreate(title="Clavier qui répète les touches", priority="low")))
     text = tickets_file.read_text(encoding="utf-8")
     data = json.loads(text)
     assert text == json.dumps(data, ensure_ascii=False, indent=2) + "\n"
@@ -169,10 +170,10 @@ def test_file_format_is_readable_and_canonical(store: Store, tickets_file: Path)
 
 def test_missing_file_is_an_empty_store_created_at_first_write(tmp_path: Path) -> None:
     path = tmp_path / "new.json"
-    store = Store(path)
+    store = JsonStore(path)
     assert store.snapshot().tickets == {}
     assert not path.exists()
-    created = store.add(TicketCreate(title="Premier"))
+    created = sync(store.add(TicketCreate(title="Premier")))
     assert created["id"] == 1
     assert json.loads(path.read_text())["next_id"] == 2
 
@@ -188,22 +189,22 @@ def test_missing_file_is_an_empty_store_created_at_first_write(tmp_path: Path) -
 def test_unreadable_file_is_refused_and_never_overwritten(tmp_path: Path, content: bytes, problem: str) -> None:
     path = tmp_path / "tickets.json"
     path.write_bytes(content)
-    store = Store(path)
+    store = JsonStore(path)
     with pytest.raises(StoreUnreadable, match=re.escape(problem)) as error:
         store.snapshot()
     assert str(path) in str(error.value)
     with pytest.raises(StoreUnreadable):
-        store.add(TicketCreate(title="Ne doit pas écraser le fichier"))
+        sync(store.add(TicketCreate(title="Ne doit pas écraser le fichier")))
     assert path.read_bytes() == content
 
 
 def test_bare_array_loads_and_is_saved_as_object(tmp_path: Path) -> None:
     path = tmp_path / "tickets.json"
     write_json(path, [ticket(4), ticket(2)])
-    store = Store(path)
+    store = JsonStore(path)
     assert list(store.snapshot().tickets) == [2, 4]
     assert store.snapshot().next_id == 5
-    assert store.add(TicketCreate(title="Suivant"))["id"] == 5
+    assert sync(store.add(TicketCreate(title="Suivant")))["id"] == 5
     data = json.loads(path.read_text())
     assert data["next_id"] == 6 and [t["id"] for t in data["tickets"]] == [2, 4, 5]
 
@@ -211,54 +212,54 @@ def test_bare_array_loads_and_is_saved_as_object(tmp_path: Path) -> None:
 def test_next_id_below_highest_id_is_raised(tmp_path: Path) -> None:
     path = tmp_path / "tickets.json"
     write_json(path, {"next_id": 2, "tickets": [ticket(7)]})
-    assert Store(path).add(TicketCreate(title="x"))["id"] == 8
+    assert sync(JsonStore(path).add(TicketCreate(title="x")))["id"] == 8
 
 
 def test_ids_are_never_reused_even_after_deleting_the_highest_across_restarts(tickets_file: Path) -> None:
-    first = Store(tickets_file)
-    newest = first.add(TicketCreate(title="Dernier"))
-    first.delete(newest["id"])
-    again = Store(tickets_file)  # a restart: a new process has a new Store
-    assert again.add(TicketCreate(title="Après redémarrage"))["id"] == newest["id"] + 1
+    first = JsonStore(tickets_file)
+    newest = sync(first.add(TicketCreate(title="Dernier")))
+    sync(first.delete(newest["id"]))
+    again = JsonStore(tickets_file)  # a restart: a new process has a new JsonStore
+    assert sync(again.add(TicketCreate(title="Après redémarrage")))["id"] == newest["id"] + 1
 
 
-def test_update_changes_updated_at_only_when_a_value_changes(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_update_changes_updated_at_only_when_a_value_changes(store: JsonStore, monkeypatch: pytest.MonkeyPatch) -> None:
     before = store.snapshot().get(3)
-    monkeypatch.setattr(script, "now", lambda: "2030-01-01T00:00:00Z")
-    same = store.update(3, TicketUpdate(status=before["status"], title=f"  {before['title']} "))
+    monkeypatch.setattr(json_store, "now", lambda: "2030-01-01T00:00:00Z")
+    same = sync(store.update(3, TicketUpdate(status=before["status"], title=f"  {before['title']} ")))
     assert same == before
-    changed = store.update(3, TicketUpdate(status="fermé"))
+    changed = sync(store.update(3, TicketUpdate(status="fermé")))
     assert changed["status"] == "closed"
     assert changed["updated_at"] == "2030-01-01T00:00:00Z"
     assert changed["created_at"] == before["created_at"] and changed["id"] == 3
 
 
-def test_unchanged_update_does_not_rewrite_the_file(store: Store, tickets_file: Path) -> None:
+def test_unchanged_update_does_not_rewrite_the_file(store: JsonStore, tickets_file: Path) -> None:
     before = tickets_file.stat()
-    store.update(1, TicketUpdate(priority=store.snapshot().get(1)["priority"]))
+    sync(store.update(1, TicketUpdate(priority=store.snapshot().get(1)["priority"])))
     after = tickets_file.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
-def test_unknown_id_raises_not_found(store: Store) -> None:
+def test_unknown_id_raises_not_found(store: JsonStore) -> None:
     with pytest.raises(TicketNotFound, match="ticket 99 not found"):
-        store.update(99, TicketUpdate(status="closed"))
+        sync(store.update(99, TicketUpdate(status="closed")))
     with pytest.raises(TicketNotFound):
-        store.delete(99)
+        sync(store.delete(99))
 
 
-def test_if_match_guards_update_and_delete(store: Store) -> None:
+def test_if_match_guards_update_and_delete(store: JsonStore) -> None:
     etag = store.snapshot().etag(3)
-    store.update(3, TicketUpdate(priority="urgent"), if_match=etag)
+    sync(store.update(3, TicketUpdate(priority="urgent"), if_match=etag))
     with pytest.raises(PreconditionFailed, match="ticket 3 has changed"):
-        store.update(3, TicketUpdate(priority="low"), if_match=etag)
+        sync(store.update(3, TicketUpdate(priority="low"), if_match=etag))
     with pytest.raises(PreconditionFailed):
-        store.delete(3, if_match=etag)
+        sync(store.delete(3, if_match=etag))
     assert store.snapshot().get(3)["priority"] == "urgent"
-    store.delete(3, if_match=store.snapshot().etag(3))
+    sync(store.delete(3, if_match=store.snapshot().etag(3)))
 
 
-def test_sees_changes_made_by_hand(store: Store, tickets_file: Path) -> None:
+def test_sees_changes_made_by_hand(store: JsonStore, tickets_file: Path) -> None:
     assert 1 in store.snapshot().tickets
     data = json.loads(tickets_file.read_text())
     data["tickets"][0]["title"] = "Modifié à la main"
@@ -267,60 +268,60 @@ def test_sees_changes_made_by_hand(store: Store, tickets_file: Path) -> None:
 
 
 def test_sees_changes_made_by_another_store(tickets_file: Path) -> None:
-    reader, writer = Store(tickets_file), Store(tickets_file)
+    reader, writer = JsonStore(tickets_file), JsonStore(tickets_file)
     reader.snapshot()
-    created = writer.add(TicketCreate(title="Écrit ailleurs"))
+    created = sync(writer.add(TicketCreate(title="Écrit ailleurs")))
     assert reader.snapshot().get(created["id"])["title"] == "Écrit ailleurs"
 
 
-def test_failed_write_is_not_acknowledged_and_leaves_the_file(store: Store, tickets_file: Path,
+def test_failed_write_is_not_acknowledged_and_leaves_the_file(store: JsonStore, tickets_file: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     before = tickets_file.read_bytes()
 
     def disk_full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(script.os, "fsync", disk_full)
+    monkeypatch.setattr(json_store.os, "fsync", disk_full)
     with pytest.raises(StoreWriteFailed, match="No space left on device"):
-        store.add(TicketCreate(title="Perdu"))
+        sync(store.add(TicketCreate(title="Perdu")))
     monkeypatch.undo()
     assert tickets_file.read_bytes() == before
     assert list(tickets_file.parent.glob(".*.tmp")) == []
     assert "Perdu" not in [t["title"] for t in store.snapshot().tickets.values()]
 
 
-def test_write_keeps_the_file_mode(store: Store, tickets_file: Path) -> None:
+def test_write_keeps_the_file_mode(store: JsonStore, tickets_file: Path) -> None:
     tickets_file.chmod(0o640)
-    store.add(TicketCreate(title="x"))
+    sync(store.add(TicketCreate(title="x")))
     assert tickets_file.stat().st_mode & 0o777 == 0o640
 
 
-def test_stale_temporary_files_are_removed(store: Store, tickets_file: Path) -> None:
+def test_stale_temporary_files_are_removed(store: JsonStore, tickets_file: Path) -> None:
     for name in (".tickets.json.abc123.tmp", ".tickets.json.zz.tmp"):
         (tickets_file.parent / name).write_text('{"half": ')
     assert store.remove_stale_temp_files() == 2
     assert list(tickets_file.parent.glob(".*.tmp")) == []
 
 
-def test_write_waits_for_another_process_then_says_busy(store: Store, tickets_file: Path,
+def test_write_waits_for_another_process_then_says_busy(store: JsonStore, tickets_file: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     with lock_held_by_another_process(store.folder):
         monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "0.3")
         before = tickets_file.read_bytes()
         with pytest.raises(StoreBusy, match="store busy"):
-            store.add(TicketCreate(title="Bloqué"))
+            sync(store.add(TicketCreate(title="Bloqué")))
         assert tickets_file.read_bytes() == before
         assert store.snapshot().tickets  # reads never wait for the lock
-    assert store.add(TicketCreate(title="Débloqué"))["title"] == "Débloqué"
+    assert sync(store.add(TicketCreate(title="Débloqué")))["title"] == "Débloqué"
 
 
-def test_threads_writing_at_once_lose_nothing(store: Store, tickets_file: Path) -> None:
+def test_threads_writing_at_once_lose_nothing(store: JsonStore, tickets_file: Path) -> None:
     start = len(store.snapshot().tickets)
     created: list[int] = []
 
     def worker(n: int) -> None:
         for i in range(20):
-            created.append(store.add(TicketCreate(title=f"thread {n} #{i}"))["id"])
+            created.append(sync(store.add(TicketCreate(title=f"thread {n} #{i}")))["id"])
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(10)]
     for t in threads:
@@ -334,9 +335,9 @@ def test_threads_writing_at_once_lose_nothing(store: Store, tickets_file: Path) 
 
 
 def _add_many(path: str, prefix: str, n: int) -> None:
-    store = Store(path)
+    store = JsonStore(path)
     for i in range(n):
-        store.add(TicketCreate(title=f"{prefix} {i}"))
+        sync(store.add(TicketCreate(title=f"{prefix} {i}")))
 
 
 def test_two_processes_writing_at_once_lose_nothing(tickets_file: Path) -> None:
@@ -347,7 +348,7 @@ def test_two_processes_writing_at_once_lose_nothing(tickets_file: Path) -> None:
     for w in workers:
         w.join(60)
         assert w.exitcode == 0
-    tickets = Store(tickets_file).snapshot().tickets.values()
+    tickets = JsonStore(tickets_file).snapshot().tickets.values()
     titles = {t["title"] for t in tickets}
     assert {f"{p} {i}" for p in "AB" for i in range(40)} <= titles
     assert len(titles) == 14 + 80
@@ -373,7 +374,7 @@ def test_cli_without_arguments_prints_stats(capsys: pytest.CaptureFixture[str], 
 def test_cli_stats_json_is_the_api_shape(capsys: pytest.CaptureFixture[str], tickets_file: Path) -> None:
     code, out, _ = run(capsys, "stats", "--json", "--file", str(tickets_file))
     assert code == 0
-    assert json.loads(out) == count(Store(tickets_file).snapshot().tickets.values())
+    assert json.loads(out) == count(JsonStore(tickets_file).snapshot().tickets.values())
 
 
 def test_cli_list_filters_and_sorts_as_typed(capsys: pytest.CaptureFixture[str], tickets_file: Path) -> None:
@@ -444,15 +445,21 @@ def test_cli_as_a_real_process(tickets_file: Path) -> None:
     assert bad.stderr == "script.py: error: ticket 999 not found\n"
 
 
-def test_an_unexpected_error_acknowledges_no_change_of_the_batch(store: Store, tickets_file: Path,
+def test_an_unexpected_error_acknowledges_no_change_of_the_batch(store: JsonStore, tickets_file: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     before = tickets_file.read_bytes()
 
-    def broken(self: script.Snapshot) -> list[bytes]:
+    def broken(self: json_store.Snapshot) -> list[bytes]:
         raise ValueError("serializer bug")
 
-    monkeypatch.setattr(script.Snapshot, "file_chunks", broken)
-    batch = [script._Pending(lambda b, i=i: b.add(TicketCreate(title=f"lot {i}")), time.monotonic() + 5, None) for i in range(3)]
-    store._run(batch)  # one group commit of three creations, as concurrent requests would make
+    monkeypatch.setattr(json_store.Snapshot, "file_chunks", broken)
+
+    async def one_group_commit() -> list[json_store._Pending]:  # of three creations, as concurrent requests make
+        batch = [json_store._Pending(lambda b, i=i: b.add(TicketCreate(title=f"lot {i}")), time.monotonic() + 5)
+                 for i in range(3)]  # fmt: skip
+        store._run(batch)
+        return batch
+
+    batch = sync(one_group_commit())
     assert all(p.done and isinstance(p.error, ValueError) for p in batch)
     assert tickets_file.read_bytes() == before

@@ -16,20 +16,22 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TEST_DATA, lock_held_by_another_process, report
+from conftest import ROOT, TEST_DATA, lock_held_by_another_process, report, sync
 from fastapi.testclient import TestClient
 
+import json_store
 import script
+from json_store import JsonStore
 from main import app, get_store
-from script import SettingInvalid, Store, StoreBusy, StoreUnreadable, TicketCreate
+from script import SettingInvalid, StoreBusy, StoreUnreadable, TicketCreate
 
 # --------------------------------------------------------------------------- lock games
 
 
 def _add_many(path: str, count: int, out: multiprocessing.Queue) -> None:
-    store = Store(path)
+    store = JsonStore(path)
     for i in range(count):
-        out.put(store.add(TicketCreate(title=f"process {os.getpid()} ticket {i}"))["id"])
+        out.put(sync(store.add(TicketCreate(title=f"process {os.getpid()} ticket {i}")))["id"])
 
 
 def test_deleting_and_replacing_lock_files_never_breaks_mutual_exclusion(tickets_file: Path) -> None:
@@ -59,7 +61,7 @@ def test_deleting_and_replacing_lock_files_never_breaks_mutual_exclusion(tickets
     finally:
         stop.set()
         thread.join()
-    on_disk = script.parse_store(tickets_file.read_bytes(), tickets_file)[1]
+    on_disk = json_store.parse_store(tickets_file.read_bytes(), tickets_file)[1]
     assert len(set(acked)) == 120, "an id was handed out twice"
     assert set(acked) <= set(on_disk), "an acknowledged create is missing"
     report("lock games: 3 processes, 120 creates while lock files were deleted and replaced; all kept, ids unique")
@@ -69,9 +71,9 @@ def test_stale_temp_cleanup_never_deletes_a_live_writers_temp_file(tickets_file:
     temp = tickets_file.parent / ".tickets.json.0123456789abcdef.tmp"
     with lock_held_by_another_process(tickets_file.parent, temp_file=temp):  # a live writer and its temp file
         (tickets_file.parent / "tickets.json.lock").unlink(missing_ok=True)
-        assert Store(tickets_file).remove_stale_temp_files() == 0
+        assert JsonStore(tickets_file).remove_stale_temp_files() == 0
         assert temp.exists()
-    assert Store(tickets_file).remove_stale_temp_files() == 1  # now the writer is gone: it is stale
+    assert JsonStore(tickets_file).remove_stale_temp_files() == 1  # now the writer is gone: it is stale
 
 
 # --------------------------------------------------------------------------- data outside the schema
@@ -89,7 +91,7 @@ def test_unknown_keys_are_refused_and_the_file_is_never_overwritten(tickets_file
     tickets_file.write_text(json.dumps(edit(data), ensure_ascii=False, indent=2), encoding="utf-8")
     before = tickets_file.read_bytes()
     with pytest.raises(StoreUnreadable, match=named):
-        Store(tickets_file).add(TicketCreate(title="x"))
+        sync(JsonStore(tickets_file).add(TicketCreate(title="x")))
     assert tickets_file.read_bytes() == before
 
 
@@ -108,17 +110,17 @@ def test_a_repeated_key_is_refused_and_the_file_is_never_overwritten(tickets_fil
     before = tickets_file.read_bytes().replace(old, new, 1)
     tickets_file.write_bytes(before)
     with pytest.raises(StoreUnreadable, match=f"the key '{named}' appears twice"):
-        Store(tickets_file).add(TicketCreate(title="x"))
+        sync(JsonStore(tickets_file).add(TicketCreate(title="x")))
     assert tickets_file.read_bytes() == before
 
 
 def test_colons_and_escapes_in_text_are_not_taken_for_repeated_keys(tmp_path: Path) -> None:
     path = tmp_path / "tickets.json"
-    store = Store(path)
-    store.add(TicketCreate(title='Erreur "title": 12:30', description='clé "a":1, \\u0041 et\ttab'))
+    store = JsonStore(path)
+    sync(store.add(TicketCreate(title='Erreur "title": 12:30', description='clé "a":1, \\u0041 et\ttab')))
     text = path.read_text(encoding="utf-8").replace("Erreur", "\\u00c9rreur")  # an escape in the file
     path.write_text(text, encoding="utf-8")
-    assert Store(path).snapshot().tickets[1]["title"] == 'Érreur "title": 12:30'
+    assert JsonStore(path).snapshot().tickets[1]["title"] == 'Érreur "title": 12:30'
 
 
 @pytest.mark.parametrize("stamp", ["2026-13-45T99:99:99Z", "2026-02-30T10:00:00Z", "2026-11-20T24:00:00Z"])
@@ -126,25 +128,25 @@ def test_impossible_dates_in_the_file_are_refused(tickets_file: Path, stamp: str
     text = tickets_file.read_text(encoding="utf-8").replace("2026-11-16T08:12:00Z", stamp, 1)
     tickets_file.write_text(text, encoding="utf-8")
     with pytest.raises(StoreUnreadable, match="not a real date"):
-        Store(tickets_file).snapshot()
+        JsonStore(tickets_file).snapshot()
 
 
 # --------------------------------------------------------------------------- the point of no return
 
 
-def test_a_failure_after_the_rename_is_not_reported_as_a_failure(store: Store, tickets_file: Path,
+def test_a_failure_after_the_rename_is_not_reported_as_a_failure(store: JsonStore, tickets_file: Path,
                                                                  monkeypatch: pytest.MonkeyPatch,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     def full_disk(folder: Path) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(script, "_fsync_dir", full_disk)
-    ticket = store.add(TicketCreate(title="Écrit malgré tout"))  # acknowledged: it is in the file
-    assert ticket["id"] in script.parse_store(tickets_file.read_bytes(), tickets_file)[1]
+    monkeypatch.setattr(json_store, "_fsync_dir", full_disk)
+    ticket = sync(store.add(TicketCreate(title="Écrit malgré tout")))  # acknowledged: it is in the file
+    assert ticket["id"] in json_store.parse_store(tickets_file.read_bytes(), tickets_file)[1]
     assert "fsync of the folder failed" in capsys.readouterr().err
 
 
-def test_a_failure_before_the_rename_changes_nothing(store: Store, tickets_file: Path,
+def test_a_failure_before_the_rename_changes_nothing(store: JsonStore, tickets_file: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     before = tickets_file.read_bytes()
 
@@ -153,7 +155,7 @@ def test_a_failure_before_the_rename_changes_nothing(store: Store, tickets_file:
 
     monkeypatch.setattr(os, "fsync", full_disk)
     with pytest.raises(script.StoreWriteFailed, match="nothing was changed"):
-        store.add(TicketCreate(title="x"))
+        sync(store.add(TicketCreate(title="x")))
     assert tickets_file.read_bytes() == before
     assert [p.name for p in tickets_file.parent.iterdir()] == ["tickets.json"]
 
@@ -167,12 +169,12 @@ def test_a_symlink_is_followed_and_stays_a_symlink(tmp_path: Path) -> None:
     shutil.copyfile(TEST_DATA, real)
     link = tmp_path / "tickets.json"
     link.symlink_to(real)
-    created = Store(link).add(TicketCreate(title="Par le lien"))
+    created = sync(JsonStore(link).add(TicketCreate(title="Par le lien")))
     assert link.is_symlink() and link.resolve() == real
-    assert Store(real).snapshot().tickets[created["id"]]["title"] == "Par le lien"
-    again = Store(real).add(TicketCreate(title="Par le vrai chemin"))
-    assert again["id"] in Store(link).snapshot().tickets  # one file for everybody
-    assert Store.for_path(link) is Store.for_path(real)
+    assert JsonStore(real).snapshot().tickets[created["id"]]["title"] == "Par le lien"
+    again = sync(JsonStore(real).add(TicketCreate(title="Par le vrai chemin")))
+    assert again["id"] in JsonStore(link).snapshot().tickets  # one file for everybody
+    assert JsonStore.for_path(link) is JsonStore.for_path(real)
 
 
 def _fifo(tmp_path: Path) -> Path:
@@ -191,9 +193,9 @@ def test_a_path_that_is_not_a_regular_file_is_refused_and_nothing_is_created(tmp
     path = make(tmp_path)
     folder = path.parent
     before = sorted(os.listdir(folder))
-    store = Store(path)
+    store = JsonStore(path)
     store.remove_stale_temp_files()
-    for attempt in (store.snapshot, lambda: store.add(TicketCreate(title="x"))):
+    for attempt in (store.snapshot, lambda: sync(store.add(TicketCreate(title="x")))):
         with pytest.raises(StoreUnreadable, match=f"not a regular file but {kind}"):
             attempt()
     assert sorted(os.listdir(folder)) == before
@@ -201,7 +203,7 @@ def test_a_path_that_is_not_a_regular_file_is_refused_and_nothing_is_created(tmp
 
 def test_a_missing_folder_is_an_error_not_an_empty_store(tmp_path: Path) -> None:
     path = tmp_path / "nowhere" / "tickets.json"
-    for attempt in (Store(path).snapshot, lambda: Store(path).add(TicketCreate(title="x"))):
+    for attempt in (JsonStore(path).snapshot, lambda: sync(JsonStore(path).add(TicketCreate(title="x")))):
         with pytest.raises(StoreUnreadable, match="the folder .*nowhere does not exist"):
             attempt()
     assert not path.parent.exists()
@@ -210,19 +212,19 @@ def test_a_missing_folder_is_an_error_not_an_empty_store(tmp_path: Path) -> None
 @pytest.mark.parametrize("name", ["tickets[1].json", "t**.json", "t?.json"])
 def test_a_file_name_with_glob_characters_works_and_its_stale_temps_are_cleaned(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
-    store = Store(path)
-    store.add(TicketCreate(title="Nom étrange"))
+    store = JsonStore(path)
+    sync(store.add(TicketCreate(title="Nom étrange")))
     (tmp_path / f".{name}.0123456789abcdef.tmp").write_text("{")
     (tmp_path / ".other.json.0123456789abcdef.tmp").write_text("{")  # another file's: left alone
     assert store.remove_stale_temp_files() == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, ".other.json.0123456789abcdef.tmp"])
-    assert Store(path).snapshot().tickets[1]["title"] == "Nom étrange"
+    assert JsonStore(path).snapshot().tickets[1]["title"] == "Nom étrange"
 
 
 def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:
-        Store(tmp_path / "new.json").add(TicketCreate(title="x"))
+        sync(JsonStore(tmp_path / "new.json").add(TicketCreate(title="x")))
     finally:
         os.umask(old)
     assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o644
@@ -230,7 +232,7 @@ def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path: Path) -> None:
 
 def test_a_non_utf8_path_gets_a_json_503(tmp_path: Path) -> None:
     path = Path(os.fsdecode(bytes(tmp_path) + b"/missing-\xff/tickets.json"))
-    app.dependency_overrides[get_store] = lambda: Store(path)
+    app.dependency_overrides[get_store] = lambda: JsonStore(path)
     try:
         with TestClient(app) as client:
             for response in (client.get("/health"), client.post("/tickets", json={"title": "x"})):
@@ -249,7 +251,7 @@ def lock_held_elsewhere(tickets_file: Path):
         yield
 
 
-def test_no_write_waits_much_longer_than_the_lock_timeout(store: Store, lock_held_elsewhere: None,
+def test_no_write_waits_much_longer_than_the_lock_timeout(store: JsonStore, lock_held_elsewhere: None,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """Writes that queue behind a batch already waiting get the same deadline from their own arrival (not 2x)."""
     monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "1")
@@ -258,7 +260,7 @@ def test_no_write_waits_much_longer_than_the_lock_timeout(store: Store, lock_hel
         time.sleep(0.05 * (i % 10))  # arrive while the first batch is already waiting
         start = time.monotonic()
         with pytest.raises(StoreBusy):
-            store.add(TicketCreate(title=f"bloqué {i}"))
+            sync(store.add(TicketCreate(title=f"bloqué {i}")))
         return time.monotonic() - start
 
     with ThreadPoolExecutor(20) as pool:

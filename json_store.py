@@ -1,0 +1,617 @@
+"""The JSON-file store: one readable tickets.json, safe across threads and processes of one machine.
+
+Reads come from an in-memory snapshot, checked against the file's stat; writes are group-committed:
+a batch of changes is applied under the folder's lock (folder_lock.py) and written atomically
+(temporary file, fsync, rename). This is the default store; see stores.py for the seam it implements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json
+import os
+import secrets
+import stat
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from contextlib import suppress
+from functools import partial
+from itertools import chain, repeat
+from pathlib import Path
+from typing import Any
+
+import pydantic_core
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+
+from folder_lock import FolderLock, LockTimeout
+from script import (
+    _ALL,
+    PreconditionFailed,
+    Stats,
+    StoreBusy,
+    StoreFile,
+    StoreNotEmpty,
+    StoreUnreadable,
+    StoreWriteFailed,
+    Ticket,
+    TicketCreate,
+    TicketError,
+    TicketFilters,
+    TicketNotFound,
+    TicketQuery,
+    TicketUpdate,
+    _describe,
+    count,
+    etag_matches,
+    etag_of,
+    filter_tickets,
+    lock_timeout,
+    now,
+    paginate,
+    searchable_text,
+    shown,
+    sort_tickets,
+    ticket_json,
+)
+from stores import TicketStore
+
+# The rare bare-array form is validated by an adapter built on first use (defer_build).
+_STORE_OBJECT = TypeAdapter(StoreFile)
+_STORE_ARRAY = TypeAdapter(list[Ticket], config=ConfigDict(defer_build=True))
+
+# --------------------------------------------------------------------------- parsing the file
+
+
+def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket]]:
+    """Validate the bytes of tickets.json: (next_id, tickets by id in id order), or StoreUnreadable.
+
+    Anything the schema does not know is refused, never dropped at the next write: unknown keys
+    (pydantic's extra="forbid") and a key repeated in one object (see _repeated_key).
+    """
+    raw = raw.removeprefix(codecs.BOM_UTF8)
+    if not raw.strip():
+        raise StoreUnreadable(path, "the file is empty; expected a JSON object with next_id and tickets")
+    bare_array = raw.lstrip()[:1] == b"["
+    try:
+        if bare_array:
+            tickets, next_id = _STORE_ARRAY.validate_json(raw), 1
+        else:
+            data = _STORE_OBJECT.validate_json(raw)
+            tickets, next_id = data["tickets"], data["next_id"]
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        problem = _describe(error)
+        if not error["loc"] and error["type"] != "json_invalid":
+            problem += ": expected a JSON object with next_id and tickets, or an array of tickets"
+        raise StoreUnreadable(path, problem) from None
+    repeated = _repeated_key(raw, tickets, 0 if bare_array else len(StoreFile.__annotations__))
+    if repeated:
+        raise StoreUnreadable(path, f"the key {repeated!r} appears twice in one object; keep one of them")
+    by_id = {t["id"]: t for t in sorted(tickets, key=lambda t: t["id"])}
+    if len(by_id) != len(tickets):
+        raise StoreUnreadable(path, "two tickets have the same id")
+    # next_id never goes below max id + 1, so an id is never handed out twice.
+    return max(next_id, max(by_id, default=0) + 1), by_id
+
+
+_TICKET_KEYS = len(Ticket.__annotations__)
+
+
+def _repeated_key(raw: bytes, tickets: list[Ticket], top_keys: int) -> str | None:
+    """The name of a key repeated in one object of the file, or None.
+
+    JSON parsers keep the last of two equal keys, so the first value would vanish at the next write.
+    Cheap proof first: with no \\u escape in the file, every ':' is either the separator after a key
+    or a ':' inside a string value. The parsed data tells how many keys there are (every key is known
+    and required) and how many ':' its strings hold (each timestamp has two); if the file has exactly
+    that many, no key is repeated. Otherwise an exact, slower parse finds the repeated key.
+    """
+    if b"\\u" not in raw:
+        text_colons = sum(
+            "".join([t[field] or "" for t in tickets]).count(":") for field in ("title", "description", "assignee")
+        )
+        if raw.count(b":") == top_keys + len(tickets) * (_TICKET_KEYS + 4) + text_colons:
+            return None
+    found: list[str] = []
+
+    def check(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) != len(keys) and not found:
+            found.append(next(key for key in keys if keys.count(key) > 1))
+        return dict(pairs)
+
+    json.loads(raw, object_pairs_hook=check)
+    return found[0] if found else None
+
+
+
+def _dump_pretty(ticket: Ticket) -> bytes:
+    """The ticket as it stands in the file: indented by 2, nested 4 deep in the tickets array."""
+    return b"    " + pydantic_core.to_json(ticket, indent=2).replace(b"\n", b"\n    ")
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+class Snapshot:
+    """One immutable version of the store, with its serializations cached.
+
+    Each ticket's compact JSON (for answers) and indented JSON (for the file) is computed at most
+    once per version of that ticket, so a write re-serializes only what changed.
+    """
+
+    def __init__(self, next_id: int, tickets: dict[int, Ticket], *, key: Any = None,
+                 compact: dict[int, bytes] | None = None, pretty: dict[int, bytes] | None = None,
+                 folded: dict[int, str] | None = None) -> None:  # fmt: skip
+        self.next_id, self.tickets, self.key = next_id, tickets, key
+        self._compact = compact if compact is not None else {}
+        self._pretty = pretty if pretty is not None else {}
+        self._folded = folded if folded is not None else {}  # searchable_text, filled by q searches
+        self._all_json: bytes | None = None
+
+    def get(self, ticket_id: int) -> Ticket:
+        try:
+            return self.tickets[ticket_id]
+        except KeyError:
+            raise TicketNotFound(ticket_id) from None
+
+    def ticket_json(self, ticket_id: int) -> bytes:
+        data = self._compact.get(ticket_id)
+        if data is None:
+            data = self._compact[ticket_id] = ticket_json(self.get(ticket_id))
+        return data
+
+    def etag(self, ticket_id: int) -> str:
+        return etag_of(self.ticket_json(ticket_id))
+
+    def list_json(self, tickets: Iterable[Ticket]) -> bytes:
+        """A JSON array of these tickets, from the cached serializations."""
+        return b"[" + b",".join([self.ticket_json(t["id"]) for t in tickets]) + b"]"
+
+    def search(self, query: TicketQuery) -> tuple[list[Ticket], int]:
+        """The page of tickets a query asks for, and how many matched before paging."""
+        matched = filter_tickets(self.tickets.values(), query, self._text_of)
+        # The snapshot keeps tickets in id order (new ids are the highest): the default sort is free.
+        ordered = matched if query.sort == "id" else sort_tickets(matched, query.sort)
+        return paginate(ordered, query.limit, query.offset), len(ordered)
+
+    def stats(self, filters: TicketFilters) -> Stats:
+        """Counts of the tickets that match the filters."""
+        return count(filter_tickets(self.tickets.values(), filters, self._text_of))
+
+    def _text_of(self, ticket: Ticket) -> str:
+        text = self._folded.get(ticket["id"])
+        if text is None:
+            text = self._folded[ticket["id"]] = searchable_text(ticket)
+        return text
+
+    def search_json(self, query: TicketQuery) -> tuple[bytes, int]:
+        """search() as a JSON array; the plain full listing is serialized once per version."""
+        if query == _ALL:
+            if self._all_json is None:
+                self._all_json = self.list_json(self.tickets.values())
+            return self._all_json, len(self.tickets)
+        page, total = self.search(query)
+        return self.list_json(page), total
+
+    def file_chunks(self) -> Iterable[bytes]:
+        """The whole file, in pieces to write one after the other: 2-space indent, id order,
+        non-ASCII as itself, final newline. Never joined into one big string: at 100 000 tickets
+        that copy alone took longer than writing the file."""
+        if not self.tickets:
+            return [pydantic_core.to_json({"next_id": self.next_id, "tickets": []}, indent=2) + b"\n"]
+        pretty = self._pretty  # holds only ids of this version (Batch.result drops changed ones)
+        if len(pretty) != len(self.tickets):
+            for ticket_id, ticket in self.tickets.items():
+                if ticket_id not in pretty:
+                    pretty[ticket_id] = _dump_pretty(ticket)
+        parts = map(pretty.__getitem__, self.tickets)  # C-level iterators: no Python loop per ticket
+        head = b'{\n  "next_id": %d,\n  "tickets": [\n' % self.next_id
+        return chain((head, next(parts)), chain.from_iterable(zip(repeat(b",\n"), parts)), (b"\n  ]\n}\n",))
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class Batch:
+    """The working copy that a group of mutations changes before one atomic write."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self.next_id = snap.next_id
+        self.tickets = dict(snap.tickets)
+        self.changed: set[int] = set()
+        self.replaced = False  # every ticket replaced (a copy): the file is written even when empty
+        self.time = now()
+
+    def current(self, ticket_id: int, if_match: str | None) -> Ticket:
+        """The ticket as it is now; PreconditionFailed when if_match names another version."""
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            raise TicketNotFound(ticket_id)
+        if if_match is not None:
+            etag = etag_of(ticket_json(ticket))
+            if not etag_matches(if_match, etag):
+                raise PreconditionFailed(ticket_id, if_match, etag)
+        return ticket
+
+    def add(self, data: TicketCreate) -> Ticket:
+        ticket: Ticket = {"id": self.next_id, **data.model_dump(), "created_at": self.time, "updated_at": self.time}  # type: ignore[typeddict-item]
+        self.tickets[ticket["id"]] = ticket
+        self.next_id += 1
+        self.changed.add(ticket["id"])
+        return ticket
+
+    def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None) -> Ticket:
+        old = self.current(ticket_id, if_match)
+        new: Ticket = {**old, **changes.model_dump(exclude_unset=True)}  # type: ignore[typeddict-item]
+        if new == old:
+            return old  # nothing changes: same updated_at, same ETag, no write
+        new["updated_at"] = self.time
+        self.tickets[ticket_id] = new
+        self.changed.add(ticket_id)
+        return new
+
+    def delete(self, ticket_id: int, if_match: str | None = None) -> None:
+        self.current(ticket_id, if_match)
+        del self.tickets[ticket_id]
+        self.changed.add(ticket_id)
+
+    def replace_all(self, next_id: int, tickets: list[Ticket], replace: bool, name: str) -> None:
+        if self.tickets and not replace:
+            raise StoreNotEmpty(name, len(self.tickets))
+        self.tickets = {t["id"]: t for t in sorted(tickets, key=lambda t: t["id"])}
+        highest = max(self.tickets, default=0)
+        self.next_id = max(next_id, self.next_id, highest + 1)  # no id this file gave is handed out again
+        self.replaced = True
+
+    def result(self) -> Snapshot:
+        """The new snapshot, keeping the cached serializations of the unchanged tickets."""
+        if self.replaced:
+            return Snapshot(self.next_id, self.tickets)
+        compact, pretty, folded = dict(self.snap._compact), dict(self.snap._pretty), dict(self.snap._folded)
+        complete = len(pretty) == len(self.snap.tickets)  # then keep it complete: no scan at write time
+        for ticket_id in self.changed:
+            compact.pop(ticket_id, None)
+            pretty.pop(ticket_id, None)
+            folded.pop(ticket_id, None)
+            if complete and ticket_id in self.tickets:
+                pretty[ticket_id] = _dump_pretty(self.tickets[ticket_id])
+        return Snapshot(self.next_id, self.tickets, compact=compact, pretty=pretty, folded=folded)
+
+
+class _Pending:
+    """A mutation waiting for the next group commit, and the future its coroutine awaits.
+
+    The future is resolved once, when the change is done or when it must lead the next commit;
+    a queued write holds no thread, only the leader does. The waiter may live on another event
+    loop than the leader (the CLI and tests run their own), hence call_soon_threadsafe.
+    """
+
+    __slots__ = ("change", "deadline", "done", "result", "error", "_loop", "_future")
+
+    def __init__(self, change: Callable[[Batch], Any], deadline: float) -> None:
+        self.change, self.deadline, self.done, self.result, self.error = change, deadline, False, None, None
+        self._loop = asyncio.get_running_loop()
+        self._future = self._loop.create_future()
+
+    def wake(self) -> None:
+        self._loop.call_soon_threadsafe(_resolve, self._future)
+
+    async def wait(self) -> None:
+        await self._future
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class JsonStore(TicketStore):
+    """The tickets file: cached reads, locked and atomic group-committed writes.
+
+    Reads never lock: os.replace makes every version of the file complete, and the cache is
+    checked against the file's stat (every write gives the file a unique mtime in nanoseconds).
+    Writes from all threads of a process are combined: the leader applies every pending mutation
+    under the OS lock of the folder (folder_lock.py), writes the file once, then all are answered.
+    A symbolic link is followed: its target is read, locked and replaced, so the link keeps working.
+    """
+
+    _instances: dict[Path, JsonStore] = {}
+    _instances_lock = threading.Lock()
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(os.path.realpath(path))
+        self.name = shown(self.path)
+        self.folder = self.path.parent
+        self._lock = FolderLock(self.folder)
+        self._cache: Snapshot | None = None
+        self._failure: tuple[Any, StoreUnreadable] | None = None
+        self._commit_lock = threading.Lock()  # held while a batch is written
+        self._leader_busy = False
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+
+    @classmethod
+    def for_path(cls, path: Path | str) -> JsonStore:
+        """The one JsonStore of this process for a file (the cache and the locks are per file)."""
+        real = Path(os.path.realpath(path))
+        with cls._instances_lock:
+            if real not in cls._instances:
+                cls._instances[real] = cls(real)
+            return cls._instances[real]
+
+    # ---- reading
+
+    def cached_snapshot(self) -> Snapshot | None:
+        """The cached version if the file has not changed since (a stat, no read), else None."""
+        cache = self._cache
+        return cache if cache is not None and cache.key == self._disk_key() else None
+
+    def snapshot(self) -> Snapshot:
+        """The current version of the file, from the cache when the file has not changed."""
+        key = self._disk_key()
+        cache = self._cache
+        if cache is not None and cache.key == key:
+            return cache
+        if self._failure is not None and self._failure[0] == key:
+            raise self._failure[1]
+        try:
+            snap = self._load(key)
+        except StoreUnreadable as exc:
+            self._failure = (key, exc)
+            raise
+        self._cache = snap
+        return snap
+
+    def _disk_key(self) -> Any:
+        try:
+            return _stat_key(os.stat(self.path))
+        except FileNotFoundError:
+            if not os.path.isdir(self.folder):
+                raise self._no_folder() from None
+            return "missing"
+        except OSError as exc:
+            raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
+
+    def _no_folder(self) -> StoreUnreadable:
+        """A path whose folder does not exist is an error, never an empty store."""
+        return StoreUnreadable(self.path, f"the folder {shown(self.folder)} does not exist")
+
+    def _load(self, key: Any) -> Snapshot:
+        if key == "missing":
+            return Snapshot(1, {}, key=key)
+        try:
+            # O_NONBLOCK: a FIFO put in the file's place must not block the open; it is refused below.
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return Snapshot(1, {}, key="missing")
+        except OSError as exc:
+            raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # /dev/zero would be read until memory runs out
+            os.close(fd)
+            raise StoreUnreadable(self.path, _not_a_file(st.st_mode))
+        with open(fd, "rb") as file:
+            try:
+                raw = file.read()
+            except OSError as exc:
+                raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
+        next_id, tickets = parse_store(raw, self.path)
+        return Snapshot(next_id, tickets, key=_stat_key(st))
+
+    # ---- the seam (stores.TicketStore): what the routes and the CLI call
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self.remove_stale_temp_files)
+
+    async def current(self) -> Snapshot:
+        """The current version: when the cache is fresh (one stat) no thread is needed; reading the
+        file again after a change is done in a thread, off the event loop."""
+        return self.cached_snapshot() or await asyncio.to_thread(self.snapshot)
+
+    async def get(self, ticket_id: int) -> Ticket:
+        return (await self.current()).get(ticket_id)
+
+    async def get_json(self, ticket_id: int) -> bytes:
+        return (await self.current()).ticket_json(ticket_id)
+
+    async def search(self, query: TicketQuery) -> tuple[list[Ticket], int]:
+        return (await self.current()).search(query)
+
+    async def search_json(self, query: TicketQuery) -> tuple[bytes, int]:
+        return (await self.current()).search_json(query)
+
+    async def stats(self, filters: TicketFilters) -> Stats:
+        return (await self.current()).stats(filters)
+
+    async def count(self) -> int:
+        return len((await self.current()).tickets)
+
+    async def add(self, data: TicketCreate) -> Ticket:
+        return await self.commit_async(partial(Batch.add, data=data))
+
+    async def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None) -> Ticket:
+        return await self.commit_async(partial(Batch.update, ticket_id=ticket_id, changes=changes, if_match=if_match))
+
+    async def delete(self, ticket_id: int, if_match: str | None = None) -> None:
+        await self.commit_async(partial(Batch.delete, ticket_id=ticket_id, if_match=if_match))
+
+    async def export(self) -> tuple[int, list[Ticket]]:
+        snap = await self.current()
+        return snap.next_id, list(snap.tickets.values())
+
+    async def replace_all(self, next_id: int, tickets: list[Ticket], *, replace: bool) -> None:
+        await self.commit_async(partial(Batch.replace_all, next_id=next_id, tickets=tickets, replace=replace,
+                                        name=self.name))  # fmt: skip
+
+    # ---- writing
+
+    async def commit_async(self, change: Callable[[Batch], Any]) -> Any:
+        """Apply one mutation in the next group commit, and return its result once it is on disk.
+
+        One coroutine at a time leads: it takes every queued mutation and commits them as one batch
+        in a thread, then hands the lead to the oldest mutation queued meanwhile. The others just
+        wait, holding no thread, so a batch holds everything that arrived during the previous write
+        and reads keep their threads however many writes queue behind another process's lock.
+
+        Shielded: a client that goes away does not cancel its change halfway, nor leave the queue
+        without a leader when the lead was handed to it.
+        """
+        work = asyncio.ensure_future(self._commit_async(change))
+        work.add_done_callback(lambda done: done.cancelled() or done.exception())  # read, even if nobody waits
+        return await asyncio.shield(work)
+
+    async def _commit_async(self, change: Callable[[Batch], Any]) -> Any:
+        pending, leading = self._enqueue(change)
+        if not leading:
+            await pending.wait()
+        if not pending.done:
+            await asyncio.to_thread(self._lead)
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    def _enqueue(self, change: Callable[[Batch], Any]) -> tuple[_Pending, bool]:
+        pending = _Pending(change, time.monotonic() + lock_timeout())
+        with self._queue_lock:
+            self._queue.append(pending)
+            leading, self._leader_busy = not self._leader_busy, True
+        return pending, leading
+
+    def _lead(self) -> None:
+        with self._queue_lock:
+            batch, self._queue = self._queue, []
+        try:
+            with self._commit_lock:
+                self._run(batch)
+        finally:
+            for p in batch:
+                p.wake()
+            with self._queue_lock:
+                if self._queue:
+                    self._queue[0].wake()  # not done: it wakes up as the next leader
+                else:
+                    self._leader_busy = False
+
+    def _run(self, pending: list[_Pending]) -> None:
+        """Lock, load, apply every pending change, write once, unlock; then mark them done.
+
+        The lock is awaited until the earliest deadline of the batch, so no write waits much longer
+        than TICKETS_LOCK_TIMEOUT from its arrival, even when it queued behind an earlier batch.
+        """
+        try:
+            self._acquire(min(p.deadline for p in pending))
+            try:
+                batch = Batch(self.snapshot())
+                for p in pending:
+                    try:
+                        p.result = p.change(batch)
+                    except TicketError as exc:
+                        p.error = exc
+                if batch.changed or batch.replaced:
+                    self._save(batch.result())
+            finally:
+                self._lock.release()
+        except Exception as exc:  # whatever went wrong, no change of the batch is acknowledged
+            error = StoreWriteFailed(self.path, exc) if isinstance(exc, OSError) else exc
+            for p in pending:
+                p.error = p.error or error
+        finally:
+            for p in pending:
+                p.done = True
+
+    def _acquire(self, deadline: float) -> None:
+        try:
+            self._lock.acquire(deadline)
+        except LockTimeout:
+            raise StoreBusy(self.path, lock_timeout()) from None
+        except FileNotFoundError:
+            raise self._no_folder() from None
+        except OSError as exc:
+            raise StoreUnreadable(self.folder, exc.strerror or str(exc)) from None
+
+    def _save(self, snap: Snapshot) -> None:
+        """Write the whole file atomically: unique temp file, fsync, os.replace, fsync of the folder.
+
+        os.replace is the point of no return: nothing after it may turn the answer into a failure,
+        since the change is then in place (a client told "failed" would retry and duplicate it).
+        """
+        tmp = self.folder / f".{self.path.name}.{secrets.token_hex(8)}.tmp"
+        # Mode 0o666 through the umask, like any new file; an existing file's mode is kept below.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        try:
+            try:
+                with suppress(FileNotFoundError):
+                    os.fchmod(fd, os.stat(self.path).st_mode & 0o7777)
+                with open(fd, "wb", buffering=1 << 20, closefd=False) as file:
+                    file.writelines(snap.file_chunks())
+                # A unique mtime tells every process's cache that the file changed, even when the
+                # new file reuses an old inode number and has the same size.
+                os.utime(fd, ns=(time.time_ns(), time.time_ns()))
+                os.fsync(fd)
+                os.replace(tmp, self.path)
+            except BaseException:
+                with suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                self._cache = None  # re-read whatever is on disk next time
+                raise
+            # Past os.replace, the change is in place: nothing below may turn the answer into a failure.
+            try:
+                snap.key = _stat_key(os.fstat(fd))  # after the rename, which moves ctime
+                self._cache = snap
+            except OSError:
+                self._cache = None
+        finally:
+            os.close(fd)
+        try:
+            _fsync_dir(self.folder)
+        except OSError as exc:  # the new file is in place and readable: say so, do not call it a failure
+            print(f"warning: {shown(self.folder)}: fsync of the folder failed ({exc.strerror}); the change is "
+                  "applied but may not survive a power cut", file=sys.stderr)  # fmt: skip
+
+    def remove_stale_temp_files(self) -> int:
+        """Delete temporary files left by a crashed writer; returns how many.
+
+        Done under the lock of the folder, which every live writer holds while its temp file exists,
+        and only when nobody holds it: a live writer's temp file is never touched.
+        """
+        prefix, removed = f".{self.path.name}.", 0
+        if self.path.exists() and not self.path.is_file():
+            return 0  # a folder, a device or a FIFO in the file's place: nothing to clean, nothing created
+        try:
+            with self._commit_lock:
+                self._lock.acquire(time.monotonic())
+                try:
+                    for name in os.listdir(self.folder):  # no glob: 'tickets[1].json' is a plain name
+                        if name.startswith(prefix) and name.endswith(".tmp"):
+                            with suppress(FileNotFoundError):
+                                os.unlink(self.folder / name)
+                                removed += 1
+                finally:
+                    self._lock.release()
+        except (LockTimeout, OSError):
+            pass  # a live writer holds the lock: its temp file is not stale
+        return removed
+
+
+def _not_a_file(mode: int) -> str:
+    kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or special file"
+    return f"not a regular file but {kind}; TICKETS_FILE or --file must name a JSON file"
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+

@@ -1,0 +1,148 @@
+"""The storage seam: what the routes (main.py) and the CLI (script.py) ask of a store, and how one is chosen.
+
+Two stores implement it, each in its own module and neither knowing about HTTP:
+
+- json_store.py: the default, one readable JSON file (tickets.json) on one machine;
+- postgres_store.py: PostgreSQL, for several servers on several hosts or millions of tickets.
+
+Every rule of the contract is the same on both (validation, ETags, ordering, ids never reused); the
+pure functions they share live in script.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from script import (
+    SAMPLE_FILE,
+    SettingInvalid,
+    Stats,
+    Ticket,
+    TicketCreate,
+    TicketFilters,
+    TicketQuery,
+    TicketUpdate,
+    ticket_json,
+)
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+class TicketStore(ABC):
+    """One store of tickets. Every method may raise TicketNotFound, PreconditionFailed or StoreError.
+
+    The methods are coroutines: the server awaits them on its event loop, the CLI runs each with
+    asyncio.run(). A store that blocks (a file) does its blocking in a thread, never on the loop.
+    """
+
+    #: Names the store in messages: the file's path, or the database URL without its password.
+    name: str
+
+    async def open(self) -> None:
+        """Get ready before the first request: clean up after a crash, create or upgrade tables."""
+
+    async def close(self) -> None:
+        """Give back what open() or the requests took (connections)."""
+
+    @abstractmethod
+    async def get(self, ticket_id: int) -> Ticket: ...
+
+    async def get_json(self, ticket_id: int) -> bytes:
+        """The ticket as the API answers it; its ETag is etag_of() of these bytes."""
+        return ticket_json(await self.get(ticket_id))
+
+    @abstractmethod
+    async def search(self, query: TicketQuery) -> tuple[list[Ticket], int]:
+        """The page of tickets the query asks for, and how many matched before paging."""
+
+    async def search_json(self, query: TicketQuery) -> tuple[bytes, int]:
+        page, total = await self.search(query)
+        return b"[" + b",".join([ticket_json(t) for t in page]) + b"]", total
+
+    @abstractmethod
+    async def stats(self, filters: TicketFilters) -> Stats: ...
+
+    @abstractmethod
+    async def count(self) -> int:
+        """How many tickets there are (health, the CLI's listing)."""
+
+    @abstractmethod
+    async def add(self, data: TicketCreate) -> Ticket:
+        """Create a ticket with a new id, never handed out before."""
+
+    @abstractmethod
+    async def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None) -> Ticket:
+        """Merge changes; updated_at moves only when a value changes. With if_match, only if it names the ETag."""
+
+    @abstractmethod
+    async def delete(self, ticket_id: int, if_match: str | None = None) -> None: ...
+
+    @abstractmethod
+    async def export(self) -> tuple[int, list[Ticket]]:
+        """Everything, for a copy: (next_id, every ticket in id order)."""
+
+    @abstractmethod
+    async def replace_all(self, next_id: int, tickets: list[Ticket], *, replace: bool) -> None:
+        """Put these tickets in place of the store's, all or nothing.
+
+        Refuses (StoreNotEmpty) a store that holds tickets unless replace is true. The store's next
+        id becomes the highest of next_id and its own, so no id it ever gave is handed out again.
+        """
+
+
+def database_url_setting() -> str | None:
+    """TICKETS_DATABASE_URL, checked: unset or empty means the JSON file."""
+    url = os.environ.get("TICKETS_DATABASE_URL") or None
+    if url is not None:
+        check_database_url(url)
+    return url
+
+
+def check_database_url(url: str) -> None:
+    if not url.startswith(POSTGRES_SCHEMES):
+        raise SettingInvalid("the database URL must start with postgresql:// (as in postgresql://user@host/tickets)")
+
+
+def open_store(*, file: Path | str | None = None, database_url: str | None = None) -> TicketStore:
+    """The store that the command line or the environment names: a URL for PostgreSQL, else the JSON file.
+
+    Explicit values (--file, --db) win over the environment; a file and a URL together are an error.
+    """
+    if file is not None and database_url is not None:
+        raise SettingInvalid("give either a tickets file or a database URL, not both")
+    if database_url is not None:
+        check_database_url(database_url)
+        return _postgres_store(database_url)
+    if file is not None:
+        return _json_store(str(file))
+    url = database_url_setting()
+    if url is not None:
+        if os.environ.get("TICKETS_FILE"):
+            raise SettingInvalid("TICKETS_FILE and TICKETS_DATABASE_URL are both set: unset the one you do not use")
+        return _postgres_store(url)
+    return _json_store(os.environ.get("TICKETS_FILE") or str(SAMPLE_FILE))
+
+
+@functools.lru_cache(maxsize=8)
+def _json_store(path: str) -> TicketStore:
+    from json_store import JsonStore
+
+    return JsonStore.for_path(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _postgres_store(url: str) -> TicketStore:
+    """One store (one connection pool) per URL and process."""
+    try:
+        from postgres_store import PostgresStore
+    except ImportError as exc:  # psycopg is an optional dependency
+        raise SettingInvalid(f"PostgreSQL needs psycopg ({exc}): pip install -r requirements-postgres.txt") from None
+    return PostgresStore(url)
+
+
+def store_from_environment() -> TicketStore:
+    """The store the server uses; cheap enough to call on every request (cached per setting)."""
+    return open_store()
