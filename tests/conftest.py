@@ -27,6 +27,14 @@ from fastapi.testclient import TestClient
 
 from json_store import JsonStore
 from main import app, get_store
+from stores import TicketStore
+
+try:  # psycopg is installed by requirements-dev.txt (through requirements-postgres.txt)
+    from postgres_cluster import Cluster, binaries
+
+    from postgres_store import PostgresStore
+except ImportError:
+    Cluster = binaries = PostgresStore = None  # type: ignore[assignment,misc]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "tickets.json"
@@ -75,17 +83,96 @@ def sync(coroutine: Coroutine[Any, Any, T]) -> T:
 
 @pytest.fixture
 def store(tickets_file: Path) -> JsonStore:
+    """The JSON store on the test data, for the tests of the file itself."""
     return JsonStore(tickets_file)
 
 
-@pytest.fixture
-def client(store: JsonStore) -> Iterator[TestClient]:
+@contextmanager
+def _serving(store: TicketStore) -> Iterator[TestClient]:
     app.dependency_overrides[get_store] = lambda: store
     try:
         with TestClient(app) as test_client:
             yield test_client
     finally:
         app.dependency_overrides.clear()
+
+
+# --------------------------------------------------------------------------- both stores
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """One PostgreSQL server for the whole session, with a template database holding the test data."""
+    if PostgresStore is None:
+        required_or_skip("psycopg is not installed (pip install -r requirements-postgres.txt): PostgreSQL tests skipped")
+    bin_dir = binaries()
+    if bin_dir is None:
+        required_or_skip("PostgreSQL is not installed (sudo apt-get install postgresql): its tests are skipped")
+    cluster = Cluster(bin_dir)  # type: ignore[arg-type]
+    try:
+        cluster.init()
+        cluster.template = cluster.new_database()
+        sync(_copy(JsonStore(TEST_DATA), PostgresStore(cluster.url(cluster.template))))
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+async def _copy(source: TicketStore, target: TicketStore) -> None:
+    try:
+        next_id, tickets = await source.export()
+        await target.replace_all(next_id, tickets, replace=False)
+    finally:
+        await target.close()
+
+
+@pytest.fixture
+def database_url(postgres: Cluster) -> Iterator[str]:
+    """A fresh database holding the test data (14 tickets, ids 1-15 without 12, next id 17)."""
+    name = postgres.new_database(postgres.template)
+    yield postgres.url(name)
+    with postgres.connect("postgres") as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["json", "postgres"])
+def ticket_store(request: pytest.FixtureRequest, tickets_file: Path) -> TicketStore:
+    """The test data in each store in turn: a test that takes it runs once on each."""
+    if request.param == "json":
+        return JsonStore(tickets_file)
+    return PostgresStore(request.getfixturevalue("database_url"))
+
+
+@pytest.fixture
+def client(ticket_store: TicketStore) -> Iterator[TestClient]:
+    """The API on the test data, once on each store."""
+    with _serving(ticket_store) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def json_client(store: JsonStore) -> Iterator[TestClient]:
+    """The API on the JSON store only, for tests about the file."""
+    with _serving(store) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def stored(ticket_store: TicketStore) -> Callable[[], tuple[int, dict[int, Any]]]:
+    """What the store holds, read by a new store object as another process would: (next_id, tickets by id)."""
+
+    def read() -> tuple[int, dict[int, Any]]:
+        async def export() -> tuple[int, list[Any]]:
+            fresh = JsonStore(ticket_store.path) if isinstance(ticket_store, JsonStore) else PostgresStore(ticket_store.url)
+            try:
+                return await fresh.export()
+            finally:
+                await fresh.close()
+
+        next_id, tickets = sync(export())
+        return next_id, {t["id"]: t for t in tickets}
+
+    return read
 
 
 # --------------------------------------------------------------------------- real servers and figures

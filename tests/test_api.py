@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 import script
 from main import MAX_BODY_BYTES
+
+Stored = Callable[[], tuple[int, dict[int, Any]]]  # the `stored` fixture: what the store holds
 
 NEW = {"title": "Badge d'accès refusé", "description": "Le badge ne passe plus au portique B.", "priority": "high"}
 
@@ -77,7 +81,7 @@ def test_list_bad_query_is_400(client: TestClient, query: str, field: str) -> No
 # --------------------------------------------------------------------------- create
 
 
-def test_create_returns_201_location_and_etag(client: TestClient, tickets_file: Path) -> None:
+def test_create_returns_201_location_and_etag(client: TestClient, stored: Stored) -> None:
     response = client.post("/tickets", json={**NEW, "title": "  " + NEW["title"] + "  ", "status": "En cours"})
     assert response.status_code == 201
     ticket = response.json()
@@ -86,7 +90,7 @@ def test_create_returns_201_location_and_etag(client: TestClient, tickets_file: 
     assert ticket["created_at"] == ticket["updated_at"] and ticket["created_at"].endswith("Z")
     assert response.headers["Location"] == "/tickets/17"
     assert response.headers["ETag"] == client.get("/tickets/17").headers["ETag"]
-    assert ticket in json.loads(tickets_file.read_text())["tickets"]  # on disk before the answer
+    assert stored()[1][17] == ticket  # stored before the answer
 
 
 def test_create_defaults(client: TestClient) -> None:
@@ -103,12 +107,12 @@ def test_create_defaults(client: TestClient) -> None:
      {"title": "ok", "id": 99}, {"title": "ok", "created_at": "2026-01-01T00:00:00Z"},
      {"title": "ok", "updated_at": "2026-01-01T00:00:00Z"}, [], "title", 42, None],
 )  # fmt: skip
-def test_create_invalid_body_is_400(client: TestClient, body: object, tickets_file: Path) -> None:
-    before = tickets_file.read_bytes()
+def test_create_invalid_body_is_400(client: TestClient, body: object, stored: Stored) -> None:
+    before = stored()
     response = client.post("/tickets", json=body)
     assert response.status_code == 400
     assert isinstance(response.json()["detail"], list) and response.json()["detail"][0]["msg"]
-    assert tickets_file.read_bytes() == before
+    assert stored() == before
 
 
 @pytest.mark.parametrize(
@@ -128,19 +132,19 @@ def test_create_malformed_request_is_400(client: TestClient, content: bytes, con
     [("POST", "/tickets", b'{"title": "x"}', "text/plain"), ("POST", "/tickets", b"title=x", "application/x-www-form-urlencoded"),
      ("POST", "/tickets", b"--x\r\n", "multipart/form-data; boundary=x"), ("PATCH", "/tickets/1", b"status=closed", None)],
 )  # fmt: skip
-def test_body_that_is_not_json_is_400_saying_to_send_json(client: TestClient, tickets_file: Path, method: str, url: str,
+def test_body_that_is_not_json_is_400_saying_to_send_json(client: TestClient, stored: Stored, method: str, url: str,
                                                           content: bytes, content_type: str | None) -> None:  # fmt: skip
-    before = tickets_file.read_bytes()
+    before = stored()
     headers = {"Content-Type": content_type} if content_type else {}
     response = client.request(method, url, content=content, headers=headers)
     assert response.status_code == 400
     assert response.json()["detail"] == [{"type": "content_type", "loc": ["header", "content-type"],
                                           "msg": "send the body as JSON, with the header Content-Type: application/json"}]
-    assert tickets_file.read_bytes() == before
+    assert stored() == before
 
 
-def test_body_over_1_mib_is_413(client: TestClient, tickets_file: Path) -> None:
-    before = tickets_file.read_bytes()
+def test_body_over_1_mib_is_413(client: TestClient, stored: Stored) -> None:
+    before = stored()
     body = json.dumps({"title": "x", "description": "d" * MAX_BODY_BYTES}).encode()
     response = client.post("/tickets", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 413
@@ -152,7 +156,7 @@ def test_body_over_1_mib_is_413(client: TestClient, tickets_file: Path) -> None:
 
     response = client.patch("/tickets/1", content=chunks(), headers={"Content-Type": "application/json"})
     assert response.status_code == 413
-    assert tickets_file.read_bytes() == before
+    assert stored() == before
 
 
 # --------------------------------------------------------------------------- read one
@@ -239,10 +243,10 @@ def test_patch_with_stale_if_match_is_412_and_changes_nothing(client: TestClient
 # --------------------------------------------------------------------------- delete
 
 
-def test_delete_is_204_then_404(client: TestClient, tickets_file: Path) -> None:
+def test_delete_is_204_then_404(client: TestClient, stored: Stored) -> None:
     response = client.delete("/tickets/2")
     assert response.status_code == 204 and response.content == b""
-    assert 2 not in [t["id"] for t in json.loads(tickets_file.read_text())["tickets"]]
+    assert 2 not in stored()[1]
     assert client.delete("/tickets/2").status_code == 404
     assert client.get("/tickets/2").status_code == 404
 
@@ -281,7 +285,8 @@ def test_health(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("garbage", [b"", b"{oops", b'{"next_id": 1, "tickets": [{"id": "x"}]}'])
-def test_unreadable_file_is_503_then_recovers(client: TestClient, tickets_file: Path, garbage: bytes) -> None:
+def test_unreadable_file_is_503_then_recovers(json_client: TestClient, tickets_file: Path, garbage: bytes) -> None:
+    client = json_client
     good = tickets_file.read_bytes()
     tickets_file.write_bytes(garbage)
     for method, url, body in [("GET", "/tickets", None), ("GET", "/tickets/1", None), ("GET", "/tickets/stats", None),
@@ -313,14 +318,14 @@ def test_openapi_documents_400_never_422(client: TestClient) -> None:
 # --------------------------------------------------------------------------- concurrency
 
 
-def test_200_concurrent_creates_lose_nothing(client: TestClient, tickets_file: Path) -> None:
+def test_200_concurrent_creates_lose_nothing(client: TestClient, stored: Stored) -> None:
     with ThreadPoolExecutor(max_workers=32) as pool:
         responses = list(pool.map(lambda i: client.post("/tickets", json={"title": f"Concurrent {i}"}), range(200)))
     assert {r.status_code for r in responses} == {201}
     ids = {r.json()["id"] for r in responses}
     assert len(ids) == 200
-    on_disk = {t["id"] for t in json.loads(tickets_file.read_text())["tickets"]}
-    assert ids <= on_disk and len(on_disk) == 214
+    kept = set(stored()[1])
+    assert ids <= kept and len(kept) == 214
 
 
 # --------------------------------------------------------------------------- API key
@@ -479,13 +484,14 @@ def test_an_empty_api_key_setting_refuses_every_request(client: TestClient, monk
 
 
 def test_an_invalid_lock_timeout_setting_is_503_on_writes(client: TestClient, monkeypatch: pytest.MonkeyPatch,
-                                                         tickets_file: Path) -> None:  # fmt: skip
-    before = tickets_file.read_bytes()
+                                                         stored: Stored) -> None:  # fmt: skip
+    before = stored()
     monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "nan")
     response = client.post("/tickets", json={"title": "x"})
     assert response.status_code == 503
     assert "TICKETS_LOCK_TIMEOUT='nan'" in response.json()["detail"]
-    assert tickets_file.read_bytes() == before
+    monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "10")
+    assert stored() == before
 
 
 def test_docs_and_their_assets_stay_open_with_a_key(keyed: TestClient) -> None:

@@ -26,7 +26,6 @@ from conftest import ROOT, lock_held_by_another_process, report, running_server
 from fastapi.testclient import TestClient
 
 import json_store
-import script
 
 CRASH_ROUNDS = 15
 

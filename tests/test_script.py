@@ -16,7 +16,6 @@ import pytest
 from conftest import lock_held_by_another_process, sync
 
 import json_store
-import script
 from json_store import JsonStore
 from script import (
     PreconditionFailed,
