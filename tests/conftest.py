@@ -158,6 +158,12 @@ def json_client(store: JsonStore) -> Iterator[TestClient]:
 
 
 @pytest.fixture
+def store_args(ticket_store: TicketStore) -> list[str]:
+    """The CLI's option naming the test's store: --file PATH or --db URL."""
+    return ["--file", str(ticket_store.path)] if isinstance(ticket_store, JsonStore) else ["--db", ticket_store.url]
+
+
+@pytest.fixture
 def stored(ticket_store: TicketStore) -> Callable[[], tuple[int, dict[int, Any]]]:
     """What the store holds, read by a new store object as another process would: (next_id, tickets by id)."""
 

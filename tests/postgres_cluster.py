@@ -83,7 +83,7 @@ class Cluster:
         with self.connect("postgres") as conn:
             for _ in range(50):  # a template is busy for a moment after its last connection closed
                 try:
-                    conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+                    conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template} STRATEGY FILE_COPY" if template else ""))
                     break
                 except psycopg.errors.ObjectInUse:
                     time.sleep(0.1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -18,56 +19,56 @@ def cli(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.C
                           env={**os.environ, **(env or {})}, **kwargs)  # fmt: skip
 
 
-def test_output_piped_into_head_gives_no_traceback(tickets_file: Path) -> None:
-    shell = f"{sys.executable} {ROOT / 'script.py'} list --file {tickets_file} | head -1"
+def test_output_piped_into_head_gives_no_traceback(store_args: list[str]) -> None:
+    shell = f"{sys.executable} {ROOT / 'script.py'} list {shlex.join(store_args)} | head -1"
     for _ in range(3):  # the reader may close before or after the writer's first write
         run = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=60)
         assert run.stdout.startswith("ID ")
         assert run.stderr == ""
 
 
-def test_a_full_disk_on_stdout_is_one_line_and_exit_1(tickets_file: Path) -> None:
+def test_a_full_disk_on_stdout_is_one_line_and_exit_1(store_args: list[str]) -> None:
     with open("/dev/full", "w") as full:
-        run = subprocess.run([sys.executable, str(ROOT / "script.py"), "list", "--file", str(tickets_file)],
+        run = subprocess.run([sys.executable, str(ROOT / "script.py"), "list", *store_args],
                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)  # fmt: skip
     assert run.returncode == 1
     assert run.stderr == "script.py: error: could not write the output: No space left on device\n"
 
 
-def test_a_terminal_without_accents_gets_no_traceback(tickets_file: Path) -> None:
-    run = cli("list", "--file", str(tickets_file), env={"PYTHONIOENCODING": "ascii"})
+def test_a_terminal_without_accents_gets_no_traceback(store_args: list[str]) -> None:
+    run = cli("list", *store_args, env={"PYTHONIOENCODING": "ascii"})
     assert run.returncode == 0 and run.stderr == b""
     assert b"d?fectueuse" in run.stdout
-    as_json = cli("show", "15", "--json", "--file", str(tickets_file), env={"PYTHONIOENCODING": "ascii"})
+    as_json = cli("show", "15", "--json", *store_args, env={"PYTHONIOENCODING": "ascii"})
     assert as_json.returncode == 0
     assert b'"Souris sans fil d\\u00e9fectueuse"' in as_json.stdout  # still the same JSON data
 
 
 def test_show_prints_the_etag_and_if_match_takes_it_with_or_without_quotes(
-    capsys: pytest.CaptureFixture[str], tickets_file: Path
+    capsys: pytest.CaptureFixture[str], store_args: list[str]
 ) -> None:
-    assert main(["show", "3", "--file", str(tickets_file)]) == 0
+    assert main(["show", "3", *store_args]) == 0
     etag = capsys.readouterr().out.splitlines()[-1].split()[-1]
     assert etag.startswith('"') and etag.endswith('"')
-    assert main(["update", "3", "--status", "closed", "--if-match", etag.strip('"'), "--file", str(tickets_file)]) == 0
+    assert main(["update", "3", "--status", "closed", "--if-match", etag.strip('"'), *store_args]) == 0
     assert capsys.readouterr().out == "updated ticket 3\n"
-    assert main(["update", "3", "--status", "open", "--if-match", etag, "--file", str(tickets_file)]) == 1
+    assert main(["update", "3", "--status", "open", "--if-match", etag, *store_args]) == 1
     err = capsys.readouterr().err
     assert err.startswith("script.py: error: ticket 3 has changed: its ETag is ") and err.endswith(f"not {etag}\n")
 
 
-def test_an_update_that_changes_nothing_says_so(capsys: pytest.CaptureFixture[str], tickets_file: Path) -> None:
-    assert main(["update", "1", "--status", "in_progress", "--file", str(tickets_file)]) == 0
+def test_an_update_that_changes_nothing_says_so(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
+    assert main(["update", "1", "--status", "in_progress", *store_args]) == 0
     assert capsys.readouterr().out == "ticket 1 unchanged: it already had these values\n"
 
 
-def test_list_offset(capsys: pytest.CaptureFixture[str], tickets_file: Path) -> None:
-    assert main(["list", "--offset", "12", "--file", str(tickets_file)]) == 0
+def test_list_offset(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
+    assert main(["list", "--offset", "12", *store_args]) == 0
     out = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in out[1:-1]] == ["14", "15"]
     assert out[-1] == "2 shown, 14 matching, 14 in all"
     with pytest.raises(SystemExit) as refused:
-        main(["list", "--offset", "x", "--file", str(tickets_file)])
+        main(["list", "--offset", "x", *store_args])
     assert refused.value.code == 2
     assert "invalid offset 'x': expected a whole number >= 0" in capsys.readouterr().err
 
@@ -85,8 +86,8 @@ def test_help_lists_the_accepted_values(command: str, values: list[str]) -> None
 
 
 @pytest.mark.parametrize(("name", "value"), [("TICKETS_LOCK_TIMEOUT", "nan"), ("TICKETS_API_KEY", "")])
-def test_a_bad_setting_stops_the_cli_with_exit_2(tickets_file: Path, name: str, value: str) -> None:
-    run = cli("stats", "--file", str(tickets_file), env={name: value}, text=True)
+def test_a_bad_setting_stops_the_cli_with_exit_2(store_args: list[str], name: str, value: str) -> None:
+    run = cli("stats", *store_args, env={name: value}, text=True)
     assert run.returncode == 2
     assert run.stderr.startswith(f"script.py: error: {name}") and run.stderr.count("\n") == 1
 

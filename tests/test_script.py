@@ -10,7 +10,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import lock_held_by_another_process, sync
@@ -370,14 +372,15 @@ def test_cli_without_arguments_prints_stats(capsys: pytest.CaptureFixture[str], 
     assert "total" in out and "14" in out and "in_progress" in out
 
 
-def test_cli_stats_json_is_the_api_shape(capsys: pytest.CaptureFixture[str], tickets_file: Path) -> None:
-    code, out, _ = run(capsys, "stats", "--json", "--file", str(tickets_file))
+def test_cli_stats_json_is_the_api_shape(capsys: pytest.CaptureFixture[str], store_args: list[str],
+                                         stored: Callable[[], Any]) -> None:  # fmt: skip
+    code, out, _ = run(capsys, "stats", "--json", *store_args)
     assert code == 0
-    assert json.loads(out) == count(JsonStore(tickets_file).snapshot().tickets.values())
+    assert json.loads(out) == count(stored()[1].values())
 
 
-def test_cli_list_filters_and_sorts_as_typed(capsys: pytest.CaptureFixture[str], tickets_file: Path) -> None:
-    code, out, _ = run(capsys, "list", "--file", str(tickets_file), "--status", "ouvert", "--status", "en cours",
+def test_cli_list_filters_and_sorts_as_typed(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
+    code, out, _ = run(capsys, "list", *store_args, "--status", "ouvert", "--status", "en cours",
                        "--sort", "-priority", "--limit", "3", "--json")  # fmt: skip
     assert code == 0
     rows = json.loads(out)
@@ -386,14 +389,14 @@ def test_cli_list_filters_and_sorts_as_typed(capsys: pytest.CaptureFixture[str],
     assert {r["status"] for r in rows} <= {"open", "in_progress"}
 
 
-def test_cli_list_table(capsys: pytest.CaptureFixture[str], tickets_file: Path) -> None:
-    code, out, _ = run(capsys, "list", "--file", str(tickets_file), "--q", "imprimante")
+def test_cli_list_table(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
+    code, out, _ = run(capsys, "list", *store_args, "--q", "imprimante")
     assert code == 0
     assert "Imprimante du 2e étage" in out and out.splitlines()[0].split()[:3] == ["ID", "STATUS", "PRIORITY"]
 
 
-def test_cli_add_update_show_delete(capsys: pytest.CaptureFixture[str], tickets_file: Path) -> None:
-    f = ["--file", str(tickets_file)]
+def test_cli_add_update_show_delete(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
+    f = store_args
     code, out, _ = run(capsys, "add", "Écran qui clignote", "--priority", "HIGH", "--assignee", "ana", "--json", *f)
     created = json.loads(out)
     assert code == 0 and created["id"] == 17 and created["priority"] == "high"
@@ -412,17 +415,18 @@ def test_cli_add_update_show_delete(capsys: pytest.CaptureFixture[str], tickets_
      ["list", "--sort", "colour"], ["list", "--limit", "0"], ["show", "abc"], ["show", "0"],
      ["update", "3", "--assignee", "a", "--unassign"], ["frobnicate"]],
 )  # fmt: skip
-def test_cli_invalid_input_exits_2_with_a_message(capsys: pytest.CaptureFixture[str], tickets_file: Path,
+def test_cli_invalid_input_exits_2_with_a_message(capsys: pytest.CaptureFixture[str], store_args: list[str],
+                                                  stored: Callable[[], Any],
                                                   argv: list[str]) -> None:  # fmt: skip
-    before = tickets_file.read_bytes()
+    before = stored()
     try:
-        code = main([*argv, "--file", str(tickets_file)])
+        code = main([*argv, *store_args])
     except SystemExit as exc:  # argparse's own errors
         code = exc.code
     err = capsys.readouterr().err
     assert code == 2
     assert "error:" in err and "Traceback" not in err
-    assert tickets_file.read_bytes() == before
+    assert stored() == before
 
 
 def test_cli_unreadable_file_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
