@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -50,6 +50,7 @@ from script import (
 )
 from stores import TicketStore
 
+T = TypeVar("T")
 FIELDS = ("id", "title", "description", "status", "priority", "assignee", "created_at", "updated_at")
 COLUMNS = ", ".join(FIELDS)
 POOL_SIZE = 10  # connections per server process at most; PostgreSQL's default max_connections is 100
@@ -140,21 +141,24 @@ class PostgresStore(TicketStore):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._migrated = False
         self._sequence: str | None = None
-        self._checks: set[asyncio.Future[None]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._recovery = asyncio.Lock()
+        self._outage = True  # nothing known yet: the first use checks the server directly
 
     # ---- connections
 
     def _pool_of_this_loop(self) -> AsyncConnectionPool:
-        """The pool lives on one event loop: a new loop (the CLI, a test client) gets its own."""
+        """The pool lives on one event loop: a new loop (a CLI command, a test client) gets its own."""
         loop = asyncio.get_running_loop()
-        if self._pool is None or self._loop is not loop:
+        if self._loop is not loop:
+            self._pool, self._loop, self._recovery, self._outage = None, loop, asyncio.Lock(), True
+        if self._pool is None:
             self._pool = AsyncConnectionPool(
                 self.url, min_size=1, max_size=self.pool_size, open=False, timeout=lock_timeout(),
                 kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT,
                         "options": f"-c lock_timeout={int(lock_timeout() * 1000)}"},
                 name="tickets", reconnect_timeout=lock_timeout(),
             )  # fmt: skip
-            self._loop = loop
         return self._pool
 
     async def open(self) -> None:
@@ -170,6 +174,8 @@ class PostgresStore(TicketStore):
     async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """A connection from the pool; every database failure becomes a StoreError naming it (a 503)."""
         pool = self._pool_of_this_loop()
+        if self._outage:
+            pool = await self._recover()
         try:
             if pool.closed:
                 await pool.open(wait=False)
@@ -178,26 +184,57 @@ class PostgresStore(TicketStore):
                     await self._migrate(conn)
                 yield conn
         except PoolTimeout:
-            raise DatabaseUnavailable(self.name, await self._why_no_connection()) from None
+            problem = await self._probe()
+            self._outage = problem is not None
+            raise DatabaseUnavailable(self.name, problem or f"all {self.pool_size} connections stayed busy for "
+                                                            f"{lock_timeout():g} s") from None  # fmt: skip
         except psycopg.errors.LockNotAvailable:
             raise StoreBusy(self.name, lock_timeout()) from None
         except psycopg.OperationalError as exc:
-            # A lost connection (the server restarted): check the idle ones now, so that the next
-            # requests get live connections instead of failing one by one.
-            self._checks.add(check := asyncio.ensure_future(pool.check()))
-            check.add_done_callback(self._checks.discard)
+            self._outage = True  # the server went away: the next request checks it and starts afresh
             raise DatabaseUnavailable(self.name, _problem(exc)) from None
         except psycopg.Error as exc:
             raise DatabaseUnavailable(self.name, _problem(exc)) from None
 
-    async def _why_no_connection(self) -> str:
-        """The pool says only that it timed out: one direct attempt tells why (refused, password, no database)."""
+    async def _recover(self) -> AsyncConnectionPool:
+        """At first use, and after a failure: one direct connection attempt says at once whether the server
+        answers (refused, wrong password, no such database: a 503 naming it, without waiting for the pool's
+        timeout). When it answers, a fresh pool replaces the one whose connections died with the server."""
+        async with self._recovery:
+            if self._outage:
+                problem = await self._probe()
+                if problem is not None:
+                    raise DatabaseUnavailable(self.name, problem)
+                old, self._pool = self._pool, None
+                self._outage = False
+                if old is not None and not old.closed:
+                    self._background(old.close(timeout=1))
+        return self._pool_of_this_loop()
+
+    async def _probe(self) -> str | None:
+        """None if the server accepts a connection now, else what it said (the password is never in it)."""
         try:
             conn = await psycopg.AsyncConnection.connect(self.url, connect_timeout=CONNECT_TIMEOUT)
         except psycopg.Error as exc:
             return _problem(exc)
         await conn.close()
-        return f"all {self.pool_size} connections stayed busy for {lock_timeout():g} s"
+        return None
+
+    def _background(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read(self, read: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+        """A read, tried once more on a fresh connection when the first one was lost (a restarted server)."""
+        try:
+            async with self._connection() as conn:
+                return await read(conn)
+        except DatabaseUnavailable:
+            if not self._outage:
+                raise
+            async with self._connection() as conn:
+                return await read(conn)
 
     async def _migrate(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Create or upgrade the tables, once per process; servers starting together take turns."""
@@ -219,9 +256,11 @@ class PostgresStore(TicketStore):
             self._sequence = row[0] if row else None
         self._migrated = True
 
-    async def _rows(self, query: str | sql.Composed, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        async with self._connection() as conn:
+    async def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        async def read(conn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
             return await (await conn.execute(query, params)).fetchall()  # type: ignore[arg-type]
+
+        return await self._read(read)
 
     # ---- reading
 
@@ -236,15 +275,17 @@ class PostgresStore(TicketStore):
         descending, name = query.sort.startswith("-"), query.sort.lstrip("-")
         order = _ORDER[name] + (" DESC" if descending else "") + (", id" if name != "id" else "")
         page_sql = f"SELECT {COLUMNS} FROM tickets{where} ORDER BY {order} LIMIT %s OFFSET %s"
-        async with self._connection() as conn:
+
+        async def read(conn: psycopg.AsyncConnection[Any]) -> tuple[list[Ticket], int]:
             cursor = await conn.execute(page_sql, [*params, query.limit, query.offset])  # type: ignore[arg-type]
             page = [_ticket(row) for row in await cursor.fetchall()]
-            if query.limit is None or (len(page) < query.limit and (page or query.offset == 0)):
-                total = query.offset + len(page)  # the page reached the end: no need to count
-            else:
-                cursor = await conn.execute(f"SELECT count(*) FROM tickets{where}", params)  # type: ignore[arg-type]
-                total = (await cursor.fetchone())[0]  # type: ignore[index]
-        return page, total
+            reached_end = query.limit is None or len(page) < query.limit
+            if reached_end and (page or query.offset == 0):
+                return page, query.offset + len(page)  # the page reached the end: no need to count
+            cursor = await conn.execute(f"SELECT count(*) FROM tickets{where}", params)  # type: ignore[arg-type]
+            return page, (await cursor.fetchone())[0]  # type: ignore[index]
+
+        return await self._read(read)
 
     async def stats(self, filters: TicketFilters) -> Stats:
         where, params = _where(filters)
