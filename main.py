@@ -41,6 +41,7 @@ from stores import TicketStore, open_store
 # before it serves anything, with one line naming the setting (uvicorn prints a SystemExit's message).
 try:
     check_settings()
+    open_store()  # a file and a database URL both set, or a URL that is not postgresql://
 except SettingInvalid as problem:
     raise SystemExit(f"error: {problem}") from None
 

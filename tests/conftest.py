@@ -131,8 +131,7 @@ def database_url(postgres: Cluster) -> Iterator[str]:
     """A fresh database holding the test data (14 tickets, ids 1-15 without 12, next id 17)."""
     name = postgres.new_database(postgres.template)
     yield postgres.url(name)
-    with postgres.connect("postgres") as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    postgres.drop(name)
 
 
 @pytest.fixture(params=["json", "postgres"])
@@ -217,8 +216,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(path: Path, *, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`uvicorn main:app` in its own process group on a free port, as users start it.
+def running_server(store: Path | str, *, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`uvicorn main:app` in its own process group on a free port, as users start it, on a tickets file or a
+    postgresql:// URL.
 
     A port found free can be taken by another program before uvicorn binds it: then uvicorn exits at
     once, and the server is started again on another port.
@@ -228,7 +228,7 @@ def running_server(path: Path, *, workers: int = 1, env: dict[str, str] | None =
         command = [sys.executable, "-m", "uvicorn", "main:app", "--port", str(port), "--log-level", "warning"]
         if workers > 1:
             command += ["--workers", str(workers)]
-        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "TICKETS_FILE": str(path), **(env or {})},
+        process = subprocess.Popen(command, cwd=ROOT, env={**store_environment(store), **(env or {})},
                                    start_new_session=True)  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         if _wait_until_serving(base, process):
@@ -240,6 +240,17 @@ def running_server(path: Path, *, workers: int = 1, env: dict[str, str] | None =
         yield base
     finally:
         kill_group(process)
+
+
+def store_environment(store: Path | str) -> dict[str, str]:
+    """This process's environment, naming the store: TICKETS_FILE, or TICKETS_DATABASE_URL (and no TICKETS_FILE)."""
+    env = dict(os.environ)
+    if str(store).startswith("postgresql://"):
+        env.pop("TICKETS_FILE", None)
+        env["TICKETS_DATABASE_URL"] = str(store)
+    else:
+        env["TICKETS_FILE"] = str(store)
+    return env
 
 
 def _wait_until_serving(base: str, process: subprocess.Popen, seconds: float = 60) -> bool:

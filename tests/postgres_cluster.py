@@ -90,3 +90,7 @@ class Cluster:
             else:
                 raise RuntimeError(f"could not copy the template {template}")
         return name
+
+    def drop(self, name: str) -> None:
+        with self.connect("postgres") as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")

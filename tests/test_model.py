@@ -8,15 +8,18 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from conftest import TEST_DATA, report
+import pytest
+from conftest import TEST_DATA, report, sync
 from fastapi.testclient import TestClient
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from postgres_cluster import Cluster
 
 import script
 from json_store import JsonStore
 from main import app, get_store
+from postgres_store import PostgresStore
 
 titles = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=40).filter(
     lambda t: re.search(script.VISIBLE_PATTERN, t)  # the API's own idea of a blank title ('\xad' is one)
@@ -30,21 +33,44 @@ STEPS = {"run": 0}
 class TicketsMachine(RuleBasedStateMachine):
     ids = Bundle("ids")
 
+    cluster: Cluster | None = None  # set: the machine runs on PostgreSQL, a new database per example
+
     def __init__(self) -> None:
         super().__init__()
         self.folder = Path(tempfile.mkdtemp())
-        self.path = self.folder / "tickets.json"
-        shutil.copyfile(TEST_DATA, self.path)
-        self.store = JsonStore(self.path)
+        if self.cluster is None:
+            self.path = self.folder / "tickets.json"
+            shutil.copyfile(TEST_DATA, self.path)
+            self.store, self.where = JsonStore(self.path), ["--file", str(self.path)]
+        else:
+            self.database = self.cluster.new_database(self.cluster.template)
+            url = self.cluster.url(self.database)
+            self.store, self.where = PostgresStore(url), ["--db", url]
         app.dependency_overrides[get_store] = lambda: self.store
-        self.client = TestClient(app)
-        data = json.loads(self.path.read_text())
+        self.client = TestClient(app).__enter__()  # one event loop for the whole example, as a server has
+        data = json.loads(TEST_DATA.read_text())
         self.model = {t["id"]: t for t in data["tickets"]}
         self.next_id = data["next_id"]
 
     def teardown(self) -> None:
+        self.client.__exit__(None, None, None)
         app.dependency_overrides.clear()
+        if self.cluster is not None:
+            self.cluster.drop(self.database)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    def stored(self) -> tuple[int, dict[int, dict]]:
+        """What the store holds, read by a new store object (another process would see the same)."""
+
+        async def export() -> tuple[int, list[dict]]:
+            fresh = JsonStore(self.path) if self.cluster is None else PostgresStore(self.store.url)
+            try:
+                return await fresh.export()
+            finally:
+                await fresh.close()
+
+        next_id, tickets = sync(export())
+        return next_id, {t["id"]: t for t in tickets}
 
     @rule(target=ids, title=titles, status=statuses, priority=priorities)
     def create(self, title: str, status: str, priority: str) -> int:
@@ -62,8 +88,8 @@ class TicketsMachine(RuleBasedStateMachine):
     @rule(target=ids, title=titles)
     def create_with_cli(self, title: str) -> int:
         STEPS["run"] += 1
-        assert script.main(["add", "--file", str(self.path), "--", title]) == 0  # "--": titles may start with -
-        ticket = self.store.snapshot().get(self.next_id)
+        assert script.main(["add", *self.where, "--", title]) == 0  # "--": titles may start with -
+        ticket = self.stored()[1][self.next_id]
         assert ticket["title"] == title.strip()
         self.model[self.next_id] = ticket
         self.next_id += 1
@@ -98,7 +124,7 @@ class TicketsMachine(RuleBasedStateMachine):
     @rule(ticket_id=ids)
     def delete_with_cli(self, ticket_id: int) -> None:
         STEPS["run"] += 1
-        assert script.main(["delete", str(ticket_id), "--file", str(self.path)]) == (0 if ticket_id in self.model else 1)
+        assert script.main(["delete", str(ticket_id), *self.where]) == (0 if ticket_id in self.model else 1)
         self.model.pop(ticket_id, None)
 
     @rule(status=statuses)
@@ -111,19 +137,21 @@ class TicketsMachine(RuleBasedStateMachine):
         assert response.headers["X-Total-Count"] == str(len(expected))
 
     @invariant()
-    def file_api_and_model_agree(self) -> None:
-        data = json.loads(self.path.read_text(encoding="utf-8"))
-        assert data["tickets"] == sorted(self.model.values(), key=lambda t: t["id"])
-        assert data["next_id"] == self.next_id
-        assert self.client.get("/tickets").json() == data["tickets"]
+    def store_api_and_model_agree(self) -> None:
+        next_id, tickets = self.stored()
+        assert list(tickets.values()) == sorted(self.model.values(), key=lambda t: t["id"])
+        assert next_id == self.next_id
+        if self.cluster is None:  # the file itself, as people read it
+            assert json.loads(self.path.read_text(encoding="utf-8"))["tickets"] == list(tickets.values())
+        assert self.client.get("/tickets").json() == list(tickets.values())
         assert self.client.get("/tickets/stats").json() == script.count(self.model.values())
 
 
-TicketsMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=20, deadline=None)
-
-
-class TestModel(TicketsMachine.TestCase):
-    @classmethod
-    def tearDownClass(cls) -> None:
-        report(f"model check: {STEPS['run']} API and CLI steps; file, API and model always agreed",
-               scope="tests/test_model.py")
+@pytest.mark.parametrize("kind", ["json", "postgres"])
+def test_api_and_cli_agree_with_a_model_of_the_tickets(kind: str, request: pytest.FixtureRequest) -> None:
+    """Random sequences of API and CLI steps; after each, the store, the API and a dict agree."""
+    cluster = request.getfixturevalue("postgres") if kind == "postgres" else None
+    machine = type(f"TicketsMachineOn{kind.title()}", (TicketsMachine,), {"cluster": cluster})
+    before = STEPS["run"]
+    run_state_machine_as_test(machine, settings=settings(max_examples=25, stateful_step_count=20, deadline=None))
+    report(f"model check on {kind}: {STEPS['run'] - before} API and CLI steps; store, API and model always agreed")

@@ -1,0 +1,348 @@
+"""What only the PostgreSQL store has to prove: its tables, copies both ways, a database that goes away,
+and several servers on one database — as if on several hosts — writing at once, killed, or losing the
+database mid-storm. The API and CLI suites also run on PostgreSQL (the `client` and `store_args` fixtures).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import ROOT, TEST_DATA, _serving, report, running_server, store_environment, sync
+from postgres_cluster import PASSWORD, PASSWORD_USER, Cluster
+
+from json_store import JsonStore
+from postgres_store import PostgresStore, safe_url
+from script import StoreError, TicketCreate, main
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "script.py"), *args], capture_output=True, text=True,
+                          timeout=120, env=env, check=False)  # fmt: skip
+
+
+async def _export(url: str) -> tuple[int, dict[int, dict]]:
+    store = PostgresStore(url)
+    try:
+        next_id, tickets = await store.export()
+    finally:
+        await store.close()
+    return next_id, {t["id"]: t for t in tickets}
+
+
+def in_database(url: str) -> tuple[int, dict[int, dict]]:
+    """(next id, tickets by id), read by a new store as another process would."""
+    return sync(_export(url))
+
+
+@pytest.fixture
+def empty_url(postgres: Cluster) -> Iterator[str]:
+    """A new database with no tables at all."""
+    name = postgres.new_database()
+    yield postgres.url(name)
+    postgres.drop(name)
+
+
+# --------------------------------------------------------------------------- tables and ids
+
+
+def test_tables_are_created_at_first_use_and_ids_are_never_reused(postgres: Cluster, empty_url: str) -> None:
+    async def add_then_delete_the_highest() -> int:
+        store = PostgresStore(empty_url)
+        try:
+            first = await store.add(TicketCreate(title="Premier"))
+            newest = await store.add(TicketCreate(title="Dernier"))
+            await store.delete(newest["id"])
+            assert first["id"] == 1
+            return newest["id"]
+        finally:
+            await store.close()
+
+    deleted = sync(add_then_delete_the_highest())
+    postgres.stop("immediate")  # a crash of the database itself
+    postgres.start()
+    code = main(["add", "Après redémarrage", "--json", "--db", empty_url])
+    assert code == 0
+    assert max(in_database(empty_url)[1]) > deleted  # never the freed id (a sequence may skip, never go back)
+    with postgres.connect(empty_url.split("/")[-1].split("?")[0]) as conn:
+        assert conn.execute("SELECT max(version) FROM tickets_schema").fetchone()[0] == 1
+
+
+def test_the_same_ticket_has_the_same_etag_on_both_stores(tickets_file: Path, database_url: str) -> None:
+    with _serving(JsonStore(tickets_file)) as on_file:
+        from_file = {i: on_file.get(f"/tickets/{i}").headers.get("ETag") for i in range(1, 17)}
+    with _serving(PostgresStore(database_url)) as on_database:
+        from_database = {i: on_database.get(f"/tickets/{i}").headers.get("ETag") for i in range(1, 17)}
+    assert from_file == from_database and len({e for e in from_file.values() if e}) == 14
+
+
+# --------------------------------------------------------------------------- copy
+
+
+def test_copy_to_postgresql_and_back_is_byte_identical(tickets_file: Path, empty_url: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    assert main(["copy", str(tickets_file), empty_url]) == 0
+    assert capsys.readouterr().out.startswith("copied 14 tickets from ")
+    back = tmp_path / "back.json"
+    assert main(["copy", empty_url, str(back)]) == 0
+    assert back.read_bytes() == TEST_DATA.read_bytes()  # ids, timestamps, next id, text: all of it
+    capsys.readouterr()
+    assert main(["add", "Suite", "--json", "--db", empty_url]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == 17  # the next id came along
+
+
+def test_copy_refuses_a_target_that_holds_tickets_unless_replace(tickets_file: Path, database_url: str,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    before = in_database(database_url)
+    assert main(["copy", str(tickets_file), database_url]) == 1
+    assert "already holds 14 tickets; add --replace" in capsys.readouterr().err
+    assert in_database(database_url) == before
+    small = tickets_file.with_name("small.json")
+    small.write_text(json.dumps({"next_id": 3, "tickets": [json.loads(TEST_DATA.read_text())["tickets"][0]]}))
+    assert main(["copy", str(small), database_url, "--replace"]) == 0
+    next_id, tickets = in_database(database_url)
+    assert list(tickets) == [1] and next_id == 17  # never below the ids the database already handed out
+    assert main(["copy", database_url, str(tickets_file)]) == 1  # the file holds tickets too
+    assert "--replace" in capsys.readouterr().err
+
+
+def test_a_copy_that_fails_midway_changes_nothing(tickets_file: Path, database_url: str) -> None:
+    before = in_database(database_url)
+    _, tickets = sync(JsonStore(tickets_file).export())
+    broken = [*tickets[:-1], {**tickets[-1], "status": "lost"}]  # refused by the table's check, at the very end
+
+    async def copy() -> None:
+        store = PostgresStore(database_url)
+        try:
+            await store.replace_all(17, broken, replace=True)
+        finally:
+            await store.close()
+
+    with pytest.raises(StoreError):
+        sync(copy())
+    assert in_database(database_url) == before
+
+
+# --------------------------------------------------------------------------- a database that goes away
+
+
+def test_a_stopped_database_is_a_quick_503_then_the_service_recovers(postgres: Cluster, database_url: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "3")
+    with _serving(PostgresStore(database_url)) as client:
+        assert client.get("/health").status_code == 200
+        postgres.stop("fast")
+        try:
+            for method, url, body in [("GET", "/tickets/1", None), ("GET", "/tickets?status=open", None),
+                                      ("POST", "/tickets", {"title": "x"}), ("PATCH", "/tickets/1", {"status": "closed"}),
+                                      ("DELETE", "/tickets/2", None), ("GET", "/tickets/stats", None),
+                                      ("GET", "/health", None)]:  # fmt: skip
+                start = time.monotonic()
+                response = client.request(method, url, json=body)
+                assert response.status_code == 503, (method, url, response.text)
+                assert "cannot be used" in response.json()["detail"] and "No such file" in response.json()["detail"]
+                assert time.monotonic() - start < 3  # a bounded wait, not a hang
+        finally:
+            postgres.start()
+        assert client.get("/health").json() == {"status": "ok", "tickets": 14}  # back by itself
+        assert client.post("/tickets", json={"title": "Après la panne"}).status_code == 201
+
+
+def test_a_database_restarted_under_a_server_costs_no_read(postgres: Cluster, database_url: str) -> None:
+    with _serving(PostgresStore(database_url)) as client:
+        for _ in range(5):
+            assert client.get("/tickets?limit=2").status_code == 200
+        postgres.stop("immediate")
+        postgres.start()
+        assert client.get("/tickets/1").status_code == 200  # its dead connection replaced at once
+        assert client.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize("problem", ["wrong password", "missing database", "server down"])
+def test_an_unusable_database_is_named_in_a_503_and_a_cli_error_without_the_password(
+    postgres: Cluster, problem: str, tmp_path: Path
+) -> None:
+    url = {
+        "wrong password": postgres.url("postgres", PASSWORD_USER, "not-" + PASSWORD),
+        "missing database": postgres.url("nowhere", PASSWORD_USER, PASSWORD),
+        "server down": postgres.url("postgres", PASSWORD_USER, PASSWORD).replace(
+            "host=%2Ftmp", "host=%2Fnonexistent%2Ftmp"),
+    }[problem]  # fmt: skip
+    expected = {"wrong password": "password authentication failed", "missing database": 'database "nowhere" does not exist',
+                "server down": "No such file or directory"}[problem]  # fmt: skip
+    with _serving(PostgresStore(url)) as client:
+        for response in (client.get("/health"), client.post("/tickets", json={"title": "x"})):
+            assert response.status_code == 503
+            assert expected in response.json()["detail"] and PASSWORD not in response.json()["detail"]
+            assert safe_url(url) in response.json()["detail"]
+    run = cli("stats", "--db", url)
+    assert run.returncode == 1 and run.stderr.count("\n") == 1
+    assert expected in run.stderr and PASSWORD not in run.stderr
+
+
+def test_a_file_and_a_database_together_are_refused(tickets_file: Path, database_url: str) -> None:
+    run = cli("stats", "--file", str(tickets_file), "--db", database_url)
+    assert run.returncode == 2 and "not both" in run.stderr
+    env = {**store_environment(database_url), "TICKETS_FILE": str(tickets_file)}
+    run = cli("stats", env=env)
+    assert run.returncode == 2 and "TICKETS_FILE and TICKETS_DATABASE_URL are both set" in run.stderr
+    run = cli("stats", "--db", "mysql://somewhere/tickets")
+    assert run.returncode == 2 and "must start with postgresql://" in run.stderr
+    server = subprocess.run([sys.executable, "-c", "import main"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=False)  # fmt: skip
+    assert server.returncode != 0 and "both set" in server.stderr
+
+
+# --------------------------------------------------------------------------- beyond one machine
+
+
+class Ledger:
+    """What the clients were told, ticket by ticket: the last acknowledged state (a title, or None once
+    deleted), and the attempts made since then whose answer never came (they may or may not have landed)."""
+
+    def __init__(self) -> None:
+        self.acked: dict[int, str | None] = {}
+        self.unsure: dict[int, set[str | None]] = {}
+        self.lock = threading.Lock()
+        self.failed = 0  # requests answered with an error or not at all (while a server or the database was down)
+
+    def created(self, ticket_id: int, title: str) -> None:
+        with self.lock:
+            assert ticket_id not in self.acked, f"id {ticket_id} handed out twice"
+            self.acked[ticket_id], self.unsure[ticket_id] = title, set()
+
+    def attempt(self, ticket_id: int, state: str | None) -> None:
+        self.unsure[ticket_id].add(state)
+
+    def acknowledged(self, ticket_id: int, state: str | None) -> None:
+        self.acked[ticket_id], self.unsure[ticket_id] = state, set()
+
+    def check(self, url: str) -> int:
+        """Every acknowledged create, update and delete is in the database (or was overtaken by a later attempt)."""
+        _, tickets = in_database(url)
+        for ticket_id, state in self.acked.items():
+            found = tickets[ticket_id]["title"] if ticket_id in tickets else None
+            assert found in {state} | self.unsure[ticket_id], f"ticket {ticket_id}: {found!r}, acknowledged {state!r}"
+        return len(self.acked)
+
+
+def _writer(base: str, stop: threading.Event, ledger: Ledger) -> None:
+    """Creates tickets, then updates and deletes its own, recording every answer in the ledger."""
+    mine: list[int] = []
+    with httpx.Client(base_url=base, timeout=10) as http:
+        while not stop.is_set():
+            try:
+                roll = random.random()
+                if mine and roll < 0.25:
+                    victim = mine.pop(random.randrange(len(mine)))
+                    ledger.attempt(victim, None)
+                    if http.delete(f"/tickets/{victim}").status_code == 204:
+                        ledger.acknowledged(victim, None)
+                    else:
+                        ledger.failed += 1
+                elif mine and roll < 0.5:
+                    target, title = random.choice(mine), f"modifié {random.random():.6f}"
+                    ledger.attempt(target, title)
+                    if http.patch(f"/tickets/{target}", json={"title": title}).status_code == 200:
+                        ledger.acknowledged(target, title)
+                    else:
+                        ledger.failed += 1
+                else:
+                    response = http.post("/tickets", json={"title": "créé pendant la tempête"})
+                    if response.status_code == 201:
+                        ledger.created(response.json()["id"], "créé pendant la tempête")
+                        mine.append(response.json()["id"])
+                    else:
+                        ledger.failed += 1
+            except httpx.TransportError:
+                ledger.failed += 1
+                time.sleep(0.02)
+
+
+def test_two_servers_and_cli_processes_on_one_database_lose_nothing(database_url: str) -> None:
+    ledger = Ledger()
+    with running_server(database_url) as first, running_server(database_url) as second:
+        stop = threading.Event()
+        writers = [threading.Thread(target=_writer, args=(base, stop, ledger)) for base in [first, second] * 3]
+        for w in writers:
+            w.start()
+        env = store_environment(database_url)
+        clis = [subprocess.Popen([sys.executable, str(ROOT / "script.py"), "add", f"CLI {i}", "--json"], env=env,
+                                 stdout=subprocess.PIPE, text=True) for i in range(6)]  # fmt: skip
+        cli_ids = [json.loads(p.communicate(timeout=60)[0])["id"] for p in clis]
+        time.sleep(3)
+        stop.set()
+        for w in writers:
+            w.join(30)
+        # What one server wrote, the other reads at once.
+        created = httpx.post(f"{first}/tickets", json={"title": "vu par l'autre"}).json()
+        assert httpx.get(f"{second}/tickets/{created['id']}").json() == created
+    assert not set(cli_ids) & set(ledger.acked), "an id was handed out twice"
+    assert set(cli_ids) <= set(in_database(database_url)[1])
+    assert not any(ledger.unsure.values())  # nothing crashed: every request had its answer
+    count = ledger.check(database_url)
+    report(f"two servers, one database: {count} tickets written by 6 clients through 2 servers plus 6 CLI "
+           "processes; every acknowledged create/update/delete found, no id twice")
+
+
+def _patch_at_once(base: str, barrier: threading.Barrier, etag: str, title: str) -> int:
+    with httpx.Client(base_url=base) as http:
+        barrier.wait()
+        return http.patch("/tickets/1", json={"title": title}, headers={"If-Match": etag}).status_code
+
+
+def test_an_if_match_race_between_two_servers_has_exactly_one_winner(database_url: str) -> None:
+    rounds = 20
+    with running_server(database_url) as first, running_server(database_url) as second:
+        for round_ in range(rounds):
+            etag = httpx.get(f"{first}/tickets/1").headers["ETag"]
+            barrier = threading.Barrier(2)
+
+            with ThreadPoolExecutor(2) as pool:
+                codes = sorted(pool.map(_patch_at_once, [first, second], [barrier] * 2, [etag] * 2,
+                                        [f"alice {round_}", f"bruno {round_}"]))  # fmt: skip
+            assert codes == [200, 412], codes
+    report(f"ETag race across two servers on one database: {rounds} rounds, always one 200 and one 412")
+
+
+@pytest.mark.parametrize("crash", ["kill -9 of a server", "immediate stop of PostgreSQL"])
+def test_a_crash_mid_storm_loses_no_acknowledged_write(postgres: Cluster, database_url: str, crash: str) -> None:
+    ledger = Ledger()
+    rounds = 3
+    for _ in range(rounds):
+        with running_server(database_url) as first, running_server(database_url) as second:
+            stop = threading.Event()
+            writers = [threading.Thread(target=_writer, args=(base, stop, ledger)) for base in [first, second] * 2]
+            for w in writers:
+                w.start()
+            time.sleep(random.uniform(0.5, 1.5))
+            if crash.startswith("kill"):
+                pass  # leaving this block SIGKILLs both servers' process groups while the writers write
+            else:
+                postgres.stop("immediate")
+                time.sleep(0.3)
+                postgres.start()
+                time.sleep(0.5)
+        stop.set()
+        for w in writers:
+            w.join(30)
+    count = ledger.check(database_url)
+    assert ledger.failed > 0  # the crash did hit requests in flight
+    report(f"crash on PostgreSQL ({crash}), {rounds} rounds: {count} tickets with acknowledged writes, none lost; "
+           f"{ledger.failed} requests failed or went unanswered during the crashes")
+
+
+def test_workers_started_together_migrate_once(empty_url: str) -> None:
+    with running_server(empty_url, workers=2) as base:
+        responses = [httpx.post(f"{base}/tickets", json={"title": f"n{i}"}) for i in range(10)]
+        assert {r.status_code for r in responses} == {201}
+    assert len(in_database(empty_url)[1]) == 10
