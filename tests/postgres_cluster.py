@@ -41,18 +41,20 @@ class Cluster:
             user = pwd.getpwnam("postgres")
             os.chown(self.folder, user.pw_uid, user.pw_gid)
         self.counter = 0
+        self.settings = ""
 
     def _run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         prefix = ["runuser", "-u", "postgres", "--"] if self.as_postgres else []
         return subprocess.run([*prefix, *command], capture_output=True, text=True, check=check, timeout=120)
 
-    def init(self) -> None:
+    def init(self, settings: str = "") -> None:
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--locale=C.UTF-8", "--no-sync")  # fmt: skip
         hba = self.data / "pg_hba.conf"
         # One user must give a password (to test a wrong one); the others are trusted on the socket.
         self._run("sh", "-c", f"printf 'local all {PASSWORD_USER} scram-sha-256\\n' | cat - {hba} > {hba}.new && "
                               f"mv {hba}.new {hba}")  # fmt: skip
+        self.settings = settings
         self.start()
         with self.connect("postgres") as conn:
             conn.execute(f"CREATE ROLE {PASSWORD_USER} LOGIN SUPERUSER PASSWORD '{PASSWORD}'")
@@ -60,7 +62,8 @@ class Cluster:
     def start(self) -> None:
         # fsync and synchronous_commit stay on (the defaults): the crash tests rely on them.
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-t", "60",
-                  "-o", f"-k {self.folder} -c listen_addresses='' -c max_connections=200", "start")  # fmt: skip
+                  "-o", f"-k {self.folder} -c listen_addresses='' -c max_connections=200 {self.settings}",
+                  "start")  # fmt: skip
 
     def stop(self, mode: str = "fast") -> None:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)

@@ -104,8 +104,9 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_write(tmp_path: Path) -
 # --------------------------------------------------------------------------- 2. write ordering
 
 
-def test_fsync_then_rename_then_folder_fsync_then_answer(client: TestClient, tickets_file: Path,
+def test_fsync_then_rename_then_folder_fsync_then_answer(json_client: TestClient, tickets_file: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    client = json_client
     calls: list[str] = []
     real_fsync, real_replace = os.fsync, os.replace
 
