@@ -35,7 +35,7 @@ from script import (
     parse_ticket_id,
     ticket_json,
 )
-from stores import TicketStore, open_store
+from stores import TicketStore, open_store, store_from_environment
 
 # Settings fail closed: an empty TICKETS_API_KEY or a TICKETS_LOCK_TIMEOUT of "nan" stops the server
 # before it serves anything, with one line naming the setting (uvicorn prints a SystemExit's message).
@@ -53,7 +53,7 @@ JSON = "application/json"
 def get_store() -> TicketStore:
     """The store the environment names: TICKETS_DATABASE_URL (PostgreSQL), else TICKETS_FILE (or tickets.json
     beside script.py). Tests replace it through app.dependency_overrides[get_store], as with any dependency."""
-    return open_store()
+    return store_from_environment()
 
 
 def store() -> TicketStore:

@@ -144,5 +144,10 @@ def _postgres_store(url: str) -> TicketStore:
 
 
 def store_from_environment() -> TicketStore:
-    """The store the server uses; cheap enough to call on every request (cached per setting)."""
+    """The store the environment names, as the server uses it: two lookups, then a cache per setting."""
+    return _store_for_settings(os.environ.get("TICKETS_DATABASE_URL"), os.environ.get("TICKETS_FILE"))
+
+
+@functools.lru_cache(maxsize=8)
+def _store_for_settings(url: str | None, file: str | None) -> TicketStore:
     return open_store()
