@@ -109,7 +109,8 @@ NOT_FOUND = _error(Message, "No ticket has this id", "ticket 42 not found")
 TOO_LARGE = _error(Message, "The body is over 1 MiB", TOO_LARGE_DETAIL)
 STALE = _error(Message, "If-Match does not match the ticket as it is now", "ticket 3 has changed: ...")
 UNAUTHORIZED = _error(Message, "TICKETS_API_KEY is set and X-API-Key is missing or wrong", "wrong API key")
-UNAVAILABLE = _error(Message, "The tickets file cannot be read or written", "tickets.json: the file is empty; ...")
+UNAVAILABLE = _error(Message, "The tickets file or database cannot be used (the message names the problem)",
+                     "tickets.json: the file is empty; ...")
 
 
 def _header(description: str, example: str) -> dict[str, Any]:
@@ -129,7 +130,7 @@ TOTAL = {"X-Total-Count": _header("How many tickets match the filters, before li
 # fastapi-offline package), so /docs works without internet and asks no other host for anything.
 app = FastAPIOffline(
     title="Tickets de support",
-    summary="Support tickets stored in one JSON file, safe across processes.",
+    summary="Support tickets in one JSON file, safe across processes, or in PostgreSQL for several servers.",
     version="1.0.0",
     lifespan=lifespan,
     responses={503: UNAVAILABLE},

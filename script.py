@@ -611,11 +611,12 @@ async def cmd_copy(args: argparse.Namespace, source: TicketStore) -> None:
     print(f"copied {len(tickets)} tickets from {source.name} to {target.name} (next id {next_id})")
 
 
-def _place(text: str) -> dict[str, str]:
+def _place(text: str) -> dict[str, Any]:
     """A copy's SOURCE or TARGET: a postgresql:// URL, else the path of a JSON file."""
     from stores import POSTGRES_SCHEMES
 
-    return {"database_url": text} if text.startswith(POSTGRES_SCHEMES) else {"file": text}
+    place = {"database_url": text} if text.startswith(POSTGRES_SCHEMES) else {"file": text}
+    return {**place, "environment": False}  # named on the command line: TICKETS_DATABASE_URL plays no part
 
 
 def _open_store(place: dict[str, Any]) -> TicketStore:

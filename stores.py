@@ -106,19 +106,24 @@ def check_database_url(url: str) -> None:
         raise SettingInvalid("the database URL must start with postgresql:// (as in postgresql://user@host/tickets)")
 
 
-def open_store(*, file: Path | str | None = None, database_url: str | None = None) -> TicketStore:
+def open_store(*, file: Path | str | None = None, database_url: str | None = None,
+               environment: bool = True) -> TicketStore:
     """The store that the command line or the environment names: a URL for PostgreSQL, else the JSON file.
 
-    Explicit values (--file, --db) win over the environment; a file and a URL together are an error.
+    --db wins over TICKETS_FILE; a file and a URL together (--file with --db or TICKETS_DATABASE_URL, or both
+    variables) are an error: which one was meant cannot be guessed. With environment=False (the places of a
+    copy), only the given file or URL counts.
     """
     if file is not None and database_url is not None:
         raise SettingInvalid("give either a tickets file or a database URL, not both")
     if database_url is not None:
         check_database_url(database_url)
         return _postgres_store(database_url)
+    url = database_url_setting() if environment else None
     if file is not None:
+        if url is not None:
+            raise SettingInvalid("--file was given while TICKETS_DATABASE_URL is set: unset it to use a file")
         return _json_store(str(file))
-    url = database_url_setting()
     if url is not None:
         if os.environ.get("TICKETS_FILE"):
             raise SettingInvalid("TICKETS_FILE and TICKETS_DATABASE_URL are both set: unset the one you do not use")

@@ -11,8 +11,8 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -195,6 +195,8 @@ def test_a_file_and_a_database_together_are_refused(tickets_file: Path, database
     env = {**store_environment(database_url), "TICKETS_FILE": str(tickets_file)}
     run = cli("stats", env=env)
     assert run.returncode == 2 and "TICKETS_FILE and TICKETS_DATABASE_URL are both set" in run.stderr
+    run = cli("stats", "--file", str(tickets_file), env=store_environment(database_url))
+    assert run.returncode == 2 and "--file was given while TICKETS_DATABASE_URL is set" in run.stderr
     run = cli("stats", "--db", "mysql://somewhere/tickets")
     assert run.returncode == 2 and "must start with postgresql://" in run.stderr
     server = subprocess.run([sys.executable, "-c", "import main"], cwd=ROOT, env=env, capture_output=True, text=True,
