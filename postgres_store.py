@@ -61,6 +61,7 @@ def _rank(column: str, values: Sequence[str]) -> str:
     return f"(CASE {column} {whens} END)"
 
 
+MIGRATION_LOCK = 0x7469636B  # "tick": one server migrates at a time
 # Each entry upgrades the schema by one version; never edit one that has shipped, add the next.
 MIGRATIONS = [
     f"""
@@ -87,14 +88,50 @@ MIGRATIONS = [
     CREATE INDEX tickets_by_assignee ON tickets (assignee, id);
     CREATE INDEX tickets_by_title ON tickets (title_key, id);
     """,
+    # 2: counts by status and priority kept by the database itself, so that /tickets/stats and X-Total-Count
+    # never count a million rows. Each statement that changes tickets adds one row of differences per
+    # (status, priority) it touched (statement triggers with transition tables: one INSERT even for a COPY
+    # of a million rows); writers never update a shared row, so they never wait on each other. A count sums
+    # the rows; from time to time they are folded into one per pair (COMPACT_AFTER).
+    """
+    LOCK TABLE tickets IN SHARE ROW EXCLUSIVE MODE;  -- no write between the first count and the triggers
+    CREATE TABLE ticket_counts (status text NOT NULL, priority text NOT NULL, n bigint NOT NULL);
+    CREATE FUNCTION tickets_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'TRUNCATE' THEN
+            DELETE FROM ticket_counts;
+        ELSIF TG_OP = 'INSERT' THEN
+            INSERT INTO ticket_counts SELECT status, priority, count(*) FROM new_rows GROUP BY status, priority;
+        ELSIF TG_OP = 'DELETE' THEN
+            INSERT INTO ticket_counts SELECT status, priority, -count(*) FROM old_rows GROUP BY status, priority;
+        ELSE
+            INSERT INTO ticket_counts
+            SELECT status, priority, sum(n) FROM (
+                SELECT status, priority, 1 AS n FROM new_rows
+                UNION ALL SELECT status, priority, -1 FROM old_rows
+            ) AS moves GROUP BY status, priority HAVING sum(n) <> 0;
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER tickets_counted_insert AFTER INSERT ON tickets REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION tickets_counted();
+    CREATE TRIGGER tickets_counted_update AFTER UPDATE ON tickets REFERENCING OLD TABLE AS old_rows
+        NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION tickets_counted();
+    CREATE TRIGGER tickets_counted_delete AFTER DELETE ON tickets REFERENCING OLD TABLE AS old_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION tickets_counted();
+    CREATE TRIGGER tickets_counted_truncate AFTER TRUNCATE ON tickets
+        FOR EACH STATEMENT EXECUTE FUNCTION tickets_counted();
+    INSERT INTO ticket_counts SELECT status, priority, count(*) FROM tickets GROUP BY status, priority;
+    """,
 ]
+COMPACT_AFTER = 1000  # rows of differences in ticket_counts before they are folded into one per pair
+COMPACT_LOCK = MIGRATION_LOCK + 1
 # Searching text anywhere in a title (`q`) can use trigram indexes when the pg_trgm extension can be
 # created (PostgreSQL's contrib, in Debian's package); without it the search is a scan, still correct.
 TRIGRAM_INDEXES = """
     CREATE INDEX IF NOT EXISTS tickets_search_title ON tickets USING gin (search_title gin_trgm_ops);
     CREATE INDEX IF NOT EXISTS tickets_search_description ON tickets USING gin (search_description gin_trgm_ops);
 """
-MIGRATION_LOCK = 0x7469636B  # "tick": one server migrates at a time
 
 _ORDER = {
     "id": "id",
@@ -319,15 +356,22 @@ class PostgresStore(TicketStore):
             reached_end = query.limit is None or len(page) < query.limit
             if reached_end and (page or query.offset == 0):
                 return page, query.offset + len(page)  # the page reached the end: no need to count
+            if _by_status_and_priority_only(query):
+                counts = await self._counts(conn)
+                return page, sum(n for (s, p), n in counts.items() if _kept(query, s, p))
             cursor = await conn.execute(f"SELECT count(*) FROM tickets{where}", params)  # type: ignore[arg-type]
             return page, (await cursor.fetchone())[0]  # type: ignore[index]
 
         return await self._read(read)
 
     async def stats(self, filters: TicketFilters) -> Stats:
-        where, params = _where(filters)
-        rows = await self._rows(f"SELECT status, priority, count(*) FROM tickets{where} GROUP BY status, priority",
-                                params)  # fmt: skip
+        if _by_status_and_priority_only(filters):
+            counts = await self._read(self._counts)
+            rows = [(s, p, n) for (s, p), n in counts.items() if _kept(filters, s, p)]
+        else:
+            where, params = _where(filters)
+            rows = await self._rows(f"SELECT status, priority, count(*) FROM tickets{where} "
+                                    "GROUP BY status, priority", params)  # fmt: skip
         by_status = dict.fromkeys(STATUSES, 0)
         by_priority = dict.fromkeys(PRIORITIES, 0)
         for status, priority, n in rows:
@@ -336,7 +380,29 @@ class PostgresStore(TicketStore):
         return {"total": sum(by_status.values()), "by_status": by_status, "by_priority": by_priority}  # type: ignore[typeddict-item]
 
     async def count(self) -> int:
-        return (await self._rows("SELECT count(*) FROM tickets"))[0][0]
+        return sum((await self._read(self._counts)).values())
+
+    async def _counts(self, conn: psycopg.AsyncConnection[Any]) -> dict[tuple[str, str], int]:
+        """How many tickets have each (status, priority), from ticket_counts: a few rows, whatever the size."""
+        cursor = await conn.execute("SELECT status, priority, sum(n), count(*) FROM ticket_counts "
+                                    "GROUP BY status, priority")  # fmt: skip
+        rows = await cursor.fetchall()
+        if sum(row[3] for row in rows) > COMPACT_AFTER:
+            self._background(self._compact())
+        return {(status, priority): int(n) for status, priority, n, _ in rows if n}
+
+    async def _compact(self) -> None:
+        """Fold the rows of differences into one per (status, priority); one server at a time does it, and
+        writers go on meanwhile (it deletes only rows committed before it started, and adds their sum)."""
+        try:
+            async with self._connection() as conn, conn.transaction():
+                locked = await (await conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (COMPACT_LOCK,))).fetchone()
+                if locked and locked[0]:
+                    await conn.execute(
+                        "WITH gone AS (DELETE FROM ticket_counts RETURNING status, priority, n) "
+                        "INSERT INTO ticket_counts SELECT status, priority, sum(n) FROM gone GROUP BY status, priority")
+        except StoreError:
+            pass  # the next count tries again
 
     # ---- writing
 
@@ -444,6 +510,15 @@ def _ticket(row: Sequence[Any]) -> Ticket:
 def _computed(ticket: Any) -> list[str]:
     """The columns the service computes, with the JSON store's own functions: title_key, search texts."""
     return [ticket["title"].casefold(), fold_text(ticket["title"]), fold_text(ticket["description"])]
+
+
+def _by_status_and_priority_only(filters: TicketFilters) -> bool:
+    """Whether ticket_counts can answer how many tickets match (no assignee, no text search)."""
+    return filters.assignee is None and not filters.q
+
+
+def _kept(filters: TicketFilters, status: str, priority: str) -> bool:
+    return (not filters.status or status in filters.status) and (not filters.priority or priority in filters.priority)
 
 
 def _like(text: str) -> str:

@@ -226,11 +226,12 @@ def main() -> None:
             cluster = Cluster(binaries())
             cluster.init(settings="-c shared_buffers=1GB")
             url = cluster.url(cluster.new_database())
-        print("\n#### Quand passer à PostgreSQL : écritures (POST, req/s) et lecture d'un ticket (GET one)\n")
-        print("| tickets | JSON POST req/s | JSON GET one p50 ms | JSON GET one req/s | PostgreSQL POST req/s | "
-              "PostgreSQL GET one p50 ms | PostgreSQL GET one req/s |")
-        print("|---:|---:|---:|---:|---:|---:|---:|", flush=True)
-        curve(url, folder, args.sizes, args.seconds, args.repeat)
+        if args.sizes:
+            print("\n#### Quand passer à PostgreSQL : écritures (POST, req/s) et lecture d'un ticket (GET one)\n")
+            print("| tickets | JSON POST req/s | JSON GET one p50 ms | JSON GET one req/s | PostgreSQL POST req/s | "
+                  "PostgreSQL GET one p50 ms | PostgreSQL GET one req/s |")
+            print("|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+            curve(url, folder, args.sizes, args.seconds, args.repeat)
         if not args.no_goals:
             print(f"\n#### Objectifs à {GOALS_SIZE:_} tickets dans PostgreSQL\n".replace("_", " "))
             print("| mesure | PostgreSQL | comparé à | rapport | objectif |")

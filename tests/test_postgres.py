@@ -20,9 +20,10 @@ import pytest
 from conftest import ROOT, TEST_DATA, _serving, report, running_server, store_environment, sync
 from postgres_cluster import PASSWORD, PASSWORD_USER, Cluster
 
+import postgres_store
 from json_store import JsonStore
 from postgres_store import PostgresStore, safe_url
-from script import StoreError, TicketCreate, main
+from script import StoreError, TicketCreate, count, main
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -74,7 +75,44 @@ def test_tables_are_created_at_first_use_and_ids_are_never_reused(postgres: Clus
     assert code == 0
     assert max(in_database(empty_url)[1]) > deleted  # never the freed id (a sequence may skip, never go back)
     with postgres.connect(empty_url.split("/")[-1].split("?")[0]) as conn:
-        assert conn.execute("SELECT max(version) FROM tickets_schema").fetchone()[0] == 1
+        assert conn.execute("SELECT max(version) FROM tickets_schema").fetchone()[0] == len(postgres_store.MIGRATIONS)
+
+
+def test_a_database_of_an_older_version_is_upgraded_in_place(tickets_file: Path, empty_url: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    with monkeypatch.context() as old_version:  # the service as it was at schema version 1, with tickets
+        old_version.setattr(postgres_store, "MIGRATIONS", postgres_store.MIGRATIONS[:1])
+        assert main(["copy", str(tickets_file), empty_url]) == 0
+    with _serving(PostgresStore(empty_url)) as client:  # today's service upgrades it at first use
+        assert client.get("/tickets/stats").json()["total"] == 14
+        assert client.delete("/tickets/1").status_code == 204
+        assert client.patch("/tickets/2", json={"status": "closed"}).status_code == 200
+        stats = client.get("/tickets/stats").json()
+        response = client.get("/tickets?status=closed&limit=1")
+    tickets = in_database(empty_url)[1].values()
+    assert stats == count(tickets)  # the counts kept by the database agree with the tickets
+    assert response.headers["X-Total-Count"] == str(sum(t["status"] == "closed" for t in tickets))
+
+
+def test_the_counts_kept_by_the_database_are_folded_and_stay_exact(postgres: Cluster, database_url: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setattr(postgres_store, "COMPACT_AFTER", 5)
+    with _serving(PostgresStore(database_url)) as client:
+        for i in range(20):
+            client.post("/tickets", json={"title": f"n{i}", "priority": ["low", "urgent"][i % 2]})
+            client.patch(f"/tickets/{[1, 2, 3][i % 3]}", json={"status": ["open", "closed"][i % 2]})
+        client.delete("/tickets/4")
+        assert client.get("/tickets/stats").status_code == 200  # more than 5 rows: folded in the background
+        name = database_url.split("/")[-1].split("?")[0]
+        for _ in range(50):
+            with postgres.connect(name) as conn:
+                rows = conn.execute("SELECT count(*) FROM ticket_counts").fetchone()[0]
+            if rows <= 12:
+                break
+            time.sleep(0.1)
+        assert rows <= 12  # one row per (status, priority) at most
+        stats = client.get("/tickets/stats").json()
+    assert stats == count(in_database(database_url)[1].values())
 
 
 def test_the_same_ticket_has_the_same_etag_on_both_stores(tickets_file: Path, database_url: str) -> None:
