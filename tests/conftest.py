@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -162,22 +163,27 @@ def store_args(ticket_store: TicketStore) -> list[str]:
     return ["--file", str(ticket_store.path)] if isinstance(ticket_store, JsonStore) else ["--db", ticket_store.url]
 
 
+def contents(place: TicketStore | Path | str) -> tuple[int, dict[int, Any]]:
+    """What a store holds, read by a new store object as another process would: (next_id, tickets by id).
+    place: a store (its file or database is read again), a file's path or a postgresql:// URL."""
+    if isinstance(place, TicketStore):
+        place = place.path if isinstance(place, JsonStore) else place.url
+
+    async def export() -> tuple[int, list[Any]]:
+        fresh = PostgresStore(place) if str(place).startswith("postgresql://") else JsonStore(place)
+        try:
+            return await fresh.export()
+        finally:
+            await fresh.close()
+
+    next_id, tickets = sync(export())
+    return next_id, {t["id"]: t for t in tickets}
+
+
 @pytest.fixture
 def stored(ticket_store: TicketStore) -> Callable[[], tuple[int, dict[int, Any]]]:
-    """What the store holds, read by a new store object as another process would: (next_id, tickets by id)."""
-
-    def read() -> tuple[int, dict[int, Any]]:
-        async def export() -> tuple[int, list[Any]]:
-            fresh = JsonStore(ticket_store.path) if isinstance(ticket_store, JsonStore) else PostgresStore(ticket_store.url)
-            try:
-                return await fresh.export()
-            finally:
-                await fresh.close()
-
-        next_id, tickets = sync(export())
-        return next_id, {t["id"]: t for t in tickets}
-
-    return read
+    """contents() of the test's store, to call before and after what the test does."""
+    return lambda: contents(ticket_store)
 
 
 # --------------------------------------------------------------------------- real servers and figures
@@ -269,6 +275,13 @@ def kill_group(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     if process.poll() is None:
         os.killpg(process.pid, sig)
     process.wait(10)
+
+
+def patch_at_once(base: str, barrier: threading.Barrier, etag: str, title: str) -> int:
+    """PATCH ticket 1 with If-Match as soon as the other thread of the barrier is ready too."""
+    with httpx.Client(base_url=base) as http:
+        barrier.wait()
+        return http.patch("/tickets/1", json={"title": title}, headers={"If-Match": etag}).status_code
 
 
 # --------------------------------------------------------------------------- another process holding the lock

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import TEST_DATA, report, sync
+from conftest import TEST_DATA, contents, report
 from fastapi.testclient import TestClient
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -60,17 +60,7 @@ class TicketsMachine(RuleBasedStateMachine):
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def stored(self) -> tuple[int, dict[int, dict]]:
-        """What the store holds, read by a new store object (another process would see the same)."""
-
-        async def export() -> tuple[int, list[dict]]:
-            fresh = JsonStore(self.path) if self.cluster is None else PostgresStore(self.store.url)
-            try:
-                return await fresh.export()
-            finally:
-                await fresh.close()
-
-        next_id, tickets = sync(export())
-        return next_id, {t["id"]: t for t in tickets}
+        return contents(self.store)
 
     @rule(target=ids, title=titles, status=statuses, priority=priorities)
     def create(self, title: str, status: str, priority: str) -> int:

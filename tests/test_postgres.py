@@ -17,7 +17,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, TEST_DATA, _serving, report, running_server, store_environment, sync
+from conftest import (
+    ROOT,
+    TEST_DATA,
+    _serving,
+    contents,
+    patch_at_once,
+    report,
+    running_server,
+    store_environment,
+    sync,
+)
 from postgres_cluster import PASSWORD, PASSWORD_USER, Cluster
 
 import postgres_store
@@ -31,18 +41,9 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
                           timeout=120, env=env, check=False)  # fmt: skip
 
 
-async def _export(url: str) -> tuple[int, dict[int, dict]]:
-    store = PostgresStore(url)
-    try:
-        next_id, tickets = await store.export()
-    finally:
-        await store.close()
-    return next_id, {t["id"]: t for t in tickets}
-
-
 def in_database(url: str) -> tuple[int, dict[int, dict]]:
     """(next id, tickets by id), read by a new store as another process would."""
-    return sync(_export(url))
+    return contents(url)
 
 
 @pytest.fixture
@@ -334,11 +335,6 @@ def test_two_servers_and_cli_processes_on_one_database_lose_nothing(database_url
            "processes; every acknowledged create/update/delete found, no id twice")
 
 
-def _patch_at_once(base: str, barrier: threading.Barrier, etag: str, title: str) -> int:
-    with httpx.Client(base_url=base) as http:
-        barrier.wait()
-        return http.patch("/tickets/1", json={"title": title}, headers={"If-Match": etag}).status_code
-
 
 def test_an_if_match_race_between_two_servers_has_exactly_one_winner(database_url: str) -> None:
     rounds = 20
@@ -348,7 +344,7 @@ def test_an_if_match_race_between_two_servers_has_exactly_one_winner(database_ur
             barrier = threading.Barrier(2)
 
             with ThreadPoolExecutor(2) as pool:
-                codes = sorted(pool.map(_patch_at_once, [first, second], [barrier] * 2, [etag] * 2,
+                codes = sorted(pool.map(patch_at_once, [first, second], [barrier] * 2, [etag] * 2,
                                         [f"alice {round_}", f"bruno {round_}"]))  # fmt: skip
             assert codes == [200, 412], codes
     report(f"ETag race across two servers on one database: {rounds} rounds, always one 200 and one 412")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, lock_held_by_another_process, report, running_server
+from conftest import ROOT, lock_held_by_another_process, patch_at_once, report, running_server
 from fastapi.testclient import TestClient
 
 import json_store
@@ -194,11 +194,6 @@ def test_server_starts_on_a_corrupt_file_and_health_says_why(tmp_path: Path) -> 
 # --------------------------------------------------------------------------- 8. ETag race
 
 
-def _patch_at_once(base: str, barrier: threading.Barrier, etag: str, title: str) -> int:
-    with httpx.Client(base_url=base) as http:
-        barrier.wait()
-        return http.patch("/tickets/1", json={"title": title}, headers={"If-Match": etag}).status_code
-
 
 def test_two_clients_patching_with_the_same_if_match_exactly_one_wins(tickets_file: Path) -> None:
     rounds = 20
@@ -207,7 +202,7 @@ def test_two_clients_patching_with_the_same_if_match_exactly_one_wins(tickets_fi
             etag = httpx.get(f"{base}/tickets/1").headers["ETag"]
             barrier = threading.Barrier(2)
             with ThreadPoolExecutor(2) as pool:
-                codes = sorted(pool.map(lambda who: _patch_at_once(base, barrier, etag, f"{who} {round_}"),
+                codes = sorted(pool.map(lambda who: patch_at_once(base, barrier, etag, f"{who} {round_}"),
                                         ["alice", "bruno"]))  # fmt: skip
             assert codes == [200, 412], codes
     report(f"ETag race: {rounds} rounds of two simultaneous PATCH with one If-Match: always one 200 and one 412")
