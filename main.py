@@ -329,7 +329,7 @@ async def home() -> RedirectResponse:
 
 @app.get("/health", summary="Service health", tags=["service"])
 async def health() -> Health:
-    """ok and the number of tickets; 503 naming the problem when the file cannot be read."""
+    """ok and the number of tickets; 503 naming the problem when the file or the database cannot be used."""
     return Health(status="ok", tickets=await store().count())
 
 
