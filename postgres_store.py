@@ -181,6 +181,7 @@ class PostgresStore(TicketStore):
         self._tasks: set[asyncio.Future[Any]] = set()
         self._recovery = asyncio.Lock()
         self._outage = True  # nothing known yet: the first use checks the server directly
+        self._wanted: list[tuple[int, asyncio.Future[tuple[Any, ...] | None]]] = []  # reads of one ticket, waiting
 
     # ---- connections
 
@@ -188,13 +189,13 @@ class PostgresStore(TicketStore):
         """The pool lives on one event loop: a new loop (a CLI command, a test client) gets its own."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
-            self._pool, self._loop, self._recovery, self._outage = None, loop, asyncio.Lock(), True
-            self._wanted: list[tuple[int, asyncio.Future[tuple[Any, ...] | None]]] = []
+            self._pool, self._loop, self._recovery, self._outage, self._wanted = None, loop, asyncio.Lock(), True, []
         if self._pool is None:
             self._pool = AsyncConnectionPool(
                 self.url, min_size=1, max_size=self.pool_size, open=False, timeout=lock_timeout(),
                 kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT,
-                        "options": f"-c lock_timeout={int(lock_timeout() * 1000)}"},
+                        # in ms; PostgreSQL reads 0 as "wait for ever", so never less than 1
+                        "options": f"-c lock_timeout={max(1, int(lock_timeout() * 1000))}"},
                 name="tickets", reconnect_timeout=lock_timeout(),
             )  # fmt: skip
         return self._pool
@@ -204,6 +205,9 @@ class PostgresStore(TicketStore):
             pass  # connects, and creates or upgrades the tables
 
     async def close(self) -> None:
+        ours = [task for task in self._tasks if task.get_loop() is asyncio.get_running_loop()]
+        if ours:  # a read of a burst, a fold of the counts: each bounded by the timeouts above
+            await asyncio.wait(ours, timeout=CONNECT_TIMEOUT)
         pool, self._pool, self._loop = self._pool, None, None
         if pool is not None:
             await pool.close()
