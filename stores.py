@@ -17,7 +17,6 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from script import (
-    SAMPLE_FILE,
     SettingInvalid,
     Stats,
     Ticket,
@@ -25,6 +24,7 @@ from script import (
     TicketFilters,
     TicketQuery,
     TicketUpdate,
+    default_path,
     ticket_json,
 )
 
@@ -123,16 +123,15 @@ def open_store(*, file: Path | str | None = None, database_url: str | None = Non
     if file is not None:
         if url is not None:
             raise SettingInvalid("--file was given while TICKETS_DATABASE_URL is set: unset it to use a file")
-        return _json_store(str(file))
+        return _json_store(file)
     if url is not None:
         if os.environ.get("TICKETS_FILE"):
             raise SettingInvalid("TICKETS_FILE and TICKETS_DATABASE_URL are both set: unset the one you do not use")
         return _postgres_store(url)
-    return _json_store(os.environ.get("TICKETS_FILE") or str(SAMPLE_FILE))
+    return _json_store(default_path())
 
 
-@functools.lru_cache(maxsize=8)
-def _json_store(path: str) -> TicketStore:
+def _json_store(path: Path | str) -> TicketStore:
     from json_store import JsonStore
 
     return JsonStore.for_path(path)

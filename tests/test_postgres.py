@@ -41,11 +41,6 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
                           timeout=120, env=env, check=False)  # fmt: skip
 
 
-def in_database(url: str) -> tuple[int, dict[int, dict]]:
-    """(next id, tickets by id), read by a new store as another process would."""
-    return contents(url)
-
-
 @pytest.fixture
 def empty_url(postgres: Cluster) -> Iterator[str]:
     """A new database with no tables at all."""
@@ -74,7 +69,7 @@ def test_tables_are_created_at_first_use_and_ids_are_never_reused(postgres: Clus
     postgres.start()
     code = main(["add", "Après redémarrage", "--json", "--db", empty_url])
     assert code == 0
-    assert max(in_database(empty_url)[1]) > deleted  # never the freed id (a sequence may skip, never go back)
+    assert max(contents(empty_url)[1]) > deleted  # never the freed id (a sequence may skip, never go back)
     with postgres.connect(empty_url.split("/")[-1].split("?")[0]) as conn:
         assert conn.execute("SELECT max(version) FROM tickets_schema").fetchone()[0] == len(postgres_store.MIGRATIONS)
 
@@ -90,7 +85,7 @@ def test_a_database_of_an_older_version_is_upgraded_in_place(tickets_file: Path,
         assert client.patch("/tickets/2", json={"status": "closed"}).status_code == 200
         stats = client.get("/tickets/stats").json()
         response = client.get("/tickets?status=closed&limit=1")
-    tickets = in_database(empty_url)[1].values()
+    tickets = contents(empty_url)[1].values()
     assert stats == count(tickets)  # the counts kept by the database agree with the tickets
     assert response.headers["X-Total-Count"] == str(sum(t["status"] == "closed" for t in tickets))
 
@@ -113,7 +108,7 @@ def test_the_counts_kept_by_the_database_are_folded_and_stay_exact(postgres: Clu
             time.sleep(0.1)
         assert rows <= 12  # one row per (status, priority) at most
         stats = client.get("/tickets/stats").json()
-    assert stats == count(in_database(database_url)[1].values())
+    assert stats == count(contents(database_url)[1].values())
 
 
 def test_the_same_ticket_has_the_same_etag_on_both_stores(tickets_file: Path, database_url: str) -> None:
@@ -141,21 +136,21 @@ def test_copy_to_postgresql_and_back_is_byte_identical(tickets_file: Path, empty
 
 def test_copy_refuses_a_target_that_holds_tickets_unless_replace(tickets_file: Path, database_url: str,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    before = in_database(database_url)
+    before = contents(database_url)
     assert main(["copy", str(tickets_file), database_url]) == 1
     assert "already holds 14 tickets; add --replace" in capsys.readouterr().err
-    assert in_database(database_url) == before
+    assert contents(database_url) == before
     small = tickets_file.with_name("small.json")
     small.write_text(json.dumps({"next_id": 3, "tickets": [json.loads(TEST_DATA.read_text())["tickets"][0]]}))
     assert main(["copy", str(small), database_url, "--replace"]) == 0
-    next_id, tickets = in_database(database_url)
+    next_id, tickets = contents(database_url)
     assert list(tickets) == [1] and next_id == 17  # never below the ids the database already handed out
     assert main(["copy", database_url, str(tickets_file)]) == 1  # the file holds tickets too
     assert "--replace" in capsys.readouterr().err
 
 
 def test_a_copy_that_fails_midway_changes_nothing(tickets_file: Path, database_url: str) -> None:
-    before = in_database(database_url)
+    before = contents(database_url)
     _, tickets = sync(JsonStore(tickets_file).export())
     broken = [*tickets[:-1], {**tickets[-1], "status": "lost"}]  # refused by the table's check, at the very end
 
@@ -168,7 +163,7 @@ def test_a_copy_that_fails_midway_changes_nothing(tickets_file: Path, database_u
 
     with pytest.raises(StoreError):
         sync(copy())
-    assert in_database(database_url) == before
+    assert contents(database_url) == before
 
 
 # --------------------------------------------------------------------------- a database that goes away
@@ -269,7 +264,7 @@ class Ledger:
 
     def check(self, url: str) -> int:
         """Every acknowledged create, update and delete is in the database (or was overtaken by a later attempt)."""
-        _, tickets = in_database(url)
+        _, tickets = contents(url)
         for ticket_id, state in self.acked.items():
             found = tickets[ticket_id]["title"] if ticket_id in tickets else None
             assert found in {state} | self.unsure[ticket_id], f"ticket {ticket_id}: {found!r}, acknowledged {state!r}"
@@ -328,7 +323,7 @@ def test_two_servers_and_cli_processes_on_one_database_lose_nothing(database_url
         created = httpx.post(f"{first}/tickets", json={"title": "vu par l'autre"}).json()
         assert httpx.get(f"{second}/tickets/{created['id']}").json() == created
     assert not set(cli_ids) & set(ledger.acked), "an id was handed out twice"
-    assert set(cli_ids) <= set(in_database(database_url)[1])
+    assert set(cli_ids) <= set(contents(database_url)[1])
     assert not any(ledger.unsure.values())  # nothing crashed: every request had its answer
     count = ledger.check(database_url)
     report(f"two servers, one database: {count} tickets written by 6 clients through 2 servers plus 6 CLI "
@@ -381,4 +376,4 @@ def test_workers_started_together_migrate_once(empty_url: str) -> None:
     with running_server(empty_url, workers=2) as base:
         responses = [httpx.post(f"{base}/tickets", json={"title": f"n{i}"}) for i in range(10)]
         assert {r.status_code for r in responses} == {201}
-    assert len(in_database(empty_url)[1]) == 10
+    assert len(contents(empty_url)[1]) == 10
