@@ -27,10 +27,17 @@ import pydantic_core
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from folder_lock import FolderLock, LockTimeout
+from json_history import Log, LogBatch, generation_of, history_name, read_log
 from script import (
     _ALL,
+    Comment,
+    Event,
+    History,
+    NewComment,
+    Page,
     PreconditionFailed,
     Stats,
+    StatsQuery,
     StoreBusy,
     StoreFile,
     StoreNotEmpty,
@@ -39,18 +46,21 @@ from script import (
     Ticket,
     TicketCreate,
     TicketError,
-    TicketFilters,
     TicketNotFound,
     TicketQuery,
     TicketUpdate,
     _describe,
+    changes_between,
+    comment_changes,
     count,
     etag_matches,
     etag_of,
     filter_tickets,
+    later_than,
     lock_timeout,
     now,
     paginate,
+    per_day,
     searchable_text,
     shown,
     sort_tickets,
@@ -65,8 +75,9 @@ _STORE_ARRAY = TypeAdapter(list[Ticket], config=ConfigDict(defer_build=True))
 # --------------------------------------------------------------------------- parsing the file
 
 
-def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket]]:
-    """Validate the bytes of tickets.json: (next_id, tickets by id in id order), or StoreUnreadable.
+def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket], dict[str, Any]]:
+    """Validate the bytes of tickets.json: (next_id, tickets by id in id order, the head's other keys:
+    the history's counters and log, see json_history.py), or StoreUnreadable.
 
     Anything the schema does not know is refused, never dropped at the next write: unknown keys
     (pydantic's extra="forbid") and a key repeated in one object (see _repeated_key).
@@ -77,24 +88,25 @@ def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket]]:
     bare_array = raw.lstrip()[:1] == b"["
     try:
         if bare_array:
-            tickets, next_id = _STORE_ARRAY.validate_json(raw), 1
+            tickets, next_id, head = _STORE_ARRAY.validate_json(raw), 1, {}
         else:
             data = _STORE_OBJECT.validate_json(raw)
-            tickets, next_id = data["tickets"], data["next_id"]
+            tickets, next_id = data.pop("tickets"), data.pop("next_id")
+            head = dict(data)
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         problem = _describe(error)
         if not error["loc"] and error["type"] != "json_invalid":
             problem += ": expected a JSON object with next_id and tickets, or an array of tickets"
         raise StoreUnreadable(path, problem) from None
-    repeated = _repeated_key(raw, tickets, 0 if bare_array else len(StoreFile.__annotations__))
+    repeated = _repeated_key(raw, tickets, 0 if bare_array else 2 + len(head))
     if repeated:
         raise StoreUnreadable(path, f"the key {repeated!r} appears twice in one object; keep one of them")
     by_id = {t["id"]: t for t in sorted(tickets, key=lambda t: t["id"])}
     if len(by_id) != len(tickets):
         raise StoreUnreadable(path, "two tickets have the same id")
     # next_id never goes below max id + 1, so an id is never handed out twice.
-    return max(next_id, max(by_id, default=0) + 1), by_id
+    return max(next_id, max(by_id, default=0) + 1), by_id, head
 
 
 _TICKET_KEYS = len(Ticket.__annotations__)
@@ -143,10 +155,11 @@ class Snapshot:
     once per version of that ticket, so a write re-serializes only what changed.
     """
 
-    def __init__(self, next_id: int, tickets: dict[int, Ticket], *, key: Any = None,
+    def __init__(self, next_id: int, tickets: dict[int, Ticket], *, key: Any = None, log: Log | None = None,
                  compact: dict[int, bytes] | None = None, pretty: dict[int, bytes] | None = None,
                  folded: dict[int, str] | None = None) -> None:  # fmt: skip
         self.next_id, self.tickets, self.key = next_id, tickets, key
+        self.log = log if log is not None else Log()  # comments and events (json_history.py)
         self._compact = compact if compact is not None else {}
         self._pretty = pretty if pretty is not None else {}
         self._folded = folded if folded is not None else {}  # searchable_text, filled by q searches
@@ -178,9 +191,22 @@ class Snapshot:
         ordered = matched if query.sort == "id" else sort_tickets(matched, query.sort)
         return paginate(ordered, query.limit, query.offset), len(ordered)
 
-    def stats(self, filters: TicketFilters) -> Stats:
-        """Counts of the tickets that match the filters."""
-        return count(filter_tickets(self.tickets.values(), filters, self._text_of))
+    def stats(self, query: StatsQuery) -> Stats:
+        """Counts of the tickets that match the filters, and what the history says per day."""
+        counts = count(filter_tickets(self.tickets.values(), query, self._text_of))
+        return {**counts, "per_day": per_day(self.log.days, query.days)}
+
+    def comments(self, ticket_id: int, page: Page) -> tuple[list[Comment], int]:
+        self.get(ticket_id)
+        comments = self.log.comments_of.get(ticket_id, ())
+        return list(comments[page.offset : None if page.limit is None else page.offset + page.limit]), len(comments)
+
+    def events(self, ticket_id: int, page: Page) -> tuple[list[Event], int]:
+        events = self.log.events_of.get(ticket_id)
+        if events is None and ticket_id not in self.tickets:
+            raise TicketNotFound(ticket_id)  # no ticket ever had this id (or none since the history began)
+        events = events or ()
+        return list(events[page.offset : None if page.limit is None else page.offset + page.limit]), len(events)
 
     def _text_of(self, ticket: Ticket) -> str:
         text = self._folded.get(ticket["id"])
@@ -197,20 +223,20 @@ class Snapshot:
         page, total = self.search(query)
         return self.list_json(page), total
 
-    def file_chunks(self) -> Iterable[bytes]:
+    def file_chunks(self, data_file: Path) -> Iterable[bytes]:
         """The whole file, in pieces to write one after the other: 2-space indent, id order,
         non-ASCII as itself, final newline. Never joined into one big string: at 100 000 tickets
         that copy alone took longer than writing the file."""
+        head = pydantic_core.to_json({"next_id": self.next_id, **self.log.head(data_file)}, indent=2)[:-2]
         if not self.tickets:
-            return [pydantic_core.to_json({"next_id": self.next_id, "tickets": []}, indent=2) + b"\n"]
+            return [head + b',\n  "tickets": []\n}\n']
         pretty = self._pretty  # holds only ids of this version (Batch.result drops changed ones)
         if len(pretty) != len(self.tickets):
             for ticket_id, ticket in self.tickets.items():
                 if ticket_id not in pretty:
                     pretty[ticket_id] = _dump_pretty(ticket)
         parts = map(pretty.__getitem__, self.tickets)  # C-level iterators: no Python loop per ticket
-        head = b'{\n  "next_id": %d,\n  "tickets": [\n' % self.next_id
-        return chain((head, next(parts)), chain.from_iterable(zip(repeat(b",\n"), parts)), (b"\n  ]\n}\n",))
+        return chain((head, b',\n  "tickets": [\n', next(parts)), chain.from_iterable(zip(repeat(b",\n"), parts)), (b"\n  ]\n}\n",))
 
 
 # --------------------------------------------------------------------------- the store
@@ -226,6 +252,12 @@ class Batch:
         self.changed: set[int] = set()
         self.replaced = False  # every ticket replaced (a copy): the file is written even when empty
         self.time = now()
+        self.history = LogBatch(snap.log)
+
+    def _record(self, ticket_id: int, kind: str, changes: dict[str, Any], actor: str | None) -> None:
+        event = {"id": self.history.next_event_id, "ticket_id": ticket_id, "at": self.time, "actor": actor,
+                 "type": kind, "changes": changes}  # fmt: skip
+        self.history.add_event(event)  # type: ignore[arg-type]
 
     def current(self, ticket_id: int, if_match: str | None) -> Ticket:
         """The ticket as it is now; PreconditionFailed when if_match names another version."""
@@ -238,40 +270,57 @@ class Batch:
                 raise PreconditionFailed(ticket_id, if_match, etag)
         return ticket
 
-    def add(self, data: TicketCreate) -> Ticket:
+    def add(self, data: TicketCreate, actor: str | None = None) -> Ticket:
         ticket: Ticket = {"id": self.next_id, **data.model_dump(), "created_at": self.time, "updated_at": self.time}  # type: ignore[typeddict-item]
         self.tickets[ticket["id"]] = ticket
         self.next_id += 1
         self.changed.add(ticket["id"])
+        self._record(ticket["id"], "created", changes_between(None, ticket), actor)
         return ticket
 
-    def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None) -> Ticket:
+    def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None,
+               actor: str | None = None) -> Ticket:  # fmt: skip
         old = self.current(ticket_id, if_match)
         new: Ticket = {**old, **changes.model_dump(exclude_unset=True)}  # type: ignore[typeddict-item]
         if new == old:
-            return old  # nothing changes: same updated_at, same ETag, no write
+            return old  # nothing changes: same updated_at, same ETag, no write, no event
         new["updated_at"] = self.time
         self.tickets[ticket_id] = new
         self.changed.add(ticket_id)
+        self._record(ticket_id, "updated", changes_between(old, new), actor)
         return new
 
-    def delete(self, ticket_id: int, if_match: str | None = None) -> None:
+    def delete(self, ticket_id: int, if_match: str | None = None, actor: str | None = None) -> None:
         self.current(ticket_id, if_match)
         del self.tickets[ticket_id]
         self.changed.add(ticket_id)
+        self._record(ticket_id, "deleted", changes_between(self.snap.tickets.get(ticket_id), None), actor)
 
-    def replace_all(self, next_id: int, tickets: list[Ticket], replace: bool, name: str) -> None:
+    def comment(self, ticket_id: int, new: NewComment, actor: str | None = None) -> Comment:
+        ticket = self.current(ticket_id, None)
+        comment: Comment = {"id": self.history.next_comment_id, "ticket_id": ticket_id, "author": new.author,
+                            "body": new.body, "internal": new.internal, "created_at": self.time}  # fmt: skip
+        self.history.add_comment(comment)
+        self.tickets[ticket_id] = {**ticket, "updated_at": later_than(ticket["updated_at"], self.time)}
+        self.changed.add(ticket_id)
+        self._record(ticket_id, "commented", comment_changes(comment["id"]), actor)
+        return comment
+
+    def replace_all(self, next_id: int, tickets: list[Ticket], replace: bool, name: str,
+                    history: History) -> None:  # fmt: skip
         if self.tickets and not replace:
             raise StoreNotEmpty(name, len(self.tickets))
         self.tickets = {t["id"]: t for t in sorted(tickets, key=lambda t: t["id"])}
         highest = max(self.tickets, default=0)
         self.next_id = max(next_id, self.next_id, highest + 1)  # no id this file gave is handed out again
+        self.history.replace_all(history.comments, history.events, history.next_comment_id, history.next_event_id)
         self.replaced = True
 
-    def result(self) -> Snapshot:
-        """The new snapshot, keeping the cached serializations of the unchanged tickets."""
+    def result(self, log: Log) -> Snapshot:
+        """The new snapshot, with its history as written, keeping the cached serializations of the
+        unchanged tickets."""
         if self.replaced:
-            return Snapshot(self.next_id, self.tickets)
+            return Snapshot(self.next_id, self.tickets, log=log)
         compact, pretty, folded = dict(self.snap._compact), dict(self.snap._pretty), dict(self.snap._folded)
         complete = len(pretty) == len(self.snap.tickets)  # then keep it complete: no scan at write time
         for ticket_id in self.changed:
@@ -280,7 +329,7 @@ class Batch:
             folded.pop(ticket_id, None)
             if complete and ticket_id in self.tickets:
                 pretty[ticket_id] = _dump_pretty(self.tickets[ticket_id])
-        return Snapshot(self.next_id, self.tickets, compact=compact, pretty=pretty, folded=folded)
+        return Snapshot(self.next_id, self.tickets, log=log, compact=compact, pretty=pretty, folded=folded)
 
 
 class _Pending:
@@ -400,8 +449,14 @@ class JsonStore(TicketStore):
                 raw = file.read()
             except OSError as exc:
                 raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
-        next_id, tickets = parse_store(raw, self.path)
-        return Snapshot(next_id, tickets, key=_stat_key(st))
+        next_id, tickets, head = parse_store(raw, self.path)
+        previous = self._cache.log if self._cache is not None else None
+        log = read_log(self.path, head, previous)
+        if log is None:  # the log it names is gone: replaced by a writer since we read the file, or deleted
+            if self._disk_key() != _stat_key(st):
+                return self._load(self._disk_key())  # a writer replaced both: read the new version
+            log = Log(next_comment_id=head.get("next_comment_id", 1), next_event_id=head.get("next_event_id", 1))
+        return Snapshot(next_id, tickets, key=_stat_key(st), log=log)
 
     # ---- the seam (stores.TicketStore): what the routes and the CLI call
 
@@ -425,28 +480,46 @@ class JsonStore(TicketStore):
     async def search_json(self, query: TicketQuery) -> tuple[bytes, int]:
         return (await self.current()).search_json(query)
 
-    async def stats(self, filters: TicketFilters) -> Stats:
-        return (await self.current()).stats(filters)
+    async def stats(self, query: StatsQuery) -> Stats:
+        return (await self.current()).stats(query)
 
     async def count(self) -> int:
         return len((await self.current()).tickets)
 
-    async def add(self, data: TicketCreate) -> Ticket:
-        return await self.commit_async(partial(Batch.add, data=data))
+    async def comments(self, ticket_id: int, page: Page) -> tuple[list[Comment], int]:
+        return (await self.current()).comments(ticket_id, page)
 
-    async def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None) -> Ticket:
-        return await self.commit_async(partial(Batch.update, ticket_id=ticket_id, changes=changes, if_match=if_match))
+    async def events(self, ticket_id: int, page: Page) -> tuple[list[Event], int]:
+        return (await self.current()).events(ticket_id, page)
 
-    async def delete(self, ticket_id: int, if_match: str | None = None) -> None:
-        await self.commit_async(partial(Batch.delete, ticket_id=ticket_id, if_match=if_match))
+    async def feed(self, after: int, limit: int) -> list[Event]:
+        return (await self.current()).log.feed(after, limit)
 
-    async def export(self) -> tuple[int, list[Ticket]]:
+    async def add(self, data: TicketCreate, actor: str | None = None) -> Ticket:
+        return await self.commit_async(partial(Batch.add, data=data, actor=actor))
+
+    async def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None,
+                     actor: str | None = None) -> Ticket:  # fmt: skip
+        return await self.commit_async(partial(Batch.update, ticket_id=ticket_id, changes=changes,
+                                               if_match=if_match, actor=actor))  # fmt: skip
+
+    async def delete(self, ticket_id: int, if_match: str | None = None, actor: str | None = None) -> None:
+        await self.commit_async(partial(Batch.delete, ticket_id=ticket_id, if_match=if_match, actor=actor))
+
+    async def add_comment(self, ticket_id: int, comment: NewComment, actor: str | None = None) -> Comment:
+        return await self.commit_async(partial(Batch.comment, ticket_id=ticket_id, new=comment, actor=actor))
+
+    async def export_all(self) -> tuple[int, list[Ticket], History]:
         snap = await self.current()
-        return snap.next_id, list(snap.tickets.values())
+        log = snap.log
+        comments = sorted((c for cs in log.comments_of.values() for c in cs), key=lambda c: c["id"])
+        history = History(log.next_comment_id, comments, log.next_event_id, list(log.events))
+        return snap.next_id, list(snap.tickets.values()), history
 
-    async def replace_all(self, next_id: int, tickets: list[Ticket], *, replace: bool) -> None:
+    async def replace_all(self, next_id: int, tickets: list[Ticket], *, replace: bool,
+                          history: History | None = None) -> None:  # fmt: skip
         await self.commit_async(partial(Batch.replace_all, next_id=next_id, tickets=tickets, replace=replace,
-                                        name=self.name))  # fmt: skip
+                                        name=self.name, history=history or History()))  # fmt: skip
 
     # ---- writing
 
@@ -513,7 +586,7 @@ class JsonStore(TicketStore):
                     except TicketError as exc:
                         p.error = exc
                 if batch.changed or batch.replaced:
-                    self._save(batch.result())
+                    self._save(batch)
             finally:
                 self._lock.release()
         except Exception as exc:  # whatever went wrong, no change of the batch is acknowledged
@@ -534,12 +607,15 @@ class JsonStore(TicketStore):
         except OSError as exc:
             raise StoreUnreadable(self.folder, exc.strerror or str(exc)) from None
 
-    def _save(self, snap: Snapshot) -> None:
-        """Write the whole file atomically: unique temp file, fsync, os.replace, fsync of the folder.
+    def _save(self, batch: Batch) -> None:
+        """Write the history's new lines (fsync), then the whole file atomically: unique temp file, fsync,
+        os.replace, fsync of the folder. The file counts the history's lines: its replacement commits both.
 
         os.replace is the point of no return: nothing after it may turn the answer into a failure,
         since the change is then in place (a client told "failed" would retry and duplicate it).
         """
+        before = batch.snap.log
+        snap = batch.result(self._write_history(batch.history))
         tmp = self.folder / f".{self.path.name}.{secrets.token_hex(8)}.tmp"
         # Mode 0o666 through the umask, like any new file; an existing file's mode is kept below.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
@@ -548,7 +624,7 @@ class JsonStore(TicketStore):
                 with suppress(FileNotFoundError):
                     os.fchmod(fd, os.stat(self.path).st_mode & 0o7777)
                 with open(fd, "wb", buffering=1 << 20, closefd=False) as file:
-                    file.writelines(snap.file_chunks())
+                    file.writelines(snap.file_chunks(self.path))
                 # A unique mtime tells every process's cache that the file changed, even when the
                 # new file reuses an old inode number and has the same size.
                 os.utime(fd, ns=(time.time_ns(), time.time_ns()))
@@ -572,6 +648,50 @@ class JsonStore(TicketStore):
         except OSError as exc:  # the new file is in place and readable: say so, do not call it a failure
             print(f"warning: {shown(self.folder)}: fsync of the folder failed ({exc.strerror}); the change is "
                   "applied but may not survive a power cut", file=sys.stderr)  # fmt: skip
+        if before.generation is not None and before.generation != snap.log.generation:
+            with suppress(OSError):  # the log written again replaces it; a leftover is removed at the next start
+                os.unlink(self.folder / history_name(self.path, before.generation))
+
+    def _write_history(self, history: LogBatch) -> Log:
+        """Put the batch's comments and events on disk (fsynced) and return the history they make.
+
+        Usually appended to the log, after its committed end (what lies beyond, a crashed write, is cut
+        off). When comments were deleted, or the log is new, missing or changed by hand, the whole
+        history is written under the next name instead, and the folder fsynced so that the name lasts.
+        """
+        log = history.log
+        if not history.changed:
+            return history.result(end=log.end, identity=log.identity)
+        if not history.rewrite and log.generation is not None:
+            path = self.folder / history_name(self.path, log.generation)
+            with suppress(FileNotFoundError):
+                fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+                try:
+                    st = os.fstat(fd)
+                    if (st.st_dev, st.st_ino) == log.identity and st.st_size >= log.end:
+                        os.ftruncate(fd, log.end)
+                        end = log.end + _write_all(fd, history.lines, log.end)
+                        os.fsync(fd)
+                        return history.result(end=end, identity=log.identity)
+                finally:
+                    os.close(fd)
+        generation = self._next_generation(log.generation)
+        path = self.folder / history_name(self.path, generation)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        try:
+            end = _write_all(fd, history.all_lines(), 0)
+            os.fsync(fd)
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        _fsync_dir(self.folder)
+        return history.result(end=end, identity=(st.st_dev, st.st_ino), generation=generation)
+
+    def _next_generation(self, current: int | None) -> int:
+        """A log name no file of this store uses: one more than the highest found (a log left by a newer
+        version of this file, say before a backup was put back, is never overwritten)."""
+        found = [generation_of(self.path, name) for name in os.listdir(self.folder)]
+        return max([current or 0, *(g for g in found if g is not None)]) + 1
 
     def remove_stale_temp_files(self) -> int:
         """Delete temporary files left by a crashed writer; returns how many.
@@ -605,6 +725,15 @@ def _not_a_file(mode: int) -> str:
 
 def _stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _write_all(fd: int, lines: list[bytes], offset: int) -> int:
+    """Write the lines at offset; returns how many bytes."""
+    data = b"".join(lines)
+    written = 0
+    while written < len(data):
+        written += os.pwrite(fd, data[written:], offset + written)
+    return written
 
 
 def _fsync_dir(folder: Path) -> None:

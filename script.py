@@ -18,7 +18,8 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -34,7 +35,7 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 if TYPE_CHECKING:
     from stores import TicketStore
@@ -208,6 +209,10 @@ class StoreFile(TypedDict):
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
     next_id: Annotated[int, Field(ge=1, strict=True)]
+    # The history (json_history.py): absent from a file written before comments and events existed.
+    next_comment_id: NotRequired[Annotated[int, Field(ge=1, strict=True)]]
+    next_event_id: NotRequired[Annotated[int, Field(ge=1, strict=True)]]
+    history_file: NotRequired[Annotated[str, StringConstraints(min_length=1, max_length=255)] | None]
     tickets: list[Ticket]
 
 
@@ -290,10 +295,128 @@ class TicketQuery(TicketFilters):
 _ALL = TicketQuery()
 
 
-class Stats(TypedDict):
+class DayCount(TypedDict):
+    """How many tickets were opened and closed on one day (UTC), from the history."""
+
+    date: Annotated[str, Field(examples=["2026-11-27"])]
+    opened: int
+    closed: int
+
+
+class Counts(TypedDict):
     total: int
     by_status: dict[Status, int]
     by_priority: dict[Priority, int]
+
+
+class Stats(Counts):
+    per_day: list[DayCount]
+
+
+DAYS_DEFAULT, DAYS_MAX = 14, 366
+
+
+class StatsQuery(TicketFilters):
+    """The filters of the counts, and how many days of history per_day covers."""
+
+    days: int = Field(default=DAYS_DEFAULT, ge=1, le=DAYS_MAX,
+                      description="per_day covers this many days (UTC), today included; 1 to 366.")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- comments and history
+
+AUTHOR_MAX, BODY_MAX = 100, 10_000
+FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX = 100, 1000
+EventType = Literal["created", "updated", "commented", "deleted"]
+TRACKED_FIELDS = ("title", "description", "status", "priority", "assignee")  # what an event's changes name
+
+# An author or actor: a name of 1-100 visible characters, trimmed, as an assignee.
+Name = Assignee
+NameIn = AssigneeIn
+Body = Annotated[str, StringConstraints(min_length=1, max_length=BODY_MAX), AfterValidator(no_nul)]
+BodyIn = Annotated[Body, AfterValidator(not_blank), _NOT_BLANK]
+
+_COMMENT_EXAMPLE = {
+    "id": 7, "ticket_id": 3, "author": "karim.benali", "body": "Le technicien passe cet après-midi.",
+    "internal": False, "created_at": "2026-11-21T16:02:31Z",
+}  # fmt: skip
+
+
+class Comment(TypedDict):
+    """A reply on a ticket (internal: a note for the team, not for the requester)."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid", json_schema_extra={"examples": [_COMMENT_EXAMPLE]})  # type: ignore[misc]
+
+    id: Annotated[int, Field(ge=1, strict=True)]
+    ticket_id: Annotated[int, Field(ge=1, strict=True)]
+    author: Name
+    body: Body
+    internal: Annotated[bool, Field(strict=True)]
+    created_at: Timestamp
+
+
+class CommentCreate(BaseModel):
+    """Body of a new comment: the author may be left out when the request names its actor."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"author": "karim.benali", "body": "Le technicien passe cet après-midi.", "internal": False}]})  # fmt: skip
+
+    author: NameIn | None = Field(default=None, description="Who writes it; by default the request's actor "
+                                                            "(X-Actor, or the name of the API key).")  # fmt: skip
+    body: BodyIn
+    internal: bool = Field(default=False, strict=True, description="A note for the team, not for the requester.")
+
+
+# "from" is a Python keyword: this TypedDict is spelled as a call.
+Change = TypedDict("Change", {"from": Any, "to": Any})
+
+_EVENT_EXAMPLE = {
+    "id": 42, "ticket_id": 3, "at": "2026-11-21T16:02:31Z", "actor": "karim.benali", "type": "updated",
+    "changes": {"status": {"from": "open", "to": "in_progress"}},
+}  # fmt: skip
+
+
+class Event(TypedDict):
+    """One entry of a ticket's history: who changed what, and when."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EVENT_EXAMPLE]})  # type: ignore[misc]
+
+    id: Annotated[int, Field(ge=1, strict=True)]
+    ticket_id: Annotated[int, Field(ge=1, strict=True)]
+    at: Timestamp
+    actor: Name | None
+    type: EventType
+    changes: dict[str, Change]
+
+
+class Page(BaseModel):
+    """limit and offset of a ticket's comments or history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int | None, WithJsonSchema({"type": "integer", "minimum": 1})] = Field(
+        default=None, ge=1, description="At most this many (default: all).")
+    offset: int = Field(default=0, ge=0, description="Skip this many first.")
+
+
+class FeedQuery(BaseModel):
+    """Where a poller of the change feed stands, and how much it takes at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after: int = Field(default=0, ge=0, description="Only events with a greater id: the last id already seen.")
+    limit: int = Field(default=FEED_LIMIT_DEFAULT, ge=1, le=FEED_LIMIT_MAX,
+                       description=f"At most this many events (1 to {FEED_LIMIT_MAX}).")  # fmt: skip
+
+
+@dataclass
+class History:
+    """Every comment and event of a store, for a copy; the next ids never go back."""
+
+    next_comment_id: int = 1
+    comments: list[Comment] = field(default_factory=list)
+    next_event_id: int = 1
+    events: list[Event] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- domain errors
@@ -350,7 +473,7 @@ class SettingInvalid(TicketError):
 # --------------------------------------------------------------------------- pure functions
 
 
-def count(tickets: Iterable[Ticket]) -> Stats:
+def count(tickets: Iterable[Ticket]) -> Counts:
     """Count tickets by status and by priority; every key is present."""
     by_status: dict[Status, int] = dict.fromkeys(STATUSES, 0)
     by_priority: dict[Priority, int] = dict.fromkeys(PRIORITIES, 0)
@@ -358,6 +481,71 @@ def count(tickets: Iterable[Ticket]) -> Stats:
         by_status[t["status"]] += 1
         by_priority[t["priority"]] += 1
     return {"total": sum(by_status.values()), "by_status": by_status, "by_priority": by_priority}
+
+
+def changes_between(old: Ticket | None, new: Ticket | None) -> dict[str, Change]:
+    """What an event records: each tracked field whose value differs, {"from": old, "to": new}.
+
+    A creation (old is None) records every initial value; a deletion (new is None) records none.
+    """
+    if new is None:
+        return {}
+    if old is None:
+        return {f: {"from": None, "to": new[f]} for f in TRACKED_FIELDS}  # type: ignore[literal-required]
+    return {f: {"from": old[f], "to": new[f]} for f in TRACKED_FIELDS if old[f] != new[f]}  # type: ignore[literal-required]
+
+
+def closes(event: Event) -> bool:
+    """Whether this event set the status to closed (a creation as closed counts too)."""
+    return event["changes"].get("status", {}).get("to") == "closed"
+
+
+def tally(events: Iterable[Event], into: dict[str, list[int]] | None = None) -> dict[str, list[int]]:
+    """[opened, closed] per day (the date part of `at`, UTC), added to `into` when given."""
+    days = into if into is not None else {}
+    for event in events:
+        opened, closed = event["type"] == "created", closes(event)
+        if opened or closed:
+            day = days.setdefault(event["at"][:10], [0, 0])
+            day[0] += opened
+            day[1] += closed
+    return days
+
+
+def last_days(days: int, today: date | None = None) -> list[str]:
+    """The dates of the last `days` days, oldest first, today (UTC) included."""
+    today = today or datetime.now(timezone.utc).date()
+    return [(today - timedelta(days=back)).isoformat() for back in range(days - 1, -1, -1)]
+
+
+def per_day(counts: dict[str, list[int]] | dict[str, tuple[int, int]], days: int, today: date | None = None
+            ) -> list[DayCount]:  # fmt: skip
+    """One entry per day of the last `days` days, zeros included, from tallied [opened, closed] counts."""
+    return [{"date": d, "opened": counts[d][0], "closed": counts[d][1]} if d in counts
+            else {"date": d, "opened": 0, "closed": 0} for d in last_days(days, today)]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NewComment:
+    """A comment to add, its author known (given, or the request's actor)."""
+
+    author: str
+    body: str
+    internal: bool = False
+
+
+def comment_changes(comment_id: int) -> dict[str, Change]:
+    """What a `commented` event records: the new comment's id."""
+    return {"comment_id": {"from": None, "to": comment_id}}
+
+
+def later_than(previous: str, time: str) -> str:
+    """time, or one second after previous when time is not later: a comment always moves updated_at,
+    and so the ticket's ETag, even within the second of the last change."""
+    if time > previous:
+        return time
+    moved = datetime.strptime(previous[:19], "%Y-%m-%dT%H:%M:%S") + timedelta(seconds=1)
+    return moved.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def searchable_text(ticket: Ticket) -> str:

@@ -17,11 +17,16 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from script import (
+    Comment,
+    Event,
+    History,
+    NewComment,
+    Page,
     SettingInvalid,
     Stats,
+    StatsQuery,
     Ticket,
     TicketCreate,
-    TicketFilters,
     TicketQuery,
     TicketUpdate,
     default_path,
@@ -63,33 +68,67 @@ class TicketStore(ABC):
         return b"[" + b",".join([ticket_json(t) for t in page]) + b"]", total
 
     @abstractmethod
-    async def stats(self, filters: TicketFilters) -> Stats: ...
+    async def stats(self, query: StatsQuery) -> Stats:
+        """Counts of the tickets that match the filters, and opened/closed per day over query.days days."""
 
     @abstractmethod
     async def count(self) -> int:
         """How many tickets there are (health, the CLI's listing)."""
 
+    # Every write takes the actor (who makes it, or None) and records its event in the same commit.
+
     @abstractmethod
-    async def add(self, data: TicketCreate) -> Ticket:
+    async def add(self, data: TicketCreate, actor: str | None = None) -> Ticket:
         """Create a ticket with a new id, never handed out before."""
 
     @abstractmethod
-    async def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None) -> Ticket:
-        """Merge changes; updated_at moves only when a value changes. With if_match, only if it names the ETag."""
+    async def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None,
+                     actor: str | None = None) -> Ticket:  # fmt: skip
+        """Merge changes; updated_at moves only when a value changes. With if_match, only if it names the ETag.
+        A change that changes nothing records no event."""
 
     @abstractmethod
-    async def delete(self, ticket_id: int, if_match: str | None = None) -> None: ...
+    async def delete(self, ticket_id: int, if_match: str | None = None, actor: str | None = None) -> None:
+        """Delete the ticket and its comments; its history stays."""
+
+    # ---- comments and history
 
     @abstractmethod
+    async def add_comment(self, ticket_id: int, comment: NewComment, actor: str | None = None) -> Comment:
+        """Add a comment with a new id; the ticket's updated_at moves (later_than)."""
+
+    @abstractmethod
+    async def comments(self, ticket_id: int, page: Page) -> tuple[list[Comment], int]:
+        """The ticket's comments, oldest first, paged, and how many it has; TicketNotFound if it does not exist."""
+
+    @abstractmethod
+    async def events(self, ticket_id: int, page: Page) -> tuple[list[Event], int]:
+        """The ticket's history, oldest first, paged, and its length, also after the ticket was deleted;
+        TicketNotFound when no ticket ever had this id."""
+
+    @abstractmethod
+    async def feed(self, after: int, limit: int) -> list[Event]:
+        """Events with an id above `after`, in id order, at most limit. Ids are handed out in commit
+        order: a poller that passes the last id it saw misses none and sees none twice."""
+
+    # ---- copies
+
     async def export(self) -> tuple[int, list[Ticket]]:
-        """Everything, for a copy: (next_id, every ticket in id order)."""
+        """(next_id, every ticket in id order)."""
+        next_id, tickets, _ = await self.export_all()
+        return next_id, tickets
 
     @abstractmethod
-    async def replace_all(self, next_id: int, tickets: list[Ticket], *, replace: bool) -> None:
-        """Put these tickets in place of the store's, all or nothing.
+    async def export_all(self) -> tuple[int, list[Ticket], History]:
+        """Everything, for a copy, as of one moment: (next_id, every ticket in id order, comments and events)."""
+
+    @abstractmethod
+    async def replace_all(self, next_id: int, tickets: list[Ticket], *, replace: bool,
+                          history: History | None = None) -> None:  # fmt: skip
+        """Put these tickets (and this history) in place of the store's, all or nothing.
 
         Refuses (StoreNotEmpty) a store that holds tickets unless replace is true. The store's next
-        id becomes the highest of next_id and its own, so no id it ever gave is handed out again.
+        ids become the highest of the given ones and its own, so no id it ever gave is handed out again.
         """
 
 
