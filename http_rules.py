@@ -14,28 +14,44 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
+from script import SettingInvalid, check_settings, named_keys
+
+KEY_NAME = "tickets.key_name"  # where the scope keeps the name of the named key a request used
+
 
 class RequireApiKey:
-    """When TICKETS_API_KEY is set, 401 without the right X-API-Key, before the body is read.
+    """When TICKETS_API_KEY or TICKETS_API_KEYS is set, 401 without a right X-API-Key, before the body is read.
 
-    Health and documentation stay open. The comparison takes the same time whatever the key.
+    With named keys (TICKETS_API_KEYS=name:key,...) the key's name is put in the request's scope
+    (KEY_NAME): the routes take it as the actor. Health and documentation stay open. Every
+    comparison takes the same time whatever the key, and every named key is compared.
     """
 
     def __init__(self, app: Any, is_open: Callable[[str], bool]) -> None:
         self.app, self.is_open = app, is_open
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        expected = os.environ.get("TICKETS_API_KEY")
-        if expected is not None and scope["type"] == "http" and not self.is_open(scope["path"]):
-            if not expected or not expected.isascii():  # fail closed, never an open API
-                response = JSONResponse({"detail": "TICKETS_API_KEY is set but empty or not ASCII: the server "
-                                                   "refuses every request until it is fixed"}, 503)  # fmt: skip
+        single = os.environ.get("TICKETS_API_KEY")
+        named = os.environ.get("TICKETS_API_KEYS")
+        if (single is not None or named is not None) and scope["type"] == "http" and not self.is_open(scope["path"]):
+            try:
+                keys = named_keys() if named is not None else {single: None}
+                check_settings()
+            except SettingInvalid as problem:  # fail closed, never an open API
+                response = JSONResponse({"detail": f"{problem}: the server refuses every request until it is "
+                                                   "fixed"}, 503)  # fmt: skip
                 return await response(scope, receive, send)
             given = dict(scope["headers"]).get(b"x-api-key", b"")
-            if not hmac.compare_digest(given, expected.encode()):
+            matched, name = False, None
+            for key, who in keys.items():  # no early exit: the time does not tell which key came close
+                if hmac.compare_digest(given, key.encode()):  # type: ignore[union-attr]
+                    matched, name = True, who
+            if not matched:
                 detail = "missing API key: send the X-API-Key header" if not given else "wrong API key"
                 response = JSONResponse({"detail": detail}, 401, headers={"WWW-Authenticate": "APIKey"})
                 return await response(scope, receive, send)
+            if name is not None:
+                scope = {**scope, KEY_NAME: name}
         await self.app(scope, receive, send)
 
 

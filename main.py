@@ -6,9 +6,10 @@ import functools
 import re
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Annotated, Any, get_origin
 
+import pydantic_core
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -17,15 +18,23 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, BeforeValidator
 from starlette.exceptions import HTTPException
 
-from http_rules import BodyLimit, DocsStayHome, HeadAndOptions, RequireApiKey
+from http_rules import KEY_NAME, BodyLimit, DocsStayHome, HeadAndOptions, RequireApiKey
 from script import (
+    Comment,
+    CommentCreate,
+    CommentNotFound,
+    Event,
+    FeedQuery,
+    NameIn,
+    NewComment,
+    Page,
     PreconditionFailed,
     SettingInvalid,
     Stats,
+    StatsQuery,
     StoreError,
     Ticket,
     TicketCreate,
-    TicketFilters,
     TicketNotFound,
     TicketQuery,
     TicketUpdate,
@@ -65,6 +74,37 @@ def store() -> TicketStore:
     return app.dependency_overrides.get(get_store, get_store)()
 
 TicketId = Annotated[int, Path(ge=1, description="The ticket's id.", examples=[3]), BeforeValidator(parse_ticket_id)]
+CommentId = Annotated[int, Path(ge=1, description="The comment's id.", examples=[7]), BeforeValidator(parse_ticket_id)]
+
+
+def header_text(value: Any) -> Any:
+    """A header as it was meant: curl sends 'Zoé' as UTF-8 bytes, which arrive read as Latin-1 ('ZoÃ©');
+    a browser sends Latin-1 itself. UTF-8 when the bytes are UTF-8, else Latin-1 as read."""
+    if isinstance(value, str):
+        with suppress(UnicodeError):
+            return value.encode("latin-1").decode("utf-8")
+    return value
+
+
+ActorHeader = Annotated[
+    Annotated[NameIn, BeforeValidator(header_text)] | None,
+    Header(alias="X-Actor", description="Who makes the change (1 to 100 characters), recorded in the history. "
+                                        "With named API keys it is the key's name, and naming anyone else is a 403."),
+]  # fmt: skip
+
+
+class Forbidden(Exception):
+    """The request names someone else than its named API key (a 403)."""
+
+
+def actor_of(request: Request, claimed: str | None) -> str | None:
+    """Who makes this change: the name of the request's named key (and nobody else), else X-Actor, else None."""
+    key_name = request.scope.get(KEY_NAME)
+    if key_name is None:
+        return claimed
+    if claimed is not None and claimed != key_name:
+        raise Forbidden(f"X-Actor names {claimed!r}, but this API key is {key_name!r}'s")
+    return key_name
 
 
 @asynccontextmanager
@@ -108,6 +148,10 @@ BAD_REQUEST = _error(
 NOT_FOUND = _error(Message, "No ticket has this id", "ticket 42 not found")
 TOO_LARGE = _error(Message, "The body is over 1 MiB", TOO_LARGE_DETAIL)
 STALE = _error(Message, "If-Match does not match the ticket as it is now", "ticket 3 has changed: ...")
+FORBIDDEN = _error(Message, "With named API keys: X-Actor or author names someone else than the key's owner",
+                   "X-Actor names 'julie.martin', but this API key is 'karim.benali''s")
+NO_TICKET_EVER = _error(Message, "No ticket ever had this id", "ticket 42 not found")
+NO_COMMENT = _error(Message, "No such ticket, or no such comment on it", "comment 9 of ticket 3 not found")
 UNAUTHORIZED = _error(Message, "TICKETS_API_KEY is set and X-API-Key is missing or wrong", "wrong API key")
 UNAVAILABLE = _error(Message, "The tickets file or database cannot be used (the message names the problem)",
                      "tickets.json: the file is empty; ...")
@@ -122,6 +166,8 @@ IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "sc
 ETAG = {"ETag": _header("Version of the ticket, for If-Match and If-None-Match", '"6f1c2a9e0b7d4c3a8e5f1b2d"')}
 LOCATION = {"Location": _header("Where the new ticket lives", "/tickets/17")}
 TOTAL = {"X-Total-Count": _header("How many tickets match the filters, before limit and offset", "11")}
+TOTAL_OF_TICKET = {"X-Total-Count": _header("How many the ticket has in all, before limit and offset", "4")}
+COMMENT_LOCATION = {"Location": _header("Where the new comment lives", "/tickets/3/comments/7")}
 
 
 # --------------------------------------------------------------------------- the app
@@ -136,7 +182,9 @@ app = FastAPIOffline(
     responses={503: UNAVAILABLE},
     openapi_tags=[
         {"name": "tickets", "description": "Create, read, change and delete support tickets"},
-        {"name": "statistics", "description": "Counts by status and priority"},
+        {"name": "comments", "description": "Replies and internal notes on a ticket"},
+        {"name": "history", "description": "Who changed what and when: each ticket's events, and the feed of all"},
+        {"name": "statistics", "description": "Counts by status and priority, opened and closed per day"},
         {"name": "service", "description": "Health of the service"},
     ],
     swagger_ui_parameters={"validatorUrl": None},  # the default badge would call validator.swagger.io
@@ -217,6 +265,16 @@ async def precondition_failed(request: Request, exc: PreconditionFailed) -> JSON
     return JSONResponse({"detail": str(exc)}, status.HTTP_412_PRECONDITION_FAILED)
 
 
+@app.exception_handler(CommentNotFound)
+async def comment_not_found(request: Request, exc: CommentNotFound) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status.HTTP_404_NOT_FOUND)
+
+
+@app.exception_handler(Forbidden)
+async def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status.HTTP_403_FORBIDDEN)
+
+
 @app.exception_handler(StoreError)
 @app.exception_handler(SettingInvalid)
 async def store_unavailable(request: Request, exc: StoreError | SettingInvalid) -> JSONResponse:
@@ -255,18 +313,20 @@ async def list_tickets(query: Annotated[TicketQuery, Query()]) -> Response:
 
 @app.post(
     "/tickets", tags=["tickets"], summary="Create a ticket", status_code=status.HTTP_201_CREATED, response_model=Ticket,
-    responses={201: {"headers": {**LOCATION, **ETAG}}, 400: BAD_REQUEST, 413: TOO_LARGE},
+    responses={201: {"headers": {**LOCATION, **ETAG}}, 400: BAD_REQUEST, 403: FORBIDDEN, 413: TOO_LARGE},
 )  # fmt: skip
-async def create_ticket(data: TicketCreate) -> Response:
+async def create_ticket(data: TicketCreate, request: Request, x_actor: ActorHeader = None) -> Response:
     """Create a ticket; its id is new and never reused. Location and ETag name the result."""
-    ticket = await store().add(data)
+    ticket = await store().add(data, actor_of(request, x_actor))
     return _one_ticket(ticket_json(ticket), 201, Location=f"/tickets/{ticket['id']}")
 
 
 @app.get("/tickets/stats", summary="Count tickets", responses={400: BAD_REQUEST}, dependencies=ONCE, tags=["statistics"])
-async def ticket_stats(filters: Annotated[TicketFilters, Query()]) -> Stats:
-    """How many tickets match the filters, by status and by priority (every key present)."""
-    return await store().stats(filters)
+async def ticket_stats(query: Annotated[StatsQuery, Query()]) -> Stats:
+    """How many tickets match the filters, by status and by priority (every key present); and, from the
+    history of every ticket (the filters do not apply to it), how many were opened and closed on each
+    of the last `days` days (UTC), oldest first, zeros included."""
+    return await store().stats(query)
 
 
 @app.api_route("/tickets/stats", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
@@ -294,26 +354,97 @@ async def read_ticket(ticket_id: TicketId, request: Request) -> Response:
 
 @app.patch(
     "/tickets/{ticket_id}", tags=["tickets"], summary="Update a ticket", response_model=Ticket,
-    responses={200: {"headers": ETAG}, 400: BAD_REQUEST, 404: NOT_FOUND, 412: STALE, 413: TOO_LARGE},
+    responses={200: {"headers": ETAG}, 400: BAD_REQUEST, 403: FORBIDDEN, 404: NOT_FOUND, 412: STALE,
+               413: TOO_LARGE},
 )  # fmt: skip
-async def update_ticket(
-    ticket_id: TicketId, changes: TicketUpdate, if_match: Annotated[str | None, Header()] = None
-) -> Response:
-    """Change some fields (merge patch; null only unassigns). With If-Match, only if the ETag still matches."""
-    ticket = await store().update(ticket_id, changes, if_match)
+async def update_ticket(ticket_id: TicketId, changes: TicketUpdate, request: Request,
+                        if_match: Annotated[str | None, Header()] = None, x_actor: ActorHeader = None) -> Response:  # fmt: skip
+    """Change some fields (merge patch; null only unassigns). With If-Match, only if the ETag still matches.
+    A change that changes nothing records nothing."""
+    ticket = await store().update(ticket_id, changes, if_match, actor_of(request, x_actor))
     return _one_ticket(ticket_json(ticket))
 
 
 @app.delete(
     "/tickets/{ticket_id}", tags=["tickets"], summary="Delete a ticket", status_code=status.HTTP_204_NO_CONTENT,
-    responses={400: BAD_REQUEST, 404: NOT_FOUND, 412: STALE},
+    responses={400: BAD_REQUEST, 403: FORBIDDEN, 404: NOT_FOUND, 412: STALE},
 )  # fmt: skip
-async def delete_ticket(
-    ticket_id: TicketId, if_match: Annotated[str | None, Header()] = None
-) -> Response:
-    """Delete a ticket for good; its id is never given again. With If-Match, only if the ETag still matches."""
-    await store().delete(ticket_id, if_match)
+async def delete_ticket(ticket_id: TicketId, request: Request, if_match: Annotated[str | None, Header()] = None,
+                        x_actor: ActorHeader = None) -> Response:  # fmt: skip
+    """Delete a ticket and its comments for good; its id is never given again, its history stays. With If-Match,
+    only if the ETag still matches."""
+    await store().delete(ticket_id, if_match, actor_of(request, x_actor))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --------------------------------------------------------------------------- comments and history
+
+
+def _listing(items: list[Any], total: int | None = None) -> Response:
+    headers = {} if total is None else {"X-Total-Count": str(total)}
+    return Response(pydantic_core.to_json(items), media_type=JSON, headers=headers)
+
+
+@app.post(
+    "/tickets/{ticket_id}/comments", tags=["comments"], summary="Comment on a ticket", status_code=201,
+    response_model=Comment,
+    responses={201: {"headers": COMMENT_LOCATION}, 400: BAD_REQUEST, 403: FORBIDDEN, 404: NOT_FOUND, 413: TOO_LARGE},
+)  # fmt: skip
+async def add_comment(ticket_id: TicketId, data: CommentCreate, request: Request,
+                      x_actor: ActorHeader = None) -> Response:  # fmt: skip
+    """Add a public reply or an internal note (internal: true). The author is the one given, else the
+    request's actor; the ticket's updated_at (and ETag) moves, and its history records the comment."""
+    actor = actor_of(request, x_actor)
+    key_name = request.scope.get(KEY_NAME)
+    if key_name is not None and data.author is not None and data.author != key_name:
+        raise Forbidden(f"the author is {data.author!r}, but this API key is {key_name!r}'s")
+    author = data.author or actor
+    if author is None:
+        raise RequestValidationError([{"type": "missing", "loc": ("body", "author"),
+                                       "msg": "give the author, or name yourself in the X-Actor header"}])  # fmt: skip
+    comment = await store().add_comment(ticket_id, NewComment(author, data.body, data.internal), actor or author)
+    return Response(pydantic_core.to_json(comment), 201, media_type=JSON,
+                    headers={"Location": f"/tickets/{ticket_id}/comments/{comment['id']}"})  # fmt: skip
+
+
+@app.get(
+    "/tickets/{ticket_id}/comments", tags=["comments"], summary="Read a ticket's comments",
+    response_model=list[Comment], dependencies=ONCE,
+    responses={200: {"headers": TOTAL_OF_TICKET}, 400: BAD_REQUEST, 404: NOT_FOUND},
+)  # fmt: skip
+async def list_comments(ticket_id: TicketId, page: Annotated[Page, Query()]) -> Response:
+    """The ticket's comments, oldest first; X-Total-Count counts them all, before limit and offset."""
+    return _listing(*await store().comments(ticket_id, page))
+
+
+@app.get(
+    "/tickets/{ticket_id}/comments/{comment_id}", tags=["comments"], summary="Read a comment",
+    response_model=Comment, responses={400: BAD_REQUEST, 404: NO_COMMENT},
+)  # fmt: skip
+async def read_comment(ticket_id: TicketId, comment_id: CommentId) -> Response:
+    """One comment of a ticket: where the Location of a new comment points."""
+    return Response(pydantic_core.to_json(await store().comment(ticket_id, comment_id)), media_type=JSON)
+
+
+@app.get(
+    "/tickets/{ticket_id}/events", tags=["history"], summary="Read a ticket's history",
+    response_model=list[Event], dependencies=ONCE,
+    responses={200: {"headers": TOTAL_OF_TICKET}, 400: BAD_REQUEST, 404: NO_TICKET_EVER},
+)  # fmt: skip
+async def list_events(ticket_id: TicketId, page: Annotated[Page, Query()]) -> Response:
+    """Every creation, change, comment and deletion of the ticket, oldest first, with who and when; also
+    after the ticket was deleted. X-Total-Count counts them all, before limit and offset."""
+    return _listing(*await store().events(ticket_id, page))
+
+
+@app.get(
+    "/events", tags=["history"], summary="Follow every change (a feed to poll)", response_model=list[Event],
+    dependencies=ONCE, responses={400: BAD_REQUEST},
+)  # fmt: skip
+async def event_feed(query: Annotated[FeedQuery, Query()]) -> Response:
+    """Every event of every ticket, in id order. Poll with after = the last id you saw: ids are given in the
+    order changes are committed, so you miss none and see none twice, even while writes go on."""
+    return _listing(await store().feed(query.after, query.limit))
 
 
 class Health(BaseModel):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import getpass
 import hashlib
 import io
 import json
@@ -31,6 +33,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     WithJsonSchema,
     model_validator,
@@ -432,6 +435,11 @@ class TicketNotFound(TicketError):
         self.ticket_id = ticket_id
 
 
+class CommentNotFound(TicketError):
+    def __init__(self, ticket_id: int, comment_id: int) -> None:
+        super().__init__(f"comment {comment_id} of ticket {ticket_id} not found")
+
+
 class PreconditionFailed(TicketError):
     def __init__(self, ticket_id: int, expected: str, current: str) -> None:
         super().__init__(f"ticket {ticket_id} has changed: its ETag is {current}, not {expected}")
@@ -669,9 +677,60 @@ def check_settings() -> None:
     key = os.environ.get("TICKETS_API_KEY")
     if key == "":
         raise SettingInvalid("TICKETS_API_KEY is set but empty: give it a value, or unset it for an open local API")
-    if key is not None and not (key.isascii() and key.isprintable()):
+    if key is not None and not _usable_key(key):
         # A browser sends 'é' in a header as one Latin-1 byte, curl as two UTF-8 bytes: no key could match both.
         raise SettingInvalid("TICKETS_API_KEY must be printable ASCII (letters, digits, punctuation)")
+    if named_keys() and key is not None:
+        raise SettingInvalid("TICKETS_API_KEY and TICKETS_API_KEYS are both set: keep the named keys, or the one key")
+
+
+def _usable_key(key: str) -> bool:
+    return bool(key) and key.isascii() and key.isprintable()
+
+
+def named_keys() -> dict[str, str]:
+    """TICKETS_API_KEYS=name:key,name:key as {key: name}: each request's actor is its key's name.
+    Empty when the variable is unset; SettingInvalid when it cannot be used (fail closed)."""
+    text = os.environ.get("TICKETS_API_KEYS")
+    return {} if text is None else _parse_named_keys(text)
+
+
+_NAME = TypeAdapter(NameIn)
+
+
+@functools.lru_cache(maxsize=4)
+def _parse_named_keys(text: str) -> dict[str, str]:
+    """The entries are never quoted in a message: they hold the keys."""
+    if not text.strip():
+        raise SettingInvalid("TICKETS_API_KEYS is set but empty: give name:key,name:key, or unset it")
+    keys: dict[str, str] = {}
+    for number, entry in enumerate(text.split(","), start=1):
+        name, colon, key = entry.partition(":")
+        name, key = name.strip(), key.strip()
+        if not colon or not name or not key:
+            raise SettingInvalid(f"TICKETS_API_KEYS: entry {number} is not name:key (entries are separated by commas)")
+        try:
+            name = _NAME.validate_python(name)
+        except ValidationError:
+            raise SettingInvalid(f"TICKETS_API_KEYS: the name of entry {number} must be 1 to {AUTHOR_MAX} visible "
+                                 "characters") from None  # fmt: skip
+        if not _usable_key(key):
+            raise SettingInvalid(f"TICKETS_API_KEYS: the key of entry {number} must be printable ASCII")
+        if key in keys:
+            raise SettingInvalid(f"TICKETS_API_KEYS: entry {number} repeats the key of entry "
+                                 f"{list(keys).index(key) + 1}: each name needs its own key")  # fmt: skip
+        if name in keys.values():
+            raise SettingInvalid(f"TICKETS_API_KEYS: the name {name!r} is given twice")
+        keys[key] = name
+    return keys
+
+
+def default_actor() -> str | None:
+    """Who runs the CLI: the login name, when the system knows it and it is a valid name."""
+    try:
+        return _NAME.validate_python(getpass.getuser())
+    except (KeyError, OSError, ImportError, ValidationError):
+        return None
 
 
 # --------------------------------------------------------------------------- command line
@@ -721,13 +780,41 @@ def _show_ticket(ticket: Ticket, etag: str) -> str:
 
 
 async def cmd_stats(args: argparse.Namespace, store: TicketStore) -> None:
-    stats = await store.stats(TicketFilters())
+    stats = await store.stats(_validated(StatsQuery, days=getattr(args, "days", DAYS_DEFAULT)))
     if args.json:
         return _print_json(stats)
     rows = [["total", str(stats["total"])]]
     rows += [[f"status {k}", str(v)] for k, v in stats["by_status"].items()]
     rows += [[f"priority {k}", str(v)] for k, v in stats["by_priority"].items()]
     print(_table(rows))
+    print()
+    print(bar_chart(stats["per_day"], _bar_character()))
+
+
+BAR_WIDTH = 30
+
+
+def bar_chart(days: list[DayCount], bar: str = "#") -> str:
+    """Opened and closed per day as two bars per line, scaled to the busiest day, zeros included."""
+    most = max([1, *(d["opened"] for d in days), *(d["closed"] for d in days)])
+    digits = len(str(most))
+
+    def drawn(n: int) -> str:
+        return (bar * (0 if n == 0 else max(1, round(n * BAR_WIDTH / most)))).ljust(BAR_WIDTH)
+
+    lines = [f"{'per day (UTC)':<10}  {'opened':<{digits + BAR_WIDTH + 1}}  closed"]
+    lines += [f"{d['date']:<13}  {d['opened']:>{digits}} {drawn(d['opened'])}  {d['closed']:>{digits}} "
+              f"{drawn(d['closed'])}".rstrip() for d in days]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _bar_character() -> str:
+    """A full block where the terminal can show it, else '#'."""
+    try:
+        "\u2588".encode(getattr(sys.stdout, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return "#"
+    return "\u2588"
 
 
 async def cmd_list(args: argparse.Namespace, store: TicketStore) -> None:
@@ -755,8 +842,18 @@ async def cmd_show(args: argparse.Namespace, store: TicketStore) -> None:
     print(_show_ticket(json.loads(data), etag_of(data)))
 
 
+def _actor(args: argparse.Namespace) -> str | None:
+    """--actor, checked like X-Actor; by default the login name."""
+    if args.actor is None:
+        return default_actor()
+    try:
+        return _NAME.validate_python(args.actor)
+    except ValidationError as exc:
+        raise UsageError("--actor: " + describe_validation_error(exc)) from None
+
+
 async def cmd_add(args: argparse.Namespace, store: TicketStore) -> None:
-    ticket = await store.add(_validated(TicketCreate, **_given_fields(args)))
+    ticket = await store.add(_validated(TicketCreate, **_given_fields(args)), actor=_actor(args))
     if args.json:
         return _print_json(ticket)
     print(f"created ticket {ticket['id']}: {ticket['title']}")
@@ -771,7 +868,7 @@ async def cmd_update(args: argparse.Namespace, store: TicketStore) -> None:
                          "--priority, --assignee, --unassign")  # fmt: skip
     data = _validated(TicketUpdate, **changes)
     before = await store.get(args.id)
-    ticket = await store.update(args.id, data, if_match=args.if_match)
+    ticket = await store.update(args.id, data, if_match=args.if_match, actor=_actor(args))
     if args.json:
         return _print_json(ticket)
     if ticket == before:
@@ -781,8 +878,60 @@ async def cmd_update(args: argparse.Namespace, store: TicketStore) -> None:
 
 
 async def cmd_delete(args: argparse.Namespace, store: TicketStore) -> None:
-    await store.delete(args.id, if_match=args.if_match)
+    await store.delete(args.id, if_match=args.if_match, actor=_actor(args))
     print(f"deleted ticket {args.id}")
+
+
+async def cmd_comment(args: argparse.Namespace, store: TicketStore) -> None:
+    actor = _actor(args)
+    data = _validated(CommentCreate, author=args.author, body=args.text, internal=args.internal)
+    author = data.author or actor
+    if author is None:
+        raise UsageError("give --author (the login name is unknown here)")
+    comment = await store.add_comment(args.id, NewComment(author, data.body, data.internal), actor or author)
+    if args.json:
+        return _print_json(comment)
+    print(f"added comment {comment['id']} to ticket {args.id}" + (" (internal)" if comment["internal"] else ""))
+
+
+async def cmd_comments(args: argparse.Namespace, store: TicketStore) -> None:
+    comments, total = await store.comments(args.id, Page(limit=args.limit, offset=args.offset))
+    if args.json:
+        return _print_json(comments)
+    if not total:
+        print(f"no comment on ticket {args.id}")
+        return
+    for c in comments:
+        print(f"#{c['id']}  {c['created_at']}  {c['author']}" + ("  (internal)" if c["internal"] else ""))
+        print("\n".join("    " + line for line in c["body"].splitlines() or [""]))
+    print(f"{len(comments)} shown, {total} in all")
+
+
+def _shown_value(value: Any) -> str:
+    return "-" if value is None else json.dumps(value, ensure_ascii=False) if isinstance(value, str) else str(value)
+
+
+def describe_changes(event: Event) -> str:
+    """An event's changes on one line: status: "open" -> "closed"; a creation lists its values."""
+    if event["type"] == "commented":
+        return f"comment {event['changes']['comment_id']['to']}"
+    if event["type"] == "created":
+        return ", ".join(f"{field}: {_shown_value(c['to'])}" for field, c in event["changes"].items())
+    return ", ".join(f"{field}: {_shown_value(c['from'])} -> {_shown_value(c['to'])}"
+                     for field, c in event["changes"].items())  # fmt: skip
+
+
+async def cmd_history(args: argparse.Namespace, store: TicketStore) -> None:
+    events, total = await store.events(args.id, Page(limit=args.limit, offset=args.offset))
+    if args.json:
+        return _print_json(events)
+    if not total:
+        print(f"no history for ticket {args.id} (it was made before the history began)")
+        return
+    rows = [["EVENT", "AT", "ACTOR", "TYPE", "CHANGES"]]
+    rows += [[f"#{e['id']}", e["at"], e["actor"] or "-", e["type"], describe_changes(e)] for e in events]
+    print(_table(rows))
+    print(f"{len(events)} shown, {total} in all")
 
 
 async def cmd_copy(args: argparse.Namespace, source: TicketStore) -> None:
@@ -792,11 +941,12 @@ async def cmd_copy(args: argparse.Namespace, source: TicketStore) -> None:
         raise UsageError(f"the source and the target are the same store: {source.name}")
     await target.open()
     try:
-        next_id, tickets = await source.export()
-        await target.replace_all(next_id, tickets, replace=args.replace)
+        next_id, tickets, history = await source.export_all()
+        await target.replace_all(next_id, tickets, replace=args.replace, history=history)
     finally:
         await target.close()
-    print(f"copied {len(tickets)} tickets from {source.name} to {target.name} (next id {next_id})")
+    print(f"copied {len(tickets)} tickets, {len(history.comments)} comments and {len(history.events)} events "
+          f"from {source.name} to {target.name} (next id {next_id})")
 
 
 def _place(text: str) -> dict[str, Any]:
@@ -848,6 +998,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="PostgreSQL database instead of the file (default: $TICKETS_DATABASE_URL)")  # fmt: skip
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON, as the API answers")
+    acting = argparse.ArgumentParser(add_help=False)
+    acting.add_argument("--actor", help="who makes the change, for the history (default: your login name)")
+    paged = argparse.ArgumentParser(add_help=False)
+    paged.add_argument("--limit", type=_positive("limit"), help="at most N")
+    paged.add_argument("--offset", type=_not_negative("offset"), default=0, help="skip the first N (default 0)")
     guarded = argparse.ArgumentParser(add_help=False)
     guarded.add_argument("--if-match", metavar="ETAG", type=_etag_argument,
                          help="change only if the ticket still has this ETag (as `show` prints it; quotes optional)")
@@ -855,10 +1010,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="script.py", description="Support tickets: statistics, listing, edits.")
     parser.add_argument("--file", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--db", default=None, help=argparse.SUPPRESS)
-    parser.set_defaults(func=cmd_stats, json=False)
+    parser.set_defaults(func=cmd_stats, json=False, days=DAYS_DEFAULT)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    p = sub.add_parser("stats", parents=[common, as_json], help="count tickets by status and priority")
+    p = sub.add_parser("stats", parents=[common, as_json],
+                       help="count tickets by status and priority; opened and closed per day")  # fmt: skip
+    p.add_argument("--days", type=_positive("number of days"), default=DAYS_DEFAULT,
+                   help=f"days of history per day covers, 1 to {DAYS_MAX} (default {DAYS_DEFAULT})")  # fmt: skip
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("list", parents=[common, as_json], help="list tickets, filtered and sorted")
@@ -875,7 +1033,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=_positive("ticket id"))
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("add", parents=[common, as_json], help="create a ticket")
+    p = sub.add_parser("add", parents=[common, as_json, acting], help="create a ticket")
     p.add_argument("title", help=f"1 to {TITLE_MAX} characters")
     p.add_argument("--description", help=f"at most {DESCRIPTION_MAX} characters")
     p.add_argument("--priority", help=f"{PRIORITY_HELP} (default medium)")
@@ -883,7 +1041,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assignee", help=f"1 to {ASSIGNEE_MAX} characters")
     p.set_defaults(func=cmd_add)
 
-    p = sub.add_parser("update", parents=[common, as_json, guarded], help="change fields of a ticket")
+    p = sub.add_parser("update", parents=[common, as_json, guarded, acting], help="change fields of a ticket")
     p.add_argument("id", type=_positive("ticket id"))
     p.add_argument("--title", help=f"1 to {TITLE_MAX} characters")
     p.add_argument("--description", help=f"at most {DESCRIPTION_MAX} characters")
@@ -894,9 +1052,25 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--unassign", action="store_true", help="remove the assignee")
     p.set_defaults(func=cmd_update)
 
-    p = sub.add_parser("delete", parents=[common, guarded], help="delete a ticket")
+    p = sub.add_parser("delete", parents=[common, guarded, acting], help="delete a ticket and its comments")
     p.add_argument("id", type=_positive("ticket id"))
     p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("comment", parents=[common, as_json, acting], help="comment on a ticket")
+    p.add_argument("id", type=_positive("ticket id"))
+    p.add_argument("text", help=f"the comment, 1 to {BODY_MAX} characters")
+    p.add_argument("--author", help=f"who writes it, 1 to {AUTHOR_MAX} characters (default: the actor)")
+    p.add_argument("--internal", action="store_true", help="a note for the team, not for the requester")
+    p.set_defaults(func=cmd_comment)
+
+    p = sub.add_parser("comments", parents=[common, as_json, paged], help="show a ticket's comments, oldest first")
+    p.add_argument("id", type=_positive("ticket id"))
+    p.set_defaults(func=cmd_comments)
+
+    p = sub.add_parser("history", parents=[common, as_json, paged],
+                       help="show a ticket's history, oldest first (also after it was deleted)")  # fmt: skip
+    p.add_argument("id", type=_positive("ticket id"))
+    p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("copy", help="copy every ticket between a JSON file and a PostgreSQL database",
                        description="Copy every ticket, with its id, timestamps and the next id, all or nothing. "

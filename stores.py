@@ -18,6 +18,7 @@ from pathlib import Path
 
 from script import (
     Comment,
+    CommentNotFound,
     Event,
     History,
     NewComment,
@@ -100,6 +101,14 @@ class TicketStore(ABC):
     @abstractmethod
     async def comments(self, ticket_id: int, page: Page) -> tuple[list[Comment], int]:
         """The ticket's comments, oldest first, paged, and how many it has; TicketNotFound if it does not exist."""
+
+    async def comment(self, ticket_id: int, comment_id: int) -> Comment:
+        """One comment of a ticket; TicketNotFound or CommentNotFound."""
+        comments, _ = await self.comments(ticket_id, Page())
+        found = next((c for c in comments if c["id"] == comment_id), None)
+        if found is None:
+            raise CommentNotFound(ticket_id, comment_id)
+        return found
 
     @abstractmethod
     async def events(self, ticket_id: int, page: Page) -> tuple[list[Event], int]:
