@@ -294,6 +294,7 @@ class LogBatch:
     def replace_all(self, comments: list[Comment], events: list[Event], next_comment_id: int, next_event_id: int
                     ) -> None:  # fmt: skip
         """Everything in place of what the log held (a copy); the next ids never go back."""
+        had_log = self.log.generation is not None
         self._copied, self.log = False, replace(self.log, events=[], events_of={}, comments_of={}, days={})
         for comment in comments:
             self.keep_comment(comment)
@@ -301,7 +302,7 @@ class LogBatch:
             self.keep_event(event)
         self.next_comment_id = max(next_comment_id, self.next_comment_id, *(c["id"] + 1 for c in comments))
         self.next_event_id = max(next_event_id, self.next_event_id, *(e["id"] + 1 for e in events))
-        self.lines, self.rewrite = [], True
+        self.lines, self.rewrite = [], bool(had_log or comments or events)  # no history: no log file
 
     def result(self, *, end: int, identity: tuple[int, int] | None, generation: int | None = None) -> Log:
         log = self.log

@@ -39,6 +39,7 @@ from script import (
     Stats,
     StatsQuery,
     StoreBusy,
+    StoreError,
     StoreFile,
     StoreNotEmpty,
     StoreUnreadable,
@@ -670,8 +671,13 @@ class JsonStore(TicketStore):
                     st = os.fstat(fd)
                     if (st.st_dev, st.st_ino) == log.identity and st.st_size >= log.end:
                         os.ftruncate(fd, log.end)
-                        end = log.end + _write_all(fd, history.lines, log.end)
-                        os.fsync(fd)
+                        try:
+                            end = log.end + _write_all(fd, history.lines, log.end)
+                            os.fsync(fd)
+                        except BaseException:
+                            with suppress(OSError):  # not needed (readers stop at the committed end), but tidy
+                                os.ftruncate(fd, log.end)
+                            raise
                         return history.result(end=end, identity=log.identity)
                 finally:
                     os.close(fd)
@@ -679,12 +685,17 @@ class JsonStore(TicketStore):
         path = self.folder / history_name(self.path, generation)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
         try:
-            end = _write_all(fd, history.all_lines(), 0)
-            os.fsync(fd)
-            st = os.fstat(fd)
-        finally:
-            os.close(fd)
-        _fsync_dir(self.folder)
+            try:
+                end = _write_all(fd, history.all_lines(), 0)
+                os.fsync(fd)
+                st = os.fstat(fd)
+            finally:
+                os.close(fd)
+            _fsync_dir(self.folder)
+        except BaseException:
+            with suppress(OSError):  # no tickets.json names it: nothing is lost, nothing is left behind
+                os.unlink(path)
+            raise
         return history.result(end=end, identity=(st.st_dev, st.st_ino), generation=generation)
 
     def _next_generation(self, current: int | None) -> int:
@@ -711,11 +722,23 @@ class JsonStore(TicketStore):
                             with suppress(FileNotFoundError):
                                 os.unlink(self.folder / name)
                                 removed += 1
+                    self._remove_older_logs()
                 finally:
                     self._lock.release()
         except (LockTimeout, OSError):
             pass  # a live writer holds the lock: its temp file is not stale
         return removed
+
+
+    def _remove_older_logs(self) -> None:
+        """Logs of this file older than the one it names: a crash came between a rewrite and their removal."""
+        with suppress(StoreError):
+            current = self.snapshot().log.generation
+            for name in os.listdir(self.folder):
+                generation = generation_of(self.path, name)
+                if current is not None and generation is not None and generation < current:
+                    with suppress(FileNotFoundError):
+                        os.unlink(self.folder / name)
 
 
 def _not_a_file(mode: int) -> str:

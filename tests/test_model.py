@@ -134,7 +134,8 @@ class TicketsMachine(RuleBasedStateMachine):
         if self.cluster is None:  # the file itself, as people read it
             assert json.loads(self.path.read_text(encoding="utf-8"))["tickets"] == list(tickets.values())
         assert self.client.get("/tickets").json() == list(tickets.values())
-        assert self.client.get("/tickets/stats").json() == script.count(self.model.values())
+        stats = self.client.get("/tickets/stats").json()
+        assert {k: v for k, v in stats.items() if k != "per_day"} == script.count(self.model.values())
 
 
 @pytest.mark.parametrize("kind", ["json", "postgres"])

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from conftest import (
     ROOT,
@@ -76,17 +77,30 @@ def test_tables_are_created_at_first_use_and_ids_are_never_reused(postgres: Clus
 
 def test_a_database_of_an_older_version_is_upgraded_in_place(tickets_file: Path, empty_url: str,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    with monkeypatch.context() as old_version:  # the service as it was at schema version 1, with tickets
-        old_version.setattr(postgres_store, "MIGRATIONS", postgres_store.MIGRATIONS[:1])
-        assert main(["copy", str(tickets_file), empty_url]) == 0
+    _, old_tickets = contents(tickets_file)
+    with psycopg.connect(empty_url, autocommit=True) as conn:  # the tables as the service made them at version 1
+        conn.execute(postgres_store.MIGRATIONS[0])
+        conn.execute("CREATE TABLE tickets_schema (version integer NOT NULL); INSERT INTO tickets_schema VALUES (1)")
+        for t in old_tickets.values():
+            conn.execute(f"INSERT INTO tickets ({postgres_store.COLUMNS}, title_key, search_title, search_description) "
+                         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                         [t[f] for f in postgres_store.FIELDS] + postgres_store._computed(t))  # fmt: skip
+        conn.execute("SELECT setval(pg_get_serial_sequence('tickets', 'id'), 17, false)")
     with _serving(PostgresStore(empty_url)) as client:  # today's service upgrades it at first use
         assert client.get("/tickets/stats").json()["total"] == 14
         assert client.delete("/tickets/1").status_code == 204
-        assert client.patch("/tickets/2", json={"status": "closed"}).status_code == 200
+        assert client.patch("/tickets/3", json={"status": "closed"}, headers={"X-Actor": "ana"}).status_code == 200
         stats = client.get("/tickets/stats").json()
         response = client.get("/tickets?status=closed&limit=1")
+        assert client.get("/tickets/5/events").json() == []  # a ticket from before the history: none yet
+        events = client.get("/tickets/3/events").json()
+        assert [(e["type"], e["actor"], e["changes"]) for e in events] == [
+            ("updated", "ana", {"status": {"from": "open", "to": "closed"}})]
+        assert [e["type"] for e in client.get("/tickets/1/events").json()] == ["deleted"]
+        assert client.post("/tickets", json={"title": "après"}).json()["id"] == 17
+        stats = client.get("/tickets/stats").json()
     tickets = contents(empty_url)[1].values()
-    assert stats == count(tickets)  # the counts kept by the database agree with the tickets
+    assert {k: v for k, v in stats.items() if k != "per_day"} == count(tickets)  # the counts agree with the tickets
     assert response.headers["X-Total-Count"] == str(sum(t["status"] == "closed" for t in tickets))
 
 
@@ -108,7 +122,9 @@ def test_the_counts_kept_by_the_database_are_folded_and_stay_exact(postgres: Clu
             time.sleep(0.1)
         assert rows <= 12  # one row per (status, priority) at most
         stats = client.get("/tickets/stats").json()
+    per_day = stats.pop("per_day")
     assert stats == count(contents(database_url)[1].values())
+    assert per_day[-1]["opened"] == 20 and per_day[-1]["closed"] >= 1  # today's, from the events
 
 
 def test_the_same_ticket_has_the_same_etag_on_both_stores(tickets_file: Path, database_url: str) -> None:
@@ -125,13 +141,37 @@ def test_the_same_ticket_has_the_same_etag_on_both_stores(tickets_file: Path, da
 def test_copy_to_postgresql_and_back_is_byte_identical(tickets_file: Path, empty_url: str, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     assert main(["copy", str(tickets_file), empty_url]) == 0
-    assert capsys.readouterr().out.startswith("copied 14 tickets from ")
+    assert capsys.readouterr().out.startswith("copied 14 tickets, 0 comments and 0 events from ")
     back = tmp_path / "back.json"
     assert main(["copy", empty_url, str(back)]) == 0
     assert back.read_bytes() == TEST_DATA.read_bytes()  # ids, timestamps, next id, text: all of it
     capsys.readouterr()
     assert main(["add", "Suite", "--json", "--db", empty_url]) == 0
     assert json.loads(capsys.readouterr().out)["id"] == 17  # the next id came along
+
+
+def test_a_copy_carries_comments_and_history_both_ways(tickets_file: Path, empty_url: str, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    where = ["--file", str(tickets_file)]
+    for args in (["add", "Écran noir", "--actor", "zoé"], ["comment", "17", "Redémarré, ça repart", "--actor", "zoé"],
+                 ["comment", "3", "Note interne", "--internal", "--author", "karim"],
+                 ["update", "17", "--status", "fermé", "--actor", "karim"], ["add", "Éphémère"],
+                 ["comment", "18", "bientôt parti"], ["delete", "18", "--actor", "ana"]):  # fmt: skip
+        assert main([*args, *where]) == 0
+    assert main(["copy", str(tickets_file), empty_url]) == 0
+    assert "2 comments and 7 events" in capsys.readouterr().out  # the deleted ticket's comment is gone
+    back = tmp_path / "back.json"
+    assert main(["copy", empty_url, str(back)]) == 0
+    log = json.loads(back.read_text())["history_file"]
+    original = json.loads(tickets_file.read_text())["history_file"]
+    assert (log, original) == ("back.history.1.jsonl", "tickets.history.2.jsonl")  # (2: written again at the delete)
+    assert back.read_bytes() == tickets_file.read_bytes().replace(original.encode(), log.encode())
+    assert (tmp_path / log).read_bytes() == (tmp_path / original).read_bytes()  # every comment and event, as written
+    with _serving(PostgresStore(empty_url)) as client:
+        assert [e["type"] for e in client.get("/tickets/18/events").json()] == ["created", "commented", "deleted"]
+        assert client.get("/tickets/18/comments").status_code == 404
+        assert client.post("/tickets/17/comments", json={"body": "suite", "author": "ana"}).json()["id"] == 4
+        assert client.get("/events?after=7").json()[0]["id"] == 8  # the next ids came along too
 
 
 def test_copy_refuses_a_target_that_holds_tickets_unless_replace(tickets_file: Path, database_url: str,

@@ -166,7 +166,8 @@ def test_file_format_is_readable_and_canonical(store: JsonStore, tickets_file: P
     assert text == json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     assert "répète" in text
     assert [t["id"] for t in data["tickets"]] == sorted(t["id"] for t in data["tickets"])
-    assert list(data) == ["next_id", "tickets"]
+    assert list(data) == ["next_id", "next_comment_id", "next_event_id", "history_file", "tickets"]
+    assert data["history_file"] == "tickets.history.1.jsonl" and (tickets_file.parent / data["history_file"]).is_file()
 
 
 def test_missing_file_is_an_empty_store_created_at_first_write(tmp_path: Path) -> None:
@@ -376,7 +377,9 @@ def test_cli_stats_json_is_the_api_shape(capsys: pytest.CaptureFixture[str], sto
                                          stored: Callable[[], Any]) -> None:  # fmt: skip
     code, out, _ = run(capsys, "stats", "--json", *store_args)
     assert code == 0
-    assert json.loads(out) == count(stored()[1].values())
+    stats = json.loads(out)
+    assert len(stats.pop("per_day")) == 14
+    assert stats == count(stored()[1].values())
 
 
 def test_cli_list_filters_and_sorts_as_typed(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
@@ -452,7 +455,7 @@ def test_an_unexpected_error_acknowledges_no_change_of_the_batch(store: JsonStor
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     before = tickets_file.read_bytes()
 
-    def broken(self: json_store.Snapshot) -> list[bytes]:
+    def broken(self: json_store.Snapshot, data_file: Path) -> list[bytes]:
         raise ValueError("serializer bug")
 
     monkeypatch.setattr(json_store.Snapshot, "file_chunks", broken)
