@@ -197,10 +197,16 @@ def _problem(line: bytes) -> str:
     if repeated:
         return f"the key {repeated!r} appears twice in one object; keep one of them"
     try:
-        _LINES.validate_json(b"[" + line + b"]")
+        data = json.loads(line)
+    except ValueError as exc:
+        return f"not JSON ({exc})"
+    kind = next((k for k in ("event", "comment") if isinstance(data, dict) and k in data), None)
+    if kind is None:
+        return 'expected {"comment": {...}} or {"event": {...}} on each line'
+    try:
+        TypeAdapter(_EventLine if kind == "event" else _CommentLine).validate_python(data)
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        return _describe({**error, "loc": error["loc"][1:]})
+        return _describe(exc.errors(include_url=False)[0])
     return "not one comment or event of this service"
 
 

@@ -287,7 +287,8 @@ def _one_ticket(body: bytes, status_code: int = 200, etag: str | None = None, **
 
 # --------------------------------------------------------------------------- routes
 
-SINGLE_VALUED = [name for name, field in TicketQuery.model_fields.items() if get_origin(field.annotation) is not list]
+SINGLE_VALUED = sorted({name for model in (TicketQuery, StatsQuery, Page, FeedQuery)
+                        for name, field in model.model_fields.items() if get_origin(field.annotation) is not list})
 
 
 async def each_parameter_once(request: Request) -> None:

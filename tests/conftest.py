@@ -180,6 +180,61 @@ def contents(place: TicketStore | Path | str) -> tuple[int, dict[int, Any]]:
     return next_id, {t["id"]: t for t in tickets}
 
 
+def history_agrees(place: TicketStore | Path | str) -> tuple[int, int]:
+    """Check what a store holds against its history, read as another process would; (events, comments).
+
+    Replaying each ticket's events from its creation gives the ticket as it is (so no acknowledged change
+    lacks its event, and no event tells of a change that is not there); each `updated` starts from what
+    the previous event left; a deleted ticket is gone with its comments; every comment has its
+    `commented` event and every such event of a live ticket its comment; event ids only grow.
+    """
+    if isinstance(place, TicketStore):
+        place = place.path if isinstance(place, JsonStore) else place.url
+
+    async def export() -> tuple[int, list[Any], Any]:
+        fresh = PostgresStore(place) if str(place).startswith("postgresql://") else JsonStore(place)
+        try:
+            return await fresh.export_all()
+        finally:
+            await fresh.close()
+
+    _, tickets, history = sync(export())
+    now = {t["id"]: t for t in tickets}
+    ids = [e["id"] for e in history.events]
+    assert ids == sorted(set(ids)), "event ids must only grow"
+    comments = {c["id"]: c for c in history.comments}
+    commented: set[int] = set()
+    replayed: dict[int, dict[str, Any] | None] = {}
+    for e in history.events:
+        state = replayed.get(e["ticket_id"])
+        if e["type"] == "created":
+            replayed[e["ticket_id"]] = {field: change["to"] for field, change in e["changes"].items()}
+        elif e["ticket_id"] in replayed and state is not None:
+            if e["type"] == "updated":
+                assert e["changes"], f"event {e['id']} records a change of nothing"
+                for field, change in e["changes"].items():
+                    assert state[field] == change["from"], f"event {e['id']}: {field} was not {change['from']!r}"
+                    state[field] = change["to"]
+            elif e["type"] == "commented":
+                commented.add(e["changes"]["comment_id"]["to"])
+            else:
+                replayed[e["ticket_id"]] = None
+    for ticket_id, state in replayed.items():
+        if state is None:
+            assert ticket_id not in now, f"ticket {ticket_id} has a deleted event but is still there"
+        else:
+            assert ticket_id in now, f"ticket {ticket_id} is gone without a deleted event"
+            assert {f: now[ticket_id][f] for f in state} == state, f"ticket {ticket_id} differs from its history"
+    for comment in comments.values():
+        assert comment["ticket_id"] in now, f"comment {comment['id']} outlived its ticket"
+        assert comment["id"] in commented or comment["ticket_id"] not in replayed, f"comment {comment['id']} has no event"
+    for comment_id in commented:
+        ticket_id = next(e["ticket_id"] for e in history.events
+                         if e["type"] == "commented" and e["changes"]["comment_id"]["to"] == comment_id)  # fmt: skip
+        assert comment_id in comments or replayed.get(ticket_id) is None, f"comment {comment_id} was lost"
+    return len(history.events), len(comments)
+
+
 @pytest.fixture
 def stored(ticket_store: TicketStore) -> Callable[[], tuple[int, dict[int, Any]]]:
     """contents() of the test's store, to call before and after what the test does."""
