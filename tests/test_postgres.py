@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -23,6 +24,7 @@ from conftest import (
     TEST_DATA,
     _serving,
     contents,
+    history_agrees,
     patch_at_once,
     report,
     running_server,
@@ -290,6 +292,7 @@ class Ledger:
         self.unsure: dict[int, set[str | None]] = {}
         self.lock = threading.Lock()
         self.failed = 0  # requests answered with an error or not at all (while a server or the database was down)
+        self.comments: dict[int, int] = {}  # acknowledged comment id -> its ticket
 
     def created(self, ticket_id: int, title: str) -> None:
         with self.lock:
@@ -303,12 +306,25 @@ class Ledger:
         self.acked[ticket_id], self.unsure[ticket_id] = state, set()
 
     def check(self, url: str) -> int:
-        """Every acknowledged create, update and delete is in the database (or was overtaken by a later attempt)."""
+        """Every acknowledged create, update, delete and comment is in the database (or was overtaken by a later
+        attempt, or went with its deleted ticket), and the history tells exactly what the tickets went through."""
         _, tickets = contents(url)
         for ticket_id, state in self.acked.items():
             found = tickets[ticket_id]["title"] if ticket_id in tickets else None
             assert found in {state} | self.unsure[ticket_id], f"ticket {ticket_id}: {found!r}, acknowledged {state!r}"
+        kept = {c["id"] for c in sync(_export_all(url))[2].comments}
+        lost = [c for c, t in self.comments.items() if t in tickets and c not in kept]
+        assert not lost, f"acknowledged comments lost: {lost}"
+        history_agrees(url)
         return len(self.acked)
+
+
+async def _export_all(url: str) -> Any:
+    store = PostgresStore(url)
+    try:
+        return await store.export_all()
+    finally:
+        await store.close()
 
 
 def _writer(base: str, stop: threading.Event, ledger: Ledger) -> None:
@@ -323,6 +339,14 @@ def _writer(base: str, stop: threading.Event, ledger: Ledger) -> None:
                     ledger.attempt(victim, None)
                     if http.delete(f"/tickets/{victim}").status_code == 204:
                         ledger.acknowledged(victim, None)
+                    else:
+                        ledger.failed += 1
+                elif mine and roll < 0.35:
+                    target = random.choice(mine)
+                    response = http.post(f"/tickets/{target}/comments", json={"body": "pendant la tempête"},
+                                         headers={"X-Actor": "tempête".encode()})  # fmt: skip
+                    if response.status_code == 201:
+                        ledger.comments[response.json()["id"]] = target
                     else:
                         ledger.failed += 1
                 elif mine and roll < 0.5:
@@ -408,8 +432,9 @@ def test_a_crash_mid_storm_loses_no_acknowledged_write(postgres: Cluster, databa
             w.join(30)
     count = ledger.check(database_url)
     assert ledger.failed > 0  # the crash did hit requests in flight
-    report(f"crash on PostgreSQL ({crash}), {rounds} rounds: {count} tickets with acknowledged writes, none lost; "
-           f"{ledger.failed} requests failed or went unanswered during the crashes")
+    report(f"crash on PostgreSQL ({crash}), {rounds} rounds: {count} tickets and {len(ledger.comments)} comments "
+           f"with acknowledged writes, none lost, history agreeing; {ledger.failed} requests failed or went "
+           "unanswered during the crashes")
 
 
 def test_workers_started_together_migrate_once(empty_url: str) -> None:

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, lock_held_by_another_process, patch_at_once, report, running_server
+from conftest import ROOT, history_agrees, lock_held_by_another_process, patch_at_once, report, running_server
 from fastapi.testclient import TestClient
 
 import json_store
+from json_store import JsonStore
 
 CRASH_ROUNDS = 15
 
@@ -47,11 +48,18 @@ def tickets_on_disk(path: Path) -> dict[int, dict]:
 # --------------------------------------------------------------------------- 1. crash
 
 
-def _client_loop(base: str, stop: threading.Event, acked_creates: set, acked_deletes: set, attempted: set) -> None:
+def _client_loop(base: str, stop: threading.Event, acked_creates: set, acked_deletes: set, attempted: set,
+                 acked_comments: dict) -> None:  # fmt: skip
     with httpx.Client(base_url=base, timeout=5) as http:
         while not stop.is_set():
             try:
-                if acked_creates and random.random() < 0.3:
+                roll = random.random()
+                if acked_creates - attempted and roll < 0.25:
+                    target = random.choice(sorted(acked_creates - attempted))
+                    response = http.post(f"/tickets/{target}/comments", json={"body": "avant le crash", "author": "a"})
+                    if response.status_code == 201:
+                        acked_comments[response.json()["id"]] = target
+                elif acked_creates and roll < 0.4:
                     victim = random.choice(sorted(acked_creates - attempted))
                     attempted.add(victim)
                     if http.delete(f"/tickets/{victim}").status_code == 204:
@@ -71,12 +79,13 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_write(tmp_path: Path) -
     acked_creates: set[int] = set()
     acked_deletes: set[int] = set()
     attempted: set[int] = set()
+    acked_comments: dict[int, int] = {}
     kills = 0
     for round_ in range(CRASH_ROUNDS):
         with running_server(path) as base:
             stop = threading.Event()
             clients = [threading.Thread(target=_client_loop, args=(base, stop, acked_creates, acked_deletes,
-                                                                    attempted)) for _ in range(4)]  # fmt: skip
+                                                                    attempted, acked_comments)) for _ in range(4)]  # fmt: skip
             for c in clients:
                 c.start()
             # The CLI writes at the same time and is killed mid-write too.
@@ -93,12 +102,15 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_write(tmp_path: Path) -
         tickets = tickets_on_disk(path)  # always a complete, valid file
         assert acked_creates - attempted <= set(tickets), "an acknowledged create was lost"
         assert not (acked_deletes & set(tickets)), "an acknowledged delete came back"
+        events, _ = history_agrees(path)  # each event with its change: none without the other
+        kept = {c["id"] for cs in JsonStore(path).snapshot().log.comments_of.values() for c in cs}
+        assert not [c for c, t in acked_comments.items() if t in tickets and c not in kept], "a comment was lost"
     with running_server(path) as base:  # the next start removes what the crashes left
         assert httpx.get(f"{base}/health").status_code == 200
         assert list(tmp_path.glob(".*.tmp")) == []
-    report(f"crash: {kills} SIGKILLs of server and CLI survived; {len(acked_creates)} acknowledged creates and "
-           f"{len(acked_deletes)} acknowledged deletes all found as acknowledged; file of "
-           f"{len(tickets_on_disk(path))} tickets always complete")  # fmt: skip
+    report(f"crash: {kills} SIGKILLs of server and CLI survived; {len(acked_creates)} acknowledged creates, "
+           f"{len(acked_deletes)} deletes and {len(acked_comments)} comments all found as acknowledged, with their "
+           f"{events} events and nothing more; file of {len(tickets_on_disk(path))} tickets always complete")  # fmt: skip
 
 
 # --------------------------------------------------------------------------- 2. write ordering
