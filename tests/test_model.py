@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import TEST_DATA, contents, report
+from conftest import TEST_DATA, contents, history_agrees, report
 from fastapi.testclient import TestClient
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -51,8 +51,11 @@ class TicketsMachine(RuleBasedStateMachine):
         data = json.loads(TEST_DATA.read_text())
         self.model = {t["id"]: t for t in data["tickets"]}
         self.next_id = data["next_id"]
+        self.events: dict[int, list[str]] = {t: [] for t in self.model}  # the types of each ticket's history
+        self.comments: dict[int, list[dict]] = {t: [] for t in self.model}
 
     def teardown(self) -> None:
+        history_agrees(self.store)  # the history, replayed, gives the tickets as they are
         self.client.__exit__(None, None, None)
         app.dependency_overrides.clear()
         if self.cluster is not None:
@@ -73,6 +76,7 @@ class TicketsMachine(RuleBasedStateMachine):
         assert ticket["status"] == CANONICAL.get(status.lower(), status.lower())
         self.next_id += 1
         self.model[ticket["id"]] = ticket
+        self.events[ticket["id"]], self.comments[ticket["id"]] = ["created"], []
         return ticket["id"]
 
     @rule(target=ids, title=titles)
@@ -82,6 +86,7 @@ class TicketsMachine(RuleBasedStateMachine):
         ticket = self.stored()[1][self.next_id]
         assert ticket["title"] == title.strip()
         self.model[self.next_id] = ticket
+        self.events[self.next_id], self.comments[self.next_id] = ["created"], []
         self.next_id += 1
         return ticket["id"]
 
@@ -98,24 +103,45 @@ class TicketsMachine(RuleBasedStateMachine):
         expected = {**old, "status": CANONICAL.get(status.lower(), status.lower()), "priority": priority.lower(),
                     "assignee": assignee}  # fmt: skip
         if {k: v for k, v in expected.items() if k != "updated_at"} == {k: v for k, v in old.items() if k != "updated_at"}:
-            assert new == old  # nothing changed: same updated_at
+            assert new == old  # nothing changed: same updated_at, and no event
         else:
             assert {k: v for k, v in new.items() if k != "updated_at"} == {k: v for k, v in expected.items()
                                                                              if k != "updated_at"}  # fmt: skip
+            self.events[ticket_id].append("updated")
         self.model[ticket_id] = new
+
+    @rule(ticket_id=ids, body=titles, internal=st.booleans())
+    def comment(self, ticket_id: int, body: str, internal: bool) -> None:
+        STEPS["run"] += 1
+        response = self.client.post(f"/tickets/{ticket_id}/comments", json={"body": body, "internal": internal},
+                                    headers={"X-Actor": "ana"})  # fmt: skip
+        if ticket_id not in self.model:
+            assert response.status_code == 404
+            return
+        assert response.status_code == 201
+        comment = response.json()
+        assert (comment["author"], comment["body"], comment["internal"]) == ("ana", body, internal)
+        assert all(comment["id"] > c["id"] for cs in self.comments.values() for c in cs)  # ids only grow
+        ticket = self.client.get(f"/tickets/{ticket_id}").json()
+        assert ticket["updated_at"] > self.model[ticket_id]["updated_at"]  # moved, always
+        self.model[ticket_id] = ticket
+        self.comments[ticket_id].append(comment)
+        self.events[ticket_id].append("commented")
 
     @rule(ticket_id=ids)
     def delete(self, ticket_id: int) -> None:
         STEPS["run"] += 1
         response = self.client.delete(f"/tickets/{ticket_id}")
         assert response.status_code == (204 if ticket_id in self.model else 404)
-        self.model.pop(ticket_id, None)
+        if self.model.pop(ticket_id, None) is not None:
+            self.events[ticket_id].append("deleted")
 
     @rule(ticket_id=ids)
     def delete_with_cli(self, ticket_id: int) -> None:
         STEPS["run"] += 1
         assert script.main(["delete", str(ticket_id), *self.where]) == (0 if ticket_id in self.model else 1)
-        self.model.pop(ticket_id, None)
+        if self.model.pop(ticket_id, None) is not None:
+            self.events[ticket_id].append("deleted")
 
     @rule(status=statuses)
     def list_filtered(self, status: str) -> None:
@@ -137,6 +163,20 @@ class TicketsMachine(RuleBasedStateMachine):
         stats = self.client.get("/tickets/stats").json()
         assert {k: v for k, v in stats.items() if k != "per_day"} == script.count(self.model.values())
 
+    @invariant()
+    def history_and_comments_agree(self) -> None:
+        feed = self.client.get("/events?limit=1000").json()
+        assert len(feed) == sum(len(kinds) for kinds in self.events.values())
+        for ticket_id in {e["ticket_id"] for e in feed}:  # the tickets the example touched
+            kinds = self.events[ticket_id]
+            assert [e["type"] for e in self.client.get(f"/tickets/{ticket_id}/events").json()] == kinds
+            if ticket_id in self.model:
+                assert self.client.get(f"/tickets/{ticket_id}/comments").json() == self.comments[ticket_id]
+            else:
+                assert self.client.get(f"/tickets/{ticket_id}/comments").status_code == 404
+        assert sum(d["opened"] for d in self.client.get("/tickets/stats?days=2").json()["per_day"]) == sum(
+            kinds.count("created") for kinds in self.events.values())  # fmt: skip
+
 
 @pytest.mark.parametrize("kind", ["json", "postgres"])
 def test_api_and_cli_agree_with_a_model_of_the_tickets(kind: str, request: pytest.FixtureRequest) -> None:
@@ -145,4 +185,5 @@ def test_api_and_cli_agree_with_a_model_of_the_tickets(kind: str, request: pytes
     machine = type(f"TicketsMachineOn{kind.title()}", (TicketsMachine,), {"cluster": cluster})
     before = STEPS["run"]
     run_state_machine_as_test(machine, settings=settings(max_examples=25, stateful_step_count=20, deadline=None))
-    report(f"model check on {kind}: {STEPS['run'] - before} API and CLI steps; store, API and model always agreed")
+    report(f"model check on {kind}: {STEPS['run'] - before} API and CLI steps; store, API, history and model "
+           "always agreed")
