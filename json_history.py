@@ -23,8 +23,8 @@ import bisect
 import json
 import os
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ import pydantic_core
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-from script import Comment, Event, StoreUnreadable, _describe, tally
+from script import Comment, Event, StoreUnreadable, _describe, first_repeated_key, tally
 
 
 class _CommentLine(TypedDict):
@@ -74,22 +74,92 @@ def event_line(event: Event) -> bytes:
     return b'{"event":' + pydantic_core.to_json(event) + b"}\n"
 
 
-@dataclass
+class Content:
+    """What a history holds, parsed: each event and comment as its compact JSON (the bytes the API answers,
+    which the garbage collector never has to walk), and the indexes the routes need.
+
+    `events` and `event_ids` are shared, append-only, by the Logs that follow one another: a Log sees
+    their first `count` items. A batch or a reader that finds them longer than its own view (another
+    version went on from the same one) copies them before adding to them.
+    """
+
+    __slots__ = ("comments_of", "count", "days", "event_ids", "events", "events_of")
+
+    def __init__(self, events: list[bytes] | None = None, event_ids: list[int] | None = None, count: int = 0,
+                 events_of: dict[int, tuple[int, ...]] | None = None,
+                 comments_of: dict[int, tuple[bytes, ...]] | None = None,
+                 days: dict[str, tuple[int, int]] | None = None) -> None:  # fmt: skip
+        self.events = events if events is not None else []
+        self.event_ids = event_ids if event_ids is not None else []
+        self.count = count
+        self.events_of = events_of if events_of is not None else {}  # ticket id -> positions in events
+        self.comments_of = comments_of if comments_of is not None else {}  # ticket id -> its comments (live tickets)
+        self.days = days if days is not None else {}  # UTC date -> (opened, closed)
+
+
+class Growing:
+    """A Content being added to: shared lists appended in place when this view is their end, else copied;
+    the dicts are copied once, on the first change, so the Content it started from never changes."""
+
+    def __init__(self, base: Content) -> None:
+        if len(base.events) == base.count:
+            self.events, self.event_ids = base.events, base.event_ids
+        else:
+            self.events, self.event_ids = base.events[: base.count], base.event_ids[: base.count]
+        self.base, self._dicts_copied = base, False
+        self.events_of, self.comments_of, self.days = base.events_of, base.comments_of, base.days
+
+    def _own_dicts(self) -> None:
+        if not self._dicts_copied:
+            self.events_of, self.comments_of, self.days = dict(self.events_of), dict(self.comments_of), dict(self.days)
+            self._dicts_copied = True
+
+    def add_event(self, event: Event, data: bytes) -> None:
+        self._own_dicts()
+        self.events.append(data)
+        self.event_ids.append(event["id"])
+        self.events_of[event["ticket_id"]] = (*self.events_of.get(event["ticket_id"], ()), len(self.events) - 1)
+        for day, (opened, closed) in tally([event]).items():
+            before = self.days.get(day, (0, 0))
+            self.days[day] = (before[0] + opened, before[1] + closed)
+        if event["type"] == "deleted":
+            self.comments_of.pop(event["ticket_id"], None)  # a deleted ticket's comments go with it
+
+    def add_comment(self, comment: Comment, data: bytes) -> None:
+        self._own_dicts()
+        self.comments_of[comment["ticket_id"]] = (*self.comments_of.get(comment["ticket_id"], ()), data)
+
+    def content(self) -> Content:
+        return Content(self.events, self.event_ids, len(self.events), self.events_of, self.comments_of, self.days)
+
+
 class Log:
     """One committed version of the history, as a snapshot of the store sees it.
 
-    The containers are never changed once a Log is made: a batch copies what it changes (LogBatch).
+    The head (generation, counters, committed end) is read at once, from the log's last lines only; what
+    the log holds is parsed on first use (`content()`): a command that only reads or adds tickets never
+    parses a history of a hundred thousand lines.
     """
 
-    generation: int | None = None  # None: no log yet
-    next_comment_id: int = 1
-    next_event_id: int = 1
-    events: list[Event] = field(default_factory=list)  # every event, in id order
-    events_of: dict[int, tuple[Event, ...]] = field(default_factory=dict)  # by ticket id
-    comments_of: dict[int, tuple[Comment, ...]] = field(default_factory=dict)  # by ticket id, of live tickets
-    days: dict[str, tuple[int, int]] = field(default_factory=dict)  # (opened, closed) per UTC date
-    end: int = 0  # committed bytes of the log file
-    identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the log read, for reading only what was added
+    def __init__(self, generation: int | None = None, next_comment_id: int = 1, next_event_id: int = 1, end: int = 0,
+                 identity: tuple[int, int] | None = None, content: Content | None = None,
+                 source: Callable[[], Content] | None = None) -> None:  # fmt: skip
+        self.generation = generation  # None: no log yet
+        self.next_comment_id, self.next_event_id = next_comment_id, next_event_id
+        self.end = end  # committed bytes of the log file
+        self.identity = identity  # (st_dev, st_ino) of the log read, for reading only what was added
+        self._content = content if content is not None or source is not None else Content()
+        self._source = source
+        self._lock = threading.Lock()
+        self.unparsed = 0  # how many versions in a row were made without parsing (each source calls the last)
+
+    def content(self) -> Content:
+        if self._content is None:
+            with self._lock:
+                if self._content is None:
+                    self._content = self._source()  # type: ignore[misc]
+                    self._source = None
+        return self._content
 
     def head(self, data_file: Path) -> dict[str, Any]:
         """The keys of tickets.json that commit this history; none while there is none (the file then
@@ -99,9 +169,26 @@ class Log:
         return {"next_comment_id": self.next_comment_id, "next_event_id": self.next_event_id,
                 "history_file": None if self.generation is None else history_name(data_file, self.generation)}
 
-    def feed(self, after: int, limit: int) -> list[Event]:
-        start = bisect.bisect_right(self.events, after, key=lambda e: e["id"])
-        return self.events[start : start + limit]
+    def feed(self, after: int, limit: int) -> list[bytes]:
+        content = self.content()
+        start = bisect.bisect_right(content.event_ids, after, 0, content.count)
+        return content.events[start : min(start + limit, content.count)]
+
+    def events_of(self, ticket_id: int) -> list[bytes] | None:
+        """The ticket's events, oldest first; None when it never had any."""
+        content = self.content()
+        positions = content.events_of.get(ticket_id)
+        return None if positions is None else [content.events[i] for i in positions]
+
+    def comments_of(self, ticket_id: int) -> tuple[bytes, ...]:
+        return self.content().comments_of.get(ticket_id, ())
+
+    def everything(self) -> tuple[list[Comment], list[Event]]:
+        """Every comment (in id order) and event, parsed, for a copy."""
+        content = self.content()
+        comments = sorted((pydantic_core.from_json(c) for cs in content.comments_of.values() for c in cs),
+                          key=lambda c: c["id"])  # fmt: skip
+        return comments, [pydantic_core.from_json(e) for e in content.events[: content.count]]
 
 
 # --------------------------------------------------------------------------- reading
@@ -111,7 +198,8 @@ def read_log(data_file: Path, head: dict[str, Any], previous: Log | None) -> Log
     """The committed history that tickets.json's head names; None when its log is missing (the caller
     checks whether tickets.json changed meanwhile: a writer may have just replaced the log).
 
-    Only the lines added since `previous` are read when it came from the same log.
+    Only the log's last lines are read to find its committed end; its content is parsed when first
+    asked for, and then only the lines added since `previous` when it came from the same log.
     """
     counters = {"next_comment_id": head.get("next_comment_id", 1), "next_event_id": head.get("next_event_id", 1)}
     generation = generation_of(data_file, head.get("history_file"))
@@ -131,69 +219,119 @@ def read_log(data_file: Path, head: dict[str, Any], previous: Log | None) -> Log
         return None
     except OSError as exc:
         raise StoreUnreadable(path, exc.strerror or str(exc)) from None
-    if base is None:
-        base = Log(generation=generation, identity=identity)
-    records, used = _committed(raw, counters["next_event_id"], path, start)
-    return _extended(replace(base, **counters, end=start + used, identity=identity), records)
+    used = _committed_length(raw, counters["next_event_id"])
+    if used == 0 and base is not None:
+        return Log(generation, **counters, end=base.end, identity=identity, content=base._content,
+                   source=base.content)  # fmt: skip
+    chunk = raw[:used]
+
+    def parsed() -> Content:
+        growing = Growing(base.content() if base is not None else Content())
+        for record, data in _records(chunk, path, start):
+            if "comment" in record:
+                growing.add_comment(record["comment"], data)
+            else:
+                growing.add_event(record["event"], data)
+        return growing.content()
+
+    return Log(generation, **counters, end=start + used, identity=identity, source=parsed)
 
 
-def _committed(raw: bytes, next_event_id: int, path: Path, start: int) -> tuple[list[dict[str, Any]], int]:
-    """The records of the committed lines of raw, and how many bytes they take.
+def _committed_length(raw: bytes, next_event_id: int) -> int:
+    """How many bytes of raw the committed lines take: up to the last event numbered below next_event_id,
+    the last line of every commit. Found from the end: what follows it is a write that crashed or is
+    under way (ignored, even half-written), and is normally nothing at all."""
+    end = raw.rfind(b"\n") + 1
+    while end > 0:
+        start = raw.rfind(b"\n", 0, end - 1) + 1
+        line = raw[start:end]
+        if line.startswith(b'{"event":{"id":'):  # every line the service writes starts so
+            digits = line[15 : line.find(b",", 15)]
+            if digits.isdigit() and int(digits) < next_event_id:
+                return end
+        elif not line.startswith(b'{"comment":'):  # written by hand: read it as JSON
+            event = _loose(line).get("event")
+            if isinstance(event, dict) and isinstance(event.get("id"), int) and event["id"] < next_event_id:
+                return end
+        end = start
+    return 0
 
-    Committed lines end with the last event numbered below next_event_id (every commit ends with an
-    event); what follows is a write that crashed or is still under way, and is ignored, even
-    half-written. A bad line before that point is damage, and the history is refused.
-    """
-    lines = raw[: raw.rfind(b"\n") + 1].splitlines(keepends=True)
+
+def _loose(line: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _records(chunk: bytes, path: Path, start: int) -> list[tuple[dict[str, Any], bytes]]:
+    """Each committed line's record and its compact JSON; StoreUnreadable naming the first bad line."""
+    lines = chunk.splitlines(keepends=True)
     records = _parse(lines)
-    last = None
-    for index, record in enumerate(records):
-        event = record.get("event") if record is not None else None
-        if event is not None and event["id"] < next_event_id:
-            last = index
-    if last is None:
-        return [], 0
-    bad = next((index for index, record in enumerate(records[: last + 1]) if record is None), None)
+    bad = next((index for index, record in enumerate(records) if record is None), None)
     if bad is not None:
         raise StoreUnreadable(path, f"line {_lines_before(path, start) + bad + 1}: {_problem(lines[bad])}")
-    return records[: last + 1], sum(len(line) for line in lines[: last + 1])  # type: ignore[return-value]
+    return [(r, _compact(r)) for r in records]  # type: ignore[arg-type,misc]
+
+
+def _compact(record: dict[str, Any]) -> bytes:
+    return pydantic_core.to_json(record["comment"] if "comment" in record else record["event"])
 
 
 def _lines_before(path: Path, offset: int) -> int:
-    with open(path, "rb") as file:
-        return file.read(offset).count(b"\n")
+    try:
+        with open(path, "rb") as file:
+            return file.read(offset).count(b"\n")
+    except OSError:
+        return 0
+
+
+_EVENT_LINES = TypeAdapter(list[_EventLine])
+_COMMENT_LINES = TypeAdapter(list[_CommentLine])
 
 
 def _parse(lines: list[bytes]) -> list[dict[str, Any] | None]:
     """The record of each line, None for a bad one.
 
-    All at once when they are good (one call for thousands of lines), else line by line. A good line
-    matches the schema and says exactly what its record says when written again; else it must at
-    least hold no key twice (the second would be lost when the log is written again).
+    The service's own lines are validated by kind, all at once (one call for thousands of lines); any
+    other line, or any line of a group that fails, one by one. A good line matches the schema and
+    says exactly what its record says when written again; else it must at least hold no key twice
+    (the second would be lost when the log is written again).
     """
-    try:
-        records: list[dict[str, Any] | None] = _LINES.validate_json(b"[" + b",".join(lines) + b"]")  # type: ignore[assignment]
-    except ValidationError:
-        records = []
-    if len(records) != len(lines):
-        records = []
-        for line in lines:
-            try:
-                parsed = _LINES.validate_json(b"[" + line + b"]")
-            except ValidationError:
-                parsed = []
-            records.append(parsed[0] if len(parsed) == 1 else None)  # type: ignore[arg-type]
+    records: list[dict[str, Any] | None] = [None] * len(lines)
+    groups: dict[str, list[int]] = {"event": [], "comment": [], "other": []}
+    for index, line in enumerate(lines):
+        kind = "event" if line.startswith(b'{"event":') else "comment" if line.startswith(b'{"comment":') else "other"
+        groups[kind].append(index)
+    for kind, adapter in (("event", _EVENT_LINES), ("comment", _COMMENT_LINES)):
+        indexes = groups[kind]
+        try:
+            parsed = adapter.validate_json(b"[" + b",".join([lines[i] for i in indexes]) + b"]")
+        except ValidationError:
+            parsed = []
+        if len(parsed) == len(indexes):
+            for i, record in zip(indexes, parsed, strict=True):
+                records[i] = record  # type: ignore[assignment]
+        else:
+            groups["other"] += indexes
+    for i in groups["other"]:
+        try:
+            parsed = _LINES.validate_json(b"[" + lines[i] + b"]")
+        except ValidationError:
+            parsed = []
+        records[i] = parsed[0] if len(parsed) == 1 else None  # type: ignore[assignment]
     for index, (line, record) in enumerate(zip(lines, records, strict=True)):
         if record is not None:
             written = comment_line(record["comment"]) if "comment" in record else event_line(record["event"])
-            if written != line and _repeated(line):
+            if written != line and first_repeated_key(line):
                 records[index] = None
     return records
 
 
 def _problem(line: bytes) -> str:
     """What is wrong with one bad line of the log, in one line."""
-    repeated = _repeated(line)
+    repeated = first_repeated_key(line)
     if repeated:
         return f"the key {repeated!r} appears twice in one object; keep one of them"
     try:
@@ -210,117 +348,104 @@ def _problem(line: bytes) -> str:
     return "not one comment or event of this service"
 
 
-def _repeated(line: bytes) -> str | None:
-    found: list[str] = []
-
-    def check(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        if len(set(keys)) != len(keys) and not found:
-            found.append(next(key for key in keys if keys.count(key) > 1))
-        return dict(pairs)
-
-    try:
-        json.loads(line, object_pairs_hook=check)
-    except ValueError:
-        return None
-    return found[0] if found else None
-
-
-def _extended(log: Log, records: Iterable[dict[str, Any]]) -> Log:
-    """log with these records added (its containers are copied first: the previous Log stays as it was)."""
-    batch = LogBatch(log)
-    for record in records:
-        if "comment" in record:
-            batch.keep_comment(record["comment"])
-        else:
-            batch.keep_event(record["event"])
-    return batch.result(end=log.end, identity=log.identity)
-
-
 # --------------------------------------------------------------------------- changing
 
 
+MAX_UNPARSED = 100
+
+
 class LogBatch:
-    """The history as a batch of changes makes it: copied on first change, then changed in place."""
+    """What a batch of changes adds to the history: the lines to append, and, when the history was parsed
+    already (a server), the content it makes; a command that only adds never parses the history."""
 
     def __init__(self, log: Log) -> None:
         self.log = log
         self.next_comment_id, self.next_event_id = log.next_comment_id, log.next_event_id
         self.lines: list[bytes] = []  # what to append to the log
-        self.rewrite = False  # comments were deleted: the log is written again, under its next name
-        self._copied = False
+        self.rewrite = False  # comments were deleted, or a copy: the log is written again, under its next name
+        self._growing: Growing | None = None
+        self._base: Content | None = log._content  # parsed already, or None
 
-    def _copy(self) -> None:
-        if not self._copied:
-            log = self.log
-            self.events = list(log.events)
-            self.events_of = dict(log.events_of)
-            self.comments_of = dict(log.comments_of)
-            self.days = dict(log.days)
-            self._copied = True
+    def _content(self) -> Growing:
+        if self._growing is None:
+            self._growing = Growing(self._base if self._base is not None else self.log.content())
+        return self._growing
 
     @property
     def changed(self) -> bool:
         return bool(self.lines) or self.rewrite
 
-    def comments(self, ticket_id: int) -> tuple[Comment, ...]:
-        return (self.comments_of if self._copied else self.log.comments_of).get(ticket_id, ())
-
     def add_comment(self, comment: Comment) -> None:
-        self.keep_comment(comment)
+        data = pydantic_core.to_json(comment)
         self.next_comment_id = max(self.next_comment_id, comment["id"] + 1)
-        self.lines.append(comment_line(comment))
+        self.lines.append(b'{"comment":' + data + b"}\n")
+        if self._base is not None or self._growing is not None:
+            self._content().add_comment(comment, data)
 
     def add_event(self, event: Event) -> None:
-        self.keep_event(event)
+        if event["type"] == "deleted" and self.comments_of(event["ticket_id"]):
+            self.rewrite = True  # its comments leave the disk too: the log is written again without them
+        data = pydantic_core.to_json(event)
         self.next_event_id = max(self.next_event_id, event["id"] + 1)
-        self.lines.append(event_line(event))
+        self.lines.append(b'{"event":' + data + b"}\n")
+        if self._base is not None or self._growing is not None:
+            self._content().add_event(event, data)
 
-    def keep_comment(self, comment: Comment) -> None:
-        self._copy()
-        self.comments_of[comment["ticket_id"]] = (*self.comments_of.get(comment["ticket_id"], ()), comment)
-
-    def keep_event(self, event: Event) -> None:
-        self._copy()
-        self.events.append(event)
-        self.events_of[event["ticket_id"]] = (*self.events_of.get(event["ticket_id"], ()), event)
-        counts = tally([event])
-        for day, (opened, closed) in counts.items():
-            before = self.days.get(day, (0, 0))
-            self.days[day] = (before[0] + opened, before[1] + closed)
-        if event["type"] == "deleted":
-            self.forget_comments(event["ticket_id"])
-
-    def forget_comments(self, ticket_id: int) -> None:
-        """A deleted ticket's comments go; if any were in the log, the log is written again without them."""
-        self._copy()
-        if self.comments_of.pop(ticket_id, None) and self.log.comments_of.get(ticket_id):
-            self.rewrite = True
+    def comments_of(self, ticket_id: int) -> tuple[bytes, ...]:
+        """The ticket's comments, including this batch's (this needs the history parsed)."""
+        if self._growing is None and self._base is None:
+            self._content()
+            for line in self.lines:  # this batch's lines so far, added to the freshly parsed content
+                record = json.loads(line)
+                kind = "comment" if "comment" in record else "event"
+                data = pydantic_core.to_json(record[kind])
+                getattr(self._content(), f"add_{kind}")(record[kind], data)
+        return self._content().comments_of.get(ticket_id, ())
 
     def replace_all(self, comments: list[Comment], events: list[Event], next_comment_id: int, next_event_id: int
                     ) -> None:  # fmt: skip
         """Everything in place of what the log held (a copy); the next ids never go back."""
         had_log = self.log.generation is not None
-        self._copied, self.log = False, replace(self.log, events=[], events_of={}, comments_of={}, days={})
+        self._base, self._growing, self.lines = Content(), None, []
         for comment in comments:
-            self.keep_comment(comment)
+            self._content().add_comment(comment, pydantic_core.to_json(comment))
         for event in events:
-            self.keep_event(event)
+            self._content().add_event(event, pydantic_core.to_json(event))
         self.next_comment_id = max(next_comment_id, self.next_comment_id, *(c["id"] + 1 for c in comments))
         self.next_event_id = max(next_event_id, self.next_event_id, *(e["id"] + 1 for e in events))
-        self.lines, self.rewrite = [], bool(had_log or comments or events)  # no history: no log file
+        self.rewrite = bool(had_log or comments or events)  # no history: no log file
 
     def result(self, *, end: int, identity: tuple[int, int] | None, generation: int | None = None) -> Log:
-        log = self.log
-        if not self._copied:
-            return replace(log, next_comment_id=self.next_comment_id, next_event_id=self.next_event_id, end=end,
-                           identity=identity, generation=generation or log.generation)  # fmt: skip
-        return Log(generation=generation or log.generation, next_comment_id=self.next_comment_id,
-                   next_event_id=self.next_event_id, events=self.events, events_of=self.events_of,
-                   comments_of=self.comments_of, days=self.days, end=end, identity=identity)  # fmt: skip
+        generation = generation or self.log.generation
+        counters = {"next_comment_id": self.next_comment_id, "next_event_id": self.next_event_id}
+        if self._growing is not None:
+            return Log(generation, **counters, end=end, identity=identity, content=self._growing.content())
+        if self._base is not None:
+            return Log(generation, **counters, end=end, identity=identity, content=self._base)
+        lines = b"".join(self.lines)  # the history was not parsed: it will be, with these lines, if asked
+        old = self.log
+        if old.unparsed >= MAX_UNPARSED:  # a long-lived store that never reads its history: parse now, not
+            return Log(generation, **counters, end=end, identity=identity,  # a chain of thousands of sources
+                       content=_with_lines(old.content(), lines))  # fmt: skip
+        log = Log(generation, **counters, end=end, identity=identity, source=lambda: _with_lines(old.content(), lines))
+        log.unparsed = old.unparsed + 1
+        return log
 
     def all_lines(self) -> list[bytes]:
         """The whole log as it is now, for a rewrite: comments of live tickets and every event, in id order."""
-        self._copy()
-        comments = sorted((c for cs in self.comments_of.values() for c in cs), key=lambda c: c["id"])
-        return [comment_line(c) for c in comments] + [event_line(e) for e in self.events]
+        content = self._content()
+        comments = sorted((c for cs in content.comments_of.values() for c in cs), key=_comment_id)
+        return [b'{"comment":' + c + b"}\n" for c in comments] + [b'{"event":' + e + b"}\n" for e in content.events]
+
+
+def _comment_id(data: bytes) -> int:
+    return int(data[6 : data.index(b",")])  # b'{"id":7,...': compact JSON as pydantic writes it
+
+
+def _with_lines(base: Content, lines: bytes) -> Content:
+    growing = Growing(base)
+    for line in lines.splitlines():
+        record = json.loads(line)
+        kind = "comment" if "comment" in record else "event"
+        getattr(growing, f"add_{kind}")(record[kind], pydantic_core.to_json(record[kind]))
+    return growing.content()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import json
 import os
 import secrets
 import stat
@@ -57,6 +56,7 @@ from script import (
     etag_matches,
     etag_of,
     filter_tickets,
+    first_repeated_key,
     later_than,
     lock_timeout,
     now,
@@ -128,16 +128,7 @@ def _repeated_key(raw: bytes, tickets: list[Ticket], top_keys: int) -> str | Non
         )
         if raw.count(b":") == top_keys + len(tickets) * (_TICKET_KEYS + 4) + text_colons:
             return None
-    found: list[str] = []
-
-    def check(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        if len(set(keys)) != len(keys) and not found:
-            found.append(next(key for key in keys if keys.count(key) > 1))
-        return dict(pairs)
-
-    json.loads(raw, object_pairs_hook=check)
-    return found[0] if found else None
+    return first_repeated_key(raw)
 
 
 
@@ -195,19 +186,19 @@ class Snapshot:
     def stats(self, query: StatsQuery) -> Stats:
         """Counts of the tickets that match the filters, and what the history says per day."""
         counts = count(filter_tickets(self.tickets.values(), query, self._text_of))
-        return {**counts, "per_day": per_day(self.log.days, query.days)}
+        return {**counts, "per_day": per_day(self.log.content().days, query.days)}
 
     def comments(self, ticket_id: int, page: Page) -> tuple[list[Comment], int]:
         self.get(ticket_id)
-        comments = self.log.comments_of.get(ticket_id, ())
-        return list(comments[page.offset : None if page.limit is None else page.offset + page.limit]), len(comments)
+        comments = self.log.comments_of(ticket_id)
+        return _parsed(comments[page.offset : None if page.limit is None else page.offset + page.limit]), len(comments)
 
     def events(self, ticket_id: int, page: Page) -> tuple[list[Event], int]:
-        events = self.log.events_of.get(ticket_id)
+        events = self.log.events_of(ticket_id)
         if events is None and ticket_id not in self.tickets:
             raise TicketNotFound(ticket_id)  # no ticket ever had this id (or none since the history began)
-        events = events or ()
-        return list(events[page.offset : None if page.limit is None else page.offset + page.limit]), len(events)
+        events = events or []
+        return _parsed(events[page.offset : None if page.limit is None else page.offset + page.limit]), len(events)
 
     def _text_of(self, ticket: Ticket) -> str:
         text = self._folded.get(ticket["id"])
@@ -271,12 +262,15 @@ class Batch:
                 raise PreconditionFailed(ticket_id, if_match, etag)
         return ticket
 
+    # Each change records its event first: whatever may fail (reading the history) fails before the
+    # batch's tickets are touched, so a change is applied whole, with its event, or not at all.
+
     def add(self, data: TicketCreate, actor: str | None = None) -> Ticket:
         ticket: Ticket = {"id": self.next_id, **data.model_dump(), "created_at": self.time, "updated_at": self.time}  # type: ignore[typeddict-item]
+        self._record(ticket["id"], "created", changes_between(None, ticket), actor)
         self.tickets[ticket["id"]] = ticket
         self.next_id += 1
         self.changed.add(ticket["id"])
-        self._record(ticket["id"], "created", changes_between(None, ticket), actor)
         return ticket
 
     def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None,
@@ -286,25 +280,25 @@ class Batch:
         if new == old:
             return old  # nothing changes: same updated_at, same ETag, no write, no event
         new["updated_at"] = self.time
+        self._record(ticket_id, "updated", changes_between(old, new), actor)
         self.tickets[ticket_id] = new
         self.changed.add(ticket_id)
-        self._record(ticket_id, "updated", changes_between(old, new), actor)
         return new
 
     def delete(self, ticket_id: int, if_match: str | None = None, actor: str | None = None) -> None:
         self.current(ticket_id, if_match)
+        self._record(ticket_id, "deleted", {}, actor)  # reads the history: are there comments to remove?
         del self.tickets[ticket_id]
         self.changed.add(ticket_id)
-        self._record(ticket_id, "deleted", changes_between(self.snap.tickets.get(ticket_id), None), actor)
 
     def comment(self, ticket_id: int, new: NewComment, actor: str | None = None) -> Comment:
         ticket = self.current(ticket_id, None)
         comment: Comment = {"id": self.history.next_comment_id, "ticket_id": ticket_id, "author": new.author,
                             "body": new.body, "internal": new.internal, "created_at": self.time}  # fmt: skip
         self.history.add_comment(comment)
+        self._record(ticket_id, "commented", comment_changes(comment["id"]), actor)
         self.tickets[ticket_id] = {**ticket, "updated_at": later_than(ticket["updated_at"], self.time)}
         self.changed.add(ticket_id)
-        self._record(ticket_id, "commented", comment_changes(comment["id"]), actor)
         return comment
 
     def replace_all(self, next_id: int, tickets: list[Ticket], replace: bool, name: str,
@@ -341,7 +335,7 @@ class _Pending:
     loop than the leader (the CLI and tests run their own), hence call_soon_threadsafe.
     """
 
-    __slots__ = ("change", "deadline", "done", "result", "error", "_loop", "_future")
+    __slots__ = ("_future", "_loop", "change", "deadline", "done", "error", "result")
 
     def __init__(self, change: Callable[[Batch], Any], deadline: float) -> None:
         self.change, self.deadline, self.done, self.result, self.error = change, deadline, False, None, None
@@ -379,6 +373,7 @@ class JsonStore(TicketStore):
         self.folder = self.path.parent
         self._lock = FolderLock(self.folder)
         self._cache: Snapshot | None = None
+        self._load_lock = threading.Lock()  # one thread at a time reads a new version (the history grows in place)
         self._failure: tuple[Any, StoreUnreadable] | None = None
         self._commit_lock = threading.Lock()  # held while a batch is written
         self._leader_busy = False
@@ -407,15 +402,19 @@ class JsonStore(TicketStore):
         cache = self._cache
         if cache is not None and cache.key == key:
             return cache
-        if self._failure is not None and self._failure[0] == key:
-            raise self._failure[1]
-        try:
-            snap = self._load(key)
-        except StoreUnreadable as exc:
-            self._failure = (key, exc)
-            raise
-        self._cache = snap
-        return snap
+        with self._load_lock:
+            cache = self._cache
+            if cache is not None and cache.key == key:
+                return cache  # another thread read it meanwhile
+            if self._failure is not None and self._failure[0] == key:
+                raise self._failure[1]
+            try:
+                snap = self._load(key)
+            except StoreUnreadable as exc:
+                self._failure = (key, exc)
+                raise
+            self._cache = snap
+            return snap
 
     def _disk_key(self) -> Any:
         try:
@@ -464,6 +463,11 @@ class JsonStore(TicketStore):
     async def open(self) -> None:
         await asyncio.to_thread(self.remove_stale_temp_files)
 
+    async def warm_up(self) -> None:
+        """Parse the history now: a server reads it soon anyway, keeps it current as it writes, and says at
+        start-up if a line of it is damaged."""
+        await asyncio.to_thread(lambda: self.snapshot().log.content())
+
     async def current(self) -> Snapshot:
         """The current version: when the cache is fresh (one stat) no thread is needed; reading the
         file again after a change is done in a thread, off the event loop."""
@@ -494,7 +498,7 @@ class JsonStore(TicketStore):
         return (await self.current()).events(ticket_id, page)
 
     async def feed(self, after: int, limit: int) -> list[Event]:
-        return (await self.current()).log.feed(after, limit)
+        return _parsed((await self.current()).log.feed(after, limit))
 
     async def add(self, data: TicketCreate, actor: str | None = None) -> Ticket:
         return await self.commit_async(partial(Batch.add, data=data, actor=actor))
@@ -512,9 +516,8 @@ class JsonStore(TicketStore):
 
     async def export_all(self) -> tuple[int, list[Ticket], History]:
         snap = await self.current()
-        log = snap.log
-        comments = sorted((c for cs in log.comments_of.values() for c in cs), key=lambda c: c["id"])
-        history = History(log.next_comment_id, comments, log.next_event_id, list(log.events))
+        comments, events = await asyncio.to_thread(snap.log.everything)
+        history = History(snap.log.next_comment_id, comments, snap.log.next_event_id, events)
         return snap.next_id, list(snap.tickets.values()), history
 
     async def replace_all(self, next_id: int, tickets: list[Ticket], *, replace: bool,
@@ -748,6 +751,11 @@ def _not_a_file(mode: int) -> str:
 
 def _stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _parsed(items: Iterable[bytes]) -> list[Any]:
+    """Comments or events kept as their JSON, as dicts again."""
+    return [pydantic_core.from_json(item) for item in items]
 
 
 def _write_all(fd: int, lines: list[bytes], offset: int) -> int:

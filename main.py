@@ -114,6 +114,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     tickets = store()
     try:
         await tickets.open()
+        await tickets.warm_up()
     except StoreError as problem:
         print(f"warning: {problem}", file=sys.stderr)
     yield

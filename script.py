@@ -637,6 +637,24 @@ def _describe(error: Any) -> str:
     return f"{where}: {error['msg']}" if where else error["msg"]
 
 
+def first_repeated_key(raw: bytes | str) -> str | None:
+    """The first key given twice in one object of this JSON, or None (json.loads would keep the last one,
+    and the first value would vanish at the next write). None too for text that is not JSON."""
+    found: list[str] = []
+
+    def check(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) != len(keys) and not found:
+            found.append(next(key for key in keys if keys.count(key) > 1))
+        return dict(pairs)
+
+    try:
+        json.loads(raw, object_pairs_hook=check)
+    except ValueError:
+        return None
+    return found[0] if found else None
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """All the problems of a validation error on one line."""
     return "; ".join(_describe(e) for e in exc.errors(include_url=False))

@@ -53,6 +53,9 @@ class TicketStore(ABC):
     async def close(self) -> None:
         """Give back what open() or the requests took (connections)."""
 
+    async def warm_up(self) -> None:
+        """For a server, after open(): load what a command line run never needs (the JSON file's history)."""
+
     @abstractmethod
     async def get(self, ticket_id: int) -> Ticket: ...
 

@@ -287,10 +287,14 @@ def test_a_damaged_log_is_refused_with_its_line(store: JsonStore, tickets_file: 
                              (lines[0].replace(b'{"id":1,', b'{"id":1,"id":1,'), "line 1: the key 'id' appears twice"),
                              (lines[0].replace(b'"actor":null', b'"actor":null,"extra":1'), "line 1: event.extra")):  # fmt: skip
         log.write_bytes(damaged + lines[1])
+        fresh = JsonStore(tickets_file)
+        assert sync(fresh.get(1))["id"] == 1  # the tickets are still served; the history is read when asked for
         with pytest.raises(StoreUnreadable, match=problem):
-            JsonStore(tickets_file).snapshot()
-        with pytest.raises(StoreUnreadable):
-            sync(JsonStore(tickets_file).add(TicketCreate(title="jamais")))
+            sync(fresh.events(17, Page()))
+        with pytest.raises(StoreUnreadable, match=problem):
+            sync(fresh.delete(17))  # its comments... the history must be read: refused, nothing written
+        with pytest.raises(StoreUnreadable, match=problem):
+            sync(fresh.warm_up())  # a server says so at start-up
         assert log.read_bytes() == damaged + lines[1]  # never overwritten
 
 
