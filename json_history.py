@@ -227,7 +227,7 @@ def read_log(data_file: Path, head: dict[str, Any], previous: Log | None) -> Log
 
     def parsed() -> Content:
         growing = Growing(base.content() if base is not None else Content())
-        for record, data in _records(chunk, path, start):
+        for record, data in _records(chunk, path, start):  # type: ignore[misc]
             if "comment" in record:
                 growing.add_comment(record["comment"], data)
             else:
@@ -272,11 +272,7 @@ def _records(chunk: bytes, path: Path, start: int) -> list[tuple[dict[str, Any],
     bad = next((index for index, record in enumerate(records) if record is None), None)
     if bad is not None:
         raise StoreUnreadable(path, f"line {_lines_before(path, start) + bad + 1}: {_problem(lines[bad])}")
-    return [(r, _compact(r)) for r in records]  # type: ignore[arg-type,misc]
-
-
-def _compact(record: dict[str, Any]) -> bytes:
-    return pydantic_core.to_json(record["comment"] if "comment" in record else record["event"])
+    return records  # type: ignore[return-value]
 
 
 def _lines_before(path: Path, offset: int) -> int:
@@ -291,8 +287,8 @@ _EVENT_LINES = TypeAdapter(list[_EventLine])
 _COMMENT_LINES = TypeAdapter(list[_CommentLine])
 
 
-def _parse(lines: list[bytes]) -> list[dict[str, Any] | None]:
-    """The record of each line, None for a bad one.
+def _parse(lines: list[bytes]) -> list[tuple[dict[str, Any], bytes] | None]:
+    """The record of each line and its compact JSON (as written again), None for a bad line.
 
     The service's own lines are validated by kind, all at once (one call for thousands of lines); any
     other line, or any line of a group that fails, one by one. A good line matches the schema and
@@ -321,12 +317,16 @@ def _parse(lines: list[bytes]) -> list[dict[str, Any] | None]:
         except ValidationError:
             parsed = []
         records[i] = parsed[0] if len(parsed) == 1 else None  # type: ignore[assignment]
-    for index, (line, record) in enumerate(zip(lines, records, strict=True)):
-        if record is not None:
-            written = comment_line(record["comment"]) if "comment" in record else event_line(record["event"])
-            if written != line and first_repeated_key(line):
-                records[index] = None
-    return records
+    result: list[tuple[dict[str, Any], bytes] | None] = []
+    for line, record in zip(lines, records, strict=True):
+        if record is None:
+            result.append(None)
+            continue
+        kind = "comment" if "comment" in record else "event"
+        written = comment_line(record["comment"]) if kind == "comment" else event_line(record["event"])
+        bad = written != line and first_repeated_key(line)
+        result.append(None if bad else (record, written[len(kind) + 4 : -2]))  # b'{"event":' ... b'}\n'
+    return result
 
 
 def _problem(line: bytes) -> str:
