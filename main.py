@@ -153,7 +153,8 @@ FORBIDDEN = _error(Message, "With named API keys: X-Actor or author names someon
                    "X-Actor names 'julie.martin', but this API key is 'karim.benali''s")
 NO_TICKET_EVER = _error(Message, "No ticket ever had this id", "ticket 42 not found")
 NO_COMMENT = _error(Message, "No such ticket, or no such comment on it", "comment 9 of ticket 3 not found")
-UNAUTHORIZED = _error(Message, "TICKETS_API_KEY is set and X-API-Key is missing or wrong", "wrong API key")
+UNAUTHORIZED = _error(Message, "TICKETS_API_KEY or TICKETS_API_KEYS is set and X-API-Key is missing or wrong",
+                      "wrong API key")
 UNAVAILABLE = _error(Message, "The tickets file or database cannot be used (the message names the problem)",
                      "tickets.json: the file is empty; ...")
 
