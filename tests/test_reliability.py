@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, history_agrees, lock_held_by_another_process, patch_at_once, report, running_server
+from conftest import ROOT, history_agrees, lock_held_by_another_process, patch_at_once, report, running_server, sync
 from fastapi.testclient import TestClient
 
 import json_store
@@ -103,7 +103,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_write(tmp_path: Path) -
         assert acked_creates - attempted <= set(tickets), "an acknowledged create was lost"
         assert not (acked_deletes & set(tickets)), "an acknowledged delete came back"
         events, _ = history_agrees(path)  # each event with its change: none without the other
-        kept = {c["id"] for cs in JsonStore(path).snapshot().log.comments_of.values() for c in cs}
+        kept = {c["id"] for c in sync(JsonStore(path).export_all())[2].comments}
         assert not [c for c, t in acked_comments.items() if t in tickets and c not in kept], "a comment was lost"
     with running_server(path) as base:  # the next start removes what the crashes left
         assert httpx.get(f"{base}/health").status_code == 200
@@ -130,6 +130,7 @@ def test_fsync_then_rename_then_folder_fsync_then_answer(json_client: TestClient
         calls.append("rename")
         real_replace(src, dst)
 
+    client.post("/tickets", json={"title": "crée le journal de l'historique"})  # then every write appends to it
     monkeypatch.setattr(json_store.os, "fsync", fsync)
     monkeypatch.setattr(json_store.os, "replace", replace)
     checked = 0
@@ -140,9 +141,11 @@ def test_fsync_then_rename_then_folder_fsync_then_answer(json_client: TestClient
         response = client.request(method, url, json=body)
         calls.append("answer")
         assert response.status_code < 300
-        assert calls == ["fsync file", "rename", "fsync folder", "answer"], (method, calls)
+        # The history's lines first (fsync of the log), then the file that commits them.
+        assert calls == ["fsync file", "fsync file", "rename", "fsync folder", "answer"], (method, calls)
         checked += 1
-    report(f"write ordering: {checked} writes checked: fsync(file) < rename < fsync(folder) < answer")
+    report(f"write ordering: {checked} writes checked: fsync(history log) < fsync(file) < rename < fsync(folder) "
+           "< answer")
 
 
 # --------------------------------------------------------------------------- 3. multi-process
