@@ -430,3 +430,17 @@ def test_the_feed_misses_nothing_while_two_servers_write_to_one_database(databas
         followed, polls = feed_while_writing([one, two], database_url)
     report(f"feed on PostgreSQL (2 servers): {followed} events followed by a poller in {polls} polls during "
            "the writes; none missed, none twice")
+
+
+def test_a_store_that_never_reads_its_history_does_not_chain_without_end(store: JsonStore, tickets_file: Path) -> None:
+    """Writes on a history never parsed make each version parse from the one before when asked; after
+    MAX_UNPARSED of them the history is parsed, so no chain grows with the number of writes."""
+    sync(store.add(TicketCreate(title="avant")))  # a log exists: a new store finds it, and does not parse it
+    later = JsonStore(tickets_file)
+    chained = 0
+    for i in range(json_history.MAX_UNPARSED + 20):
+        sync(later.add(TicketCreate(title=f"t{i}")))
+        chained = max(chained, later.snapshot().log.unparsed)
+    assert chained == json_history.MAX_UNPARSED  # it did chain, up to the bound
+    assert len(sync(later.feed(0, 1000))) == json_history.MAX_UNPARSED + 21
+    assert history_agrees(tickets_file) == (json_history.MAX_UNPARSED + 21, 0)
