@@ -151,7 +151,7 @@ class Log:
         self._content = content if content is not None or source is not None else Content()
         self._source = source
         self._lock = threading.Lock()
-        self.unparsed = 0  # how many versions in a row were made without parsing (each source calls the last)
+        self.unparsed = 0  # how many sources must run, one calling the other, before a parsed content
 
     def content(self) -> Content:
         if self._content is None:
@@ -221,8 +221,10 @@ def read_log(data_file: Path, head: dict[str, Any], previous: Log | None) -> Log
         raise StoreUnreadable(path, exc.strerror or str(exc)) from None
     used = _committed_length(raw, counters["next_event_id"])
     if used == 0 and base is not None:
-        return Log(generation, **counters, end=base.end, identity=identity, content=base._content,
+        same = Log(generation, **counters, end=base.end, identity=identity, content=base._content,
                    source=base.content)  # fmt: skip
+        same.unparsed = base.unparsed
+        return same
     chunk = raw[:used]
 
     def parsed() -> Content:
@@ -234,7 +236,11 @@ def read_log(data_file: Path, head: dict[str, Any], previous: Log | None) -> Log
                 growing.add_event(record["event"], data)
         return growing.content()
 
-    return Log(generation, **counters, end=start + used, identity=identity, source=parsed)
+    if base is not None and base._content is None and base.unparsed >= MAX_UNPARSED:
+        return Log(generation, **counters, end=start + used, identity=identity, content=parsed())  # end the chain
+    log = Log(generation, **counters, end=start + used, identity=identity, source=parsed)
+    log.unparsed = 1 + (base.unparsed if base is not None and base._content is None else 0)
+    return log
 
 
 def _committed_length(raw: bytes, next_event_id: int) -> int:
@@ -424,11 +430,11 @@ class LogBatch:
             return Log(generation, **counters, end=end, identity=identity, content=self._base)
         lines = b"".join(self.lines)  # the history was not parsed: it will be, with these lines, if asked
         old = self.log
-        if old.unparsed >= MAX_UNPARSED:  # a long-lived store that never reads its history: parse now, not
-            return Log(generation, **counters, end=end, identity=identity,  # a chain of thousands of sources
-                       content=_with_lines(old.content(), lines))  # fmt: skip
+        if old._content is None and old.unparsed >= MAX_UNPARSED:  # a long-lived store that never reads its
+            return Log(generation, **counters, end=end, identity=identity,  # history: parse now, not chain
+                       content=_with_lines(old.content(), lines))  # fmt: skip  # thousands of sources
         log = Log(generation, **counters, end=end, identity=identity, source=lambda: _with_lines(old.content(), lines))
-        log.unparsed = old.unparsed + 1
+        log.unparsed = 1 + (old.unparsed if old._content is None else 0)
         return log
 
     def all_lines(self) -> list[bytes]:

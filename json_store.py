@@ -374,6 +374,7 @@ class JsonStore(TicketStore):
         self._lock = FolderLock(self.folder)
         self._cache: Snapshot | None = None
         self._load_lock = threading.Lock()  # one thread at a time reads a new version (the history grows in place)
+        self._keep_parsed = False  # a server: each new version's history is parsed as it is read (warm_up)
         self._failure: tuple[Any, StoreUnreadable] | None = None
         self._commit_lock = threading.Lock()  # held while a batch is written
         self._leader_busy = False
@@ -456,6 +457,8 @@ class JsonStore(TicketStore):
             if self._disk_key() != _stat_key(st):
                 return self._load(self._disk_key())  # a writer replaced both: read the new version
             log = Log(next_comment_id=head.get("next_comment_id", 1), next_event_id=head.get("next_event_id", 1))
+        if self._keep_parsed:
+            log.content()  # only the lines added since the last version, once the history was parsed
         return Snapshot(next_id, tickets, key=_stat_key(st), log=log)
 
     # ---- the seam (stores.TicketStore): what the routes and the CLI call
@@ -466,6 +469,7 @@ class JsonStore(TicketStore):
     async def warm_up(self) -> None:
         """Parse the history now: a server reads it soon anyway, keeps it current as it writes, and says at
         start-up if a line of it is damaged."""
+        self._keep_parsed = True
         await asyncio.to_thread(lambda: self.snapshot().log.content())
 
     async def current(self) -> Snapshot:

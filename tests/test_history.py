@@ -458,3 +458,21 @@ def test_a_store_that_never_reads_its_history_does_not_chain_without_end(store: 
     assert chained == json_history.MAX_UNPARSED  # it did chain, up to the bound
     assert len(sync(later.feed(0, 1000))) == json_history.MAX_UNPARSED + 21
     assert history_agrees(tickets_file) == (json_history.MAX_UNPARSED + 21, 0)
+
+
+def test_a_store_that_rereads_another_writers_file_does_not_chain_without_end(tickets_file: Path) -> None:
+    """A process that never reads the history while another one writes: each version it reads is parsed from
+    the one before only when asked, and never more than MAX_UNPARSED in a row."""
+    writer = JsonStore(tickets_file)
+    sync(writer.add(TicketCreate(title="avant")))
+    reader = JsonStore(tickets_file)
+    reader.snapshot()
+    longest = 0
+    for i in range(json_history.MAX_UNPARSED * 2 + 10):
+        sync(writer.add(TicketCreate(title=f"t{i}")))
+        if i % 2:
+            sync(reader.update(17, TicketUpdate(title=f"lu {i}")))  # its own writes, between the other's
+        longest = max(longest, reader.snapshot().log.unparsed)
+    assert longest == json_history.MAX_UNPARSED
+    assert len(sync(reader.feed(0, 1000))) == len(sync(JsonStore(tickets_file).feed(0, 1000)))
+    history_agrees(tickets_file)
