@@ -66,12 +66,17 @@ def generation_of(data_file: Path, name: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def record_line(kind: str, data: bytes) -> bytes:
+    """One line of the log: {"comment": ...} or {"event": ...}, from the record's compact JSON."""
+    return b'{"' + kind.encode() + b'":' + data + b"}\n"
+
+
 def comment_line(comment: Comment) -> bytes:
-    return b'{"comment":' + pydantic_core.to_json(comment) + b"}\n"
+    return record_line("comment", pydantic_core.to_json(comment))
 
 
 def event_line(event: Event) -> bytes:
-    return b'{"event":' + pydantic_core.to_json(event) + b"}\n"
+    return record_line("event", pydantic_core.to_json(event))
 
 
 class Content:
@@ -384,7 +389,7 @@ class LogBatch:
     def add_comment(self, comment: Comment) -> None:
         data = pydantic_core.to_json(comment)
         self.next_comment_id = max(self.next_comment_id, comment["id"] + 1)
-        self.lines.append(b'{"comment":' + data + b"}\n")
+        self.lines.append(record_line("comment", data))
         if self._base is not None or self._growing is not None:
             self._content().add_comment(comment, data)
 
@@ -393,19 +398,14 @@ class LogBatch:
             self.rewrite = True  # its comments leave the disk too: the log is written again without them
         data = pydantic_core.to_json(event)
         self.next_event_id = max(self.next_event_id, event["id"] + 1)
-        self.lines.append(b'{"event":' + data + b"}\n")
+        self.lines.append(record_line("event", data))
         if self._base is not None or self._growing is not None:
             self._content().add_event(event, data)
 
     def comments_of(self, ticket_id: int) -> tuple[bytes, ...]:
         """The ticket's comments, including this batch's (this needs the history parsed)."""
         if self._growing is None and self._base is None:
-            self._content()
-            for line in self.lines:  # this batch's lines so far, added to the freshly parsed content
-                record = json.loads(line)
-                kind = "comment" if "comment" in record else "event"
-                data = pydantic_core.to_json(record[kind])
-                getattr(self._content(), f"add_{kind}")(record[kind], data)
+            _replay(self._content(), self.lines)  # this batch's lines so far, on the freshly parsed content
         return self._content().comments_of.get(ticket_id, ())
 
     def replace_all(self, comments: list[Comment], events: list[Event], next_comment_id: int, next_event_id: int
@@ -441,7 +441,7 @@ class LogBatch:
         """The whole log as it is now, for a rewrite: comments of live tickets and every event, in id order."""
         content = self._content()
         comments = sorted((c for cs in content.comments_of.values() for c in cs), key=_comment_id)
-        return [b'{"comment":' + c + b"}\n" for c in comments] + [b'{"event":' + e + b"}\n" for e in content.events]
+        return [record_line("comment", c) for c in comments] + [record_line("event", e) for e in content.events]
 
 
 def _comment_id(data: bytes) -> int:
@@ -450,8 +450,15 @@ def _comment_id(data: bytes) -> int:
 
 def _with_lines(base: Content, lines: bytes) -> Content:
     growing = Growing(base)
-    for line in lines.splitlines():
-        record = json.loads(line)
-        kind = "comment" if "comment" in record else "event"
-        getattr(growing, f"add_{kind}")(record[kind], pydantic_core.to_json(record[kind]))
+    _replay(growing, lines.splitlines())
     return growing.content()
+
+
+def _replay(growing: Growing, lines: list[bytes]) -> None:
+    """Add lines this service wrote (and so already checked) to a content being built."""
+    for line in lines:
+        record = json.loads(line)
+        if "comment" in record:
+            growing.add_comment(record["comment"], pydantic_core.to_json(record["comment"]))
+        else:
+            growing.add_event(record["event"], pydantic_core.to_json(record["event"]))

@@ -191,14 +191,14 @@ class Snapshot:
     def comments(self, ticket_id: int, page: Page) -> tuple[list[Comment], int]:
         self.get(ticket_id)
         comments = self.log.comments_of(ticket_id)
-        return _parsed(comments[page.offset : None if page.limit is None else page.offset + page.limit]), len(comments)
+        return _parsed(paginate(comments, page.limit, page.offset)), len(comments)
 
     def events(self, ticket_id: int, page: Page) -> tuple[list[Event], int]:
         events = self.log.events_of(ticket_id)
         if events is None and ticket_id not in self.tickets:
             raise TicketNotFound(ticket_id)  # no ticket ever had this id (or none since the history began)
         events = events or []
-        return _parsed(events[page.offset : None if page.limit is None else page.offset + page.limit]), len(events)
+        return _parsed(paginate(events, page.limit, page.offset)), len(events)
 
     def _text_of(self, ticket: Ticket) -> str:
         text = self._folded.get(ticket["id"])

@@ -557,8 +557,7 @@ class PostgresStore(TicketStore):
         rows, total = await self._page_of("comments", COMMENT_COLUMNS, ticket_id, page)
         if total == 0 and not await self._exists(ticket_id):
             raise TicketNotFound(ticket_id)
-        return [dict(zip(("id", "ticket_id", "author", "body", "internal", "created_at"), row, strict=True))
-                for row in rows], total  # type: ignore[misc]  # fmt: skip
+        return [_comment_of(row) for row in rows], total
 
     async def comment(self, ticket_id: int, comment_id: int) -> Comment:
         rows = await self._rows(f"SELECT {COMMENT_COLUMNS} FROM comments WHERE ticket_id = %s AND id = %s",
@@ -567,7 +566,7 @@ class PostgresStore(TicketStore):
             if not await self._exists(ticket_id):
                 raise TicketNotFound(ticket_id)
             raise CommentNotFound(ticket_id, comment_id)
-        return dict(zip(("id", "ticket_id", "author", "body", "internal", "created_at"), rows[0], strict=True))  # type: ignore[return-value]
+        return _comment_of(rows[0])
 
     async def events(self, ticket_id: int, page: Page) -> tuple[list[Event], int]:
         rows, total = await self._page_of("events", EVENT_COLUMNS, ticket_id, page)
@@ -620,8 +619,7 @@ class PostgresStore(TicketStore):
             cursor = await conn.execute(f"SELECT {COLUMNS} FROM tickets ORDER BY id")
             tickets = [_ticket(row) for row in await cursor.fetchall()]
             cursor = await conn.execute(f"SELECT {COMMENT_COLUMNS} FROM comments ORDER BY id")
-            comments = [dict(zip(("id", "ticket_id", "author", "body", "internal", "created_at"), row, strict=True))
-                        for row in await cursor.fetchall()]  # fmt: skip
+            comments = [_comment_of(row) for row in await cursor.fetchall()]
             cursor = await conn.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id")
             events = [_event_of(row) for row in await cursor.fetchall()]
             next_id, next_comment_id, next_event_id = [await self._next_id(conn, table)
@@ -680,6 +678,10 @@ def _event(kind: str, changes: dict[str, Any], at: str, actor: str | None) -> di
     """The parameters of an event, for _EVENT_OF."""
     return {"type": kind, "changes": _json(changes), "at": at, "actor": actor,
             "closes": changes.get("status", {}).get("to") == "closed"}  # fmt: skip
+
+
+def _comment_of(row: Sequence[Any]) -> Comment:
+    return dict(zip(COMMENT_COLUMNS.split(", "), row, strict=True))  # type: ignore[return-value]
 
 
 def _event_of(row: Sequence[Any]) -> Event:

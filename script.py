@@ -692,17 +692,24 @@ def lock_timeout() -> float:
 def check_settings() -> None:
     """Raise SettingInvalid for any unusable setting; run at start-up by the server and the CLI."""
     lock_timeout()
-    key = os.environ.get("TICKETS_API_KEY")
-    if key == "":
-        raise SettingInvalid("TICKETS_API_KEY is set but empty: give it a value, or unset it for an open local API")
-    if key is not None and not _usable_key(key):
-        # A browser sends 'é' in a header as one Latin-1 byte, curl as two UTF-8 bytes: no key could match both.
-        raise SettingInvalid("TICKETS_API_KEY must be printable ASCII (letters, digits, punctuation)")
-    if named_keys() and key is not None:
+    api_keys()
+
+
+def api_keys() -> dict[str, str | None]:
+    """The keys the API accepts, {key: its name, or None for the one TICKETS_API_KEY}; empty: an open API.
+    SettingInvalid when they cannot be used (fail closed). Read on each request, so a test may change them."""
+    single, named = os.environ.get("TICKETS_API_KEY"), named_keys()
+    if named and single is not None:
         raise SettingInvalid("TICKETS_API_KEY and TICKETS_API_KEYS are both set: keep the named keys, or the one key")
+    if single == "":
+        raise SettingInvalid("TICKETS_API_KEY is set but empty: give it a value, or unset it for an open local API")
+    if single is not None and not _usable_key(single):
+        raise SettingInvalid("TICKETS_API_KEY must be printable ASCII (letters, digits, punctuation)")
+    return dict(named) if named else ({single: None} if single is not None else {})
 
 
 def _usable_key(key: str) -> bool:
+    # A browser sends 'é' in a header as one Latin-1 byte, curl as two UTF-8 bytes: no key could match both.
     return bool(key) and key.isascii() and key.isprintable()
 
 
@@ -798,7 +805,7 @@ def _show_ticket(ticket: Ticket, etag: str) -> str:
 
 
 async def cmd_stats(args: argparse.Namespace, store: TicketStore) -> None:
-    stats = await store.stats(_validated(StatsQuery, days=getattr(args, "days", DAYS_DEFAULT)))
+    stats = await store.stats(_validated(StatsQuery, days=args.days))
     if args.json:
         return _print_json(stats)
     rows = [["total", str(stats["total"])]]
