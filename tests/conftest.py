@@ -10,6 +10,7 @@ import fcntl
 import hashlib
 import multiprocessing
 import os
+import random
 import shutil
 import signal
 import socket
@@ -254,6 +255,20 @@ def report(figure: str, scope: str | None = None) -> None:
     FIGURES.append((figure, scope or current))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failing browser test leaves a screenshot and the console log of each page it opened beside its temporary
+    files, and its report names them: the next red run explains itself."""
+    test_report = yield
+    visits = getattr(item, "browser_visits", [])
+    if test_report.failed and visits:
+        folder = item.browser_evidence_folder  # type: ignore[attr-defined]
+        saved = [str(path) for n, v in enumerate(visits) for path in v.save_evidence(folder, f"page-{n + 1}")]
+        test_report.sections.append(("browser evidence", "\n".join(saved)))
+        test_report.longrepr = f"{test_report.longrepr}\n\nbrowser evidence (screenshot, console log): {', '.join(saved)}"
+    return test_report
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     OUTCOMES[report.nodeid] = OUTCOMES.get(report.nodeid, True) and not report.failed
 
@@ -268,6 +283,24 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("reliability figures (from tests that passed)")
         for figure in passed:
             terminalreporter.write_line(figure)
+
+
+def eventually(condition: Callable[[], object], what: str, seconds: float = 120) -> None:
+    """Wait for real state that another thread or process is about to change: polled, bounded by a limit far
+    beyond what a loaded machine needs (a hang, not a speed), never a fixed sleep."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting after {seconds:.0f} s for {what}"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def rng() -> random.Random:
+    """The random source of a storm, seeded: the seed is printed (pytest shows it with a failure), and
+    TICKETS_TEST_SEED=N replays the same choices."""
+    seed = int(os.environ.get("TICKETS_TEST_SEED") or random.SystemRandom().randrange(2**32))
+    print(f"random seed {seed} (replay the choices with TICKETS_TEST_SEED={seed})")
+    return random.Random(seed)
 
 
 def free_port() -> int:
@@ -352,7 +385,7 @@ def _hold_store_lock(folder: str, ready, release, touch: str | None, temp_file: 
     if temp_file:
         Path(temp_file).write_text('{"half": ')
     ready.set()
-    release.wait(60)
+    release.wait(600)  # a safety net only: the test releases it, or its exit does
     os.close(fd)
 
 

@@ -84,14 +84,15 @@ class Cluster:
         self.counter += 1
         name = f"t{os.getpid()}_{self.counter}"
         with self.connect("postgres") as conn:
-            for _ in range(50):  # a template is busy for a moment after its last connection closed
+            deadline = time.monotonic() + 120  # a template is busy for a moment after its last connection closed
+            while True:
                 try:
                     conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template} STRATEGY FILE_COPY" if template else ""))
                     break
                 except psycopg.errors.ObjectInUse:
-                    time.sleep(0.1)
-            else:
-                raise RuntimeError(f"could not copy the template {template}")
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"could not copy the template {template}: still in use after 120 s") from None
+                    time.sleep(0.05)
         return name
 
     def drop(self, name: str) -> None:

@@ -21,7 +21,7 @@ from conftest import report, required_or_skip, running_server
 CHROMIUM = next((p for p in (os.environ.get("CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"))
                  if p), None)  # fmt: skip
 try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = None
 
@@ -36,6 +36,11 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
          "--disable-sync", "--no-first-run", "--disable-default-apps", "--disable-features=Translate"]  # fmt: skip
 
 
+# A loaded machine (two suites at once on two cores) renders Swagger UI slowly: every wait below is an
+# auto-waiting locator or expect() bounded by this, never a snapshot of the page.
+WAIT_MS = 60_000
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
@@ -45,15 +50,20 @@ def browser() -> Iterator[Browser]:
 
 
 class Visit:
-    """A page that logs every request it makes and refuses any to another host (the network is cut)."""
+    """A page that logs every request it makes and refuses any to another host (the network is cut), and keeps
+    its console, so that a failing test can leave a screenshot and the log behind."""
 
     def __init__(self, browser: Browser, base: str) -> None:
         self.base, self.hosts = base, set()
         self.context = browser.new_context()
         self.context.route("**/*", self._only_local)
         self.page: Page = self.context.new_page()
+        self.page.set_default_timeout(WAIT_MS)
         self.errors: list[str] = []
+        self.console: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
+        self.page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
 
     def _only_local(self, route) -> None:
         host = urlsplit(route.request.url).netloc
@@ -63,13 +73,27 @@ class Visit:
         else:
             route.abort()  # what an offline machine would do
 
+    def save_evidence(self, folder: Path, name: str) -> list[Path]:
+        """A screenshot of the page and its console log, in folder: the paths written."""
+        shot, log = folder / f"{name}.png", folder / f"{name}.console.log"
+        log.write_text("\n".join(self.console) + "\n", encoding="utf-8")
+        try:
+            self.page.screenshot(path=str(shot), full_page=True, timeout=WAIT_MS)
+        except Exception as exc:  # the page itself may be what broke: keep the log, say why there is no picture
+            log.write_text(log.read_text(encoding="utf-8") + f"(no screenshot: {exc})\n", encoding="utf-8")
+            return [log]
+        return [shot, log]
+
     def close(self) -> None:
         self.context.close()
 
 
 @pytest.fixture
-def visit(browser: Browser):
+def visit(browser: Browser, request: pytest.FixtureRequest, tmp_path: Path):
+    """Opens pages; when the test fails, conftest's report hook saves their screenshots and console logs in
+    the test's temporary folder and names them in the report."""
     visits: list[Visit] = []
+    request.node.browser_visits, request.node.browser_evidence_folder = visits, tmp_path
 
     def open_(base: str) -> Visit:
         visits.append(Visit(browser, base))
@@ -80,21 +104,28 @@ def visit(browser: Browser):
         v.close()
 
 
-def try_it_out(page: Page, operation: str, body: dict | None = None) -> str:
-    """Open an operation in Swagger UI, press Try it out, fill the body, Execute: the status shown."""
+def open_operation(page: Page, operation: str) -> Locator:
+    """Expand an operation in Swagger UI and press Try it out: its block, once Execute is there."""
     block = page.locator(f"#operations-{operation}")
-    if not block.locator(".opblock-body").count():
-        block.locator(".opblock-summary").first.click()
-    if block.get_by_role("button", name="Try it out").count():
-        block.get_by_role("button", name="Try it out").click()
+    expect(block).to_be_visible(timeout=WAIT_MS)
+    block.locator(".opblock-summary").first.click()
+    block.get_by_role("button", name="Try it out").click()  # auto-waits until the expanded block shows it
+    expect(block.get_by_role("button", name="Execute")).to_be_visible(timeout=WAIT_MS)
+    return block
+
+
+def execute(block: Locator, body: dict | None = None, *, again: bool = False) -> str:
+    """Fill the body (if any), press Execute: the status shown. again: the block shows the answer of an earlier
+    Execute, cleared first so that the status read is the new one."""
     if body is not None:
         block.locator("textarea.body-param__text").fill(json.dumps(body, ensure_ascii=False))
-    if block.get_by_role("button", name="Clear").count():  # the answer of an earlier try
+    responses = block.locator(".live-responses-table")
+    if again:
         block.get_by_role("button", name="Clear").click()
-        expect(block.locator(".live-responses-table")).to_have_count(0)
+        expect(responses).to_have_count(0, timeout=WAIT_MS)
     block.get_by_role("button", name="Execute").click()
-    status = block.locator(".live-responses-table tbody .response-col_status").first
-    expect(status).to_have_text(re.compile(r"^\s*\d{3}"), timeout=15_000)
+    status = responses.locator("tbody .response-col_status").first
+    expect(status).to_have_text(re.compile(r"^\s*\d{3}"), timeout=WAIT_MS)
     return status.inner_text().strip()[:3]
 
 
@@ -102,14 +133,13 @@ def test_swagger_ui_creates_a_ticket_offline(visit, tickets_file: Path) -> None:
     with running_server(tickets_file) as base:
         v = visit(base)
         v.page.goto(f"{base}/docs")
-        expect(v.page.locator("#operations-tickets-create_ticket_tickets_post")).to_be_visible(timeout=15_000)
-        status = try_it_out(v.page, "tickets-create_ticket_tickets_post",
-                            {"title": "Créé depuis Swagger UI", "priority": "haute"})  # fmt: skip
+        block = open_operation(v.page, "tickets-create_ticket_tickets_post")
+        status = execute(block, {"title": "Créé depuis Swagger UI", "priority": "haute"})
         assert status == "201"
         created = json.loads(tickets_file.read_text(encoding="utf-8"))["tickets"][-1]
         assert (created["title"], created["priority"]) == ("Créé depuis Swagger UI", "high")
         v.page.goto(f"{base}/redoc")
-        expect(v.page.locator("h2", has_text="Create a ticket")).to_be_visible(timeout=15_000)
+        expect(v.page.locator("h2", has_text="Create a ticket")).to_be_visible(timeout=WAIT_MS)
         assert v.hosts == {urlsplit(base).netloc}, v.hosts
         assert v.errors == []
     report(f"browser: Swagger UI created a ticket (201) and ReDoc rendered, offline; hosts asked: {sorted(v.hosts)}")
@@ -119,12 +149,14 @@ def test_swagger_ui_authorize_with_an_api_key(visit, tickets_file: Path) -> None
     with running_server(tickets_file, env={"TICKETS_API_KEY": KEY}) as base:
         v = visit(base)
         v.page.goto(f"{base}/docs")
-        expect(v.page.locator("#operations-tickets-list_tickets_tickets_get")).to_be_visible(timeout=15_000)
-        assert try_it_out(v.page, "tickets-list_tickets_tickets_get") == "401"
+        block = open_operation(v.page, "tickets-list_tickets_tickets_get")
+        assert execute(block) == "401"
         v.page.locator("button.authorize").first.click()
         v.page.locator(".auth-container input").first.fill(KEY)
         v.page.locator(".auth-container button.authorize").click()
+        expect(v.page.locator(".auth-container button.btn-done")).to_be_visible(timeout=WAIT_MS)
         v.page.locator(".auth-container button.btn-done").click()
-        assert try_it_out(v.page, "tickets-list_tickets_tickets_get") == "200"
+        expect(v.page.locator(".auth-container")).to_have_count(0, timeout=WAIT_MS)  # the dialog is closed
+        assert execute(block, again=True) == "200"
         assert v.hosts == {urlsplit(base).netloc}, v.hosts
     report("browser: with TICKETS_API_KEY, Try it out gave 401, then 200 after Authorize")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import signal
 import socket
 import stat
@@ -19,10 +18,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from random import Random
 
 import httpx
 import pytest
-from conftest import ROOT, history_agrees, lock_held_by_another_process, patch_at_once, report, running_server, sync
+from conftest import ROOT, eventually, history_agrees, lock_held_by_another_process, patch_at_once, report, running_server, sync
 from fastapi.testclient import TestClient
 
 import json_store
@@ -49,7 +49,8 @@ def tickets_on_disk(path: Path) -> dict[int, dict]:
 
 
 def _client_loop(base: str, stop: threading.Event, acked_creates: set, acked_deletes: set, attempted: set,
-                 acked_comments: dict) -> None:  # fmt: skip
+                 acked_comments: dict, seed: int) -> None:  # fmt: skip
+    random = Random(seed)
     with httpx.Client(base_url=base, timeout=5) as http:
         while not stop.is_set():
             try:
@@ -71,10 +72,10 @@ def _client_loop(base: str, stop: threading.Event, acked_creates: set, acked_del
             except (httpx.TransportError, IndexError):
                 if stop.is_set():
                     return
-                time.sleep(0.01)
+                time.sleep(0.01)  # the server is down: no busy loop on a refused connection
 
 
-def test_sigkill_at_random_moments_loses_no_acknowledged_write(tmp_path: Path) -> None:
+def test_sigkill_at_random_moments_loses_no_acknowledged_write(tmp_path: Path, rng: Random) -> None:
     path = generated_file(tmp_path / "tickets.json", 3000)
     acked_creates: set[int] = set()
     acked_deletes: set[int] = set()
@@ -85,13 +86,18 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_write(tmp_path: Path) -
         with running_server(path) as base:
             stop = threading.Event()
             clients = [threading.Thread(target=_client_loop, args=(base, stop, acked_creates, acked_deletes,
-                                                                    attempted, acked_comments)) for _ in range(4)]  # fmt: skip
+                                                                    attempted, acked_comments, rng.randrange(2**32)))
+                       for _ in range(4)]  # fmt: skip
             for c in clients:
                 c.start()
             # The CLI writes at the same time and is killed mid-write too.
             cli = subprocess.Popen([sys.executable, str(ROOT / "script.py"), "add", f"CLI round {round_}",
                                     "--file", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-            time.sleep(random.uniform(0.2, 0.8))
+            # The kill comes after a random number of acknowledged writes of this round: a random moment of the
+            # storm wherever a loaded machine has got to, never before it has begun.
+            goal = len(acked_creates) + len(acked_deletes) + len(acked_comments) + rng.randint(5, 40)
+            eventually(lambda: len(acked_creates) + len(acked_deletes) + len(acked_comments) >= goal,
+                       "the storm to be under way")  # fmt: skip
             cli.send_signal(signal.SIGKILL)
             cli.wait()
             # running_server's exit SIGKILLs the server's whole process group while clients are writing.
@@ -302,29 +308,59 @@ def test_hostile_input_gets_a_4xx_and_the_service_goes_on(tickets_file: Path) ->
 # --------------------------------------------------------------------------- 7. reads while writes queue
 
 
+def _unread_bytes_by_client_port(server_port: int) -> dict[int, int]:
+    """The server's side of each TCP connection to server_port (from /proc/net/tcp): client port -> bytes the
+    kernel holds that the server has not read yet. 0 means the server process has read the whole request."""
+    unread = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, state, queues = fields[1], fields[2], fields[3], fields[4]
+        if int(local.split(":")[1], 16) == server_port and state == "01":  # ESTABLISHED
+            unread[int(remote.split(":")[1], 16)] = int(queues.split(":")[1], 16)
+    return unread
+
+
 def test_reads_answer_while_60_writes_wait_for_another_process(tickets_file: Path) -> None:
-    """Queued writes hold no thread: reads keep theirs (before: 8 s once the thread pool was full)."""
+    """Queued writes hold no thread: reads keep theirs (before: reads waited until the lock was freed, 8 s once
+    the thread pool was full). The writes are sent on raw sockets, and the test waits until the server has read
+    every one of them (its side of each connection has nothing left unread) before it reads."""
     import asyncio
 
+    async def send_write(port: int, i: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        body = json.dumps({"title": f"en file {i}"}).encode()
+        writer.write(b"POST /tickets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))  # fmt: skip
+        await writer.drain()
+        return reader, writer  # the writer too: a StreamWriter that nobody holds closes its connection
+
+    async def status_of(reader: asyncio.StreamReader) -> int:
+        return int((await asyncio.wait_for(reader.readline(), 120)).split()[1])
+
     async def scenario(base: str, release: Callable[[], None]) -> tuple[list[float], list[int]]:
-        async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=100)) as http:
-            writes = [asyncio.create_task(http.post("/tickets", json={"title": f"en file {i}"})) for i in range(60)]
-            await asyncio.sleep(1.0)  # every write is now queued behind the lock
-            assert not any(w.done() for w in writes)
-            delays = []
+        port = int(base.rsplit(":", 1)[1])
+        writes = [await send_write(port, i) for i in range(60)]
+        client_ports = {writer.get_extra_info("sockname")[1] for _, writer in writes}
+        deadline = time.monotonic() + 120
+        while not all(_unread_bytes_by_client_port(port).get(p) == 0 for p in client_ports):
+            assert time.monotonic() < deadline, "the server did not read the 60 writes"
+            await asyncio.sleep(0.01)
+        delays = []
+        async with httpx.AsyncClient(base_url=base, timeout=120) as http:
             for path in ["/health", "/tickets/1", "/tickets?limit=5"] * 3:
                 start = time.monotonic()
                 assert (await http.get(path)).status_code == 200
                 delays.append(time.monotonic() - start)
-            release()
-            return delays, [(await w).status_code for w in writes]
+        # Answered while the lock is still held elsewhere, so while every write waits (none can land before
+        # release(): a write answered earlier would be a 503, not the 201 checked below).
+        release()
+        return delays, [await status_of(reader) for reader, _ in writes]
 
-    with running_server(tickets_file, env={"TICKETS_LOCK_TIMEOUT": "20"}) as base:
+    with running_server(tickets_file, env={"TICKETS_LOCK_TIMEOUT": "300"}) as base:
         httpx.get(f"{base}/tickets/1")  # the cache is warm, as on a server in use
         # The other process also changes the file: every read must load it again, which takes a thread.
         with lock_held_by_another_process(tickets_file.parent, touch=tickets_file) as release:
             delays, codes = asyncio.run(scenario(base, release))
     assert codes == [201] * 60  # once the lock is free, every queued write lands
-    assert max(delays) < 1.0, delays  # a bound far from the 8 s of a starved thread pool, not a speed goal
-    report(f"reads under load: 60 writes queued behind another process's lock; 9 reads answered, slowest in "
-           f"{max(delays) * 1000:.0f} ms; then all 60 writes landed")
+    report(f"reads under load: 60 writes read by the server and queued behind another process's lock; 9 reads "
+           f"answered meanwhile, slowest in {max(delays) * 1000:.0f} ms; then all 60 writes landed")

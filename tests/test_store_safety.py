@@ -19,6 +19,7 @@ import pytest
 from conftest import ROOT, TEST_DATA, lock_held_by_another_process, report, sync
 from fastapi.testclient import TestClient
 
+import folder_lock
 import json_history
 import json_store
 import script
@@ -254,21 +255,68 @@ def lock_held_elsewhere(tickets_file: Path):
         yield
 
 
-def test_no_write_waits_much_longer_than_the_lock_timeout(store: JsonStore, lock_held_elsewhere: None,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    """Writes that queue behind a batch already waiting get the same deadline from their own arrival (not 2x)."""
+class ManualClock:
+    """time for the store and its lock, moved only by the test: time.monotonic() is the clock's reading, and
+    time.sleep(s) waits (really, but bounded) until the test has moved the clock s further. The rest of the
+    time module is the real one."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._moved = threading.Condition()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._moved:
+            target = self.now + seconds
+            assert self._moved.wait_for(lambda: self.now >= target, timeout=60), "the test never moved the clock"
+
+    def move_to(self, when: float) -> None:
+        with self._moved:
+            self.now = when
+            self._moved.notify_all()
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+def _eventually(condition, what: str) -> None:
+    """A bounded wait for real state that another thread is about to change."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.005)
+
+
+def test_a_write_queued_behind_a_waiting_batch_gives_up_at_its_own_deadline(
+    store: JsonStore, lock_held_elsewhere: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes that queue behind a batch already waiting get the deadline TICKETS_LOCK_TIMEOUT from their own
+    arrival (not twice that): told on a clock the test moves, so a busy machine cannot change the answer."""
     monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "1")
+    clock = ManualClock()
+    monkeypatch.setattr(json_store, "time", clock)
+    monkeypatch.setattr(folder_lock, "time", clock)
+    gave_up: dict[str, float] = {}
 
-    def timed_add(i: int) -> float:
-        time.sleep(0.05 * (i % 10))  # arrive while the first batch is already waiting
-        start = time.monotonic()
+    def add(name: str) -> None:
         with pytest.raises(StoreBusy):
-            sync(store.add(TicketCreate(title=f"bloqué {i}")))
-        return time.monotonic() - start
+            sync(store.add(TicketCreate(title=f"bloqué {name}")))
+        gave_up[name] = clock.now
 
-    with ThreadPoolExecutor(20) as pool:
-        waits = list(pool.map(timed_add, range(20)))
-    assert max(waits) < 1.6, waits  # 1 s of timeout, plus the scheduling of 20 threads on a busy machine
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(add, "first")  # arrives at 0: its batch waits for the lock until 1
+        _eventually(lambda: store._leader_busy and not store._queue, "the first batch to wait for the lock")
+        clock.move_to(0.5)
+        second = pool.submit(add, "second")  # arrives at 0.5, queued behind the waiting batch
+        _eventually(lambda: len(store._queue) == 1, "the second write to queue")
+        clock.move_to(1.0)
+        first.result(timeout=60)
+        assert not second.done()  # its own deadline is 1.5: it is now waiting for the lock
+        clock.move_to(1.5)
+        second.result(timeout=60)
+    assert gave_up == {"first": 1.0, "second": 1.5}
 
 
 def test_settings_fail_closed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,7 @@ def test_suite_passes_whatever_the_shipped_tickets_json_holds(tmp_path: Path) ->
     # The JSON store's half: tickets.json is the JSON store's default; the PostgreSQL half never reads a file.
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/test_api.py",
                           "tests/test_script.py", "-k", "not postgres"], cwd=project, capture_output=True, text=True,
-                         timeout=300)  # fmt: skip
+                         timeout=900)  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:]
 
 
