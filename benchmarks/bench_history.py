@@ -30,7 +30,7 @@ import bench
 
 ROOT = bench.ROOT
 sys.path.insert(0, str(ROOT))
-from json_history import comment_line, event_line
+from tickets.stores.json_file.history_log import comment_line, event_line
 
 BEFORE = "c342640"  # main just before comments and history
 

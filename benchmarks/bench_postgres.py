@@ -41,7 +41,6 @@ from bench import (  # noqa: E402
     start,
     started,
 )
-
 from postgres_store import PostgresStore  # noqa: E402
 
 GOALS_SIZE = 1_000_000

@@ -27,14 +27,15 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from json_store import JsonStore
-from main import app, get_store
-from stores import TicketStore
+from tickets.api.app import create_app
+from tickets.engine.settings import Settings
+from tickets.stores import TicketStore
+from tickets.stores.json_file import JsonStore
 
 try:  # psycopg is installed by requirements-dev.txt (through requirements-postgres.txt)
     from postgres_cluster import Cluster, binaries
 
-    from postgres_store import PostgresStore
+    from tickets.stores.postgres import PostgresStore
 except ImportError:
     Cluster = binaries = PostgresStore = None  # type: ignore[assignment,misc]
 
@@ -90,13 +91,10 @@ def store(tickets_file: Path) -> JsonStore:
 
 
 @contextmanager
-def _serving(store: TicketStore) -> Iterator[TestClient]:
-    app.dependency_overrides[get_store] = lambda: store
-    try:
-        with TestClient(app) as test_client:
-            yield test_client
-    finally:
-        app.dependency_overrides.clear()
+def _serving(store: TicketStore, settings: Settings | None = None) -> Iterator[TestClient]:
+    """The API over this store, with these settings (by default, the test's environment), in a TestClient."""
+    with TestClient(create_app(settings or Settings.from_environment(), store=store)) as test_client:
+        yield test_client
 
 
 # --------------------------------------------------------------------------- both stores

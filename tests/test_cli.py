@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from script import main
+from tickets.cli.main import main
 
 
 def cli(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:

@@ -3,30 +3,33 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 import schemathesis
 from conftest import TEST_DATA, report
 from hypothesis import HealthCheck, settings
 
-from json_store import JsonStore
-from main import app, get_store
+from tickets.api.app import create_app
+from tickets.engine.settings import Settings
+from tickets.stores.json_file import JsonStore
 
-schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 CASES = {"run": 0}
 KEY = "fuzz-key"
+# The schema is read from the app when this module is collected: the app and its copy of the test data exist
+# from then on (the fixture below removes the copy at the end).
+FOLDER = Path(tempfile.mkdtemp(prefix="tickets-fuzz-"))
+shutil.copyfile(TEST_DATA, FOLDER / "tickets.json")
+# A key, so that the authentication checks have something to check.
+app = create_app(Settings(api_keys={KEY: None}), store=JsonStore(FOLDER / "tickets.json"))
+schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def fuzzed_store(tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.mktemp("fuzz") / "tickets.json"
-    shutil.copyfile(TEST_DATA, path)
-    store = JsonStore(path)
-    app.dependency_overrides[get_store] = lambda: store
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TICKETS_API_KEY", KEY)  # so that the authentication checks have something to check
-        yield store
-    app.dependency_overrides.clear()
+def fuzzed_store():
+    yield app.state.store
+    shutil.rmtree(FOLDER, ignore_errors=True)
     report(f"fuzzing: schemathesis ran {CASES['run']} cases (positive and negative), no 5xx, every response "
            "matched the documented schema", scope="tests/test_fuzz.py")
 

@@ -16,13 +16,16 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from postgres_cluster import Cluster
 
-import script
-from json_store import JsonStore
-from main import app, get_store
-from postgres_store import PostgresStore
+from tickets.api.app import create_app
+from tickets.cli.main import main
+from tickets.engine.rules import count, sort_tickets
+from tickets.engine.settings import Settings
+from tickets.engine.values import VISIBLE_PATTERN
+from tickets.stores.json_file import JsonStore
+from tickets.stores.postgres import PostgresStore
 
 titles = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=40).filter(
-    lambda t: re.search(script.VISIBLE_PATTERN, t)  # the API's own idea of a blank title ('\xad' is one)
+    lambda t: re.search(VISIBLE_PATTERN, t)  # the API's own idea of a blank title ('\xad' is one)
 )
 statuses = st.sampled_from(["open", "in_progress", "closed", "OUVERT", "en cours", "fermé"])
 priorities = st.sampled_from(["low", "medium", "high", "urgent", "HIGH"])
@@ -46,8 +49,7 @@ class TicketsMachine(RuleBasedStateMachine):
             self.database = self.cluster.new_database(self.cluster.template)
             url = self.cluster.url(self.database)
             self.store, self.where = PostgresStore(url), ["--db", url]
-        app.dependency_overrides[get_store] = lambda: self.store
-        self.client = TestClient(app).__enter__()  # one event loop for the whole example, as a server has
+        self.client = TestClient(create_app(Settings.from_environment(), store=self.store)).__enter__()  # one event loop for the whole example, as a server has
         data = json.loads(TEST_DATA.read_text())
         self.model = {t["id"]: t for t in data["tickets"]}
         self.next_id = data["next_id"]
@@ -57,7 +59,6 @@ class TicketsMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         history_agrees(self.store)  # the history, replayed, gives the tickets as they are
         self.client.__exit__(None, None, None)
-        app.dependency_overrides.clear()
         if self.cluster is not None:
             self.cluster.drop(self.database)
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -82,7 +83,7 @@ class TicketsMachine(RuleBasedStateMachine):
     @rule(target=ids, title=titles)
     def create_with_cli(self, title: str) -> int:
         STEPS["run"] += 1
-        assert script.main(["add", *self.where, "--", title]) == 0  # "--": titles may start with -
+        assert main(["add", *self.where, "--", title]) == 0  # "--": titles may start with -
         ticket = self.stored()[1][self.next_id]
         assert ticket["title"] == title.strip()
         self.model[self.next_id] = ticket
@@ -139,7 +140,7 @@ class TicketsMachine(RuleBasedStateMachine):
     @rule(ticket_id=ids)
     def delete_with_cli(self, ticket_id: int) -> None:
         STEPS["run"] += 1
-        assert script.main(["delete", str(ticket_id), *self.where]) == (0 if ticket_id in self.model else 1)
+        assert main(["delete", str(ticket_id), *self.where]) == (0 if ticket_id in self.model else 1)
         if self.model.pop(ticket_id, None) is not None:
             self.events[ticket_id].append("deleted")
 
@@ -148,7 +149,7 @@ class TicketsMachine(RuleBasedStateMachine):
         STEPS["run"] += 1
         wanted = CANONICAL.get(status.lower(), status.lower())
         response = self.client.get("/tickets", params={"status": status, "sort": "-priority"})
-        expected = script.sort_tickets([t for t in self.model.values() if t["status"] == wanted], "-priority")
+        expected = sort_tickets([t for t in self.model.values() if t["status"] == wanted], "-priority")
         assert response.json() == expected
         assert response.headers["X-Total-Count"] == str(len(expected))
 
@@ -161,7 +162,7 @@ class TicketsMachine(RuleBasedStateMachine):
             assert json.loads(self.path.read_text(encoding="utf-8"))["tickets"] == list(tickets.values())
         assert self.client.get("/tickets").json() == list(tickets.values())
         stats = self.client.get("/tickets/stats").json()
-        assert {k: v for k, v in stats.items() if k != "per_day"} == script.count(self.model.values())
+        assert {k: v for k, v in stats.items() if k != "per_day"} == count(self.model.values())
 
     @invariant()
     def history_and_comments_agree(self) -> None:

@@ -34,10 +34,13 @@ from conftest import (
 )
 from postgres_cluster import PASSWORD, PASSWORD_USER, Cluster
 
-import postgres_store
-from json_store import JsonStore
-from postgres_store import PostgresStore, safe_url
-from script import StoreError, TicketCreate, count, main
+from tickets.cli.main import main
+from tickets.engine.errors import StoreError
+from tickets.engine.models import TicketCreate
+from tickets.engine.rules import count
+from tickets.stores.json_file import JsonStore
+from tickets.stores.postgres import store as postgres_store
+from tickets.stores.postgres.store import PostgresStore, safe_url
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -87,7 +90,7 @@ def test_a_database_of_an_older_version_is_upgraded_in_place(tickets_file: Path,
         for t in old_tickets.values():
             conn.execute(f"INSERT INTO tickets ({postgres_store.COLUMNS}, title_key, search_title, search_description) "
                          "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                         [t[f] for f in postgres_store.FIELDS] + postgres_store._computed(t))  # fmt: skip
+                         [t[f] for f in postgres_store.FIELDS] + postgres_store.computed_columns(t))  # fmt: skip
         conn.execute("SELECT setval(pg_get_serial_sequence('tickets', 'id'), 17, false)")
     with _serving(PostgresStore(empty_url)) as client:  # today's service upgrades it at first use
         assert client.get("/tickets/stats").json()["total"] == 14
@@ -211,10 +214,8 @@ def test_a_copy_that_fails_midway_changes_nothing(tickets_file: Path, database_u
 # --------------------------------------------------------------------------- a database that goes away
 
 
-def test_a_stopped_database_is_a_quick_503_then_the_service_recovers(postgres: Cluster, database_url: str,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "3")
-    with _serving(PostgresStore(database_url)) as client:
+def test_a_stopped_database_is_a_quick_503_then_the_service_recovers(postgres: Cluster, database_url: str) -> None:
+    with _serving(PostgresStore(database_url, lock_timeout=3)) as client:
         assert client.get("/health").status_code == 200
         postgres.stop("fast")
         try:

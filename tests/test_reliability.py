@@ -22,11 +22,20 @@ from random import Random
 
 import httpx
 import pytest
-from conftest import ROOT, eventually, history_agrees, lock_held_by_another_process, patch_at_once, report, running_server, sync
+from conftest import (
+    ROOT,
+    eventually,
+    history_agrees,
+    lock_held_by_another_process,
+    patch_at_once,
+    report,
+    running_server,
+    sync,
+)
 from fastapi.testclient import TestClient
 
-import json_store
-from json_store import JsonStore
+from tickets.stores.json_file import JsonStore
+from tickets.stores.json_file import store as json_store
 
 CRASH_ROUNDS = 15
 

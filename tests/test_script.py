@@ -17,25 +17,14 @@ from typing import Any
 import pytest
 from conftest import lock_held_by_another_process, sync
 
-import json_store
-from json_store import JsonStore
-from script import (
-    PreconditionFailed,
-    StoreBusy,
-    StoreUnreadable,
-    StoreWriteFailed,
-    TicketCreate,
-    TicketFilters,
-    TicketNotFound,
-    TicketUpdate,
-    count,
-    filter_tickets,
-    main,
-    paginate,
-    parse_priority,
-    parse_status,
-    sort_tickets,
-)
+from tickets.cli.main import main
+from tickets.engine.errors import PreconditionFailed, StoreBusy, StoreUnreadable, StoreWriteFailed, TicketNotFound
+from tickets.engine.models import TicketCreate, TicketFilters, TicketUpdate
+from tickets.engine.rules import count, filter_tickets, paginate, sort_tickets
+from tickets.engine.values import parse_priority, parse_status
+from tickets.stores.json_file import JsonStore
+from tickets.stores.json_file import snapshot
+from tickets.stores.json_file import store as json_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -227,7 +216,7 @@ def test_ids_are_never_reused_even_after_deleting_the_highest_across_restarts(ti
 
 def test_update_changes_updated_at_only_when_a_value_changes(store: JsonStore, monkeypatch: pytest.MonkeyPatch) -> None:
     before = store.snapshot().get(3)
-    monkeypatch.setattr(json_store, "now", lambda: "2030-01-01T00:00:00Z")
+    monkeypatch.setattr(snapshot, "now", lambda: "2030-01-01T00:00:00Z")
     same = sync(store.update(3, TicketUpdate(status=before["status"], title=f"  {before['title']} ")))
     assert same == before
     changed = sync(store.update(3, TicketUpdate(status="fermé")))
@@ -305,10 +294,9 @@ def test_stale_temporary_files_are_removed(store: JsonStore, tickets_file: Path)
     assert list(tickets_file.parent.glob(".*.tmp")) == []
 
 
-def test_write_waits_for_another_process_then_says_busy(store: JsonStore, tickets_file: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_write_waits_for_another_process_then_says_busy(tickets_file: Path) -> None:
+    store = JsonStore(tickets_file, lock_timeout=0.3)
     with lock_held_by_another_process(store.folder):
-        monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "0.3")
         before = tickets_file.read_bytes()
         with pytest.raises(StoreBusy, match="store busy"):
             sync(store.add(TicketCreate(title="Bloqué")))

@@ -16,16 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TEST_DATA, lock_held_by_another_process, report, sync
-from fastapi.testclient import TestClient
+from conftest import ROOT, TEST_DATA, _serving, lock_held_by_another_process, report, sync
 
-import folder_lock
-import json_history
-import json_store
-import script
-from json_store import JsonStore
-from main import app, get_store
-from script import SettingInvalid, StoreBusy, StoreUnreadable, TicketCreate
+from tickets.engine.errors import SettingInvalid, StoreBusy, StoreUnreadable, StoreWriteFailed
+from tickets.engine.models import TicketCreate
+from tickets.engine.settings import Settings
+from tickets.stores.json_file import JsonStore, folder_lock
+from tickets.stores.json_file import history_log as json_history
+from tickets.stores.json_file import store as json_store
 
 # --------------------------------------------------------------------------- lock games
 
@@ -157,7 +155,7 @@ def test_a_failure_before_the_rename_changes_nothing(store: JsonStore, tickets_f
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full_disk)
-    with pytest.raises(script.StoreWriteFailed, match="nothing was changed"):
+    with pytest.raises(StoreWriteFailed, match="nothing was changed"):
         sync(store.add(TicketCreate(title="x")))
     assert tickets_file.read_bytes() == before
     assert [p.name for p in tickets_file.parent.iterdir()] == ["tickets.json"]
@@ -177,7 +175,7 @@ def test_a_symlink_is_followed_and_stays_a_symlink(tmp_path: Path) -> None:
     assert JsonStore(real).snapshot().tickets[created["id"]]["title"] == "Par le lien"
     again = sync(JsonStore(real).add(TicketCreate(title="Par le vrai chemin")))
     assert again["id"] in JsonStore(link).snapshot().tickets  # one file for everybody
-    assert JsonStore.for_path(link) is JsonStore.for_path(real)
+    assert JsonStore(link).path == JsonStore(real).path == real  # one file, one folder lock, whatever the name
 
 
 def _fifo(tmp_path: Path) -> Path:
@@ -236,14 +234,10 @@ def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path: Path) -> None:
 
 def test_a_non_utf8_path_gets_a_json_503(tmp_path: Path) -> None:
     path = Path(os.fsdecode(bytes(tmp_path) + b"/missing-\xff/tickets.json"))
-    app.dependency_overrides[get_store] = lambda: JsonStore(path)
-    try:
-        with TestClient(app) as client:
-            for response in (client.get("/health"), client.post("/tickets", json={"title": "x"})):
-                assert response.status_code == 503
-                assert "missing-\\udcff" in response.json()["detail"]
-    finally:
-        app.dependency_overrides.clear()
+    with _serving(JsonStore(path)) as client:
+        for response in (client.get("/health"), client.post("/tickets", json={"title": "x"})):
+            assert response.status_code == 503
+            assert "missing-\\udcff" in response.json()["detail"]
 
 
 # --------------------------------------------------------------------------- bounded waits
@@ -290,11 +284,11 @@ def _eventually(condition, what: str) -> None:
 
 
 def test_a_write_queued_behind_a_waiting_batch_gives_up_at_its_own_deadline(
-    store: JsonStore, lock_held_elsewhere: None, monkeypatch: pytest.MonkeyPatch
+    tickets_file: Path, lock_held_elsewhere: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Writes that queue behind a batch already waiting get the deadline TICKETS_LOCK_TIMEOUT from their own
     arrival (not twice that): told on a clock the test moves, so a busy machine cannot change the answer."""
-    monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "1")
+    store = JsonStore(tickets_file, lock_timeout=1)
     clock = ManualClock()
     monkeypatch.setattr(json_store, "time", clock)
     monkeypatch.setattr(folder_lock, "time", clock)
@@ -323,14 +317,14 @@ def test_settings_fail_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     for value in ("nan", "inf", "-1", "dix", ""):
         monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", value)
         with pytest.raises(SettingInvalid, match="TICKETS_LOCK_TIMEOUT"):
-            script.check_settings()
+            Settings.from_environment()
     monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "0")
     monkeypatch.setenv("TICKETS_API_KEY", "")
     with pytest.raises(SettingInvalid, match="TICKETS_API_KEY is set but empty"):
-        script.check_settings()
+        Settings.from_environment()
     monkeypatch.setenv("TICKETS_API_KEY", "clé")  # a browser would send it as Latin-1, curl as UTF-8
     with pytest.raises(SettingInvalid, match="TICKETS_API_KEY must be printable ASCII"):
-        script.check_settings()
+        Settings.from_environment()
 
 
 @pytest.mark.parametrize(("name", "value"), [("TICKETS_API_KEY", ""), ("TICKETS_LOCK_TIMEOUT", "nan")])

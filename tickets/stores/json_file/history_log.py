@@ -32,7 +32,8 @@ import pydantic_core
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-from script import Comment, Event, StoreUnreadable, _describe, first_repeated_key, tally
+from tickets.engine.errors import StoreUnreadable, _describe, first_repeated_key
+from tickets.engine.history import Comment, Event, tally
 
 
 class _CommentLine(TypedDict):

@@ -2,329 +2,46 @@
 
 Reads come from an in-memory snapshot, checked against the file's stat; writes are group-committed:
 a batch of changes is applied under the folder's lock (folder_lock.py) and written atomically
-(temporary file, fsync, rename). This is the default store; see stores.py for the seam it implements.
+(temporary file, fsync, rename). This is the default store; see tickets.stores.base for the seam.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
 import os
 import secrets
 import stat
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import suppress
 from functools import partial
-from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
-import pydantic_core
-from pydantic import ConfigDict, TypeAdapter, ValidationError
-
-from folder_lock import FolderLock, LockTimeout
-from json_history import Log, LogBatch, generation_of, history_name, read_log
-from script import (
-    _ALL,
+from tickets.engine.errors import (
+    StoreBusy,
+    StoreError,
+    StoreUnreadable,
+    StoreWriteFailed,
+    TicketError,
+    shown,
+)
+from tickets.engine.history import (
     Comment,
     Event,
     History,
     NewComment,
     Page,
-    PreconditionFailed,
-    Stats,
-    StatsQuery,
-    StoreBusy,
-    StoreError,
-    StoreFile,
-    StoreNotEmpty,
-    StoreUnreadable,
-    StoreWriteFailed,
-    Ticket,
-    TicketCreate,
-    TicketError,
-    TicketNotFound,
-    TicketQuery,
-    TicketUpdate,
-    _describe,
-    changes_between,
-    comment_changes,
-    count,
-    etag_matches,
-    etag_of,
-    filter_tickets,
-    first_repeated_key,
-    later_than,
-    lock_timeout,
-    now,
-    paginate,
-    per_day,
-    searchable_text,
-    shown,
-    sort_tickets,
-    ticket_json,
 )
-from stores import TicketStore
-
-# The rare bare-array form is validated by an adapter built on first use (defer_build).
-_STORE_OBJECT = TypeAdapter(StoreFile)
-_STORE_ARRAY = TypeAdapter(list[Ticket], config=ConfigDict(defer_build=True))
-
-# --------------------------------------------------------------------------- parsing the file
-
-
-def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket], dict[str, Any]]:
-    """Validate the bytes of tickets.json: (next_id, tickets by id in id order, the head's other keys:
-    the history's counters and log, see json_history.py), or StoreUnreadable.
-
-    Anything the schema does not know is refused, never dropped at the next write: unknown keys
-    (pydantic's extra="forbid") and a key repeated in one object (see _repeated_key).
-    """
-    raw = raw.removeprefix(codecs.BOM_UTF8)
-    if not raw.strip():
-        raise StoreUnreadable(path, "the file is empty; expected a JSON object with next_id and tickets")
-    bare_array = raw.lstrip()[:1] == b"["
-    try:
-        if bare_array:
-            tickets, next_id, head = _STORE_ARRAY.validate_json(raw), 1, {}
-        else:
-            data = _STORE_OBJECT.validate_json(raw)
-            tickets, next_id = data.pop("tickets"), data.pop("next_id")
-            head = dict(data)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        problem = _describe(error)
-        if not error["loc"] and error["type"] != "json_invalid":
-            problem += ": expected a JSON object with next_id and tickets, or an array of tickets"
-        raise StoreUnreadable(path, problem) from None
-    repeated = _repeated_key(raw, tickets, 0 if bare_array else 2 + len(head))
-    if repeated:
-        raise StoreUnreadable(path, f"the key {repeated!r} appears twice in one object; keep one of them")
-    by_id = {t["id"]: t for t in sorted(tickets, key=lambda t: t["id"])}
-    if len(by_id) != len(tickets):
-        raise StoreUnreadable(path, "two tickets have the same id")
-    # next_id never goes below max id + 1, so an id is never handed out twice.
-    return max(next_id, max(by_id, default=0) + 1), by_id, head
-
-
-_TICKET_KEYS = len(Ticket.__annotations__)
-
-
-def _repeated_key(raw: bytes, tickets: list[Ticket], top_keys: int) -> str | None:
-    """The name of a key repeated in one object of the file, or None.
-
-    JSON parsers keep the last of two equal keys, so the first value would vanish at the next write.
-    Cheap proof first: with no \\u escape in the file, every ':' is either the separator after a key
-    or a ':' inside a string value. The parsed data tells how many keys there are (every key is known
-    and required) and how many ':' its strings hold (each timestamp has two); if the file has exactly
-    that many, no key is repeated. Otherwise an exact, slower parse finds the repeated key.
-    """
-    if b"\\u" not in raw:
-        text_colons = sum(
-            "".join([t[field] or "" for t in tickets]).count(":") for field in ("title", "description", "assignee")
-        )
-        if raw.count(b":") == top_keys + len(tickets) * (_TICKET_KEYS + 4) + text_colons:
-            return None
-    return first_repeated_key(raw)
-
-
-
-def _dump_pretty(ticket: Ticket) -> bytes:
-    """The ticket as it stands in the file: indented by 2, nested 4 deep in the tickets array."""
-    return b"    " + pydantic_core.to_json(ticket, indent=2).replace(b"\n", b"\n    ")
-
-
-# --------------------------------------------------------------------------- snapshots
-
-
-class Snapshot:
-    """One immutable version of the store, with its serializations cached.
-
-    Each ticket's compact JSON (for answers) and indented JSON (for the file) is computed at most
-    once per version of that ticket, so a write re-serializes only what changed.
-    """
-
-    def __init__(self, next_id: int, tickets: dict[int, Ticket], *, key: Any = None, log: Log | None = None,
-                 compact: dict[int, bytes] | None = None, pretty: dict[int, bytes] | None = None,
-                 folded: dict[int, str] | None = None) -> None:  # fmt: skip
-        self.next_id, self.tickets, self.key = next_id, tickets, key
-        self.log = log if log is not None else Log()  # comments and events (json_history.py)
-        self._compact = compact if compact is not None else {}
-        self._pretty = pretty if pretty is not None else {}
-        self._folded = folded if folded is not None else {}  # searchable_text, filled by q searches
-        self._all_json: bytes | None = None
-
-    def get(self, ticket_id: int) -> Ticket:
-        try:
-            return self.tickets[ticket_id]
-        except KeyError:
-            raise TicketNotFound(ticket_id) from None
-
-    def ticket_json(self, ticket_id: int) -> bytes:
-        data = self._compact.get(ticket_id)
-        if data is None:
-            data = self._compact[ticket_id] = ticket_json(self.get(ticket_id))
-        return data
-
-    def etag(self, ticket_id: int) -> str:
-        return etag_of(self.ticket_json(ticket_id))
-
-    def list_json(self, tickets: Iterable[Ticket]) -> bytes:
-        """A JSON array of these tickets, from the cached serializations."""
-        return b"[" + b",".join([self.ticket_json(t["id"]) for t in tickets]) + b"]"
-
-    def search(self, query: TicketQuery) -> tuple[list[Ticket], int]:
-        """The page of tickets a query asks for, and how many matched before paging."""
-        matched = filter_tickets(self.tickets.values(), query, self._text_of)
-        # The snapshot keeps tickets in id order (new ids are the highest): the default sort is free.
-        ordered = matched if query.sort == "id" else sort_tickets(matched, query.sort)
-        return paginate(ordered, query.limit, query.offset), len(ordered)
-
-    def stats(self, query: StatsQuery) -> Stats:
-        """Counts of the tickets that match the filters, and what the history says per day."""
-        counts = count(filter_tickets(self.tickets.values(), query, self._text_of))
-        return {**counts, "per_day": per_day(self.log.content().days, query.days)}
-
-    def comments(self, ticket_id: int, page: Page) -> tuple[list[Comment], int]:
-        self.get(ticket_id)
-        comments = self.log.comments_of(ticket_id)
-        return _parsed(paginate(comments, page.limit, page.offset)), len(comments)
-
-    def events(self, ticket_id: int, page: Page) -> tuple[list[Event], int]:
-        events = self.log.events_of(ticket_id)
-        if events is None and ticket_id not in self.tickets:
-            raise TicketNotFound(ticket_id)  # no ticket ever had this id (or none since the history began)
-        events = events or []
-        return _parsed(paginate(events, page.limit, page.offset)), len(events)
-
-    def _text_of(self, ticket: Ticket) -> str:
-        text = self._folded.get(ticket["id"])
-        if text is None:
-            text = self._folded[ticket["id"]] = searchable_text(ticket)
-        return text
-
-    def search_json(self, query: TicketQuery) -> tuple[bytes, int]:
-        """search() as a JSON array; the plain full listing is serialized once per version."""
-        if query == _ALL:
-            if self._all_json is None:
-                self._all_json = self.list_json(self.tickets.values())
-            return self._all_json, len(self.tickets)
-        page, total = self.search(query)
-        return self.list_json(page), total
-
-    def file_chunks(self, data_file: Path) -> Iterable[bytes]:
-        """The whole file, in pieces to write one after the other: 2-space indent, id order,
-        non-ASCII as itself, final newline. Never joined into one big string: at 100 000 tickets
-        that copy alone took longer than writing the file."""
-        head = pydantic_core.to_json({"next_id": self.next_id, **self.log.head(data_file)}, indent=2)[:-2]
-        if not self.tickets:
-            return [head + b',\n  "tickets": []\n}\n']
-        pretty = self._pretty  # holds only ids of this version (Batch.result drops changed ones)
-        if len(pretty) != len(self.tickets):
-            for ticket_id, ticket in self.tickets.items():
-                if ticket_id not in pretty:
-                    pretty[ticket_id] = _dump_pretty(ticket)
-        parts = map(pretty.__getitem__, self.tickets)  # C-level iterators: no Python loop per ticket
-        return chain((head, b',\n  "tickets": [\n', next(parts)), chain.from_iterable(zip(repeat(b",\n"), parts)), (b"\n  ]\n}\n",))
-
-
-# --------------------------------------------------------------------------- the store
-
-
-class Batch:
-    """The working copy that a group of mutations changes before one atomic write."""
-
-    def __init__(self, snap: Snapshot) -> None:
-        self.snap = snap
-        self.next_id = snap.next_id
-        self.tickets = dict(snap.tickets)
-        self.changed: set[int] = set()
-        self.replaced = False  # every ticket replaced (a copy): the file is written even when empty
-        self.time = now()
-        self.history = LogBatch(snap.log)
-
-    def _record(self, ticket_id: int, kind: str, changes: dict[str, Any], actor: str | None) -> None:
-        event = {"id": self.history.next_event_id, "ticket_id": ticket_id, "at": self.time, "actor": actor,
-                 "type": kind, "changes": changes}  # fmt: skip
-        self.history.add_event(event)  # type: ignore[arg-type]
-
-    def current(self, ticket_id: int, if_match: str | None) -> Ticket:
-        """The ticket as it is now; PreconditionFailed when if_match names another version."""
-        ticket = self.tickets.get(ticket_id)
-        if ticket is None:
-            raise TicketNotFound(ticket_id)
-        if if_match is not None:
-            etag = etag_of(ticket_json(ticket))
-            if not etag_matches(if_match, etag):
-                raise PreconditionFailed(ticket_id, if_match, etag)
-        return ticket
-
-    # Each change records its event first: whatever may fail (reading the history) fails before the
-    # batch's tickets are touched, so a change is applied whole, with its event, or not at all.
-
-    def add(self, data: TicketCreate, actor: str | None = None) -> Ticket:
-        ticket: Ticket = {"id": self.next_id, **data.model_dump(), "created_at": self.time, "updated_at": self.time}  # type: ignore[typeddict-item]
-        self._record(ticket["id"], "created", changes_between(None, ticket), actor)
-        self.tickets[ticket["id"]] = ticket
-        self.next_id += 1
-        self.changed.add(ticket["id"])
-        return ticket
-
-    def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None,
-               actor: str | None = None) -> Ticket:  # fmt: skip
-        old = self.current(ticket_id, if_match)
-        new: Ticket = {**old, **changes.model_dump(exclude_unset=True)}  # type: ignore[typeddict-item]
-        if new == old:
-            return old  # nothing changes: same updated_at, same ETag, no write, no event
-        new["updated_at"] = self.time
-        self._record(ticket_id, "updated", changes_between(old, new), actor)
-        self.tickets[ticket_id] = new
-        self.changed.add(ticket_id)
-        return new
-
-    def delete(self, ticket_id: int, if_match: str | None = None, actor: str | None = None) -> None:
-        self.current(ticket_id, if_match)
-        self._record(ticket_id, "deleted", {}, actor)  # reads the history: are there comments to remove?
-        del self.tickets[ticket_id]
-        self.changed.add(ticket_id)
-
-    def comment(self, ticket_id: int, new: NewComment, actor: str | None = None) -> Comment:
-        ticket = self.current(ticket_id, None)
-        comment: Comment = {"id": self.history.next_comment_id, "ticket_id": ticket_id, "author": new.author,
-                            "body": new.body, "internal": new.internal, "created_at": self.time}  # fmt: skip
-        self.history.add_comment(comment)
-        self._record(ticket_id, "commented", comment_changes(comment["id"]), actor)
-        self.tickets[ticket_id] = {**ticket, "updated_at": later_than(ticket["updated_at"], self.time)}
-        self.changed.add(ticket_id)
-        return comment
-
-    def replace_all(self, next_id: int, tickets: list[Ticket], replace: bool, name: str,
-                    history: History) -> None:  # fmt: skip
-        if self.tickets and not replace:
-            raise StoreNotEmpty(name, len(self.tickets))
-        self.tickets = {t["id"]: t for t in sorted(tickets, key=lambda t: t["id"])}
-        highest = max(self.tickets, default=0)
-        self.next_id = max(next_id, self.next_id, highest + 1)  # no id this file gave is handed out again
-        self.history.replace_all(history.comments, history.events, history.next_comment_id, history.next_event_id)
-        self.replaced = True
-
-    def result(self, log: Log) -> Snapshot:
-        """The new snapshot, with its history as written, keeping the cached serializations of the
-        unchanged tickets."""
-        if self.replaced:
-            return Snapshot(self.next_id, self.tickets, log=log)
-        compact, pretty, folded = dict(self.snap._compact), dict(self.snap._pretty), dict(self.snap._folded)
-        complete = len(pretty) == len(self.snap.tickets)  # then keep it complete: no scan at write time
-        for ticket_id in self.changed:
-            compact.pop(ticket_id, None)
-            pretty.pop(ticket_id, None)
-            folded.pop(ticket_id, None)
-            if complete and ticket_id in self.tickets:
-                pretty[ticket_id] = _dump_pretty(self.tickets[ticket_id])
-        return Snapshot(self.next_id, self.tickets, log=log, compact=compact, pretty=pretty, folded=folded)
+from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
+from tickets.engine.settings import LOCK_TIMEOUT_DEFAULT
+from tickets.stores.base import TicketStore
+from tickets.stores.json_file.file_format import parse_store
+from tickets.stores.json_file.folder_lock import FolderLock, LockTimeout
+from tickets.stores.json_file.history_log import Log, LogBatch, generation_of, history_name, read_log
+from tickets.stores.json_file.snapshot import Batch, Snapshot, _parsed
 
 
 class _Pending:
@@ -364,11 +81,10 @@ class JsonStore(TicketStore):
     A symbolic link is followed: its target is read, locked and replaced, so the link keeps working.
     """
 
-    _instances: dict[Path, JsonStore] = {}
-    _instances_lock = threading.Lock()
-
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, lock_timeout: float = LOCK_TIMEOUT_DEFAULT) -> None:
+        """lock_timeout: how long a write waits for another process's lock (TICKETS_LOCK_TIMEOUT)."""
         self.path = Path(os.path.realpath(path))
+        self.lock_timeout = lock_timeout
         self.name = shown(self.path)
         self.folder = self.path.parent
         self._lock = FolderLock(self.folder)
@@ -380,15 +96,6 @@ class JsonStore(TicketStore):
         self._leader_busy = False
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
-
-    @classmethod
-    def for_path(cls, path: Path | str) -> JsonStore:
-        """The one JsonStore of this process for a file (the cache and the locks are per file)."""
-        real = Path(os.path.realpath(path))
-        with cls._instances_lock:
-            if real not in cls._instances:
-                cls._instances[real] = cls(real)
-            return cls._instances[real]
 
     # ---- reading
 
@@ -557,7 +264,7 @@ class JsonStore(TicketStore):
         return pending.result
 
     def _enqueue(self, change: Callable[[Batch], Any]) -> tuple[_Pending, bool]:
-        pending = _Pending(change, time.monotonic() + lock_timeout())
+        pending = _Pending(change, time.monotonic() + self.lock_timeout)
         with self._queue_lock:
             self._queue.append(pending)
             leading, self._leader_busy = not self._leader_busy, True
@@ -609,7 +316,7 @@ class JsonStore(TicketStore):
         try:
             self._lock.acquire(deadline)
         except LockTimeout:
-            raise StoreBusy(self.path, lock_timeout()) from None
+            raise StoreBusy(self.path, self.lock_timeout) from None
         except FileNotFoundError:
             raise self._no_folder() from None
         except OSError as exc:
@@ -755,11 +462,6 @@ def _not_a_file(mode: int) -> str:
 
 def _stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def _parsed(items: Iterable[bytes]) -> list[Any]:
-    """Comments or events kept as their JSON, as dicts again."""
-    return [pydantic_core.from_json(item) for item in items]
 
 
 def _write_all(fd: int, lines: list[bytes], offset: int) -> int:

@@ -1,40 +1,22 @@
-"""The storage seam: what the routes (main.py) and the CLI (script.py) ask of a store, and how one is chosen.
+"""The storage seam: what the routes and the command line ask of a store.
 
-Two stores implement it, each in its own module and neither knowing about HTTP:
+Two stores implement it, each in its own sub-package and neither knowing about HTTP:
 
-- json_store.py: the default, one readable JSON file (tickets.json) on one machine;
-- postgres_store.py: PostgreSQL, for several servers on several hosts or millions of tickets.
+- json_file: the default, one readable JSON file (tickets.json) on one machine;
+- postgres: PostgreSQL, for several servers on several hosts or millions of tickets.
 
 Every rule of the contract is the same on both (validation, ETags, ordering, ids never reused); the
-pure functions they share live in script.py.
+pure functions they share live in the engine.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 from abc import ABC, abstractmethod
-from pathlib import Path
 
-from script import (
-    Comment,
-    CommentNotFound,
-    Event,
-    History,
-    NewComment,
-    Page,
-    SettingInvalid,
-    Stats,
-    StatsQuery,
-    Ticket,
-    TicketCreate,
-    TicketQuery,
-    TicketUpdate,
-    default_path,
-    ticket_json,
-)
-
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+from tickets.engine.errors import CommentNotFound
+from tickets.engine.history import Comment, Event, History, NewComment, Page
+from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
+from tickets.engine.rules import ticket_json
 
 
 class TicketStore(ABC):
@@ -143,66 +125,3 @@ class TicketStore(ABC):
         ids become the highest of the given ones and its own, so no id it ever gave is handed out again.
         """
 
-
-def database_url_setting() -> str | None:
-    """TICKETS_DATABASE_URL, checked: unset or empty means the JSON file."""
-    url = os.environ.get("TICKETS_DATABASE_URL") or None
-    if url is not None:
-        check_database_url(url)
-    return url
-
-
-def check_database_url(url: str) -> None:
-    if not url.startswith(POSTGRES_SCHEMES):
-        raise SettingInvalid("the database URL must start with postgresql:// (as in postgresql://user@host/tickets)")
-
-
-def open_store(*, file: Path | str | None = None, database_url: str | None = None,
-               environment: bool = True) -> TicketStore:
-    """The store that the command line or the environment names: a URL for PostgreSQL, else the JSON file.
-
-    --db wins over TICKETS_FILE; a file and a URL together (--file with --db or TICKETS_DATABASE_URL, or both
-    variables) are an error: which one was meant cannot be guessed. With environment=False (the places of a
-    copy), only the given file or URL counts.
-    """
-    if file is not None and database_url is not None:
-        raise SettingInvalid("give either a tickets file or a database URL, not both")
-    if database_url is not None:
-        check_database_url(database_url)
-        return _postgres_store(database_url)
-    url = database_url_setting() if environment else None
-    if file is not None:
-        if url is not None:
-            raise SettingInvalid("--file was given while TICKETS_DATABASE_URL is set: unset it to use a file")
-        return _json_store(file)
-    if url is not None:
-        if os.environ.get("TICKETS_FILE"):
-            raise SettingInvalid("TICKETS_FILE and TICKETS_DATABASE_URL are both set: unset the one you do not use")
-        return _postgres_store(url)
-    return _json_store(default_path())
-
-
-def _json_store(path: Path | str) -> TicketStore:
-    from json_store import JsonStore
-
-    return JsonStore.for_path(path)
-
-
-@functools.lru_cache(maxsize=8)
-def _postgres_store(url: str) -> TicketStore:
-    """One store (one connection pool) per URL and process."""
-    try:
-        from postgres_store import PostgresStore
-    except ImportError as exc:  # psycopg is an optional dependency
-        raise SettingInvalid(f"PostgreSQL needs psycopg ({exc}): pip install -r requirements-postgres.txt") from None
-    return PostgresStore(url)
-
-
-def store_from_environment() -> TicketStore:
-    """The store the environment names, as the server uses it: two lookups, then a cache per setting."""
-    return _store_for_settings(os.environ.get("TICKETS_DATABASE_URL"), os.environ.get("TICKETS_FILE"))
-
-
-@functools.lru_cache(maxsize=8)
-def _store_for_settings(url: str | None, file: str | None) -> TicketStore:
-    return open_store()

@@ -1,19 +1,17 @@
 """The HTTP rules that apply before any route runs, as small pure ASGI middlewares.
 
 Pure ASGI rather than BaseHTTPMiddleware: each one costs a request a function call, not a task, and
-none reads the body it does not need. main.py adds them to the app and gives each what it must know.
+none reads the body it does not need. The app factory (app.py) adds them and gives each what it must know.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
-
-from script import SettingInvalid, api_keys
 
 KEY_NAME = "tickets.key_name"  # where the scope keeps the name of the named key a request used
 
@@ -26,19 +24,14 @@ class RequireApiKey:
     comparison takes the same time whatever the key, and every named key is compared.
     """
 
-    def __init__(self, app: Any, is_open: Callable[[str], bool]) -> None:
-        self.app, self.is_open = app, is_open
+    def __init__(self, app: Any, keys: Mapping[str, str | None], is_open: Callable[[str], bool]) -> None:
+        """keys: {key: its name, or None for the one TICKETS_API_KEY} (the settings' api_keys); empty: an open
+        API, for local use."""
+        self.app, self.keys, self.is_open = app, dict(keys), is_open
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and not self.is_open(scope["path"]):
-            try:
-                keys = api_keys()
-            except SettingInvalid as problem:  # fail closed, never an open API
-                response = JSONResponse({"detail": f"{problem}: the server refuses every request until it is "
-                                                   "fixed"}, 503)  # fmt: skip
-                return await response(scope, receive, send)
-            if not keys:
-                return await self.app(scope, receive, send)  # no key set: an open API, for local use
+        if scope["type"] == "http" and self.keys and not self.is_open(scope["path"]):
+            keys = self.keys
             given = dict(scope["headers"]).get(b"x-api-key", b"")
             matched, name = False, None
             for key, who in keys.items():  # no early exit: the time does not tell which key came close

@@ -1,0 +1,76 @@
+"""The app factory: the FastAPI app over one store, with its rules before the routes, its routers, its error
+handlers and its OpenAPI schema. main.py exposes create_app() for `uvicorn main:app`; tests make their own."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+
+from tickets.api import errors
+from tickets.api.http_rules import BodyLimit, DocsStayHome, HeadAndOptions, RequireApiKey
+from tickets.api.openapi import DOCS_PAGES, Paths, is_open, schema_of
+from tickets.api.responses import MAX_BODY_BYTES, TOO_LARGE_DETAIL, UNAVAILABLE
+from tickets.api.routes import comments, events, service, stats, tickets
+from tickets.engine.errors import StoreError
+from tickets.engine.settings import Settings
+from tickets.stores.base import TicketStore
+from tickets.stores.choice import open_store
+
+TAGS = [
+    {"name": "tickets", "description": "Create, read, change and delete support tickets"},
+    {"name": "comments", "description": "Replies and internal notes on a ticket"},
+    {"name": "history", "description": "Who changed what and when: each ticket's events, and the feed of all"},
+    {"name": "statistics", "description": "Counts by status and priority, opened and closed per day"},
+    {"name": "service", "description": "Health of the service"},
+]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At start-up, the store gets ready (a crashed writer's temporary files removed, tables created or
+    upgraded); a store it cannot reach yet is not fatal: requests answer 503 until it can."""
+    store: TicketStore = app.state.store
+    try:
+        await store.open()
+        await store.warm_up()
+    except StoreError as problem:
+        print(f"warning: {problem}", file=sys.stderr)
+    yield
+    await store.close()
+
+
+def create_app(settings: Settings | None = None, *, store: TicketStore | None = None) -> FastAPI:
+    """The API over store, or over the store the settings name (by default, this process's environment).
+
+    Raises SettingInvalid for settings that cannot be used (fail closed): the server does not start.
+    """
+    settings = Settings.from_environment() if settings is None else settings
+    store = open_store(settings) if store is None else store
+    # FastAPIOffline: FastAPI with Swagger UI and ReDoc served from the app itself (their files ship in the
+    # fastapi-offline package), so /docs works without internet and asks no other host for anything.
+    app = FastAPIOffline(
+        title="Tickets de support",
+        summary="Support tickets in one JSON file, safe across processes, or in PostgreSQL for several servers.",
+        version="1.0.0",
+        lifespan=lifespan,
+        responses={503: UNAVAILABLE},
+        openapi_tags=TAGS,
+        swagger_ui_parameters={"validatorUrl": None},  # the default badge would call validator.swagger.io
+    )
+    app.state.settings, app.state.store = settings, store
+    # The statistics first: /tickets/stats must not be taken for /tickets/{ticket_id}.
+    for router in (stats.router, tickets.router, comments.router, events.router, service.router):
+        app.include_router(router)
+    paths = Paths(app)
+    app.add_middleware(DocsStayHome, pages=DOCS_PAGES)
+    app.add_middleware(HeadAndOptions, allowed_methods=paths.allowed_methods)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, detail=TOO_LARGE_DETAIL)
+    app.add_middleware(RequireApiKey, keys=settings.api_keys, is_open=is_open)  # added last, so it runs first
+    errors.install(app, paths.allowed_methods)
+    app.openapi = functools.partial(schema_of, app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,61 @@
+"""Errors turned into HTTP answers, once for the whole app: invalid input is a 400 (never FastAPI's 422), and each
+domain error of the engine has its code. The code that raises them never imports FastAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from tickets.api.dependencies import Forbidden
+from tickets.api.responses import JSON
+from tickets.engine.errors import CommentNotFound, PreconditionFailed, SettingInvalid, StoreError, TicketNotFound
+
+NOT_JSON = "send the body as JSON, with the header Content-Type: application/json"
+# Each domain error and its status code: the message is the error's own, which names the problem.
+CODES: dict[type[Exception], int] = {
+    TicketNotFound: status.HTTP_404_NOT_FOUND,
+    CommentNotFound: status.HTTP_404_NOT_FOUND,
+    PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
+    Forbidden: status.HTTP_403_FORBIDDEN,
+    StoreError: status.HTTP_503_SERVICE_UNAVAILABLE,
+    SettingInvalid: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+def install(app: FastAPI, allowed_methods: Callable[[Any], list[str]]) -> None:
+    """Add the handlers to the app; allowed_methods gives a 405 its Allow header."""
+
+    async def invalid_input(request: Request, exc: Exception) -> Response:
+        """400, never 422; the offending input is not echoed back. A form or plain text body is told to be JSON."""
+        assert isinstance(exc, RequestValidationError)
+        issues = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if any(issue["loc"][:1] == ["body"] for issue in issues) and media_type != JSON and not media_type.endswith("+json"):
+            issues = [{"type": "content_type", "loc": ["header", "content-type"], "msg": NOT_JSON}]
+        return JSONResponse({"detail": issues}, status.HTTP_400_BAD_REQUEST)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """Starlette's own errors, with a 400 about the body shaped like the others."""
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 400 and isinstance(exc.detail, str):
+            issues = [{"type": "body_invalid", "loc": ["body"], "msg": exc.detail}]
+            return JSONResponse({"detail": issues}, 400)
+        if exc.status_code == 405:
+            allowed = ", ".join(allowed_methods(request.scope))
+            return JSONResponse({"detail": f"Method Not Allowed: this path answers {allowed}"}, 405,
+                                headers={"Allow": allowed})  # fmt: skip
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+    async def domain_error(request: Request, exc: Exception) -> Response:
+        code = next(code for kind, code in CODES.items() if isinstance(exc, kind))
+        return JSONResponse({"detail": str(exc)}, code)
+
+    app.add_exception_handler(RequestValidationError, invalid_input)
+    app.add_exception_handler(HTTPException, http_error)
+    for kind in CODES:
+        app.add_exception_handler(kind, domain_error)

@@ -1,0 +1,1 @@
+"""The command line (python script.py): argparse as the parser, one command per store call."""

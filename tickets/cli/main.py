@@ -1,0 +1,222 @@
+"""The command line's edge: the argparse parser, and main(), which reads the settings, opens the store, runs
+one command and turns every error into one line on stderr and an exit code (0 done, 1 not found or store
+unusable, 2 invalid input)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import sys
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+
+from tickets.cli.commands import (
+    UsageError,
+    cmd_add,
+    cmd_comment,
+    cmd_comments,
+    cmd_copy,
+    cmd_delete,
+    cmd_history,
+    cmd_list,
+    cmd_show,
+    cmd_stats,
+    cmd_update,
+    place,
+)
+from tickets.engine.errors import SettingInvalid, TicketError
+from tickets.engine.history import AUTHOR_MAX, BODY_MAX
+from tickets.engine.models import DAYS_DEFAULT, DAYS_MAX
+from tickets.engine.settings import Settings
+from tickets.engine.values import ASSIGNEE_MAX, DESCRIPTION_MAX, SORT_KEYS, TITLE_MAX
+from tickets.stores.choice import open_store
+
+
+def _etag_argument(value: str) -> str:
+    """--if-match takes the ETag as `show` prints it, with or without its quotes."""
+    value = value.strip()
+    return value if value.startswith(('"', "W/")) or value == "*" else f'"{value}"'
+
+
+def _positive(what: str) -> Callable[[str], int]:
+    """An argparse type for whole numbers >= 1 that names the bad value."""
+
+    def convert(text: str) -> int:
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected a whole number >= 1")
+        return int(text)
+
+    return convert
+
+
+def _not_negative(what: str) -> Callable[[str], int]:
+    """An argparse type for whole numbers >= 0."""
+
+    def convert(text: str) -> int:
+        if not (text.isascii() and text.isdigit()):
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected a whole number >= 0")
+        return int(text)
+
+    return convert
+
+
+STATUS_HELP = "open, in_progress, closed (or ouvert, en cours, fermé)"
+PRIORITY_HELP = "low, medium, high, urgent (or basse, moyenne, haute, urgente)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI: `python script.py` alone prints the statistics."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--file", type=Path, default=argparse.SUPPRESS,
+                        help="tickets file (default: $TICKETS_FILE or tickets.json beside script.py)")  # fmt: skip
+    common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS,
+                        help="PostgreSQL database instead of the file (default: $TICKETS_DATABASE_URL)")  # fmt: skip
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print JSON, as the API answers")
+    acting = argparse.ArgumentParser(add_help=False)
+    acting.add_argument("--actor", help="who makes the change, for the history (default: your login name)")
+    paged = argparse.ArgumentParser(add_help=False)
+    paged.add_argument("--limit", type=_positive("limit"), help="at most N")
+    paged.add_argument("--offset", type=_not_negative("offset"), default=0, help="skip the first N (default 0)")
+    guarded = argparse.ArgumentParser(add_help=False)
+    guarded.add_argument("--if-match", metavar="ETAG", type=_etag_argument,
+                         help="change only if the ticket still has this ETag (as `show` prints it; quotes optional)")
+
+    parser = argparse.ArgumentParser(prog="script.py", description="Support tickets: statistics, listing, edits.")
+    parser.add_argument("--file", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--db", default=None, help=argparse.SUPPRESS)
+    parser.set_defaults(func=cmd_stats, json=False, days=DAYS_DEFAULT)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("stats", parents=[common, as_json],
+                       help="count tickets by status and priority; opened and closed per day")  # fmt: skip
+    p.add_argument("--days", type=_positive("number of days"), default=DAYS_DEFAULT,
+                   help=f"days of history per day covers, 1 to {DAYS_MAX} (default {DAYS_DEFAULT})")  # fmt: skip
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("list", parents=[common, as_json], help="list tickets, filtered and sorted")
+    p.add_argument("--status", action="append", help=f"keep this status (repeatable, or a,b): {STATUS_HELP}")
+    p.add_argument("--priority", action="append", help=f"keep this priority (repeatable, or a,b): {PRIORITY_HELP}")
+    p.add_argument("--assignee", help="exact assignee")
+    p.add_argument("--q", help="text in title or description, ignoring case and accents")
+    p.add_argument("--sort", default="id", help=f"one of {', '.join(SORT_KEYS)}; prefix - for descending (default id)")
+    p.add_argument("--limit", type=_positive("limit"), help="at most N tickets")
+    p.add_argument("--offset", type=_not_negative("offset"), default=0, help="skip the first N tickets (default 0)")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", parents=[common, as_json], help="show one ticket")
+    p.add_argument("id", type=_positive("ticket id"))
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("add", parents=[common, as_json, acting], help="create a ticket")
+    p.add_argument("title", help=f"1 to {TITLE_MAX} characters")
+    p.add_argument("--description", help=f"at most {DESCRIPTION_MAX} characters")
+    p.add_argument("--priority", help=f"{PRIORITY_HELP} (default medium)")
+    p.add_argument("--status", help=f"{STATUS_HELP} (default open)")
+    p.add_argument("--assignee", help=f"1 to {ASSIGNEE_MAX} characters")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("update", parents=[common, as_json, guarded, acting], help="change fields of a ticket")
+    p.add_argument("id", type=_positive("ticket id"))
+    p.add_argument("--title", help=f"1 to {TITLE_MAX} characters")
+    p.add_argument("--description", help=f"at most {DESCRIPTION_MAX} characters")
+    p.add_argument("--status", help=STATUS_HELP)
+    p.add_argument("--priority", help=PRIORITY_HELP)
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--assignee", help=f"1 to {ASSIGNEE_MAX} characters")
+    who.add_argument("--unassign", action="store_true", help="remove the assignee")
+    p.set_defaults(func=cmd_update)
+
+    p = sub.add_parser("delete", parents=[common, guarded, acting], help="delete a ticket and its comments")
+    p.add_argument("id", type=_positive("ticket id"))
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("comment", parents=[common, as_json, acting], help="comment on a ticket")
+    p.add_argument("id", type=_positive("ticket id"))
+    p.add_argument("text", help=f"the comment, 1 to {BODY_MAX} characters")
+    p.add_argument("--author", help=f"who writes it, 1 to {AUTHOR_MAX} characters (default: the actor)")
+    p.add_argument("--internal", action="store_true", help="a note for the team, not for the requester")
+    p.set_defaults(func=cmd_comment)
+
+    p = sub.add_parser("comments", parents=[common, as_json, paged], help="show a ticket's comments, oldest first")
+    p.add_argument("id", type=_positive("ticket id"))
+    p.set_defaults(func=cmd_comments)
+
+    p = sub.add_parser("history", parents=[common, as_json, paged],
+                       help="show a ticket's history, oldest first (also after it was deleted)")  # fmt: skip
+    p.add_argument("id", type=_positive("ticket id"))
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("copy", help="copy every ticket between a JSON file and a PostgreSQL database",
+                       description="Copy every ticket, with its id, timestamps and the next id, all or nothing. "
+                       "SOURCE and TARGET are each a JSON file or a postgresql:// URL.")  # fmt: skip
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("target", metavar="TARGET")
+    p.add_argument("--replace", action="store_true", help="replace the tickets the target already holds")
+    p.set_defaults(func=cmd_copy)
+    return parser
+
+
+def _join_option_values(argv: list[str]) -> list[str]:
+    """Let `--sort -priority` work as typed: argparse would take '-priority' for an option."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] == "--sort" and arg.startswith("-") and arg != "--":
+            joined[-1] = f"--sort={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code: 0 done, 1 not found or store unusable, 2 invalid input.
+
+    Whatever happens to the output (a pipe closed by `head`, a full disk, a terminal without
+    accents), the user gets one line on stderr or nothing, never a traceback.
+    """
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")  # '?' for what the terminal cannot show
+    args = build_parser().parse_args(_join_option_values(list(sys.argv[1:] if argv is None else argv)))
+    try:
+        args.settings = Settings.from_environment()
+        asyncio.run(_execute(args))
+        sys.stdout.flush()
+    except (UsageError, SettingInvalid) as exc:
+        return _fail(str(exc), 2)
+    except TicketError as exc:
+        return _fail(str(exc), 1)
+    except BrokenPipeError:  # `script.py list | head -1`: the reader has all it wanted
+        _silence_stdout()
+        return 1
+    except OSError as exc:  # > /dev/full
+        _silence_stdout()
+        return _fail(f"could not write the output: {exc.strerror or exc}", 1)
+    return 0
+
+
+async def _execute(args: argparse.Namespace) -> None:
+    """One event loop for the whole command: the store is opened, used and closed in it."""
+    where = place(args.source) if args.func is cmd_copy else {"file": args.file, "database_url": args.db}
+    store = open_store(args.settings, **where)
+    await store.open()
+    try:
+        await args.func(args, store)
+    finally:
+        await store.close()
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"script.py: error: {message}", file=sys.stderr)
+    return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's final flush of the unwritable output stays quiet."""
+    with suppress(OSError, ValueError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+

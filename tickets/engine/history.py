@@ -1,0 +1,178 @@
+"""A ticket's conversation and history: comments, events (who changed what, and when), the pages and the feed
+that list them, and the pure functions that make events and count them per day."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from typing_extensions import TypedDict
+
+from tickets.engine.models import DayCount, Ticket
+from tickets.engine.values import _NOT_BLANK, Assignee, AssigneeIn, Timestamp, no_nul, not_blank
+
+AUTHOR_MAX, BODY_MAX = 100, 10_000
+FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX = 100, 1000
+EventType = Literal["created", "updated", "commented", "deleted"]
+TRACKED_FIELDS = ("title", "description", "status", "priority", "assignee")  # what an event's changes name
+
+# An author or actor: a name of 1-100 visible characters, trimmed, as an assignee.
+Name = Assignee
+NameIn = AssigneeIn
+Body = Annotated[str, StringConstraints(min_length=1, max_length=BODY_MAX), AfterValidator(no_nul)]
+BodyIn = Annotated[Body, AfterValidator(not_blank), _NOT_BLANK]
+
+_COMMENT_EXAMPLE = {
+    "id": 7, "ticket_id": 3, "author": "karim.benali", "body": "Le technicien passe cet après-midi.",
+    "internal": False, "created_at": "2026-11-21T16:02:31Z",
+}  # fmt: skip
+
+
+class Comment(TypedDict):
+    """A reply on a ticket (internal: a note for the team, not for the requester)."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid", json_schema_extra={"examples": [_COMMENT_EXAMPLE]})  # type: ignore[misc]
+
+    id: Annotated[int, Field(ge=1, strict=True)]
+    ticket_id: Annotated[int, Field(ge=1, strict=True)]
+    author: Name
+    body: Body
+    internal: Annotated[bool, Field(strict=True)]
+    created_at: Timestamp
+
+
+class CommentCreate(BaseModel):
+    """Body of a new comment: the author may be left out when the request names its actor."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"author": "karim.benali", "body": "Le technicien passe cet après-midi.", "internal": False}]})  # fmt: skip
+
+    author: NameIn | None = Field(default=None, description="Who writes it; by default the request's actor "
+                                                            "(X-Actor, or the name of the API key).")  # fmt: skip
+    body: BodyIn
+    internal: bool = Field(default=False, strict=True, description="A note for the team, not for the requester.")
+
+
+# "from" is a Python keyword: this TypedDict is spelled as a call.
+Change = TypedDict("Change", {"from": Any, "to": Any})
+
+_EVENT_EXAMPLE = {
+    "id": 42, "ticket_id": 3, "at": "2026-11-21T16:02:31Z", "actor": "karim.benali", "type": "updated",
+    "changes": {"status": {"from": "open", "to": "in_progress"}},
+}  # fmt: skip
+
+
+class Event(TypedDict):
+    """One entry of a ticket's history: who changed what, and when."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EVENT_EXAMPLE]})  # type: ignore[misc]
+
+    id: Annotated[int, Field(ge=1, strict=True)]
+    ticket_id: Annotated[int, Field(ge=1, strict=True)]
+    at: Timestamp
+    actor: Name | None
+    type: EventType
+    changes: dict[str, Change]
+
+
+class Page(BaseModel):
+    """limit and offset of a ticket's comments or history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int | None, WithJsonSchema({"type": "integer", "minimum": 1})] = Field(
+        default=None, ge=1, description="At most this many (default: all).")
+    offset: int = Field(default=0, ge=0, description="Skip this many first.")
+
+
+class FeedQuery(BaseModel):
+    """Where a poller of the change feed stands, and how much it takes at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after: int = Field(default=0, ge=0, description="Only events with a greater id: the last id already seen.")
+    limit: int = Field(default=FEED_LIMIT_DEFAULT, ge=1, le=FEED_LIMIT_MAX,
+                       description=f"At most this many events (1 to {FEED_LIMIT_MAX}).")  # fmt: skip
+
+
+@dataclass
+class History:
+    """Every comment and event of a store, for a copy; the next ids never go back."""
+
+    next_comment_id: int = 1
+    comments: list[Comment] = field(default_factory=list)
+    next_event_id: int = 1
+    events: list[Event] = field(default_factory=list)
+
+
+
+# --------------------------------------------------------------------------- events, made and counted
+
+
+def changes_between(old: Ticket | None, new: Ticket | None) -> dict[str, Change]:
+    """What an event records: each tracked field whose value differs, {"from": old, "to": new}.
+
+    A creation (old is None) records every initial value; a deletion (new is None) records none.
+    """
+    if new is None:
+        return {}
+    if old is None:
+        return {f: {"from": None, "to": new[f]} for f in TRACKED_FIELDS}  # type: ignore[literal-required]
+    return {f: {"from": old[f], "to": new[f]} for f in TRACKED_FIELDS if old[f] != new[f]}  # type: ignore[literal-required]
+
+
+def closes(event: Event) -> bool:
+    """Whether this event set the status to closed (a creation as closed counts too)."""
+    return event["changes"].get("status", {}).get("to") == "closed"
+
+
+def tally(events: Iterable[Event], into: dict[str, list[int]] | None = None) -> dict[str, list[int]]:
+    """[opened, closed] per day (the date part of `at`, UTC), added to `into` when given."""
+    days = into if into is not None else {}
+    for event in events:
+        opened, closed = event["type"] == "created", closes(event)
+        if opened or closed:
+            day = days.setdefault(event["at"][:10], [0, 0])
+            day[0] += opened
+            day[1] += closed
+    return days
+
+
+def last_days(days: int, today: date | None = None) -> list[str]:
+    """The dates of the last `days` days, oldest first, today (UTC) included."""
+    today = today or datetime.now(timezone.utc).date()
+    return [(today - timedelta(days=back)).isoformat() for back in range(days - 1, -1, -1)]
+
+
+def per_day(counts: dict[str, list[int]] | dict[str, tuple[int, int]], days: int, today: date | None = None
+            ) -> list[DayCount]:  # fmt: skip
+    """One entry per day of the last `days` days, zeros included, from tallied [opened, closed] counts."""
+    return [{"date": d, "opened": counts[d][0], "closed": counts[d][1]} if d in counts
+            else {"date": d, "opened": 0, "closed": 0} for d in last_days(days, today)]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NewComment:
+    """A comment to add, its author known (given, or the request's actor)."""
+
+    author: str
+    body: str
+    internal: bool = False
+
+
+def comment_changes(comment_id: int) -> dict[str, Change]:
+    """What a `commented` event records: the new comment's id."""
+    return {"comment_id": {"from": None, "to": comment_id}}
+
+
+def later_than(previous: str, time: str) -> str:
+    """time, or one second after previous when time is not later: a comment always moves updated_at,
+    and so the ticket's ETag, even within the second of the last change."""
+    if time > previous:
+        return time
+    moved = datetime.strptime(previous[:19], "%Y-%m-%dT%H:%M:%S") + timedelta(seconds=1)
+    return moved.strftime("%Y-%m-%dT%H:%M:%SZ")
+

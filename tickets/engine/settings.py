@@ -1,0 +1,122 @@
+"""The settings: read from the environment once, at each edge (the app's factory, the command line's main), and
+passed down to the store and the middlewares. This is the only module that reads os.environ.
+
+Settings fail closed: a value that cannot be used stops the server or the command with one line naming the
+setting (SettingInvalid), never a silently open API or an endless wait. No message ever quotes a key.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from pydantic import TypeAdapter, ValidationError
+
+from tickets.engine.errors import SettingInvalid
+from tickets.engine.history import AUTHOR_MAX, NameIn
+
+# The sample data set shipped with the project, beside script.py: the file used when TICKETS_FILE is unset.
+SAMPLE_FILE = Path(__file__).resolve().parents[2] / "tickets.json"
+LOCK_TIMEOUT_DEFAULT = 10.0
+NAME = TypeAdapter(NameIn)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the service is told by its environment. Built by from_environment(), or by hand in tests.
+
+    file and database_url are the environment's own (TICKETS_FILE, TICKETS_DATABASE_URL; None when unset):
+    which store they name, and what a --file or --db given on the command line changes, is the stores'
+    choice (tickets.stores.choice).
+    """
+
+    file: Path | None = None
+    database_url: str | None = None
+    lock_timeout: float = LOCK_TIMEOUT_DEFAULT
+    #: The keys the API accepts, {key: its name, or None for the one TICKETS_API_KEY}; empty: an open API.
+    api_keys: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings of this process (or of environ); SettingInvalid names the first unusable one."""
+        env = os.environ if environ is None else environ
+        return cls(
+            file=Path(env["TICKETS_FILE"]) if env.get("TICKETS_FILE") else None,
+            database_url=env.get("TICKETS_DATABASE_URL") or None,
+            lock_timeout=parse_lock_timeout(env.get("TICKETS_LOCK_TIMEOUT")),
+            api_keys=MappingProxyType(parse_api_keys(env.get("TICKETS_API_KEY"), env.get("TICKETS_API_KEYS"))),
+        )
+
+    @property
+    def data_file(self) -> Path:
+        """The JSON file the environment names: TICKETS_FILE, else tickets.json beside script.py."""
+        return self.file or SAMPLE_FILE
+
+
+def parse_lock_timeout(text: str | None) -> float:
+    """TICKETS_LOCK_TIMEOUT: how long a write waits for another process's lock (default 10 s).
+
+    Anything but a finite number >= 0 is refused (nan would wait forever, a typo would silently
+    become the default).
+    """
+    if text is None:
+        return LOCK_TIMEOUT_DEFAULT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise SettingInvalid(f"TICKETS_LOCK_TIMEOUT={text!r} is not a number of seconds >= 0")
+    return seconds
+
+
+def parse_api_keys(single: str | None, named: str | None) -> dict[str, str | None]:
+    """TICKETS_API_KEY (one key, no name) or TICKETS_API_KEYS (name:key,...) as {key: name or None}."""
+    if named is not None and single is not None:
+        raise SettingInvalid("TICKETS_API_KEY and TICKETS_API_KEYS are both set: keep the named keys, or the one key")
+    if named is not None:
+        return dict(parse_named_keys(named))
+    if single == "":
+        raise SettingInvalid("TICKETS_API_KEY is set but empty: give it a value, or unset it for an open local API")
+    if single is not None and not _usable_key(single):
+        raise SettingInvalid("TICKETS_API_KEY must be printable ASCII (letters, digits, punctuation)")
+    return {single: None} if single is not None else {}
+
+
+def _usable_key(key: str) -> bool:
+    # A browser sends 'é' in a header as one Latin-1 byte, curl as two UTF-8 bytes: no key could match both.
+    return bool(key) and key.isascii() and key.isprintable()
+
+
+def parse_named_keys(text: str) -> dict[str, str]:
+    """TICKETS_API_KEYS=name:key,name:key as {key: name}: each request's actor is its key's name.
+    The entries are never quoted in a message: they hold the keys."""
+    if not text.strip():
+        raise SettingInvalid("TICKETS_API_KEYS is set but empty: give name:key,name:key, or unset it")
+    keys: dict[str, str] = {}
+    for number, entry in enumerate(text.split(","), start=1):
+        name, colon, key = entry.partition(":")
+        name, key = name.strip(), key.strip()
+        if not colon or not name or not key:
+            raise SettingInvalid(f"TICKETS_API_KEYS: entry {number} is not name:key (entries are separated by commas)")
+        try:
+            name = NAME.validate_python(name)
+        except ValidationError:
+            raise SettingInvalid(
+                f"TICKETS_API_KEYS: the name of entry {number} must be 1 to {AUTHOR_MAX} visible characters"
+            ) from None
+        if not _usable_key(key):
+            raise SettingInvalid(f"TICKETS_API_KEYS: the key of entry {number} must be printable ASCII")
+        if key in keys:
+            raise SettingInvalid(
+                f"TICKETS_API_KEYS: entry {number} repeats the key of entry {list(keys).index(key) + 1}: "
+                "each name needs its own key"
+            )
+        if name in keys.values():
+            raise SettingInvalid(f"TICKETS_API_KEYS: the name {name!r} is given twice")
+        keys[key] = name
+    return keys

@@ -1,0 +1,142 @@
+"""The values a ticket is made of: statuses and priorities (with their French spellings), the rules for text,
+ids and timestamps, and the annotated types that carry those rules into every model."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+Status = Literal["open", "in_progress", "closed"]
+Priority = Literal["low", "medium", "high", "urgent"]
+STATUSES: tuple[Status, ...] = ("open", "in_progress", "closed")  # workflow order
+PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high", "urgent")  # rank order
+STATUS_RANK = {s: i for i, s in enumerate(STATUSES)}
+PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
+STATUS_ALIASES = {"ouvert": "open", "en_cours": "in_progress", "ferme": "closed"}
+PRIORITY_ALIASES = {"basse": "low", "moyenne": "medium", "haute": "high", "urgente": "urgent"}
+SORT_KEYS = ("id", "priority", "status", "created_at", "updated_at", "title")
+SortKey = Literal[
+    "id", "-id", "priority", "-priority", "status", "-status",
+    "created_at", "-created_at", "updated_at", "-updated_at", "title", "-title",
+]  # fmt: skip
+
+TITLE_MAX, DESCRIPTION_MAX, ASSIGNEE_MAX = 200, 5000, 100
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
+
+
+def _fold(value: str) -> str:
+    """Lower-case, accent-free, underscored form of a user-typed value: 'En cours' -> 'en_cours'."""
+    ascii_only = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    return "_".join(ascii_only.strip().lower().replace("-", " ").split())
+
+
+def parse_status(value: Any) -> Any:
+    """Accept a status in any case, in English or French ('fermé', 'en cours'); return the English value."""
+    if not isinstance(value, str):
+        return value  # the Literal type then reports the wrong type
+    folded = STATUS_ALIASES.get(_fold(value), _fold(value))
+    if folded not in STATUSES:
+        raise ValueError(
+            f"unknown status {value!r}; expected one of open, in_progress, closed"
+            " (or ouvert, en cours, fermé)"
+        )
+    return folded
+
+
+def parse_priority(value: Any) -> Any:
+    """Accept a priority in any case, in English or French ('haute'); return the English value."""
+    if not isinstance(value, str):
+        return value
+    folded = PRIORITY_ALIASES.get(_fold(value), _fold(value))
+    if folded not in PRIORITIES:
+        raise ValueError(
+            f"unknown priority {value!r}; expected one of low, medium, high, urgent (or basse, moyenne, haute, urgente)"
+        )
+    return folded
+
+
+def split_commas(value: Any) -> Any:
+    """?status=open,closed means the same as ?status=open&status=closed."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [part for v in value for part in v.split(",")]
+    return value
+
+
+# What a blank title is made of: Unicode's White_Space characters (those trimmed away) and characters
+# that show nothing: zero-width spaces and joiners, direction marks, the soft hyphen, the byte-order
+# mark. Spelled out rather than \s, whose meaning differs between regex engines, so the schema's
+# pattern below means exactly this to any client that reads it.
+INVISIBLE = (
+    r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+    r"\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+)
+_BLANK = re.compile(f"[{INVISIBLE}]*")
+VISIBLE_PATTERN = f"[^{INVISIBLE}]"
+
+
+def not_blank(value: str) -> str:
+    """A title or assignee made only of invisible characters (spaces, zero-width) counts as blank."""
+    if _BLANK.fullmatch(value):
+        raise ValueError("must contain a visible character, not only spaces or zero-width characters")
+    return value
+
+
+def no_nul(value: str) -> str:
+    """No text may hold the NUL character: PostgreSQL cannot store it, and no ticket needs it."""
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (\\u0000)")
+    return value
+
+
+NO_NUL_PATTERN = "^[^\x00]*$"
+
+
+def real_timestamp(value: str) -> str:
+    """The pattern checks the shape; this checks the date and time exist (no month 13, no 25:00)."""
+    try:
+        datetime.fromisoformat(value[:19])  # the pattern made it YYYY-MM-DDTHH:MM:SS[.f]Z
+    except ValueError:
+        raise ValueError(f"{value!r} is not a real date and time") from None
+    return value
+
+
+_COMBINING_MARKS = re.compile("[\u0300-\u036f]")
+
+
+def fold_text(text: str) -> str:
+    """The form `q` is matched in: case and accents ignored ('Réseau' -> 'reseau')."""
+    return _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", text)).casefold()
+
+
+def parse_ticket_id(value: Any) -> Any:
+    """Ids typed as text must be plain ASCII digits: '1.0', '1e3', '0x10' or '٣' are refused."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError(f"invalid ticket id {value!r}: expected a whole number >= 1")
+    return value
+
+
+StatusIn = Annotated[Status, BeforeValidator(parse_status)]
+PriorityIn = Annotated[Priority, BeforeValidator(parse_priority)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), AfterValidator(no_nul)]
+Description = Annotated[
+    str, StringConstraints(max_length=DESCRIPTION_MAX), AfterValidator(no_nul),
+    Field(json_schema_extra={"pattern": NO_NUL_PATTERN}),
+]  # fmt: skip
+Assignee = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ASSIGNEE_MAX), AfterValidator(no_nul)
+]  # fmt: skip
+Timestamp = Annotated[
+    str, StringConstraints(pattern=TIMESTAMP_PATTERN), AfterValidator(real_timestamp),
+    Field(examples=["2026-11-20T09:14:00Z"]),
+]  # fmt: skip
+# In request bodies, blanks and invisible characters alone do not count; the schema says so too.
+# In the schema: some visible character, and no NUL anywhere.
+_NOT_BLANK = Field(json_schema_extra={"pattern": f"^[^\x00]*[^{INVISIBLE}\x00][^\x00]*$"})
+TitleIn = Annotated[Title, AfterValidator(not_blank), _NOT_BLANK]
+AssigneeIn = Annotated[Assignee, AfterValidator(not_blank), _NOT_BLANK]

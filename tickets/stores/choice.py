@@ -1,0 +1,58 @@
+"""How a store is chosen: a postgresql:// URL for PostgreSQL, else the JSON file; from the settings, or from the
+places a command names (--file, --db, a copy's SOURCE and TARGET)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tickets.engine.errors import SettingInvalid
+from tickets.engine.settings import Settings
+from tickets.stores.base import TicketStore
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def check_database_url(url: str) -> None:
+    if not url.startswith(POSTGRES_SCHEMES):
+        raise SettingInvalid("the database URL must start with postgresql:// (as in postgresql://user@host/tickets)")
+
+
+def open_store(settings: Settings, *, file: Path | str | None = None, database_url: str | None = None,
+               environment: bool = True) -> TicketStore:  # fmt: skip
+    """The store that the command line or the environment names: a URL for PostgreSQL, else the JSON file.
+
+    --db wins over TICKETS_FILE; a file and a URL together (--file with --db or TICKETS_DATABASE_URL, or both
+    variables) are an error: which one was meant cannot be guessed. With environment=False (the places of a
+    copy), only the given file or URL counts. The store takes the settings' lock timeout.
+    """
+    if file is not None and database_url is not None:
+        raise SettingInvalid("give either a tickets file or a database URL, not both")
+    if database_url is not None:
+        check_database_url(database_url)
+        return _postgres_store(database_url, settings)
+    url = settings.database_url if environment else None
+    if url is not None:
+        check_database_url(url)
+    if file is not None:
+        if url is not None:
+            raise SettingInvalid("--file was given while TICKETS_DATABASE_URL is set: unset it to use a file")
+        return _json_store(file, settings)
+    if url is not None:
+        if settings.file is not None:
+            raise SettingInvalid("TICKETS_FILE and TICKETS_DATABASE_URL are both set: unset the one you do not use")
+        return _postgres_store(url, settings)
+    return _json_store(settings.data_file, settings)
+
+
+def _json_store(path: Path | str, settings: Settings) -> TicketStore:
+    from tickets.stores.json_file import JsonStore
+
+    return JsonStore(path, lock_timeout=settings.lock_timeout)
+
+
+def _postgres_store(url: str, settings: Settings) -> TicketStore:
+    try:
+        from tickets.stores.postgres import PostgresStore
+    except ImportError as exc:  # psycopg is an optional dependency
+        raise SettingInvalid(f"PostgreSQL needs psycopg ({exc}): pip install -r requirements-postgres.txt") from None
+    return PostgresStore(url, lock_timeout=settings.lock_timeout)
