@@ -7,7 +7,8 @@ API and the command line. The code lives in the package tickets/ (docs/architect
     import script
     tickets = script.load("tickets.json")
     script.count(tickets)["by_status"]          # {"open": 5, "in_progress": 4, "closed": 3}
-    urgent_first = script.sort_tickets(script.filter_tickets(tickets, script.TicketFilters(status=["open"])), "-priority")
+    still_open = script.filter_tickets(tickets, script.TicketFilters(status=["open"]))
+    urgent_first = script.sort_tickets(still_open, "-priority")
     script.update(3, {"status": "closed"})       # on disk when it returns
 """
 
@@ -27,9 +28,22 @@ from tickets.stores.base import TicketStore
 from tickets.stores.choice import open_store
 
 __all__ = [
-    "Counts", "Ticket", "TicketCreate", "TicketFilters", "TicketQuery", "TicketUpdate",
-    "add", "count", "delete", "filter_tickets", "load", "main", "paginate", "sort_tickets", "update",
-]  # fmt: skip
+    "Counts",
+    "Ticket",
+    "TicketCreate",
+    "TicketFilters",
+    "TicketQuery",
+    "TicketUpdate",
+    "add",
+    "count",
+    "delete",
+    "filter_tickets",
+    "load",
+    "main",
+    "paginate",
+    "sort_tickets",
+    "update",
+]
 T = TypeVar("T")
 
 

@@ -59,11 +59,19 @@ end
 
 
 def generate(path: Path, n: int) -> None:
-    tickets = [{"id": i, "title": f"Imprimante du {i % 9}e étage en panne n°{i}",
-                "description": "L'imprimante affiche une erreur de bourrage mais aucun papier n'est coincé.",
-                "status": ("open", "in_progress", "closed")[i % 3], "priority": ("low", "medium", "high", "urgent")[i % 4],
-                "assignee": None if i % 4 else "julie.martin", "created_at": "2026-11-20T09:14:00Z",
-                "updated_at": "2026-11-20T09:14:00Z"} for i in range(1, n + 1)]  # fmt: skip
+    tickets = [
+        {
+            "id": i,
+            "title": f"Imprimante du {i % 9}e étage en panne n°{i}",
+            "description": "L'imprimante affiche une erreur de bourrage mais aucun papier n'est coincé.",
+            "status": ("open", "in_progress", "closed")[i % 3],
+            "priority": ("low", "medium", "high", "urgent")[i % 4],
+            "assignee": None if i % 4 else "julie.martin",
+            "created_at": "2026-11-20T09:14:00Z",
+            "updated_at": "2026-11-20T09:14:00Z",
+        }
+        for i in range(1, n + 1)
+    ]
     path.write_text(json.dumps({"next_id": n + 1, "tickets": tickets}, ensure_ascii=False, indent=2) + "\n")
 
 
@@ -90,8 +98,9 @@ def start_json_server(path: Path) -> tuple[subprocess.Popen, str] | None:
         return None
     cli = JSON_SERVER / "node_modules" / "json-server" / "lib" / "cli" / "bin.js"
     if not cli.exists():
-        subprocess.run(["npm", "install", "--prefix", str(JSON_SERVER), "json-server@0.17.4"], check=True,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            ["npm", "install", "--prefix", str(JSON_SERVER), "json-server@0.17.4"], check=True, capture_output=True
+        )
     db = path.with_name("json-server-db.json")
     db.write_text(json.dumps({"tickets": json.loads(path.read_text(encoding="utf-8"))["tickets"]}), encoding="utf-8")
     port = free_port()
@@ -123,8 +132,18 @@ def settle(base: str) -> None:
 def wrk(base: str, path: str, seconds: int, script: str = "") -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write(script)
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "30s", "-s", lua.name,
-               base + path]  # fmt: skip
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "30s",
+        "-s",
+        lua.name,
+        base + path,
+    ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     os.unlink(lua.name)
     settle(base)
@@ -136,8 +155,12 @@ def wrk(base: str, path: str, seconds: int, script: str = "") -> dict[str, float
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    return {"rps": float(rps.group(1)) if rps else 0.0, "p50": latency("50"), "p99": latency("99"),
-            "errors": (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0)}  # fmt: skip
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "p50": latency("50"),
+        "p99": latency("99"),
+        "errors": (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0),
+    }
 
 
 def drive(base: str, seconds: int, make: Callable[[int, int], tuple[str, str, bytes | None]]) -> dict[str, float]:
@@ -156,8 +179,9 @@ def drive(base: str, seconds: int, make: Callable[[int, int], tuple[str, str, by
                 while time.perf_counter() < deadline:
                     method, path, body = make(w, n)
                     started = time.perf_counter()
-                    response = await http.request(method, path, content=body,
-                                                  headers={"Content-Type": "application/json"} if body else None)  # fmt: skip
+                    response = await http.request(
+                        method, path, content=body, headers={"Content-Type": "application/json"} if body else None
+                    )
                     latencies.append((time.perf_counter() - started) * 1000)
                     errors += response.status_code >= 400
                     n += 1
@@ -172,7 +196,9 @@ def drive(base: str, seconds: int, make: Callable[[int, int], tuple[str, str, by
     return {"rps": len(latencies) / seconds, "p50": pick(0.5), "p99": pick(0.99), "errors": errors}
 
 
-def load(base: str, path: str, seconds: int, lua: str, make: Callable[[int, int], tuple[str, str, bytes | None]]) -> dict:
+def load(
+    base: str, path: str, seconds: int, lua: str, make: Callable[[int, int], tuple[str, str, bytes | None]]
+) -> dict:
     """One measured run: wrk with its Lua script when installed, else the built-in driver."""
     return wrk(base, path, seconds, lua) if shutil.which("wrk") else drive(base, seconds, make)
 
@@ -207,11 +233,13 @@ def bench_size(n: int, seconds: int, repeat: int) -> None:
             procs.append(json_server[0])
         post_ms = one_post_ms(ours)
         get = lambda path: lambda w, i: ("GET", path, None)  # noqa: E731
-        workloads = [("GET all", "/tickets", "", get("/tickets")),
-                     ("GET one", f"/tickets/{n // 2}", "", get(f"/tickets/{n // 2}")),
-                     ("filter status=open", "/tickets?status=open", "", get("/tickets?status=open")),
-                     ("filter + limit=50", "/tickets?status=open&limit=50", "", get("/tickets?status=open&limit=50")),
-                     ("POST", "/tickets", POST_LUA, lambda w, i: ("POST", "/tickets", POST_BODY))]  # fmt: skip
+        workloads = [
+            ("GET all", "/tickets", "", get("/tickets")),
+            ("GET one", f"/tickets/{n // 2}", "", get(f"/tickets/{n // 2}")),
+            ("filter status=open", "/tickets?status=open", "", get("/tickets?status=open")),
+            ("filter + limit=50", "/tickets?status=open&limit=50", "", get("/tickets?status=open&limit=50")),
+            ("POST", "/tickets", POST_LUA, lambda w, i: ("POST", "/tickets", POST_BODY)),
+        ]
         results: dict[str, dict[str, dict[str, float]]] = {}
         for name, path, script, make in workloads:
             runs: dict[str, list] = {"ceiling": [], "ours": []}
@@ -223,11 +251,14 @@ def bench_size(n: int, seconds: int, repeat: int) -> None:
         def patch(w: int, i: int) -> tuple[str, str, bytes]:
             return "PATCH", f"/tickets/{random.randint(1, n)}", json.dumps({"title": f"modifié {w} {i}"}).encode()
 
-        results["PATCH"] = {"ours": median_run([load(ours, "/tickets", seconds, PATCH_LUA % {"n": n}, patch)
-                                                for _ in range(repeat)])}  # fmt: skip
+        results["PATCH"] = {
+            "ours": median_run([load(ours, "/tickets", seconds, PATCH_LUA % {"n": n}, patch) for _ in range(repeat)])
+        }
         if json_server:  # writes side by side with json-server, alternating as above
-            for name, lua, make in (("POST", POST_LUA, lambda w, i: ("POST", "/tickets", POST_BODY)),
-                                    ("PATCH", PATCH_LUA % {"n": n}, patch)):  # fmt: skip
+            for name, lua, make in (
+                ("POST", POST_LUA, lambda w, i: ("POST", "/tickets", POST_BODY)),
+                ("PATCH", PATCH_LUA % {"n": n}, patch),
+            ):
                 runs = {"ours": [], "json-server": []}
                 for _ in range(repeat):
                     runs["ours"].append(load(ours, "/tickets", seconds, lua, make))
@@ -238,16 +269,25 @@ def bench_size(n: int, seconds: int, repeat: int) -> None:
         deletes = []
         for r in range(repeat):  # each run deletes its own range of ids, so none is deleted twice
             first = 1 + r * stride
-            deletes.append(load(ours, "/tickets", seconds, DELETE_LUA % {"first": first},
-                                lambda w, i, first=first: ("DELETE", f"/tickets/{first + w + CONNECTIONS * i}", None)))
+            deletes.append(
+                load(
+                    ours,
+                    "/tickets",
+                    seconds,
+                    DELETE_LUA % {"first": first},
+                    lambda w, i, first=first: ("DELETE", f"/tickets/{first + w + CONNECTIONS * i}", None),
+                )
+            )
         results["DELETE"] = {"ours": median_run(deletes)}
     finally:
         for proc in procs:
             proc.kill()
             proc.wait()
         shutil.rmtree(folder, ignore_errors=True)
-    print(f"\n#### {n:_} tickets ({size_mb:.1f} MB), {CONNECTIONS} connections, median of {repeat} runs of {seconds} s\n"
-          .replace("_", " "))  # fmt: skip
+    count = f"{n:_}".replace("_", " ")
+    print(
+        f"\n#### {count} tickets ({size_mb:.1f} MB), {CONNECTIONS} connections, median of {repeat} runs of {seconds} s\n"
+    )
     print("| workload | req/s | p50 ms | p99 ms | errors | other req/s | ratio to the other |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
@@ -266,9 +306,13 @@ def bench_cli(n: int = 100_000, repeat: int = 7) -> None:
         generate(path, n)
         commands = {
             "python script.py stats": [sys.executable, str(ROOT / "script.py"), "stats", "--file", str(path)],
-            "bare json.load": [sys.executable, "-c", "import json, sys; json.load(open(sys.argv[1], encoding='utf-8'))",
-                               str(path)],
-        }  # fmt: skip
+            "bare json.load": [
+                sys.executable,
+                "-c",
+                "import json, sys; json.load(open(sys.argv[1], encoding='utf-8'))",
+                str(path),
+            ],
+        }
         times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(repeat):  # alternate, so that both see the same machine
             for name, command in commands.items():
@@ -276,10 +320,15 @@ def bench_cli(n: int = 100_000, repeat: int = 7) -> None:
                 subprocess.run(command, check=True, capture_output=True)
                 times[name].append(time.perf_counter() - started)
         stats, bare = (statistics.median(times[name]) for name in commands)
-        print(f"\n#### CLI on {n:_} tickets ({path.stat().st_size / 1e6:.1f} MB), median of {repeat} processes\n"
-              .replace("_", " "))  # fmt: skip
-        print(f"python script.py stats: {stats * 1000:.0f} ms; bare json.load: {bare * 1000:.0f} ms; "
-              f"ratio {stats / bare:.2f}×")
+        print(
+            f"\n#### CLI on {n:_} tickets ({path.stat().st_size / 1e6:.1f} MB), median of {repeat} processes\n".replace(
+                "_", " "
+            )
+        )
+        print(
+            f"python script.py stats: {stats * 1000:.0f} ms; bare json.load: {bare * 1000:.0f} ms; "
+            f"ratio {stats / bare:.2f}×"
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

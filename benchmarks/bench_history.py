@@ -30,7 +30,7 @@ import bench
 
 ROOT = bench.ROOT
 sys.path.insert(0, str(ROOT))
-from tickets.stores.json_file.history_log import comment_line, event_line
+from tickets.stores.json_file.history_log import comment_line, event_line  # noqa: E402
 
 BEFORE = "c342640"  # main just before comments and history
 
@@ -44,28 +44,52 @@ def with_history(path: Path, n: int) -> tuple[int, int]:
     for t in data["tickets"]:
         day = f"2026-11-{14 + t['id'] % 14:02d}"
         draft = {**t, "title": "brouillon", "description": ""}
-        steps = [("created", {f: {"from": None, "to": draft[f]} for f in ("title", "description", "status",
-                                                                          "priority", "assignee")}),
-                 ("commented", None), ("commented", None),
-                 ("updated", {"title": {"from": "brouillon", "to": t["title"]}}),
-                 ("updated", {"description": {"from": "", "to": t["description"]}})]  # fmt: skip
+        steps = [
+            (
+                "created",
+                {f: {"from": None, "to": draft[f]} for f in ("title", "description", "status", "priority", "assignee")},
+            ),
+            ("commented", None),
+            ("commented", None),
+            ("updated", {"title": {"from": "brouillon", "to": t["title"]}}),
+            ("updated", {"description": {"from": "", "to": t["description"]}}),
+        ]
         for minute, (kind, changes) in enumerate(steps):
             at = f"{day}T09:{minute:02d}:00Z"
             if kind == "commented":
-                lines.append(comment_line({"id": comment_id, "ticket_id": t["id"], "author": "julie.martin",
-                                           "body": "Le technicien passe dans l'après-midi, merci de laisser le "
-                                                   "poste allumé.", "internal": comment_id % 2 == 0,
-                                           "created_at": at}))  # type: ignore[typeddict-item]  # fmt: skip
+                lines.append(
+                    comment_line(
+                        {
+                            "id": comment_id,
+                            "ticket_id": t["id"],
+                            "author": "julie.martin",
+                            "body": "Le technicien passe dans l'après-midi, merci de laisser le poste allumé.",
+                            "internal": comment_id % 2 == 0,
+                            "created_at": at,
+                        }
+                    )
+                )  # type: ignore[typeddict-item]
                 changes = {"comment_id": {"from": None, "to": comment_id}}
                 comment_id += 1
-            lines.append(event_line({"id": event_id, "ticket_id": t["id"], "at": at, "actor": "julie.martin",
-                                     "type": kind, "changes": changes}))  # type: ignore[typeddict-item]  # fmt: skip
+            lines.append(
+                event_line(
+                    {
+                        "id": event_id,
+                        "ticket_id": t["id"],
+                        "at": at,
+                        "actor": "julie.martin",
+                        "type": kind,
+                        "changes": changes,
+                    }
+                )
+            )  # type: ignore[typeddict-item]
             event_id += 1
     log = path.stem + ".history.1.jsonl"
     (path.parent / log).write_bytes(b"".join(lines))
     head = {"next_id": data["next_id"], "next_comment_id": comment_id, "next_event_id": event_id, "history_file": log}
-    path.write_text(json.dumps({**head, "tickets": data["tickets"]}, ensure_ascii=False, indent=2) + "\n",
-                    encoding="utf-8")  # fmt: skip
+    path.write_text(
+        json.dumps({**head, "tickets": data["tickets"]}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     return event_id - 1, comment_id - 1
 
 
@@ -74,8 +98,12 @@ def start_in(folder: Path, place: Path | str) -> tuple[subprocess.Popen, str]:
     port = bench.free_port()
     command = [sys.executable, "-m", "uvicorn", "main:app", "--port", str(port), "--log-level", "warning"]
     env = {k: v for k, v in os.environ.items() if k not in ("TICKETS_FILE", "TICKETS_DATABASE_URL")}
-    env.update({"TICKETS_DATABASE_URL" if str(place).startswith("postgresql://") else "TICKETS_FILE": str(place),
-                "PYTHONPATH": str(folder)})  # fmt: skip
+    env.update(
+        {
+            "TICKETS_DATABASE_URL" if str(place).startswith("postgresql://") else "TICKETS_FILE": str(place),
+            "PYTHONPATH": str(folder),
+        }
+    )
     process = subprocess.Popen(command, cwd=folder, env=env)
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -92,16 +120,20 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=10_000)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--postgres", action="store_true",
-                        help="the same three servers on PostgreSQL (a server started for the run, in /tmp)")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="the same three servers on PostgreSQL (a server started for the run, in /tmp)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed (apt-get install wrk)")
     n = args.tickets
     folder = Path(tempfile.mkdtemp(prefix="tickets-bench-history-"))
     worktree = folder / "before"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), BEFORE], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), BEFORE], check=True, capture_output=True
+    )
     processes: list[subprocess.Popen] = []
     cluster = None
     try:
@@ -121,11 +153,17 @@ def main() -> None:
             for name, path in files.items():
                 places[name] = cluster.url(cluster.new_database())
                 checkout = worktree if name == "before" else ROOT
-                subprocess.run([sys.executable, str(checkout / "script.py"), "copy", str(path), str(places[name])],
-                               check=True, cwd=checkout, capture_output=True)  # fmt: skip
-        print(f"{n} tickets; the history server's log holds {events} events and {comments} comments "
-              f"({(files['history'].parent / 'tickets.history.1.jsonl').stat().st_size / 1e6:.1f} MB); "
-              f"tickets.json is {files['history'].stat().st_size / 1e6:.1f} MB")
+                subprocess.run(
+                    [sys.executable, str(checkout / "script.py"), "copy", str(path), str(places[name])],
+                    check=True,
+                    cwd=checkout,
+                    capture_output=True,
+                )
+        print(
+            f"{n} tickets; the history server's log holds {events} events and {comments} comments "
+            f"({(files['history'].parent / 'tickets.history.1.jsonl').stat().st_size / 1e6:.1f} MB); "
+            f"tickets.json is {files['history'].stat().st_size / 1e6:.1f} MB"
+        )
         servers = {}
         for name, place in places.items():
             process, base = start_in(worktree if name == "before" else ROOT, place)
@@ -144,23 +182,31 @@ def main() -> None:
                     results[workload][name].append(bench.wrk(base, path, args.seconds, lua))
         store = "PostgreSQL" if args.postgres else "the JSON file"
         print(f"\n{store}: medians of {args.repeat} alternating runs of {args.seconds} s, 32 connections")
-        print(f"{'workload':36} {'before':>14} {'history':>14} {'fresh':>14} {'history/before':>15} {'fresh/before':>13}")
+        print(
+            f"{'workload':36} {'before':>14} {'history':>14} {'fresh':>14} {'history/before':>15} {'fresh/before':>13}"
+        )
         for workload in workloads:
             m = {name: bench.median_run(runs) for name, runs in results[workload].items()}
             cells = [f"{m[s]['rps']:8.0f} req/s" for s in servers]
             errors = sum(m[s]["errors"] for s in servers)
-            print(f"{workload:36} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14} "
-                  f"{m['history']['rps'] / m['before']['rps']:14.2f}x {m['fresh']['rps'] / m['before']['rps']:12.2f}x"
-                  + (f"  ({errors:.0f} errors)" if errors else ""))  # fmt: skip
-            print(f"{'  p50 / p99 ms':36} " + " ".join(f"{m[s]['p50']:6.1f}/{m[s]['p99']:6.1f}" .rjust(14) for s in servers))
+            print(
+                f"{workload:36} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14} "
+                f"{m['history']['rps'] / m['before']['rps']:14.2f}x {m['fresh']['rps'] / m['before']['rps']:12.2f}x"
+                + (f"  ({errors:.0f} errors)" if errors else "")
+            )
+            print(
+                f"{'  p50 / p99 ms':36} "
+                + " ".join(f"{m[s]['p50']:6.1f}/{m[s]['p99']:6.1f}".rjust(14) for s in servers)
+            )
     finally:
         for process in processes:
             process.terminate()
             process.wait(10)
         if cluster is not None:
             cluster.remove()
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], capture_output=True,
-                       check=False)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], capture_output=True, check=False
+        )
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -27,6 +27,8 @@ import httpx
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent / "tests")]
 
+from postgres_store import PostgresStore  # noqa: E402
+
 from bench import (  # noqa: E402
     CONNECTIONS,
     DELETE_LUA,
@@ -41,7 +43,6 @@ from bench import (  # noqa: E402
     start,
     started,
 )
-from postgres_store import PostgresStore  # noqa: E402
 
 GOALS_SIZE = 1_000_000
 
@@ -87,7 +88,11 @@ def post(w: int, i: int) -> tuple[str, str, bytes]:
 
 
 def patch(n: int):
-    return lambda w, i: ("PATCH", f"/tickets/{random.randint(1, n)}", json.dumps({"title": f"modifié {w} {i}"}).encode())
+    return lambda w, i: (
+        "PATCH",
+        f"/tickets/{random.randint(1, n)}",
+        json.dumps({"title": f"modifié {w} {i}"}).encode(),
+    )
 
 
 def delete(first: int):
@@ -170,31 +175,53 @@ def goals(url: str, folder: Path, seconds: int, repeat: int) -> list[str]:
         for _ in range(repeat):
             r["pg"].append(load(pg, "/tickets", seconds, patch_lua(GOALS_SIZE), patch(GOALS_SIZE)))
             r["json"].append(load(json_base, "/tickets", seconds, patch_lua(10_000), patch(10_000)))
-        lines.append(_goal_row("PATCH (1M on PostgreSQL vs JSON at 10k)", median_run(r["pg"]), median_run(r["json"]),
-                               "≥ 1.00×"))  # fmt: skip
+        lines.append(
+            _goal_row("PATCH (1M on PostgreSQL vs JSON at 10k)", median_run(r["pg"]), median_run(r["json"]), "≥ 1.00×")
+        )
         r = {"pg": [], "json": []}
         stride_pg, stride_json = GOALS_SIZE // repeat, 9_000 // repeat
         for k in range(repeat):  # each run deletes its own range of ids
-            r["pg"].append(load(pg, "/tickets", seconds, DELETE_LUA % {"first": 1 + k * stride_pg},
-                                delete(1 + k * stride_pg)))
-            r["json"].append(load(json_base, "/tickets", seconds, DELETE_LUA % {"first": 1 + k * stride_json},
-                                  delete(1 + k * stride_json)))
-        lines.append(_goal_row("DELETE (1M on PostgreSQL vs JSON at 10k)", median_run(r["pg"]), median_run(r["json"]),
-                               "≥ 1.00×"))  # fmt: skip
+            r["pg"].append(
+                load(pg, "/tickets", seconds, DELETE_LUA % {"first": 1 + k * stride_pg}, delete(1 + k * stride_pg))
+            )
+            r["json"].append(
+                load(
+                    json_base,
+                    "/tickets",
+                    seconds,
+                    DELETE_LUA % {"first": 1 + k * stride_json},
+                    delete(1 + k * stride_json),
+                )
+            )
+        lines.append(
+            _goal_row("DELETE (1M on PostgreSQL vs JSON at 10k)", median_run(r["pg"]), median_run(r["json"]), "≥ 1.00×")
+        )
         # The ceiling (benchmarks/ceiling.py, tickets in memory, no store) answers in the same time at any size.
         r = {"pg": [], "ceiling": []}
         for _ in range(repeat):
-            r["pg"].append(load(pg, f"/tickets/{GOALS_SIZE // 2 + 7}", seconds, "", get(f"/tickets/{GOALS_SIZE // 2 + 7}")))
+            r["pg"].append(
+                load(pg, f"/tickets/{GOALS_SIZE // 2 + 7}", seconds, "", get(f"/tickets/{GOALS_SIZE // 2 + 7}"))
+            )
             r["ceiling"].append(load(ceiling, "/tickets/5007", seconds, "", get("/tickets/5007")))
-        lines.append(_goal_row("GET one (1M on PostgreSQL vs in-memory ceiling at 10k)", median_run(r["pg"]),
-                               median_run(r["ceiling"]), "≥ 0.70×"))  # fmt: skip
+        lines.append(
+            _goal_row(
+                "GET one (1M on PostgreSQL vs in-memory ceiling at 10k)",
+                median_run(r["pg"]),
+                median_run(r["ceiling"]),
+                "≥ 0.70×",
+            )
+        )
         page = "/tickets?status=open&sort=-priority&limit=50"
         r = compare({"pg": pg}, page, seconds, repeat)["pg"]
-        lines.append(f"| filtered page `{page}` under load | {r['rps']:.0f} req/s | p50 {r['p50']:.1f} ms | "
-                     f"**p99 {r['p99']:.1f} ms** | goal p99 ≤ 50 ms |")
+        lines.append(
+            f"| filtered page `{page}` under load | {r['rps']:.0f} req/s | p50 {r['p50']:.1f} ms | "
+            f"**p99 {r['p99']:.1f} ms** | goal p99 ≤ 50 ms |"
+        )
         median, worst = sequential_ms(pg, "/tickets/stats")
-        lines.append(f"| `/tickets/stats` alone (21 requests) | – | median **{median:.0f} ms** | worst {worst:.0f} ms | "
-                     "goal ≤ 200 ms |")
+        lines.append(
+            f"| `/tickets/stats` alone (21 requests) | – | median **{median:.0f} ms** | worst {worst:.0f} ms | "
+            "goal ≤ 200 ms |"
+        )
     finally:
         for proc in procs:
             proc.kill()
@@ -203,8 +230,10 @@ def goals(url: str, folder: Path, seconds: int, repeat: int) -> list[str]:
 
 
 def _goal_row(name: str, ours: dict, other: dict, goal: str) -> str:
-    return (f"| {name} | {ours['rps']:.0f} req/s (p99 {ours['p99']:.1f} ms) | {other['rps']:.0f} req/s | "
-            f"**{ours['rps'] / other['rps']:.2f}×** | goal {goal} |")
+    return (
+        f"| {name} | {ours['rps']:.0f} req/s (p99 {ours['p99']:.1f} ms) | {other['rps']:.0f} req/s | "
+        f"**{ours['rps'] / other['rps']:.2f}×** | goal {goal} |"
+    )
 
 
 def main() -> None:
@@ -227,8 +256,10 @@ def main() -> None:
             url = cluster.url(cluster.new_database())
         if args.sizes:
             print("\n#### Quand passer à PostgreSQL : écritures (POST, req/s) et lecture d'un ticket (GET one)\n")
-            print("| tickets | JSON POST req/s | JSON GET one p50 ms | JSON GET one req/s | PostgreSQL POST req/s | "
-                  "PostgreSQL GET one p50 ms | PostgreSQL GET one req/s |")
+            print(
+                "| tickets | JSON POST req/s | JSON GET one p50 ms | JSON GET one req/s | PostgreSQL POST req/s | "
+                "PostgreSQL GET one p50 ms | PostgreSQL GET one req/s |"
+            )
             print("|---:|---:|---:|---:|---:|---:|---:|", flush=True)
             curve(url, folder, args.sizes, args.seconds, args.repeat)
         if not args.no_goals:

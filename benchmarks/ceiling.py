@@ -56,7 +56,9 @@ async def read_ticket(ticket_id: int) -> Ticket:
 
 @app.post("/tickets", status_code=201)
 async def create_ticket(data: TicketCreate) -> Ticket:
-    ticket = Ticket(id=NEXT[0], **data.model_dump(), created_at="2026-11-26T00:00:00Z", updated_at="2026-11-26T00:00:00Z")
+    ticket = Ticket(
+        id=NEXT[0], **data.model_dump(), created_at="2026-11-26T00:00:00Z", updated_at="2026-11-26T00:00:00Z"
+    )
     TICKETS[ticket.id] = ticket
     NEXT[0] += 1
     return ticket

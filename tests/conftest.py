@@ -34,7 +34,6 @@ from tickets.stores.json_file import JsonStore
 
 try:  # psycopg is installed by requirements-dev.txt (through requirements-postgres.txt)
     from postgres_cluster import Cluster, binaries
-
     from tickets.stores.postgres import PostgresStore
 except ImportError:
     Cluster = binaries = PostgresStore = None  # type: ignore[assignment,misc]
@@ -104,7 +103,9 @@ def _serving(store: TicketStore, settings: Settings | None = None) -> Iterator[T
 def postgres() -> Iterator[Cluster]:
     """One PostgreSQL server for the whole session, with a template database holding the test data."""
     if PostgresStore is None:
-        required_or_skip("psycopg is not installed (pip install -r requirements-postgres.txt): PostgreSQL tests skipped")
+        required_or_skip(
+            "psycopg is not installed (pip install -r requirements-postgres.txt): PostgreSQL tests skipped"
+        )
     bin_dir = binaries()
     if bin_dir is None:
         required_or_skip("PostgreSQL is not installed (sudo apt-get install postgresql): its tests are skipped")
@@ -226,10 +227,15 @@ def history_agrees(place: TicketStore | Path | str) -> tuple[int, int]:
             assert {f: now[ticket_id][f] for f in state} == state, f"ticket {ticket_id} differs from its history"
     for comment in comments.values():
         assert comment["ticket_id"] in now, f"comment {comment['id']} outlived its ticket"
-        assert comment["id"] in commented or comment["ticket_id"] not in replayed, f"comment {comment['id']} has no event"
+        assert comment["id"] in commented or comment["ticket_id"] not in replayed, (
+            f"comment {comment['id']} has no event"
+        )
     for comment_id in commented:
-        ticket_id = next(e["ticket_id"] for e in history.events
-                         if e["type"] == "commented" and e["changes"]["comment_id"]["to"] == comment_id)  # fmt: skip
+        ticket_id = next(
+            e["ticket_id"]
+            for e in history.events
+            if e["type"] == "commented" and e["changes"]["comment_id"]["to"] == comment_id
+        )
         assert comment_id in comments or replayed.get(ticket_id) is None, f"comment {comment_id} was lost"
     return len(history.events), len(comments)
 
@@ -263,7 +269,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         folder = item.browser_evidence_folder  # type: ignore[attr-defined]
         saved = [str(path) for n, v in enumerate(visits) for path in v.save_evidence(folder, f"page-{n + 1}")]
         test_report.sections.append(("browser evidence", "\n".join(saved)))
-        test_report.longrepr = f"{test_report.longrepr}\n\nbrowser evidence (screenshot, console log): {', '.join(saved)}"
+        test_report.longrepr = (
+            f"{test_report.longrepr}\n\nbrowser evidence (screenshot, console log): {', '.join(saved)}"
+        )
     return test_report
 
 
@@ -320,8 +328,9 @@ def running_server(store: Path | str, *, workers: int = 1, env: dict[str, str] |
         command = [sys.executable, "-m", "uvicorn", "main:app", "--port", str(port), "--log-level", "warning"]
         if workers > 1:
             command += ["--workers", str(workers)]
-        process = subprocess.Popen(command, cwd=ROOT, env={**store_environment(store), **(env or {})},
-                                   start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**store_environment(store), **(env or {})}, start_new_session=True
+        )
         base = f"http://127.0.0.1:{port}"
         if _wait_until_serving(base, process):
             break
@@ -388,13 +397,15 @@ def _hold_store_lock(folder: str, ready, release, touch: str | None, temp_file: 
 
 
 @contextmanager
-def lock_held_by_another_process(folder: Path, *, touch: Path | None = None,
-                                 temp_file: Path | None = None) -> Iterator[Callable[[], None]]:  # fmt: skip
+def lock_held_by_another_process(
+    folder: Path, *, touch: Path | None = None, temp_file: Path | None = None
+) -> Iterator[Callable[[], None]]:
     """While inside, another process holds the store's lock; the value lets the block release it early."""
     ctx = multiprocessing.get_context("spawn")
     ready, release = ctx.Event(), ctx.Event()
-    holder = ctx.Process(target=_hold_store_lock, args=(str(folder), ready, release, touch and str(touch),
-                                                         temp_file and str(temp_file)))  # fmt: skip
+    holder = ctx.Process(
+        target=_hold_store_lock, args=(str(folder), ready, release, touch and str(touch), temp_file and str(temp_file))
+    )
     holder.start()
     try:
         assert ready.wait(30), "the other process did not take the lock"

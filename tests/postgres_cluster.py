@@ -48,12 +48,25 @@ class Cluster:
         return subprocess.run([*prefix, *command], capture_output=True, text=True, check=check, timeout=120)
 
     def init(self, settings: str = "") -> None:
-        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--locale=C.UTF-8", "--no-sync")  # fmt: skip
+        self._run(
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        )
         hba = self.data / "pg_hba.conf"
         # One user must give a password (to test a wrong one); the others are trusted on the socket.
-        self._run("sh", "-c", f"printf 'local all {PASSWORD_USER} scram-sha-256\\n' | cat - {hba} > {hba}.new && "
-                              f"mv {hba}.new {hba}")  # fmt: skip
+        self._run(
+            "sh",
+            "-c",
+            f"printf 'local all {PASSWORD_USER} scram-sha-256\\n' | cat - {hba} > {hba}.new && mv {hba}.new {hba}",
+        )
         self.settings = settings
         self.start()
         with self.connect("postgres") as conn:
@@ -61,9 +74,19 @@ class Cluster:
 
     def start(self) -> None:
         # fsync and synchronous_commit stay on (the defaults): the crash tests rely on them.
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-t", "60",
-                  "-o", f"-k {self.folder} -c listen_addresses='' -c max_connections=200 {self.settings}",
-                  "start")  # fmt: skip
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.folder / "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-k {self.folder} -c listen_addresses='' -c max_connections=200 {self.settings}",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
@@ -87,11 +110,15 @@ class Cluster:
             deadline = time.monotonic() + 120  # a template is busy for a moment after its last connection closed
             while True:
                 try:
-                    conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template} STRATEGY FILE_COPY" if template else ""))
+                    conn.execute(
+                        f"CREATE DATABASE {name}" + (f" TEMPLATE {template} STRATEGY FILE_COPY" if template else "")
+                    )
                     break
                 except psycopg.errors.ObjectInUse:
                     if time.monotonic() > deadline:
-                        raise RuntimeError(f"could not copy the template {template}: still in use after 120 s") from None
+                        raise RuntimeError(
+                            f"could not copy the template {template}: still in use after 120 s"
+                        ) from None
                     time.sleep(0.05)
         return name
 

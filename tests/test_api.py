@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import _serving
 from fastapi.testclient import TestClient
 
+from conftest import _serving
 from tickets.api.app import create_app
 from tickets.api.responses import MAX_BODY_BYTES
 from tickets.engine.errors import SettingInvalid
@@ -33,18 +33,28 @@ def test_list_returns_every_ticket_in_id_order(client: TestClient) -> None:
     ids = [t["id"] for t in response.json()]
     assert ids == sorted(ids) and len(ids) == 14
     assert response.headers["X-Total-Count"] == "14"
-    assert set(response.json()[0]) == {"id", "title", "description", "status", "priority", "assignee",
-                                       "created_at", "updated_at"}  # fmt: skip
+    assert set(response.json()[0]) == {
+        "id",
+        "title",
+        "description",
+        "status",
+        "priority",
+        "assignee",
+        "created_at",
+        "updated_at",
+    }
 
 
 @pytest.mark.parametrize(
     ("query", "check"),
-    [("status=open", lambda t: t["status"] == "open"),
-     ("status=ouvert&status=En%20cours", lambda t: t["status"] in ("open", "in_progress")),
-     ("priority=URGENT", lambda t: t["priority"] == "urgent"),
-     ("assignee=julie.martin", lambda t: t["assignee"] == "julie.martin"),
-     ("q=IMPRIMANTE", lambda t: "imprimante" in (t["title"] + t["description"]).lower())],
-)  # fmt: skip
+    [
+        ("status=open", lambda t: t["status"] == "open"),
+        ("status=ouvert&status=En%20cours", lambda t: t["status"] in ("open", "in_progress")),
+        ("priority=URGENT", lambda t: t["priority"] == "urgent"),
+        ("assignee=julie.martin", lambda t: t["assignee"] == "julie.martin"),
+        ("q=IMPRIMANTE", lambda t: "imprimante" in (t["title"] + t["description"]).lower()),
+    ],
+)
 def test_list_filters(client: TestClient, query: str, check: object) -> None:
     response = client.get(f"/tickets?{query}")
     assert response.status_code == 200
@@ -55,8 +65,9 @@ def test_list_filters(client: TestClient, query: str, check: object) -> None:
 def test_list_sort_limit_offset_and_total(client: TestClient) -> None:
     everything = client.get("/tickets?sort=-priority").json()
     ranks = ["low", "medium", "high", "urgent"]
-    assert [ranks.index(t["priority"]) for t in everything] == sorted((ranks.index(t["priority"]) for t in everything),
-                                                                      reverse=True)  # fmt: skip
+    assert [ranks.index(t["priority"]) for t in everything] == sorted(
+        (ranks.index(t["priority"]) for t in everything), reverse=True
+    )
     urgent_ids = [t["id"] for t in everything if t["priority"] == "urgent"]
     assert urgent_ids == sorted(urgent_ids)  # ties by ascending id, even descending
     page = client.get("/tickets?sort=-priority&limit=3&offset=2")
@@ -71,10 +82,18 @@ def test_list_sort_by_title_ignores_case(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("status=done", "status"), ("priority=critical", "priority"), ("sort=colour", "sort"), ("sort=--id", "sort"),
-     ("limit=0", "limit"), ("limit=abc", "limit"), ("limit=1.5", "limit"), ("offset=-1", "offset"),
-     ("stauts=open", "stauts")],
-)  # fmt: skip
+    [
+        ("status=done", "status"),
+        ("priority=critical", "priority"),
+        ("sort=colour", "sort"),
+        ("sort=--id", "sort"),
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("limit=1.5", "limit"),
+        ("offset=-1", "offset"),
+        ("stauts=open", "stauts"),
+    ],
+)
 def test_list_bad_query_is_400(client: TestClient, query: str, field: str) -> None:
     response = client.get(f"/tickets?{query}")
     assert response.status_code == 400
@@ -99,18 +118,39 @@ def test_create_returns_201_location_and_etag(client: TestClient, stored: Stored
 
 def test_create_defaults(client: TestClient) -> None:
     ticket = client.post("/tickets", json={"title": "Minimal"}).json()
-    assert (ticket["description"], ticket["status"], ticket["priority"], ticket["assignee"]) == ("", "open", "medium",
-                                                                                                 None)  # fmt: skip
+    assert (ticket["description"], ticket["status"], ticket["priority"], ticket["assignee"]) == (
+        "",
+        "open",
+        "medium",
+        None,
+    )
 
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"title": ""}, {"title": "   "}, {"title": "x" * 201}, {"title": 42}, {"title": ["a"]}, {"title": None},
-     {"title": "ok", "description": "d" * 5001}, {"title": "ok", "status": "done"}, {"title": "ok", "priority": 3},
-     {"title": "ok", "assignee": ""}, {"title": "ok", "assignee": "a" * 101}, {"title": "ok", "prioriy": "high"},
-     {"title": "ok", "id": 99}, {"title": "ok", "created_at": "2026-01-01T00:00:00Z"},
-     {"title": "ok", "updated_at": "2026-01-01T00:00:00Z"}, [], "title", 42, None],
-)  # fmt: skip
+    [
+        {},
+        {"title": ""},
+        {"title": "   "},
+        {"title": "x" * 201},
+        {"title": 42},
+        {"title": ["a"]},
+        {"title": None},
+        {"title": "ok", "description": "d" * 5001},
+        {"title": "ok", "status": "done"},
+        {"title": "ok", "priority": 3},
+        {"title": "ok", "assignee": ""},
+        {"title": "ok", "assignee": "a" * 101},
+        {"title": "ok", "prioriy": "high"},
+        {"title": "ok", "id": 99},
+        {"title": "ok", "created_at": "2026-01-01T00:00:00Z"},
+        {"title": "ok", "updated_at": "2026-01-01T00:00:00Z"},
+        [],
+        "title",
+        42,
+        None,
+    ],
+)
 def test_create_invalid_body_is_400(client: TestClient, body: object, stored: Stored) -> None:
     before = stored()
     response = client.post("/tickets", json=body)
@@ -121,10 +161,15 @@ def test_create_invalid_body_is_400(client: TestClient, body: object, stored: St
 
 @pytest.mark.parametrize(
     ("content", "content_type"),
-    [(b"{not json", "application/json"), (b'{"title": "x",}', "application/json"), (b"\xff\xfe", "application/json"),
-     (b'{"title": NaN}', "application/json"), (b'{"title": 1e400}', "application/json"),
-     (b"[" * 100_000 + b"]" * 100_000, "application/json")],
-)  # fmt: skip
+    [
+        (b"{not json", "application/json"),
+        (b'{"title": "x",}', "application/json"),
+        (b"\xff\xfe", "application/json"),
+        (b'{"title": NaN}', "application/json"),
+        (b'{"title": 1e400}', "application/json"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json"),
+    ],
+)
 def test_create_malformed_request_is_400(client: TestClient, content: bytes, content_type: str) -> None:
     response = client.post("/tickets", content=content, headers={"Content-Type": content_type})
     assert response.status_code == 400
@@ -133,17 +178,27 @@ def test_create_malformed_request_is_400(client: TestClient, content: bytes, con
 
 @pytest.mark.parametrize(
     ("method", "url", "content", "content_type"),
-    [("POST", "/tickets", b'{"title": "x"}', "text/plain"), ("POST", "/tickets", b"title=x", "application/x-www-form-urlencoded"),
-     ("POST", "/tickets", b"--x\r\n", "multipart/form-data; boundary=x"), ("PATCH", "/tickets/1", b"status=closed", None)],
-)  # fmt: skip
-def test_body_that_is_not_json_is_400_saying_to_send_json(client: TestClient, stored: Stored, method: str, url: str,
-                                                          content: bytes, content_type: str | None) -> None:  # fmt: skip
+    [
+        ("POST", "/tickets", b'{"title": "x"}', "text/plain"),
+        ("POST", "/tickets", b"title=x", "application/x-www-form-urlencoded"),
+        ("POST", "/tickets", b"--x\r\n", "multipart/form-data; boundary=x"),
+        ("PATCH", "/tickets/1", b"status=closed", None),
+    ],
+)
+def test_body_that_is_not_json_is_400_saying_to_send_json(
+    client: TestClient, stored: Stored, method: str, url: str, content: bytes, content_type: str | None
+) -> None:
     before = stored()
     headers = {"Content-Type": content_type} if content_type else {}
     response = client.request(method, url, content=content, headers=headers)
     assert response.status_code == 400
-    assert response.json()["detail"] == [{"type": "content_type", "loc": ["header", "content-type"],
-                                          "msg": "send the body as JSON, with the header Content-Type: application/json"}]
+    assert response.json()["detail"] == [
+        {
+            "type": "content_type",
+            "loc": ["header", "content-type"],
+            "msg": "send the body as JSON, with the header Content-Type: application/json",
+        }
+    ]
     assert stored() == before
 
 
@@ -219,10 +274,22 @@ def test_patch_that_changes_nothing_keeps_updated_at_and_etag(client: TestClient
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"title": None}, {"status": None}, {"priority": None}, {"description": None}, {"title": ""},
-     {"status": "done"}, {"prioriy": "high"}, {"id": 5}, {"created_at": "2026-01-01T00:00:00Z"},
-     {"updated_at": "2026-01-01T00:00:00Z"}, [], "x"],
-)  # fmt: skip
+    [
+        {},
+        {"title": None},
+        {"status": None},
+        {"priority": None},
+        {"description": None},
+        {"title": ""},
+        {"status": "done"},
+        {"prioriy": "high"},
+        {"id": 5},
+        {"created_at": "2026-01-01T00:00:00Z"},
+        {"updated_at": "2026-01-01T00:00:00Z"},
+        [],
+        "x",
+    ],
+)
 def test_patch_invalid_body_is_400(client: TestClient, body: object) -> None:
     before = client.get("/tickets/1").json()
     response = client.patch("/tickets/1", json=body)
@@ -274,8 +341,11 @@ def test_deleting_the_highest_id_never_frees_it(client: TestClient) -> None:
 def test_stats_counts_every_key(client: TestClient) -> None:
     stats = client.get("/tickets/stats").json()
     per_day = stats.pop("per_day")
-    assert stats == {"total": 14, "by_status": {"open": 7, "in_progress": 3, "closed": 4},
-                     "by_priority": {"low": 3, "medium": 5, "high": 3, "urgent": 3}}  # fmt: skip
+    assert stats == {
+        "total": 14,
+        "by_status": {"open": 7, "in_progress": 3, "closed": 4},
+        "by_priority": {"low": 3, "medium": 5, "high": 3, "urgent": 3},
+    }
     # The test data has no history: 14 days (the default), every one with zeros.
     assert len(per_day) == 14 and all(d["opened"] == d["closed"] == 0 for d in per_day)
 
@@ -296,9 +366,15 @@ def test_unreadable_file_is_503_then_recovers(json_client: TestClient, tickets_f
     client = json_client
     good = tickets_file.read_bytes()
     tickets_file.write_bytes(garbage)
-    for method, url, body in [("GET", "/tickets", None), ("GET", "/tickets/1", None), ("GET", "/tickets/stats", None),
-                              ("POST", "/tickets", {"title": "x"}), ("PATCH", "/tickets/1", {"status": "closed"}),
-                              ("DELETE", "/tickets/1", None), ("GET", "/health", None)]:  # fmt: skip
+    for method, url, body in [
+        ("GET", "/tickets", None),
+        ("GET", "/tickets/1", None),
+        ("GET", "/tickets/stats", None),
+        ("POST", "/tickets", {"title": "x"}),
+        ("PATCH", "/tickets/1", {"status": "closed"}),
+        ("DELETE", "/tickets/1", None),
+        ("GET", "/health", None),
+    ]:
         response = client.request(method, url, json=body)
         assert response.status_code == 503, (method, url)
         assert str(tickets_file) in response.json()["detail"]
@@ -348,9 +424,16 @@ def keyed(ticket_store: TicketStore, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 @pytest.mark.parametrize(
     ("method", "url"),
-    [("GET", "/tickets"), ("POST", "/tickets"), ("GET", "/tickets/1"), ("PATCH", "/tickets/1"),
-     ("DELETE", "/tickets/1"), ("GET", "/tickets/stats"), ("GET", "/tickets/999")],
-)  # fmt: skip
+    [
+        ("GET", "/tickets"),
+        ("POST", "/tickets"),
+        ("GET", "/tickets/1"),
+        ("PATCH", "/tickets/1"),
+        ("DELETE", "/tickets/1"),
+        ("GET", "/tickets/stats"),
+        ("GET", "/tickets/999"),
+    ],
+)
 def test_api_key_required_when_set(keyed: TestClient, method: str, url: str, tickets_file: Path) -> None:
     before = tickets_file.read_bytes()
     missing = keyed.request(method, url, json={"title": "x"})
@@ -377,8 +460,11 @@ def test_right_api_key_opens_and_health_docs_stay_open(keyed: TestClient) -> Non
 def test_openapi_declares_the_api_key_for_swagger(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert schema["components"]["securitySchemes"]["APIKeyHeader"] == {
-        "type": "apiKey", "in": "header", "name": "X-API-Key",
-        "description": "Needed only when the server has TICKETS_API_KEY set."}  # fmt: skip
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "Needed only when the server has TICKETS_API_KEY set.",
+    }
     list_op = schema["paths"]["/tickets"]["get"]
     assert list_op["security"] == [{"APIKeyHeader": []}] and "401" in list_op["responses"]
     assert "security" not in schema["paths"]["/health"]["get"]
@@ -391,14 +477,20 @@ def test_no_cors_headers_by_default(client: TestClient) -> None:
 
 # --------------------------------------------------------------------------- HTTP as users expect it
 
-PATHS = {"/tickets": "GET, HEAD, OPTIONS, POST", "/tickets/3": "DELETE, GET, HEAD, OPTIONS, PATCH",
-         "/tickets/stats": "GET, HEAD, OPTIONS", "/health": "GET, HEAD, OPTIONS", "/docs": "GET, HEAD, OPTIONS"}
+PATHS = {
+    "/tickets": "GET, HEAD, OPTIONS, POST",
+    "/tickets/3": "DELETE, GET, HEAD, OPTIONS, PATCH",
+    "/tickets/stats": "GET, HEAD, OPTIONS",
+    "/health": "GET, HEAD, OPTIONS",
+    "/docs": "GET, HEAD, OPTIONS",
+}
 
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
-def test_an_unsupported_method_is_405_with_the_complete_allow_header(client: TestClient, path: str,
-                                                                      method: str) -> None:  # fmt: skip
+def test_an_unsupported_method_is_405_with_the_complete_allow_header(
+    client: TestClient, path: str, method: str
+) -> None:
     if method in PATHS[path]:
         return
     response = client.request(method, path, json={"title": "x"})
@@ -414,8 +506,19 @@ def test_options_answers_204_with_allow(client: TestClient, path: str) -> None:
     assert response.content == b""
 
 
-@pytest.mark.parametrize("path", ["/tickets", "/tickets/3", "/tickets/stats", "/health", "/docs", "/openapi.json",
-                                  "/tickets/99", "/tickets?sort=couleur"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/tickets",
+        "/tickets/3",
+        "/tickets/stats",
+        "/health",
+        "/docs",
+        "/openapi.json",
+        "/tickets/99",
+        "/tickets?sort=couleur",
+    ],
+)
 def test_head_answers_like_get_without_a_body(client: TestClient, path: str) -> None:
     get, head = client.get(path), client.head(path)
     assert head.status_code == get.status_code
@@ -432,10 +535,14 @@ def test_root_redirects_to_the_docs(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("query", "expected"),
-    [("status=open,closed", "status=open&status=closed"), ("priority=haute,URGENTE", "priority=high&priority=urgent"),
-     ("status=en%20cours,ferm%C3%A9", "status=in_progress&status=closed"), ("q=RESEAU", "q=réseau"),
-     ("priority=basse&priority=moyenne", "priority=low,medium")],
-)  # fmt: skip
+    [
+        ("status=open,closed", "status=open&status=closed"),
+        ("priority=haute,URGENTE", "priority=high&priority=urgent"),
+        ("status=en%20cours,ferm%C3%A9", "status=in_progress&status=closed"),
+        ("q=RESEAU", "q=réseau"),
+        ("priority=basse&priority=moyenne", "priority=low,medium"),
+    ],
+)
 def test_lists_french_values_and_accents_are_understood(client: TestClient, query: str, expected: str) -> None:
     got, want = client.get(f"/tickets?{query}"), client.get(f"/tickets?{expected}")
     assert got.status_code == want.status_code == 200
@@ -470,7 +577,12 @@ def test_openapi_documents_headers_tags_and_real_dates(client: TestClient) -> No
     for method in ("get", "patch"):
         assert "ETag" in paths["/tickets/{ticket_id}"][method]["responses"]["200"]["headers"]
     assert {tag for ops in paths.values() for op in ops.values() for tag in op.get("tags", [])} == {
-        "tickets", "comments", "history", "statistics", "service"}
+        "tickets",
+        "comments",
+        "history",
+        "statistics",
+        "service",
+    }
     ticket = schema["components"]["schemas"]["Ticket"]
     example = ticket["examples"][0]
     for field in ("created_at", "updated_at"):
@@ -485,16 +597,18 @@ def test_docs_pages_ask_no_other_host(client: TestClient) -> None:
             assert client.get(asset).status_code == 200, asset
 
 
-def test_an_empty_api_key_setting_refuses_to_make_the_app(ticket_store: TicketStore,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_an_empty_api_key_setting_refuses_to_make_the_app(
+    ticket_store: TicketStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Fail closed: never an open API (main.py turns this into one line and the server does not start)."""
     monkeypatch.setenv("TICKETS_API_KEY", "")
     with pytest.raises(SettingInvalid, match="TICKETS_API_KEY is set but empty"):
         create_app(store=ticket_store)
 
 
-def test_an_invalid_lock_timeout_setting_refuses_to_make_the_app(ticket_store: TicketStore, monkeypatch: pytest.MonkeyPatch,
-                                                                 stored: Stored) -> None:  # fmt: skip
+def test_an_invalid_lock_timeout_setting_refuses_to_make_the_app(
+    ticket_store: TicketStore, monkeypatch: pytest.MonkeyPatch, stored: Stored
+) -> None:
     before = stored()
     monkeypatch.setenv("TICKETS_LOCK_TIMEOUT", "nan")
     with pytest.raises(SettingInvalid, match="TICKETS_LOCK_TIMEOUT='nan'"):

@@ -16,24 +16,36 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
 from conftest import report, required_or_skip, running_server
 
-CHROMIUM = next((p for p in (os.environ.get("CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"))
-                 if p), None)  # fmt: skip
+CHROMIUM = next(
+    (p for p in (os.environ.get("CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser")) if p), None
+)
 try:
     from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = None
 
 if sync_playwright is None or CHROMIUM is None:
-    required_or_skip("the browser test needs `pip install -r requirements-dev.txt` (playwright) and Chromium "
-                     "(Debian/Ubuntu: sudo apt-get install chromium)")  # fmt: skip
+    required_or_skip(
+        "the browser test needs `pip install -r requirements-dev.txt` (playwright) and Chromium "
+        "(Debian/Ubuntu: sudo apt-get install chromium)"
+    )
 
 KEY = "cle-du-navigateur-42"
 # Chromium's own background traffic (updates, sync, safe browsing) would try other hosts: switched off,
 # so that the request log below holds only what the pages themselves ask for.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-default-apps", "--disable-features=Translate"]  # fmt: skip
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--disable-features=Translate",
+]
 
 
 # A loaded machine (two suites at once on two cores) renders Swagger UI slowly: every wait below is an

@@ -8,14 +8,19 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
 
+from conftest import ROOT
 from tickets.cli.main import main
 
 
 def cli(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "script.py"), *args], capture_output=True, timeout=60,
-                          env={**os.environ, **(env or {})}, **kwargs)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, str(ROOT / "script.py"), *args],
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        **kwargs,
+    )
 
 
 def test_output_piped_into_head_gives_no_traceback(store_args: list[str]) -> None:
@@ -28,8 +33,13 @@ def test_output_piped_into_head_gives_no_traceback(store_args: list[str]) -> Non
 
 def test_a_full_disk_on_stdout_is_one_line_and_exit_1(store_args: list[str]) -> None:
     with open("/dev/full", "w") as full:
-        run = subprocess.run([sys.executable, str(ROOT / "script.py"), "list", *store_args],
-                             stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)  # fmt: skip
+        run = subprocess.run(
+            [sys.executable, str(ROOT / "script.py"), "list", *store_args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
     assert run.returncode == 1
     assert run.stderr == "script.py: error: could not write the output: No space left on device\n"
 
@@ -72,11 +82,14 @@ def test_list_offset(capsys: pytest.CaptureFixture[str], store_args: list[str]) 
     assert "invalid offset 'x': expected a whole number >= 0" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("command", "values"), [
-    ("list", ["open, in_progress, closed", "low, medium, high, urgent", "haute", "priority", "-priority"]),
-    ("add", ["open, in_progress, closed", "low, medium, high, urgent", "fermé"]),
-    ("update", ["open, in_progress, closed", "low, medium, high, urgent", "quotes optional"]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("command", "values"),
+    [
+        ("list", ["open, in_progress, closed", "low, medium, high, urgent", "haute", "priority", "-priority"]),
+        ("add", ["open, in_progress, closed", "low, medium, high, urgent", "fermé"]),
+        ("update", ["open, in_progress, closed", "low, medium, high, urgent", "quotes optional"]),
+    ],
+)
 def test_help_lists_the_accepted_values(command: str, values: list[str]) -> None:
     run = cli(command, "--help", text=True)
     assert run.returncode == 0

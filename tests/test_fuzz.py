@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from conftest import TEST_DATA, report
 from hypothesis import HealthCheck, settings
 
+from conftest import TEST_DATA, report
 from tickets.api.app import create_app
 from tickets.engine.settings import Settings
 from tickets.stores.json_file import JsonStore
@@ -30,8 +30,11 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 def fuzzed_store():
     yield app.state.store
     shutil.rmtree(FOLDER, ignore_errors=True)
-    report(f"fuzzing: schemathesis ran {CASES['run']} cases (positive and negative), no 5xx, every response "
-           "matched the documented schema", scope="tests/test_fuzz.py")
+    report(
+        f"fuzzing: schemathesis ran {CASES['run']} cases (positive and negative), no 5xx, every response "
+        "matched the documented schema",
+        scope="tests/test_fuzz.py",
+    )
 
 
 def real_key(case: schemathesis.Case) -> dict[str, str] | None:
@@ -52,7 +55,10 @@ def test_api_matches_its_schema(case: schemathesis.Case) -> None:
     stale = response.status_code == 412 and "if-match" in {k.lower() for k in (case.headers or {})}
     # A comment needs an author, or an actor to take it from (X-Actor, a named key): a rule across the body
     # and a header that the schema cannot state, so a body without author and no X-Actor is rightly a 400.
-    anonymous = response.status_code == 400 and response.json()["detail"][0]["loc"] == ["body", "author"] and (
-        "x-actor" not in {k.lower() for k in (case.headers or {})})  # fmt: skip
+    anonymous = (
+        response.status_code == 400
+        and response.json()["detail"][0]["loc"] == ["body", "author"]
+        and ("x-actor" not in {k.lower() for k in (case.headers or {})})
+    )
     excluded = [schemathesis.checks.positive_data_acceptance] if stale or anonymous else []
     case.validate_response(response, excluded_checks=excluded, headers=real_key(case))

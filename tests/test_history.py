@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import _serving, contents, history_agrees, report, running_server, sync
 from fastapi.testclient import TestClient
 
+from conftest import _serving, contents, history_agrees, report, running_server, sync
 from tickets.cli.main import main
 from tickets.cli.output import BAR_WIDTH, bar_chart
 from tickets.engine.errors import SettingInvalid, StoreUnreadable
@@ -24,8 +24,16 @@ from tickets.stores import TicketStore
 from tickets.stores.json_file import JsonStore
 from tickets.stores.json_file import history_log as json_history
 
-TICKET = {"id": 3, "title": "Imprimante", "description": "", "status": "open", "priority": "high", "assignee": None,
-          "created_at": "2026-11-20T09:14:00Z", "updated_at": "2026-11-20T09:14:00Z"}  # fmt: skip
+TICKET = {
+    "id": 3,
+    "title": "Imprimante",
+    "description": "",
+    "status": "open",
+    "priority": "high",
+    "assignee": None,
+    "created_at": "2026-11-20T09:14:00Z",
+    "updated_at": "2026-11-20T09:14:00Z",
+}
 
 
 # --------------------------------------------------------------------------- pure functions
@@ -37,7 +45,9 @@ def test_the_event_diff_names_only_what_changed() -> None:
     assert created["assignee"] == {"from": None, "to": None} and created["title"] == {"from": None, "to": "Imprimante"}
     closed = {**TICKET, "status": "closed", "assignee": "ana", "updated_at": "2026-11-21T10:00:00Z"}
     assert changes_between(TICKET, closed) == {  # type: ignore[arg-type]
-        "status": {"from": "open", "to": "closed"}, "assignee": {"from": None, "to": "ana"}}  # not updated_at
+        "status": {"from": "open", "to": "closed"},
+        "assignee": {"from": None, "to": "ana"},
+    }  # not updated_at
     assert changes_between(TICKET, dict(TICKET)) == {}  # type: ignore[arg-type]
     assert changes_between(TICKET, None) == {}  # type: ignore[arg-type]
 
@@ -47,12 +57,22 @@ def test_per_day_counts_openings_and_closings_with_every_day_present() -> None:
         changes = {"status": {"from": None if kind == "created" else "open", "to": status}} if status else {}
         return {"id": 1, "ticket_id": 1, "at": at, "actor": None, "type": kind, "changes": changes}
 
-    counts = tally([event("2026-11-25T23:59:59Z", "created", "open"), event("2026-11-26T00:00:00Z", "created", "closed"),
-                           event("2026-11-26T10:00:00Z", "updated", "closed"), event("2026-11-26T11:00:00Z", "updated", "open"),
-                           event("2026-11-20T10:00:00Z", "created", "open"), event("2026-11-26T12:00:00Z", "commented")])  # fmt: skip
+    counts = tally(
+        [
+            event("2026-11-25T23:59:59Z", "created", "open"),
+            event("2026-11-26T00:00:00Z", "created", "closed"),
+            event("2026-11-26T10:00:00Z", "updated", "closed"),
+            event("2026-11-26T11:00:00Z", "updated", "open"),
+            event("2026-11-20T10:00:00Z", "created", "open"),
+            event("2026-11-26T12:00:00Z", "commented"),
+        ]
+    )
     days = per_day(counts, 3, today=date(2026, 11, 27))
-    assert days == [{"date": "2026-11-25", "opened": 1, "closed": 0}, {"date": "2026-11-26", "opened": 1, "closed": 2},
-                    {"date": "2026-11-27", "opened": 0, "closed": 0}]  # fmt: skip
+    assert days == [
+        {"date": "2026-11-25", "opened": 1, "closed": 0},
+        {"date": "2026-11-26", "opened": 1, "closed": 2},
+        {"date": "2026-11-27", "opened": 0, "closed": 0},
+    ]
     assert [d["date"] for d in per_day({}, 2, today=date(2026, 3, 1))] == ["2026-02-28", "2026-03-01"]
 
 
@@ -70,14 +90,21 @@ def test_a_comment_is_created_listed_and_found_at_its_location(client: TestClien
     response = client.post("/tickets/3/comments", json={"author": "  karim  ", "body": "Je passe à 14 h."})
     assert response.status_code == 201
     comment = response.json()
-    assert comment == {"id": comment["id"], "ticket_id": 3, "author": "karim", "body": "Je passe à 14 h.",
-                       "internal": False, "created_at": comment["created_at"]}  # fmt: skip
+    assert comment == {
+        "id": comment["id"],
+        "ticket_id": 3,
+        "author": "karim",
+        "body": "Je passe à 14 h.",
+        "internal": False,
+        "created_at": comment["created_at"],
+    }
     assert response.headers["Location"] == f"/tickets/3/comments/{comment['id']}"
     assert client.get(response.headers["Location"]).json() == comment
     after = client.get("/tickets/3")  # the comment moved updated_at, and so the ETag, even within the same second
     assert after.json()["updated_at"] > before.json()["updated_at"] and after.headers["ETag"] != before.headers["ETag"]
-    second = client.post("/tickets/3/comments", json={"body": "Pièce commandée.", "internal": True},
-                         headers={"X-Actor": "julie"}).json()  # fmt: skip
+    second = client.post(
+        "/tickets/3/comments", json={"body": "Pièce commandée.", "internal": True}, headers={"X-Actor": "julie"}
+    ).json()
     assert second["author"] == "julie" and second["internal"] is True and second["id"] > comment["id"]
     assert client.get("/tickets/3").json()["updated_at"] > after.json()["updated_at"]
     listed = client.get("/tickets/3/comments")
@@ -89,21 +116,25 @@ def test_a_comment_is_created_listed_and_found_at_its_location(client: TestClien
     assert client.get("/tickets/3").json() not in (None, {}) and "comments" not in client.get("/tickets/3").json()
 
 
-@pytest.mark.parametrize(("body", "headers", "where"), [
-    ({"body": ""}, {"X-Actor": "ana"}, ["body", "body"]),
-    ({"body": "  \u200b "}, {"X-Actor": "ana"}, ["body", "body"]),
-    ({"body": "x" * 10_001}, {"X-Actor": "ana"}, ["body", "body"]),
-    ({"body": "a\x00b"}, {"X-Actor": "ana"}, ["body", "body"]),
-    ({"body": "ok"}, {}, ["body", "author"]),  # no author and no actor
-    ({"body": "ok", "author": "   "}, {}, ["body", "author"]),
-    ({"body": "ok", "author": "a" * 101}, {}, ["body", "author"]),
-    ({"body": "ok", "internal": "yes"}, {"X-Actor": "ana"}, ["body", "internal"]),
-    ({"body": "ok", "id": 4}, {"X-Actor": "ana"}, ["body", "id"]),
-    ({"body": "ok"}, {"X-Actor": "a" * 101}, ["header", "X-Actor"]),
-    ({"body": "ok"}, {"X-Actor": "   "}, ["header", "X-Actor"]),
-])  # fmt: skip
-def test_a_bad_comment_is_a_400_naming_the_problem(client: TestClient, body: dict[str, Any],
-                                                   headers: dict[str, str], where: list[str]) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("body", "headers", "where"),
+    [
+        ({"body": ""}, {"X-Actor": "ana"}, ["body", "body"]),
+        ({"body": "  \u200b "}, {"X-Actor": "ana"}, ["body", "body"]),
+        ({"body": "x" * 10_001}, {"X-Actor": "ana"}, ["body", "body"]),
+        ({"body": "a\x00b"}, {"X-Actor": "ana"}, ["body", "body"]),
+        ({"body": "ok"}, {}, ["body", "author"]),  # no author and no actor
+        ({"body": "ok", "author": "   "}, {}, ["body", "author"]),
+        ({"body": "ok", "author": "a" * 101}, {}, ["body", "author"]),
+        ({"body": "ok", "internal": "yes"}, {"X-Actor": "ana"}, ["body", "internal"]),
+        ({"body": "ok", "id": 4}, {"X-Actor": "ana"}, ["body", "id"]),
+        ({"body": "ok"}, {"X-Actor": "a" * 101}, ["header", "X-Actor"]),
+        ({"body": "ok"}, {"X-Actor": "   "}, ["header", "X-Actor"]),
+    ],
+)
+def test_a_bad_comment_is_a_400_naming_the_problem(
+    client: TestClient, body: dict[str, Any], headers: dict[str, str], where: list[str]
+) -> None:
     response = client.post("/tickets/3/comments", json=body, headers=headers)
     assert response.status_code == 400
     assert where in [issue["loc"] for issue in response.json()["detail"]]
@@ -111,7 +142,9 @@ def test_a_bad_comment_is_a_400_naming_the_problem(client: TestClient, body: dic
 
 
 def test_comment_routes_answer_404_413_and_400(client: TestClient) -> None:
-    assert client.post("/tickets/99/comments", json={"body": "x", "author": "a"}).json() == {"detail": "ticket 99 not found"}
+    assert client.post("/tickets/99/comments", json={"body": "x", "author": "a"}).json() == {
+        "detail": "ticket 99 not found"
+    }
     assert client.get("/tickets/99/comments").status_code == 404
     assert client.get("/tickets/12/comments").status_code == 404  # 12 was never given in the test data
     assert client.get("/tickets/3/comments/999").json() == {"detail": "comment 999 of ticket 3 not found"}
@@ -119,14 +152,21 @@ def test_comment_routes_answer_404_413_and_400(client: TestClient) -> None:
     assert client.get("/tickets/3/comments?limit=0").status_code == 400
     assert client.get("/tickets/3/comments?limit=1&limit=2").status_code == 400
     huge = b'{"author": "a", "body": "' + b"x" * (1024 * 1024) + b'"}'
-    assert client.post("/tickets/3/comments", content=huge, headers={"Content-Type": "application/json"}).status_code == 413
-    assert client.post("/tickets/3/comments", content="body=x", headers={"Content-Type": "text/plain"}).status_code == 400
+    assert (
+        client.post("/tickets/3/comments", content=huge, headers={"Content-Type": "application/json"}).status_code
+        == 413
+    )
+    assert (
+        client.post("/tickets/3/comments", content="body=x", headers={"Content-Type": "text/plain"}).status_code == 400
+    )
     other = client.post("/tickets/4/comments", json={"body": "x", "author": "a"}).json()["id"]
     assert client.get(f"/tickets/3/comments/{other}").status_code == 404  # another ticket's comment
 
 
 def test_every_change_is_in_the_history_with_who_and_what(client: TestClient) -> None:
-    created = client.post("/tickets", json={"title": "Écran noir", "priority": "haute"}, headers={"X-Actor": "zoé".encode()})
+    created = client.post(
+        "/tickets", json={"title": "Écran noir", "priority": "haute"}, headers={"X-Actor": "zoé".encode()}
+    )
     ticket_id = created.json()["id"]
     assert client.patch(f"/tickets/{ticket_id}", json={"status": "en cours", "assignee": "karim"}).status_code == 200
     assert client.patch(f"/tickets/{ticket_id}", json={"status": "in_progress"}).status_code == 200  # nothing changes
@@ -135,10 +175,17 @@ def test_every_change_is_in_the_history_with_who_and_what(client: TestClient) ->
     response = client.get(f"/tickets/{ticket_id}/events")  # still answers after the deletion
     events = response.json()
     assert response.headers["X-Total-Count"] == "4"
-    assert [(e["type"], e["actor"]) for e in events] == [("created", "zoé"), ("updated", None), ("commented", "karim"),
-                                                         ("deleted", "ana")]  # fmt: skip
+    assert [(e["type"], e["actor"]) for e in events] == [
+        ("created", "zoé"),
+        ("updated", None),
+        ("commented", "karim"),
+        ("deleted", "ana"),
+    ]
     assert events[0]["changes"]["priority"] == {"from": None, "to": "high"}
-    assert events[1]["changes"] == {"status": {"from": "open", "to": "in_progress"}, "assignee": {"from": None, "to": "karim"}}
+    assert events[1]["changes"] == {
+        "status": {"from": "open", "to": "in_progress"},
+        "assignee": {"from": None, "to": "karim"},
+    }
     assert events[2]["changes"] == {"comment_id": {"from": None, "to": comment["id"]}}
     assert events[3]["changes"] == {} and all(e["ticket_id"] == ticket_id for e in events)
     assert [e["id"] for e in events] == sorted(e["id"] for e in events)
@@ -172,8 +219,9 @@ def test_the_feed_gives_every_event_once_in_order(client: TestClient) -> None:
     assert len(client.get("/tickets/stats?days=366").json()["per_day"]) == 366
 
 
-def test_named_keys_make_the_actor_and_refuse_anyone_else(ticket_store: TicketStore,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_named_keys_make_the_actor_and_refuse_anyone_else(
+    ticket_store: TicketStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TICKETS_API_KEYS", "zoé:key-of-zoe, karim:key-of-karim")
     with _serving(ticket_store) as client:  # the settings are read when the app is made
         named_keys_make_the_actor(client)
@@ -189,10 +237,15 @@ def named_keys_make_the_actor(client: TestClient) -> None:
     assert client.post("/tickets/3/comments", json={"body": "Bonjour"}, headers=zoe).json()["author"] == "zoé"
     spoofed = client.post("/tickets/3/comments", json={"body": "x", "author": "karim"}, headers=zoe)
     assert spoofed.status_code == 403 and "zoé" in spoofed.json()["detail"]
-    assert client.patch("/tickets/3", json={"status": "closed"}, headers={**karim, "X-Actor": "zoé".encode()}).status_code == 403
+    assert (
+        client.patch("/tickets/3", json={"status": "closed"}, headers={**karim, "X-Actor": "zoé".encode()}).status_code
+        == 403
+    )
     assert client.delete("/tickets/3", headers={**karim, "X-Actor": "ana"}).status_code == 403
     assert client.post("/tickets", json={"title": "x"}, headers={**karim, "X-Actor": "ana"}).status_code == 403
-    assert client.patch("/tickets/3", json={"status": "closed"}, headers={**karim, "X-Actor": "karim"}).status_code == 200
+    assert (
+        client.patch("/tickets/3", json={"status": "closed"}, headers={**karim, "X-Actor": "karim"}).status_code == 200
+    )
     events = client.get("/tickets/3/events", headers=zoe).json()
     assert [(e["type"], e["actor"]) for e in events] == [("commented", "zoé"), ("updated", "karim")]  # nothing else
     assert len(client.get("/tickets/3/comments", headers=zoe).json()) == 1
@@ -233,7 +286,9 @@ def test_the_cli_comments_and_shows_the_history(capsys: pytest.CaptureFixture[st
     assert code == 0 and json.loads(out)["internal"] is True and json.loads(out)["author"] == "julie"
     assert run("update", "3", "--status", "fermé", "--actor", "karim")[0] == 0
     code, out, _ = run("comments", "3")
-    assert code == 0 and "#1" in out and "Cartouche changée" in out and "(internal)" in out and "2 shown, 2 in all" in out
+    assert (
+        code == 0 and "#1" in out and "Cartouche changée" in out and "(internal)" in out and "2 shown, 2 in all" in out
+    )
     code, out, _ = run("history", "3")
     assert code == 0 and 'status: "open" -> "closed"' in out and "karim" in out and "3 shown, 3 in all" in out
     code, out, _ = run("history", "3", "--json")
@@ -252,8 +307,9 @@ def test_the_cli_comments_and_shows_the_history(capsys: pytest.CaptureFixture[st
 
 
 def test_the_bar_chart_scales_to_the_busiest_day() -> None:
-    chart = bar_chart([{"date": "2026-11-26", "opened": 10, "closed": 0},
-                              {"date": "2026-11-27", "opened": 1, "closed": 5}], "#")  # fmt: skip
+    chart = bar_chart(
+        [{"date": "2026-11-26", "opened": 10, "closed": 0}, {"date": "2026-11-27", "opened": 1, "closed": 5}], "#"
+    )
     lines = chart.splitlines()
     assert lines[1].count("#") == BAR_WIDTH and lines[1].endswith(" 0")  # an empty bar for a zero
     assert lines[2].count("#") == BAR_WIDTH // 10 + BAR_WIDTH // 2  # 1 and 5 of a busiest 10
@@ -275,11 +331,31 @@ def test_a_crash_between_the_log_and_the_file_leaves_neither_change(store: JsonS
     log = tickets_file.parent / json.loads(tickets_file.read_text())["history_file"]
     committed = log.read_bytes()
     # A writer appended its lines and died before tickets.json was replaced (the last one half-written):
-    event = json_history.event_line({"id": 2, "ticket_id": 17, "at": "2026-11-27T10:00:00Z", "actor": None,
-                                     "type": "updated", "changes": {"title": {"from": "avant", "to": "fantôme"}}})  # fmt: skip
+    event = json_history.event_line(
+        {
+            "id": 2,
+            "ticket_id": 17,
+            "at": "2026-11-27T10:00:00Z",
+            "actor": None,
+            "type": "updated",
+            "changes": {"title": {"from": "avant", "to": "fantôme"}},
+        }
+    )
     with open(log, "ab") as file:
-        file.write(json_history.comment_line({"id": 1, "ticket_id": 17, "author": "x", "body": "fantôme",
-                                              "internal": False, "created_at": "2026-11-27T10:00:00Z"}) + event + b'{"ev')  # fmt: skip
+        file.write(
+            json_history.comment_line(
+                {
+                    "id": 1,
+                    "ticket_id": 17,
+                    "author": "x",
+                    "body": "fantôme",
+                    "internal": False,
+                    "created_at": "2026-11-27T10:00:00Z",
+                }
+            )
+            + event
+            + b'{"ev'
+        )
     fresh = JsonStore(tickets_file)  # another process
     assert [e["type"] for e in sync(fresh.events(17, Page()))[0]] == ["created"]
     assert sync(fresh.comments(17, Page())) == ([], 0)
@@ -294,9 +370,11 @@ def test_a_damaged_log_is_refused_with_its_line(store: JsonStore, tickets_file: 
         sync(store.add(TicketCreate(title=title)))
     log = tickets_file.parent / json.loads(tickets_file.read_text())["history_file"]
     lines = log.read_bytes().splitlines(keepends=True)
-    for damaged, problem in ((lines[0].replace(b'"created"', '"créé"'.encode()), "line 1: event.type"),
-                             (lines[0].replace(b'{"id":1,', b'{"id":1,"id":1,'), "line 1: the key 'id' appears twice"),
-                             (lines[0].replace(b'"actor":null', b'"actor":null,"extra":1'), "line 1: event.extra")):  # fmt: skip
+    for damaged, problem in (
+        (lines[0].replace(b'"created"', '"créé"'.encode()), "line 1: event.type"),
+        (lines[0].replace(b'{"id":1,', b'{"id":1,"id":1,'), "line 1: the key 'id' appears twice"),
+        (lines[0].replace(b'"actor":null', b'"actor":null,"extra":1'), "line 1: event.extra"),
+    ):
         log.write_bytes(damaged + lines[1])
         fresh = JsonStore(tickets_file)
         assert sync(fresh.get(1))["id"] == 1  # the tickets are still served; the history is read when asked for
@@ -331,8 +409,9 @@ def test_deleting_a_ticket_removes_its_comments_from_the_disk(store: JsonStore, 
     assert history_agrees(tickets_file) == (3, 1)
 
 
-def test_history_write_order_log_then_file(json_client: TestClient, tickets_file: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_history_write_order_log_then_file(
+    json_client: TestClient, tickets_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import os
 
     from tickets.stores.json_file import store as json_store
@@ -352,8 +431,11 @@ def test_history_write_order_log_then_file(json_client: TestClient, tickets_file
 
     monkeypatch.setattr(json_store.os, "fsync", fsync)
     monkeypatch.setattr(json_store.os, "replace", replace)
-    for method, url, body in (("POST", "/tickets/3/comments", {"body": "x", "author": "a"}),
-                              ("PATCH", "/tickets/3", {"title": "y"}), ("POST", "/tickets", {"title": "z"})):  # fmt: skip
+    for method, url, body in (
+        ("POST", "/tickets/3/comments", {"body": "x", "author": "a"}),
+        ("PATCH", "/tickets/3", {"title": "y"}),
+        ("POST", "/tickets", {"title": "z"}),
+    ):
         calls.clear()
         assert json_client.request(method, url, json=body).status_code < 300
         assert calls[:2] == ["fsync log", "fsync other"] and calls[2] == "rename", calls
@@ -399,9 +481,12 @@ def feed_while_writing(bases: list[str], place: Path | str, writers: int = 6, wr
                     missing[0] += 3  # nor its comment and change
                     continue
                 ticket_id = created.json()["id"]
-                for response in (http.post(f"/tickets/{ticket_id}/comments", json={"body": "vu", "author": f"w{n}"}),
-                                 http.delete(f"/tickets/{ticket_id}") if i % 3 == 0 else
-                                 http.patch(f"/tickets/{ticket_id}", json={"status": "closed"})):  # fmt: skip
+                for response in (
+                    http.post(f"/tickets/{ticket_id}/comments", json={"body": "vu", "author": f"w{n}"}),
+                    http.delete(f"/tickets/{ticket_id}")
+                    if i % 3 == 0
+                    else http.patch(f"/tickets/{ticket_id}", json={"status": "closed"}),
+                ):
                     if response.status_code >= 300:
                         failed.append(f"{response.request.method} {response.status_code} {response.text}")
                         missing[0] += 1
@@ -417,7 +502,9 @@ def feed_while_writing(bases: list[str], place: Path | str, writers: int = 6, wr
     poller.join()
     with httpx.Client(base_url=bases[0]) as http:
         everything = []
-        while page := http.get("/events", params={"after": everything[-1]["id"] if everything else 0, "limit": 1000}).json():
+        while page := http.get(
+            "/events", params={"after": everything[-1]["id"] if everything else 0, "limit": 1000}
+        ).json():
             everything += page
     assert len(everything) == writers * writes * 3 - missing[0], failed[:5]  # one event per acknowledged write
     assert len(failed) < writers * writes, failed[:5]  # most writes went through: the feed was really tested
@@ -432,8 +519,10 @@ def feed_while_writing(bases: list[str], place: Path | str, writers: int = 6, wr
 def test_the_feed_misses_nothing_while_two_workers_and_writers_run(tickets_file: Path) -> None:
     with running_server(tickets_file, workers=2) as base:
         followed, polls, failed = feed_while_writing([base], tickets_file)
-    report(f"feed on the JSON file (2 workers): {followed} events followed by a poller in {polls} polls during "
-           f"the writes ({failed} writes refused); none missed, none twice")
+    report(
+        f"feed on the JSON file (2 workers): {followed} events followed by a poller in {polls} polls during "
+        f"the writes ({failed} writes refused); none missed, none twice"
+    )
 
 
 def test_the_json_store_keeps_its_history_across_reloads(tickets_file: Path) -> None:
@@ -447,14 +536,15 @@ def test_the_json_store_keeps_its_history_across_reloads(tickets_file: Path) -> 
     assert contents(tickets_file)[0] == 22 and history_agrees(tickets_file) == (10, 5)
 
 
-
 def test_the_feed_misses_nothing_while_two_servers_write_to_one_database(database_url: str) -> None:
     """Without the event lock, an event id taken by one transaction could commit after a higher one: a poller
     would pass it by for good. Two servers, six writers, one poller."""
     with running_server(database_url) as one, running_server(database_url) as two:
         followed, polls, failed = feed_while_writing([one, two], database_url)
-    report(f"feed on PostgreSQL (2 servers): {followed} events followed by a poller in {polls} polls during "
-           f"the writes ({failed} writes refused); none missed, none twice")
+    report(
+        f"feed on PostgreSQL (2 servers): {followed} events followed by a poller in {polls} polls during "
+        f"the writes ({failed} writes refused); none missed, none twice"
+    )
 
 
 def test_a_store_that_never_reads_its_history_does_not_chain_without_end(store: JsonStore, tickets_file: Path) -> None:

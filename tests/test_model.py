@@ -9,13 +9,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import TEST_DATA, contents, history_agrees, report
 from fastapi.testclient import TestClient
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
-from postgres_cluster import Cluster
 
+from conftest import TEST_DATA, contents, history_agrees, report
+from postgres_cluster import Cluster
 from tickets.api.app import create_app
 from tickets.cli.main import main
 from tickets.engine.rules import count, sort_tickets
@@ -49,7 +49,9 @@ class TicketsMachine(RuleBasedStateMachine):
             self.database = self.cluster.new_database(self.cluster.template)
             url = self.cluster.url(self.database)
             self.store, self.where = PostgresStore(url), ["--db", url]
-        self.client = TestClient(create_app(Settings.from_environment(), store=self.store)).__enter__()  # one event loop for the whole example, as a server has
+        self.client = TestClient(
+            create_app(Settings.from_environment(), store=self.store)
+        ).__enter__()  # one event loop for the whole example, as a server has
         data = json.loads(TEST_DATA.read_text())
         self.model = {t["id"]: t for t in data["tickets"]}
         self.next_id = data["next_id"]
@@ -94,28 +96,37 @@ class TicketsMachine(RuleBasedStateMachine):
     @rule(ticket_id=ids, status=statuses, priority=priorities, assignee=st.none() | st.sampled_from(["ana", "bruno"]))
     def patch(self, ticket_id: int, status: str, priority: str, assignee: str | None) -> None:
         STEPS["run"] += 1
-        response = self.client.patch(f"/tickets/{ticket_id}",
-                                     json={"status": status, "priority": priority, "assignee": assignee})  # fmt: skip
+        response = self.client.patch(
+            f"/tickets/{ticket_id}", json={"status": status, "priority": priority, "assignee": assignee}
+        )
         if ticket_id not in self.model:
             assert response.status_code == 404
             return
         assert response.status_code == 200
         old, new = self.model[ticket_id], response.json()
-        expected = {**old, "status": CANONICAL.get(status.lower(), status.lower()), "priority": priority.lower(),
-                    "assignee": assignee}  # fmt: skip
-        if {k: v for k, v in expected.items() if k != "updated_at"} == {k: v for k, v in old.items() if k != "updated_at"}:
+        expected = {
+            **old,
+            "status": CANONICAL.get(status.lower(), status.lower()),
+            "priority": priority.lower(),
+            "assignee": assignee,
+        }
+        if {k: v for k, v in expected.items() if k != "updated_at"} == {
+            k: v for k, v in old.items() if k != "updated_at"
+        }:
             assert new == old  # nothing changed: same updated_at, and no event
         else:
-            assert {k: v for k, v in new.items() if k != "updated_at"} == {k: v for k, v in expected.items()
-                                                                             if k != "updated_at"}  # fmt: skip
+            assert {k: v for k, v in new.items() if k != "updated_at"} == {
+                k: v for k, v in expected.items() if k != "updated_at"
+            }
             self.events[ticket_id].append("updated")
         self.model[ticket_id] = new
 
     @rule(ticket_id=ids, body=titles, internal=st.booleans())
     def comment(self, ticket_id: int, body: str, internal: bool) -> None:
         STEPS["run"] += 1
-        response = self.client.post(f"/tickets/{ticket_id}/comments", json={"body": body, "internal": internal},
-                                    headers={"X-Actor": "ana"})  # fmt: skip
+        response = self.client.post(
+            f"/tickets/{ticket_id}/comments", json={"body": body, "internal": internal}, headers={"X-Actor": "ana"}
+        )
         if ticket_id not in self.model:
             assert response.status_code == 404
             return
@@ -176,7 +187,8 @@ class TicketsMachine(RuleBasedStateMachine):
             else:
                 assert self.client.get(f"/tickets/{ticket_id}/comments").status_code == 404
         assert sum(d["opened"] for d in self.client.get("/tickets/stats?days=2").json()["per_day"]) == sum(
-            kinds.count("created") for kinds in self.events.values())  # fmt: skip
+            kinds.count("created") for kinds in self.events.values()
+        )
 
 
 @pytest.mark.parametrize("kind", ["json", "postgres"])
@@ -186,5 +198,6 @@ def test_api_and_cli_agree_with_a_model_of_the_tickets(kind: str, request: pytes
     machine = type(f"TicketsMachineOn{kind.title()}", (TicketsMachine,), {"cluster": cluster})
     before = STEPS["run"]
     run_state_machine_as_test(machine, settings=settings(max_examples=25, stateful_step_count=20, deadline=None))
-    report(f"model check on {kind}: {STEPS['run'] - before} API and CLI steps; store, API, history and model "
-           "always agreed")
+    report(
+        f"model check on {kind}: {STEPS['run'] - before} API and CLI steps; store, API, history and model always agreed"
+    )

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+
 from conftest import (
     ROOT,
     TEST_DATA,
@@ -33,7 +34,6 @@ from conftest import (
     sync,
 )
 from postgres_cluster import PASSWORD, PASSWORD_USER, Cluster
-
 from tickets.cli.main import main
 from tickets.engine.errors import StoreError
 from tickets.engine.models import TicketCreate
@@ -44,8 +44,14 @@ from tickets.stores.postgres.store import PostgresStore, safe_url
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(ROOT / "script.py"), *args], capture_output=True, text=True,
-                          timeout=120, env=env, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, str(ROOT / "script.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -81,16 +87,19 @@ def test_tables_are_created_at_first_use_and_ids_are_never_reused(postgres: Clus
         assert conn.execute("SELECT max(version) FROM tickets_schema").fetchone()[0] == len(postgres_store.MIGRATIONS)
 
 
-def test_a_database_of_an_older_version_is_upgraded_in_place(tickets_file: Path, empty_url: str,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_a_database_of_an_older_version_is_upgraded_in_place(
+    tickets_file: Path, empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, old_tickets = contents(tickets_file)
     with psycopg.connect(empty_url, autocommit=True) as conn:  # the tables as the service made them at version 1
         conn.execute(postgres_store.MIGRATIONS[0])
         conn.execute("CREATE TABLE tickets_schema (version integer NOT NULL); INSERT INTO tickets_schema VALUES (1)")
         for t in old_tickets.values():
-            conn.execute(f"INSERT INTO tickets ({postgres_store.COLUMNS}, title_key, search_title, search_description) "
-                         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                         [t[f] for f in postgres_store.FIELDS] + postgres_store.computed_columns(t))  # fmt: skip
+            conn.execute(
+                f"INSERT INTO tickets ({postgres_store.COLUMNS}, title_key, search_title, search_description) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [t[f] for f in postgres_store.FIELDS] + postgres_store.computed_columns(t),
+            )
         conn.execute("SELECT setval(pg_get_serial_sequence('tickets', 'id'), 17, false)")
     with _serving(PostgresStore(empty_url)) as client:  # today's service upgrades it at first use
         assert client.get("/tickets/stats").json()["total"] == 14
@@ -101,7 +110,8 @@ def test_a_database_of_an_older_version_is_upgraded_in_place(tickets_file: Path,
         assert client.get("/tickets/5/events").json() == []  # a ticket from before the history: none yet
         events = client.get("/tickets/3/events").json()
         assert [(e["type"], e["actor"], e["changes"]) for e in events] == [
-            ("updated", "ana", {"status": {"from": "open", "to": "closed"}})]
+            ("updated", "ana", {"status": {"from": "open", "to": "closed"}})
+        ]
         assert [e["type"] for e in client.get("/tickets/1/events").json()] == ["deleted"]
         assert client.post("/tickets", json={"title": "après"}).json()["id"] == 17
         stats = client.get("/tickets/stats").json()
@@ -110,8 +120,9 @@ def test_a_database_of_an_older_version_is_upgraded_in_place(tickets_file: Path,
     assert response.headers["X-Total-Count"] == str(sum(t["status"] == "closed" for t in tickets))
 
 
-def test_the_counts_kept_by_the_database_are_folded_and_stay_exact(postgres: Cluster, database_url: str,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_the_counts_kept_by_the_database_are_folded_and_stay_exact(
+    postgres: Cluster, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(postgres_store, "COMPACT_AFTER", 5)
     with _serving(PostgresStore(database_url)) as client:
         for i in range(20):
@@ -143,8 +154,9 @@ def test_the_same_ticket_has_the_same_etag_on_both_stores(tickets_file: Path, da
 # --------------------------------------------------------------------------- copy
 
 
-def test_copy_to_postgresql_and_back_is_byte_identical(tickets_file: Path, empty_url: str, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_copy_to_postgresql_and_back_is_byte_identical(
+    tickets_file: Path, empty_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["copy", str(tickets_file), empty_url]) == 0
     assert capsys.readouterr().out.startswith("copied 14 tickets, 0 comments and 0 events from ")
     back = tmp_path / "back.json"
@@ -155,13 +167,19 @@ def test_copy_to_postgresql_and_back_is_byte_identical(tickets_file: Path, empty
     assert json.loads(capsys.readouterr().out)["id"] == 17  # the next id came along
 
 
-def test_a_copy_carries_comments_and_history_both_ways(tickets_file: Path, empty_url: str, tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_copy_carries_comments_and_history_both_ways(
+    tickets_file: Path, empty_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     where = ["--file", str(tickets_file)]
-    for args in (["add", "Écran noir", "--actor", "zoé"], ["comment", "17", "Redémarré, ça repart", "--actor", "zoé"],
-                 ["comment", "3", "Note interne", "--internal", "--author", "karim"],
-                 ["update", "17", "--status", "fermé", "--actor", "karim"], ["add", "Éphémère"],
-                 ["comment", "18", "bientôt parti"], ["delete", "18", "--actor", "ana"]):  # fmt: skip
+    for args in (
+        ["add", "Écran noir", "--actor", "zoé"],
+        ["comment", "17", "Redémarré, ça repart", "--actor", "zoé"],
+        ["comment", "3", "Note interne", "--internal", "--author", "karim"],
+        ["update", "17", "--status", "fermé", "--actor", "karim"],
+        ["add", "Éphémère"],
+        ["comment", "18", "bientôt parti"],
+        ["delete", "18", "--actor", "ana"],
+    ):
         assert main([*args, *where]) == 0
     assert main(["copy", str(tickets_file), empty_url]) == 0
     assert "2 comments and 7 events" in capsys.readouterr().out  # the deleted ticket's comment is gone
@@ -179,8 +197,9 @@ def test_a_copy_carries_comments_and_history_both_ways(tickets_file: Path, empty
         assert client.get("/events?after=7").json()[0]["id"] == 8  # the next ids came along too
 
 
-def test_copy_refuses_a_target_that_holds_tickets_unless_replace(tickets_file: Path, database_url: str,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_copy_refuses_a_target_that_holds_tickets_unless_replace(
+    tickets_file: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = contents(database_url)
     assert main(["copy", str(tickets_file), database_url]) == 1
     assert "already holds 14 tickets; add --replace" in capsys.readouterr().err
@@ -219,10 +238,15 @@ def test_a_stopped_database_is_a_quick_503_then_the_service_recovers(postgres: C
         assert client.get("/health").status_code == 200
         postgres.stop("fast")
         try:
-            for method, url, body in [("GET", "/tickets/1", None), ("GET", "/tickets?status=open", None),
-                                      ("POST", "/tickets", {"title": "x"}), ("PATCH", "/tickets/1", {"status": "closed"}),
-                                      ("DELETE", "/tickets/2", None), ("GET", "/tickets/stats", None),
-                                      ("GET", "/health", None)]:  # fmt: skip
+            for method, url, body in [
+                ("GET", "/tickets/1", None),
+                ("GET", "/tickets?status=open", None),
+                ("POST", "/tickets", {"title": "x"}),
+                ("PATCH", "/tickets/1", {"status": "closed"}),
+                ("DELETE", "/tickets/2", None),
+                ("GET", "/tickets/stats", None),
+                ("GET", "/health", None),
+            ]:
                 # Answered, not hung: a bound far beyond the 3 s setting, so that a loaded machine cannot fail it.
                 with ThreadPoolExecutor(1) as pool:
                     response = pool.submit(client.request, method, url, json=body).result(timeout=120)
@@ -252,10 +276,14 @@ def test_an_unusable_database_is_named_in_a_503_and_a_cli_error_without_the_pass
         "wrong password": postgres.url("postgres", PASSWORD_USER, "not-" + PASSWORD),
         "missing database": postgres.url("nowhere", PASSWORD_USER, PASSWORD),
         "server down": postgres.url("postgres", PASSWORD_USER, PASSWORD).replace(
-            "host=%2Ftmp", "host=%2Fnonexistent%2Ftmp"),
-    }[problem]  # fmt: skip
-    expected = {"wrong password": "password authentication failed", "missing database": 'database "nowhere" does not exist',
-                "server down": "No such file or directory"}[problem]  # fmt: skip
+            "host=%2Ftmp", "host=%2Fnonexistent%2Ftmp"
+        ),
+    }[problem]
+    expected = {
+        "wrong password": "password authentication failed",
+        "missing database": 'database "nowhere" does not exist',
+        "server down": "No such file or directory",
+    }[problem]
     with _serving(PostgresStore(url)) as client:
         for response in (client.get("/health"), client.post("/tickets", json={"title": "x"})):
             assert response.status_code == 503
@@ -276,8 +304,9 @@ def test_a_file_and_a_database_together_are_refused(tickets_file: Path, database
     assert run.returncode == 2 and "--file was given while TICKETS_DATABASE_URL is set" in run.stderr
     run = cli("stats", "--db", "mysql://somewhere/tickets")
     assert run.returncode == 2 and "must start with postgresql://" in run.stderr
-    server = subprocess.run([sys.executable, "-c", "import main"], cwd=ROOT, env=env, capture_output=True, text=True,
-                            check=False)  # fmt: skip
+    server = subprocess.run(
+        [sys.executable, "-c", "import main"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
     assert server.returncode != 0 and "both set" in server.stderr
 
 
@@ -358,8 +387,11 @@ def _writer(base: str, stop: threading.Event, ledger: Ledger, seed: int) -> None
                         ledger.failed += 1
                 elif mine and roll < 0.35:
                     target = random.choice(mine)
-                    response = http.post(f"/tickets/{target}/comments", json={"body": "pendant la tempête"},
-                                         headers={"X-Actor": "tempête".encode()})  # fmt: skip
+                    response = http.post(
+                        f"/tickets/{target}/comments",
+                        json={"body": "pendant la tempête"},
+                        headers={"X-Actor": "tempête".encode()},
+                    )
                     if response.status_code == 201:
                         ledger.comments[response.json()["id"]] = target
                         ledger.answers += 1
@@ -388,13 +420,22 @@ def test_two_servers_and_cli_processes_on_one_database_lose_nothing(database_url
     ledger = Ledger()
     with running_server(database_url) as first, running_server(database_url) as second:
         stop = threading.Event()
-        writers = [threading.Thread(target=_writer, args=(base, stop, ledger, rng.randrange(2**32)))
-                   for base in [first, second] * 3]  # fmt: skip
+        writers = [
+            threading.Thread(target=_writer, args=(base, stop, ledger, rng.randrange(2**32)))
+            for base in [first, second] * 3
+        ]
         for w in writers:
             w.start()
         env = store_environment(database_url)
-        clis = [subprocess.Popen([sys.executable, str(ROOT / "script.py"), "add", f"CLI {i}", "--json"], env=env,
-                                 stdout=subprocess.PIPE, text=True) for i in range(6)]  # fmt: skip
+        clis = [
+            subprocess.Popen(
+                [sys.executable, str(ROOT / "script.py"), "add", f"CLI {i}", "--json"],
+                env=env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(6)
+        ]
         cli_ids = [json.loads(p.communicate(timeout=60)[0])["id"] for p in clis]
         eventually(ledger.progressed(300), "300 more acknowledged writes from the clients")
         stop.set()
@@ -407,9 +448,10 @@ def test_two_servers_and_cli_processes_on_one_database_lose_nothing(database_url
     assert set(cli_ids) <= set(contents(database_url)[1])
     assert not any(ledger.unsure.values())  # nothing crashed: every request had its answer
     count = ledger.check(database_url)
-    report(f"two servers, one database: {count} tickets written by 6 clients through 2 servers plus 6 CLI "
-           "processes; every acknowledged create/update/delete found, no id twice")
-
+    report(
+        f"two servers, one database: {count} tickets written by 6 clients through 2 servers plus 6 CLI "
+        "processes; every acknowledged create/update/delete found, no id twice"
+    )
 
 
 def test_an_if_match_race_between_two_servers_has_exactly_one_winner(database_url: str) -> None:
@@ -420,22 +462,32 @@ def test_an_if_match_race_between_two_servers_has_exactly_one_winner(database_ur
             barrier = threading.Barrier(2)
 
             with ThreadPoolExecutor(2) as pool:
-                codes = sorted(pool.map(patch_at_once, [first, second], [barrier] * 2, [etag] * 2,
-                                        [f"alice {round_}", f"bruno {round_}"]))  # fmt: skip
+                codes = sorted(
+                    pool.map(
+                        patch_at_once,
+                        [first, second],
+                        [barrier] * 2,
+                        [etag] * 2,
+                        [f"alice {round_}", f"bruno {round_}"],
+                    )
+                )
             assert codes == [200, 412], codes
     report(f"ETag race across two servers on one database: {rounds} rounds, always one 200 and one 412")
 
 
 @pytest.mark.parametrize("crash", ["kill -9 of a server", "immediate stop of PostgreSQL"])
-def test_a_crash_mid_storm_loses_no_acknowledged_write(postgres: Cluster, database_url: str, crash: str,
-                                                       rng: Random) -> None:  # fmt: skip
+def test_a_crash_mid_storm_loses_no_acknowledged_write(
+    postgres: Cluster, database_url: str, crash: str, rng: Random
+) -> None:
     ledger = Ledger()
     rounds = 3
     for _ in range(rounds):
         with running_server(database_url) as first, running_server(database_url) as second:
             stop = threading.Event()
-            writers = [threading.Thread(target=_writer, args=(base, stop, ledger, rng.randrange(2**32)))
-                       for base in [first, second] * 2]  # fmt: skip
+            writers = [
+                threading.Thread(target=_writer, args=(base, stop, ledger, rng.randrange(2**32)))
+                for base in [first, second] * 2
+            ]
             for w in writers:
                 w.start()
             # The crash comes after a random number of acknowledged writes: at a random moment of the storm,
@@ -453,9 +505,11 @@ def test_a_crash_mid_storm_loses_no_acknowledged_write(postgres: Cluster, databa
             w.join(30)
     count = ledger.check(database_url)
     assert ledger.failed > 0  # the crash did hit requests in flight
-    report(f"crash on PostgreSQL ({crash}), {rounds} rounds: {count} tickets and {len(ledger.comments)} comments "
-           f"with acknowledged writes, none lost, history agreeing; {ledger.failed} requests failed or went "
-           "unanswered during the crashes")
+    report(
+        f"crash on PostgreSQL ({crash}), {rounds} rounds: {count} tickets and {len(ledger.comments)} comments "
+        f"with acknowledged writes, none lost, history agreeing; {ledger.failed} requests failed or went "
+        "unanswered during the crashes"
+    )
 
 
 def test_workers_started_together_migrate_once(empty_url: str) -> None:

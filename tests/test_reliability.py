@@ -22,6 +22,8 @@ from random import Random
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+
 from conftest import (
     ROOT,
     eventually,
@@ -32,8 +34,6 @@ from conftest import (
     running_server,
     sync,
 )
-from fastapi.testclient import TestClient
-
 from tickets.stores.json_file import JsonStore
 from tickets.stores.json_file import store as json_store
 
@@ -41,10 +41,19 @@ CRASH_ROUNDS = 15
 
 
 def generated_file(path: Path, n: int) -> Path:
-    tickets = [{"id": i, "title": f"Ticket généré {i}", "description": "Poste bloqué au démarrage. " * 4,
-                "status": ("open", "in_progress", "closed")[i % 3], "priority": ("low", "medium", "high", "urgent")[i % 4],
-                "assignee": None if i % 5 else "julie.martin", "created_at": "2026-11-20T09:00:00Z",
-                "updated_at": "2026-11-20T09:00:00Z"} for i in range(1, n + 1)]  # fmt: skip
+    tickets = [
+        {
+            "id": i,
+            "title": f"Ticket généré {i}",
+            "description": "Poste bloqué au démarrage. " * 4,
+            "status": ("open", "in_progress", "closed")[i % 3],
+            "priority": ("low", "medium", "high", "urgent")[i % 4],
+            "assignee": None if i % 5 else "julie.martin",
+            "created_at": "2026-11-20T09:00:00Z",
+            "updated_at": "2026-11-20T09:00:00Z",
+        }
+        for i in range(1, n + 1)
+    ]
     path.write_text(json.dumps({"next_id": n + 1, "tickets": tickets}, ensure_ascii=False, indent=2) + "\n")
     return path
 
@@ -57,8 +66,15 @@ def tickets_on_disk(path: Path) -> dict[int, dict]:
 # --------------------------------------------------------------------------- 1. crash
 
 
-def _client_loop(base: str, stop: threading.Event, acked_creates: set, acked_deletes: set, attempted: set,
-                 acked_comments: dict, seed: int) -> None:  # fmt: skip
+def _client_loop(
+    base: str,
+    stop: threading.Event,
+    acked_creates: set,
+    acked_deletes: set,
+    attempted: set,
+    acked_comments: dict,
+    seed: int,
+) -> None:
     random = Random(seed)
     with httpx.Client(base_url=base, timeout=5) as http:
         while not stop.is_set():
@@ -94,19 +110,28 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_write(tmp_path: Path, r
     for round_ in range(CRASH_ROUNDS):
         with running_server(path) as base:
             stop = threading.Event()
-            clients = [threading.Thread(target=_client_loop, args=(base, stop, acked_creates, acked_deletes,
-                                                                    attempted, acked_comments, rng.randrange(2**32)))
-                       for _ in range(4)]  # fmt: skip
+            clients = [
+                threading.Thread(
+                    target=_client_loop,
+                    args=(base, stop, acked_creates, acked_deletes, attempted, acked_comments, rng.randrange(2**32)),
+                )
+                for _ in range(4)
+            ]
             for c in clients:
                 c.start()
             # The CLI writes at the same time and is killed mid-write too.
-            cli = subprocess.Popen([sys.executable, str(ROOT / "script.py"), "add", f"CLI round {round_}",
-                                    "--file", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+            cli = subprocess.Popen(
+                [sys.executable, str(ROOT / "script.py"), "add", f"CLI round {round_}", "--file", str(path)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
             # The kill comes after a random number of acknowledged writes of this round: a random moment of the
             # storm wherever a loaded machine has got to, never before it has begun.
             goal = len(acked_creates) + len(acked_deletes) + len(acked_comments) + rng.randint(5, 40)
-            eventually(lambda: len(acked_creates) + len(acked_deletes) + len(acked_comments) >= goal,
-                       "the storm to be under way")  # fmt: skip
+            eventually(
+                lambda goal=goal: len(acked_creates) + len(acked_deletes) + len(acked_comments) >= goal,
+                "the storm to be under way",
+            )
             cli.send_signal(signal.SIGKILL)
             cli.wait()
             # running_server's exit SIGKILLs the server's whole process group while clients are writing.
@@ -123,16 +148,19 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_write(tmp_path: Path, r
     with running_server(path) as base:  # the next start removes what the crashes left
         assert httpx.get(f"{base}/health").status_code == 200
         assert list(tmp_path.glob(".*.tmp")) == []
-    report(f"crash: {kills} SIGKILLs of server and CLI survived; {len(acked_creates)} acknowledged creates, "
-           f"{len(acked_deletes)} deletes and {len(acked_comments)} comments all found as acknowledged, with their "
-           f"{events} events and nothing more; file of {len(tickets_on_disk(path))} tickets always complete")  # fmt: skip
+    report(
+        f"crash: {kills} SIGKILLs of server and CLI survived; {len(acked_creates)} acknowledged creates, "
+        f"{len(acked_deletes)} deletes and {len(acked_comments)} comments all found as acknowledged, with their "
+        f"{events} events and nothing more; file of {len(tickets_on_disk(path))} tickets always complete"
+    )
 
 
 # --------------------------------------------------------------------------- 2. write ordering
 
 
-def test_fsync_then_rename_then_folder_fsync_then_answer(json_client: TestClient, tickets_file: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_fsync_then_rename_then_folder_fsync_then_answer(
+    json_client: TestClient, tickets_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = json_client
     calls: list[str] = []
     real_fsync, real_replace = os.fsync, os.replace
@@ -149,8 +177,14 @@ def test_fsync_then_rename_then_folder_fsync_then_answer(json_client: TestClient
     monkeypatch.setattr(json_store.os, "fsync", fsync)
     monkeypatch.setattr(json_store.os, "replace", replace)
     checked = 0
-    writes = [[("POST", "/tickets", {"title": f"ordre {i}"}), ("PATCH", "/tickets/8", {"title": f"titre {i}"}),
-               ("DELETE", f"/tickets/{i + 1}", None)] for i in range(1, 6)]  # fmt: skip
+    writes = [
+        [
+            ("POST", "/tickets", {"title": f"ordre {i}"}),
+            ("PATCH", "/tickets/8", {"title": f"titre {i}"}),
+            ("DELETE", f"/tickets/{i + 1}", None),
+        ]
+        for i in range(1, 6)
+    ]
     for method, url, body in sum(writes, []):
         calls.clear()
         response = client.request(method, url, json=body)
@@ -159,8 +193,9 @@ def test_fsync_then_rename_then_folder_fsync_then_answer(json_client: TestClient
         # The history's lines first (fsync of the log), then the file that commits them.
         assert calls == ["fsync file", "fsync file", "rename", "fsync folder", "answer"], (method, calls)
         checked += 1
-    report(f"write ordering: {checked} writes checked: fsync(history log) < fsync(file) < rename < fsync(folder) "
-           "< answer")
+    report(
+        f"write ordering: {checked} writes checked: fsync(history log) < fsync(file) < rename < fsync(folder) < answer"
+    )
 
 
 # --------------------------------------------------------------------------- 3. multi-process
@@ -168,8 +203,13 @@ def test_fsync_then_rename_then_folder_fsync_then_answer(json_client: TestClient
 
 def test_two_workers_and_cli_processes_lose_nothing(tickets_file: Path) -> None:
     with running_server(tickets_file, workers=2) as base:
-        cli = [subprocess.Popen([sys.executable, str(ROOT / "script.py"), "add", f"CLI {i}", "--file",
-                                 str(tickets_file), "--json"], stdout=subprocess.PIPE) for i in range(6)]  # fmt: skip
+        cli = [
+            subprocess.Popen(
+                [sys.executable, str(ROOT / "script.py"), "add", f"CLI {i}", "--file", str(tickets_file), "--json"],
+                stdout=subprocess.PIPE,
+            )
+            for i in range(6)
+        ]
 
         def post(i: int) -> int:
             with httpx.Client(base_url=base, timeout=30) as http:  # a new connection each: both workers serve
@@ -190,8 +230,10 @@ def test_two_workers_and_cli_processes_lose_nothing(tickets_file: Path) -> None:
         assert set(ids) <= on_disk
         seen = [httpx.get(f"{base}/health", headers={"Connection": "close"}).json()["tickets"] for _ in range(30)]
         assert set(seen) == {len(on_disk)}
-    report(f"multi-process: 2 uvicorn workers + 6 CLI processes, {len(ids)} writes, ids unique, "
-           f"{len(seen)} reads on fresh connections all saw {len(on_disk)} tickets")
+    report(
+        f"multi-process: 2 uvicorn workers + 6 CLI processes, {len(ids)} writes, ids unique, "
+        f"{len(seen)} reads on fresh connections all saw {len(on_disk)} tickets"
+    )
 
 
 # --------------------------------------------------------------------------- 7. corrupt file while running
@@ -203,8 +245,13 @@ def test_file_corrupted_under_a_running_server(tickets_file: Path, garbage: byte
     with running_server(tickets_file) as base, httpx.Client(base_url=base) as http:
         assert http.get("/health").status_code == 200
         tickets_file.write_bytes(garbage)
-        for method, url, body in [("POST", "/tickets", {"title": "x"}), ("PATCH", "/tickets/1", {"status": "closed"}),
-                                  ("DELETE", "/tickets/1", None), ("GET", "/tickets", None), ("GET", "/health", None)]:  # fmt: skip
+        for method, url, body in [
+            ("POST", "/tickets", {"title": "x"}),
+            ("PATCH", "/tickets/1", {"status": "closed"}),
+            ("DELETE", "/tickets/1", None),
+            ("GET", "/tickets", None),
+            ("GET", "/health", None),
+        ]:
             response = http.request(method, url, json=body)
             assert response.status_code == 503 and str(tickets_file) in response.json()["detail"]
         assert tickets_file.read_bytes() == garbage  # byte for byte
@@ -224,7 +271,6 @@ def test_server_starts_on_a_corrupt_file_and_health_says_why(tmp_path: Path) -> 
 # --------------------------------------------------------------------------- 8. ETag race
 
 
-
 def test_two_clients_patching_with_the_same_if_match_exactly_one_wins(tickets_file: Path) -> None:
     rounds = 20
     with running_server(tickets_file) as base:
@@ -232,8 +278,12 @@ def test_two_clients_patching_with_the_same_if_match_exactly_one_wins(tickets_fi
             etag = httpx.get(f"{base}/tickets/1").headers["ETag"]
             barrier = threading.Barrier(2)
             with ThreadPoolExecutor(2) as pool:
-                codes = sorted(pool.map(lambda who: patch_at_once(base, barrier, etag, f"{who} {round_}"),
-                                        ["alice", "bruno"]))  # fmt: skip
+                codes = sorted(
+                    pool.map(
+                        lambda who, b=barrier, e=etag, r=round_: patch_at_once(base, b, e, f"{who} {r}"),
+                        ["alice", "bruno"],
+                    )
+                )
             assert codes == [200, 412], codes
     report(f"ETag race: {rounds} rounds of two simultaneous PATCH with one If-Match: always one 200 and one 412")
 
@@ -338,8 +388,10 @@ def test_reads_answer_while_60_writes_wait_for_another_process(tickets_file: Pat
     async def send_write(port: int, i: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         body = json.dumps({"title": f"en file {i}"}).encode()
-        writer.write(b"POST /tickets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))  # fmt: skip
+        writer.write(
+            b"POST /tickets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
         await writer.drain()
         return reader, writer  # the writer too: a StreamWriter that nobody holds closes its connection
 
@@ -371,5 +423,7 @@ def test_reads_answer_while_60_writes_wait_for_another_process(tickets_file: Pat
         with lock_held_by_another_process(tickets_file.parent, touch=tickets_file) as release:
             delays, codes = asyncio.run(scenario(base, release))
     assert codes == [201] * 60  # once the lock is free, every queued write lands
-    report(f"reads under load: 60 writes read by the server and queued behind another process's lock; 9 reads "
-           f"answered meanwhile, slowest in {max(delays) * 1000:.0f} ms; then all 60 writes landed")
+    report(
+        f"reads under load: 60 writes read by the server and queued behind another process's lock; 9 reads "
+        f"answered meanwhile, slowest in {max(delays) * 1000:.0f} ms; then all 60 writes landed"
+    )

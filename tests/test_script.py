@@ -15,23 +15,30 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import lock_held_by_another_process, sync
 
+from conftest import lock_held_by_another_process, sync
 from tickets.cli.main import main
 from tickets.engine.errors import PreconditionFailed, StoreBusy, StoreUnreadable, StoreWriteFailed, TicketNotFound
 from tickets.engine.models import TicketCreate, TicketFilters, TicketUpdate
 from tickets.engine.rules import count, filter_tickets, paginate, sort_tickets
 from tickets.engine.values import parse_priority, parse_status
-from tickets.stores.json_file import JsonStore
-from tickets.stores.json_file import snapshot
+from tickets.stores.json_file import JsonStore, snapshot
 from tickets.stores.json_file import store as json_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def ticket(id: int, **fields: object) -> dict:
-    base = {"id": id, "title": f"Ticket {id}", "description": "", "status": "open", "priority": "medium",
-            "assignee": None, "created_at": "2026-11-20T09:00:00Z", "updated_at": "2026-11-20T09:00:00Z"}  # fmt: skip
+    base = {
+        "id": id,
+        "title": f"Ticket {id}",
+        "description": "",
+        "status": "open",
+        "priority": "medium",
+        "assignee": None,
+        "created_at": "2026-11-20T09:00:00Z",
+        "updated_at": "2026-11-20T09:00:00Z",
+    }
     return {**base, **fields}
 
 
@@ -44,11 +51,22 @@ def write_json(path: Path, data: object) -> None:
 
 @pytest.mark.parametrize(
     ("typed", "stored"),
-    [("open", "open"), ("OPEN", "open"), ("ouvert", "open"), ("Ouvert", "open"), ("in_progress", "in_progress"),
-     ("In_Progress", "in_progress"), ("en cours", "in_progress"), ("en_cours", "in_progress"),
-     ("En Cours", "in_progress"), ("fermé", "closed"), ("ferme", "closed"), ("FERMÉ", "closed"),
-     ("closed", "closed")],
-)  # fmt: skip
+    [
+        ("open", "open"),
+        ("OPEN", "open"),
+        ("ouvert", "open"),
+        ("Ouvert", "open"),
+        ("in_progress", "in_progress"),
+        ("In_Progress", "in_progress"),
+        ("en cours", "in_progress"),
+        ("en_cours", "in_progress"),
+        ("En Cours", "in_progress"),
+        ("fermé", "closed"),
+        ("ferme", "closed"),
+        ("FERMÉ", "closed"),
+        ("closed", "closed"),
+    ],
+)
 def test_status_accepts_case_and_french(typed: str, stored: str) -> None:
     assert parse_status(typed) == stored
 
@@ -67,10 +85,20 @@ def test_priority_accepts_any_case_and_refuses_unknown() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"title": "   "}, {"title": "x" * 201}, {"title": 5}, {"title": "ok", "description": "x" * 5001},
-     {"title": "ok", "assignee": ""}, {"title": "ok", "assignee": "a" * 101}, {"title": "ok", "prioriy": "high"},
-     {"title": "ok", "id": 3}, {"title": "ok", "created_at": "2026-11-20T09:00:00Z"}, {"title": "ok", "status": None}],
-)  # fmt: skip
+    [
+        {},
+        {"title": "   "},
+        {"title": "x" * 201},
+        {"title": 5},
+        {"title": "ok", "description": "x" * 5001},
+        {"title": "ok", "assignee": ""},
+        {"title": "ok", "assignee": "a" * 101},
+        {"title": "ok", "prioriy": "high"},
+        {"title": "ok", "id": 3},
+        {"title": "ok", "created_at": "2026-11-20T09:00:00Z"},
+        {"title": "ok", "status": None},
+    ],
+)
 def test_invalid_creation_is_refused(body: dict) -> None:
     with pytest.raises(ValueError):
         TicketCreate.model_validate(body)
@@ -78,8 +106,13 @@ def test_invalid_creation_is_refused(body: dict) -> None:
 
 def test_creation_trims_title_and_fills_defaults() -> None:
     data = TicketCreate.model_validate({"title": "  Écran noir  "})
-    assert data.model_dump() == {"title": "Écran noir", "description": "", "status": "open",
-                                 "priority": "medium", "assignee": None}  # fmt: skip
+    assert data.model_dump() == {
+        "title": "Écran noir",
+        "description": "",
+        "status": "open",
+        "priority": "medium",
+        "assignee": None,
+    }
 
 
 @pytest.mark.parametrize("body", [{}, {"title": None}, {"status": None}, {"priority": None}, {"description": None}])
@@ -103,8 +136,11 @@ SAMPLE = [
 
 
 def test_count_has_every_key_even_zero() -> None:
-    assert count([]) == {"total": 0, "by_status": {"open": 0, "in_progress": 0, "closed": 0},
-                         "by_priority": {"low": 0, "medium": 0, "high": 0, "urgent": 0}}  # fmt: skip
+    assert count([]) == {
+        "total": 0,
+        "by_status": {"open": 0, "in_progress": 0, "closed": 0},
+        "by_priority": {"low": 0, "medium": 0, "high": 0, "urgent": 0},
+    }
     stats = count(SAMPLE)
     assert stats["total"] == 4
     assert stats["by_status"] == {"open": 2, "in_progress": 1, "closed": 1}
@@ -113,20 +149,36 @@ def test_count_has_every_key_even_zero() -> None:
 
 @pytest.mark.parametrize(
     ("filters", "ids"),
-    [({}, [1, 2, 3, 4]), ({"status": ["open"]}, [2, 4]), ({"status": ["open", "fermé"]}, [1, 2, 4]),
-     ({"priority": ["urgent", "low"]}, [1, 2, 4]), ({"assignee": "ana"}, [1, 3]), ({"q": "ALPHA"}, [2, 4]),
-     ({"q": "vpn"}, [2]), ({"status": ["open"], "q": "nothing"}, [])],
-)  # fmt: skip
+    [
+        ({}, [1, 2, 3, 4]),
+        ({"status": ["open"]}, [2, 4]),
+        ({"status": ["open", "fermé"]}, [1, 2, 4]),
+        ({"priority": ["urgent", "low"]}, [1, 2, 4]),
+        ({"assignee": "ana"}, [1, 3]),
+        ({"q": "ALPHA"}, [2, 4]),
+        ({"q": "vpn"}, [2]),
+        ({"status": ["open"], "q": "nothing"}, []),
+    ],
+)
 def test_filter(filters: dict, ids: list[int]) -> None:
     assert [t["id"] for t in filter_tickets(SAMPLE, TicketFilters.model_validate(filters))] == ids
 
 
 @pytest.mark.parametrize(
     ("sort", "ids"),
-    [("id", [1, 2, 3, 4]), ("-id", [4, 3, 2, 1]), ("priority", [1, 3, 2, 4]), ("-priority", [2, 4, 3, 1]),
-     ("status", [2, 4, 3, 1]), ("-status", [1, 3, 2, 4]), ("title", [2, 4, 1, 3]), ("-title", [3, 1, 2, 4]),
-     ("created_at", [4, 1, 2, 3]), ("-created_at", [1, 2, 3, 4])],
-)  # fmt: skip
+    [
+        ("id", [1, 2, 3, 4]),
+        ("-id", [4, 3, 2, 1]),
+        ("priority", [1, 3, 2, 4]),
+        ("-priority", [2, 4, 3, 1]),
+        ("status", [2, 4, 3, 1]),
+        ("-status", [1, 3, 2, 4]),
+        ("title", [2, 4, 1, 3]),
+        ("-title", [3, 1, 2, 4]),
+        ("created_at", [4, 1, 2, 3]),
+        ("-created_at", [1, 2, 3, 4]),
+    ],
+)
 def test_sort_by_rank_with_ties_by_ascending_id(sort: str, ids: list[int]) -> None:
     assert [t["id"] for t in sort_tickets(list(reversed(SAMPLE)), sort)] == ids
 
@@ -171,12 +223,19 @@ def test_missing_file_is_an_empty_store_created_at_first_write(tmp_path: Path) -
 
 @pytest.mark.parametrize(
     ("content", "problem"),
-    [(b"", "empty"), (b"  \n", "empty"), (b"{not json", "Invalid JSON"), (b'{"tickets": []}', "next_id"),
-     (b'{"next_id": 2, "tickets": [{"id": 1}]}', "tickets[0].title"), (b"42", "expected a JSON object with next_id and tickets"),
-     (json.dumps({"next_id": 2, "tickets": [ticket(1, status="done")]}).encode(), "tickets[0].status"),
-     (json.dumps({"next_id": 3, "tickets": [ticket(1), ticket(1)]}).encode(), "same id"),
-     (json.dumps([{**ticket(1), "id": "1"}]).encode(), "[0].id"), (b"\xff\xfe{}", "Invalid JSON")],
-)  # fmt: skip
+    [
+        (b"", "empty"),
+        (b"  \n", "empty"),
+        (b"{not json", "Invalid JSON"),
+        (b'{"tickets": []}', "next_id"),
+        (b'{"next_id": 2, "tickets": [{"id": 1}]}', "tickets[0].title"),
+        (b"42", "expected a JSON object with next_id and tickets"),
+        (json.dumps({"next_id": 2, "tickets": [ticket(1, status="done")]}).encode(), "tickets[0].status"),
+        (json.dumps({"next_id": 3, "tickets": [ticket(1), ticket(1)]}).encode(), "same id"),
+        (json.dumps([{**ticket(1), "id": "1"}]).encode(), "[0].id"),
+        (b"\xff\xfe{}", "Invalid JSON"),
+    ],
+)
 def test_unreadable_file_is_refused_and_never_overwritten(tmp_path: Path, content: bytes, problem: str) -> None:
     path = tmp_path / "tickets.json"
     path.write_bytes(content)
@@ -265,8 +324,9 @@ def test_sees_changes_made_by_another_store(tickets_file: Path) -> None:
     assert reader.snapshot().get(created["id"])["title"] == "Écrit ailleurs"
 
 
-def test_failed_write_is_not_acknowledged_and_leaves_the_file(store: JsonStore, tickets_file: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_failed_write_is_not_acknowledged_and_leaves_the_file(
+    store: JsonStore, tickets_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = tickets_file.read_bytes()
 
     def disk_full(fd: int) -> None:
@@ -353,16 +413,18 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_cli_without_arguments_prints_stats(capsys: pytest.CaptureFixture[str], tickets_file: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_cli_without_arguments_prints_stats(
+    capsys: pytest.CaptureFixture[str], tickets_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TICKETS_FILE", str(tickets_file))
     code, out, _ = run(capsys)
     assert code == 0
     assert "total" in out and "14" in out and "in_progress" in out
 
 
-def test_cli_stats_json_is_the_api_shape(capsys: pytest.CaptureFixture[str], store_args: list[str],
-                                         stored: Callable[[], Any]) -> None:  # fmt: skip
+def test_cli_stats_json_is_the_api_shape(
+    capsys: pytest.CaptureFixture[str], store_args: list[str], stored: Callable[[], Any]
+) -> None:
     code, out, _ = run(capsys, "stats", "--json", *store_args)
     assert code == 0
     stats = json.loads(out)
@@ -371,8 +433,20 @@ def test_cli_stats_json_is_the_api_shape(capsys: pytest.CaptureFixture[str], sto
 
 
 def test_cli_list_filters_and_sorts_as_typed(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
-    code, out, _ = run(capsys, "list", *store_args, "--status", "ouvert", "--status", "en cours",
-                       "--sort", "-priority", "--limit", "3", "--json")  # fmt: skip
+    code, out, _ = run(
+        capsys,
+        "list",
+        *store_args,
+        "--status",
+        "ouvert",
+        "--status",
+        "en cours",
+        "--sort",
+        "-priority",
+        "--limit",
+        "3",
+        "--json",
+    )
     assert code == 0
     rows = json.loads(out)
     assert len(rows) == 3
@@ -402,13 +476,22 @@ def test_cli_add_update_show_delete(capsys: pytest.CaptureFixture[str], store_ar
 
 @pytest.mark.parametrize(
     "argv",
-    [["add", "x", "--priority", "critical"], ["add", "   "], ["update", "3"], ["update", "3", "--status", "done"],
-     ["list", "--sort", "colour"], ["list", "--limit", "0"], ["show", "abc"], ["show", "0"],
-     ["update", "3", "--assignee", "a", "--unassign"], ["frobnicate"]],
-)  # fmt: skip
-def test_cli_invalid_input_exits_2_with_a_message(capsys: pytest.CaptureFixture[str], store_args: list[str],
-                                                  stored: Callable[[], Any],
-                                                  argv: list[str]) -> None:  # fmt: skip
+    [
+        ["add", "x", "--priority", "critical"],
+        ["add", "   "],
+        ["update", "3"],
+        ["update", "3", "--status", "done"],
+        ["list", "--sort", "colour"],
+        ["list", "--limit", "0"],
+        ["show", "abc"],
+        ["show", "0"],
+        ["update", "3", "--assignee", "a", "--unassign"],
+        ["frobnicate"],
+    ],
+)
+def test_cli_invalid_input_exits_2_with_a_message(
+    capsys: pytest.CaptureFixture[str], store_args: list[str], stored: Callable[[], Any], argv: list[str]
+) -> None:
     before = stored()
     try:
         code = main([*argv, *store_args])
@@ -433,14 +516,16 @@ def test_cli_as_a_real_process(tickets_file: Path) -> None:
     env = {**os.environ, "TICKETS_FILE": str(tickets_file)}
     done = subprocess.run([sys.executable, str(ROOT / "script.py")], env=env, capture_output=True, text=True)
     assert done.returncode == 0 and "total" in done.stdout
-    bad = subprocess.run([sys.executable, str(ROOT / "script.py"), "show", "999"], env=env, capture_output=True,
-                         text=True)  # fmt: skip
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "script.py"), "show", "999"], env=env, capture_output=True, text=True
+    )
     assert bad.returncode == 1
     assert bad.stderr == "script.py: error: ticket 999 not found\n"
 
 
-def test_an_unexpected_error_acknowledges_no_change_of_the_batch(store: JsonStore, tickets_file: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_an_unexpected_error_acknowledges_no_change_of_the_batch(
+    store: JsonStore, tickets_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = tickets_file.read_bytes()
 
     def broken(self: json_store.Snapshot, data_file: Path) -> list[bytes]:
@@ -449,8 +534,10 @@ def test_an_unexpected_error_acknowledges_no_change_of_the_batch(store: JsonStor
     monkeypatch.setattr(json_store.Snapshot, "file_chunks", broken)
 
     async def one_group_commit() -> list[json_store._Pending]:  # of three creations, as concurrent requests make
-        batch = [json_store._Pending(lambda b, i=i: b.add(TicketCreate(title=f"lot {i}")), time.monotonic() + 5)
-                 for i in range(3)]  # fmt: skip
+        batch = [
+            json_store._Pending(lambda b, i=i: b.add(TicketCreate(title=f"lot {i}")), time.monotonic() + 5)
+            for i in range(3)
+        ]
         store._run(batch)
         return batch
 

@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TEST_DATA, _serving, lock_held_by_another_process, report, sync
 
+from conftest import ROOT, TEST_DATA, _serving, lock_held_by_another_process, report, sync
 from tickets.engine.errors import SettingInvalid, StoreBusy, StoreUnreadable, StoreWriteFailed
 from tickets.engine.models import TicketCreate
 from tickets.engine.settings import Settings
@@ -100,13 +100,18 @@ def test_unknown_keys_are_refused_and_the_file_is_never_overwritten(tickets_file
     [
         (b'"title": ', b'"title": "first", "title": ', "title"),  # a key twice in one ticket
         (b'"title": ', b'"\\u0074itle": "first", "title": ', "title"),  # the same key, once escaped
-        (b'{\n  "next_id"', b'{\n  "tickets": [{"id": 99, "title": "lost", "description": "", "status": "open", '
-                             b'"priority": "low", "assignee": null, "created_at": "2026-11-20T09:14:00Z", '
-                             b'"updated_at": "2026-11-20T09:14:00Z"}],\n  "next_id"', "tickets"),  # two tickets arrays
+        (
+            b'{\n  "next_id"',
+            b'{\n  "tickets": [{"id": 99, "title": "lost", "description": "", "status": "open", '
+            b'"priority": "low", "assignee": null, "created_at": "2026-11-20T09:14:00Z", '
+            b'"updated_at": "2026-11-20T09:14:00Z"}],\n  "next_id"',
+            "tickets",
+        ),  # two tickets arrays
     ],
-)  # fmt: skip
-def test_a_repeated_key_is_refused_and_the_file_is_never_overwritten(tickets_file: Path, old: bytes, new: bytes,
-                                                                     named: str) -> None:  # fmt: skip
+)
+def test_a_repeated_key_is_refused_and_the_file_is_never_overwritten(
+    tickets_file: Path, old: bytes, new: bytes, named: str
+) -> None:
     before = tickets_file.read_bytes().replace(old, new, 1)
     tickets_file.write_bytes(before)
     with pytest.raises(StoreUnreadable, match=f"the key '{named}' appears twice"):
@@ -134,9 +139,9 @@ def test_impossible_dates_in_the_file_are_refused(tickets_file: Path, stamp: str
 # --------------------------------------------------------------------------- the point of no return
 
 
-def test_a_failure_after_the_rename_is_not_reported_as_a_failure(store: JsonStore, tickets_file: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_failure_after_the_rename_is_not_reported_as_a_failure(
+    store: JsonStore, tickets_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def full_disk(folder: Path) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -147,8 +152,9 @@ def test_a_failure_after_the_rename_is_not_reported_as_a_failure(store: JsonStor
     assert "fsync of the folder failed" in capsys.readouterr().err
 
 
-def test_a_failure_before_the_rename_changes_nothing(store: JsonStore, tickets_file: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_a_failure_before_the_rename_changes_nothing(
+    store: JsonStore, tickets_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = tickets_file.read_bytes()
 
     def full_disk(fd: int) -> None:
@@ -186,10 +192,14 @@ def _fifo(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("make", "kind"),
-    [(lambda tmp: tmp, "a folder"), (lambda tmp: Path("/dev/null"), "a device"),
-     (lambda tmp: Path("/dev/zero"), "a device"), (_fifo, "a FIFO")],
+    [
+        (lambda tmp: tmp, "a folder"),
+        (lambda tmp: Path("/dev/null"), "a device"),
+        (lambda tmp: Path("/dev/zero"), "a device"),
+        (_fifo, "a FIFO"),
+    ],
     ids=["folder", "dev-null", "dev-zero", "fifo"],
-)  # fmt: skip
+)
 def test_a_path_that_is_not_a_regular_file_is_refused_and_nothing_is_created(tmp_path: Path, make, kind: str) -> None:
     path = make(tmp_path)
     folder = path.parent
@@ -218,8 +228,9 @@ def test_a_file_name_with_glob_characters_works_and_its_stale_temps_are_cleaned(
     (tmp_path / f".{name}.0123456789abcdef.tmp").write_text("{")
     (tmp_path / ".other.json.0123456789abcdef.tmp").write_text("{")  # another file's: left alone
     assert store.remove_stale_temp_files() == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, ".other.json.0123456789abcdef.tmp",
-                                                                 json_history.history_name(path, 1)])  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [name, ".other.json.0123456789abcdef.tmp", json_history.history_name(path, 1)]
+    )
     assert JsonStore(path).snapshot().tickets[1]["title"] == "Nom étrange"
 
 
@@ -329,8 +340,13 @@ def test_settings_fail_closed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(("name", "value"), [("TICKETS_API_KEY", ""), ("TICKETS_LOCK_TIMEOUT", "nan")])
 def test_the_server_refuses_to_start_on_a_bad_setting_with_one_line(tickets_file: Path, name: str, value: str) -> None:
-    run = subprocess.run([sys.executable, "-m", "uvicorn", "main:app", "--port", "0"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60,
-                         env={**os.environ, "TICKETS_FILE": str(tickets_file), name: value})  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "main:app", "--port", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TICKETS_FILE": str(tickets_file), name: value},
+    )
     assert run.returncode != 0
     assert run.stderr.strip().splitlines() == [run.stderr.strip()] and name in run.stderr

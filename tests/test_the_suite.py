@@ -15,17 +15,50 @@ from conftest import ROOT
 
 def test_suite_passes_whatever_the_shipped_tickets_json_holds(tmp_path: Path) -> None:
     project = tmp_path / "project"
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(".git", ".venv", ".ci", "__pycache__", "benchmarks",
-                                                                 ".pytest_cache", ".hypothesis"))  # fmt: skip
+    shutil.copytree(
+        ROOT,
+        project,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", ".ci", "__pycache__", "benchmarks", ".pytest_cache", ".hypothesis"
+        ),
+    )
     # What a user's file looks like after the README's examples and some edits of their own.
-    edited = {"next_id": 42, "tickets": [
-        {"id": 41, "title": "Ticket ajouté par l'équipe", "description": "", "status": "closed", "priority": "urgent",
-         "assignee": "ana", "created_at": "2026-11-26T10:00:00Z", "updated_at": "2026-11-26T11:00:00Z"}]}  # fmt: skip
+    edited = {
+        "next_id": 42,
+        "tickets": [
+            {
+                "id": 41,
+                "title": "Ticket ajouté par l'équipe",
+                "description": "",
+                "status": "closed",
+                "priority": "urgent",
+                "assignee": "ana",
+                "created_at": "2026-11-26T10:00:00Z",
+                "updated_at": "2026-11-26T11:00:00Z",
+            }
+        ],
+    }
     (project / "tickets.json").write_text(json.dumps(edited, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     # The JSON store's half: tickets.json is the JSON store's default; the PostgreSQL half never reads a file.
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/test_api.py",
-                          "tests/test_script.py", "-k", "not postgres"], cwd=project, capture_output=True, text=True,
-                         timeout=900)  # fmt: skip
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_api.py",
+            "tests/test_script.py",
+            "-k",
+            "not postgres",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert run.returncode == 0, run.stdout[-3000:]
 
 
@@ -37,9 +70,14 @@ def test_the_summary_prints_only_figures_of_tests_that_passed(tmp_path: Path) ->
         "def test_dropped():\n    report('figure of a failing test')\n    assert False\n",
         encoding="utf-8",
     )
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert run.returncode == 1, run.stdout[-2000:]  # one test failed on purpose
     summary = run.stdout.split("reliability figures (from tests that passed)")[1].split("short test summary")[0]
     assert "figure of a passing test" in summary

@@ -42,9 +42,12 @@ def header_text(value: Any) -> Any:
 
 ActorHeader = Annotated[
     Annotated[NameIn, BeforeValidator(header_text)] | None,
-    Header(alias="X-Actor", description="Who makes the change (1 to 100 characters), recorded in the history. "
-                                        "With named API keys it is the key's name, and naming anyone else is a 403."),
-]  # fmt: skip
+    Header(
+        alias="X-Actor",
+        description="Who makes the change (1 to 100 characters), recorded in the history. "
+        "With named API keys it is the key's name, and naming anyone else is a 403.",
+    ),
+]
 
 
 class Forbidden(Exception):
@@ -61,18 +64,26 @@ def actor_of(request: Request, claimed: str | None) -> str | None:
     return key_name
 
 
-
-
-SINGLE_VALUED = sorted({name for model in (TicketQuery, StatsQuery, Page, FeedQuery)
-                        for name, field in model.model_fields.items() if get_origin(field.annotation) is not list})  # fmt: skip
+SINGLE_VALUED = sorted(
+    {
+        name
+        for model in (TicketQuery, StatsQuery, Page, FeedQuery)
+        for name, field in model.model_fields.items()
+        if get_origin(field.annotation) is not list
+    }
+)
 
 
 async def each_parameter_once(request: Request) -> None:
     """?assignee=a&assignee=b is ambiguous: a 400, not a silent choice of the last one (async: no I/O)."""
     repeated = [name for name in SINGLE_VALUED if len(request.query_params.getlist(name)) > 1]
     if repeated:
-        raise RequestValidationError([{"type": "too_many_values", "loc": ("query", name),
-                                       "msg": f"give {name} at most once"} for name in repeated])  # fmt: skip
+        raise RequestValidationError(
+            [
+                {"type": "too_many_values", "loc": ("query", name), "msg": f"give {name} at most once"}
+                for name in repeated
+            ]
+        )
 
 
 ONCE = [Depends(each_parameter_once)]

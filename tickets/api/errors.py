@@ -35,7 +35,11 @@ def install(app: FastAPI, allowed_methods: Callable[[Any], list[str]]) -> None:
         assert isinstance(exc, RequestValidationError)
         issues = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if any(issue["loc"][:1] == ["body"] for issue in issues) and media_type != JSON and not media_type.endswith("+json"):
+        if (
+            any(issue["loc"][:1] == ["body"] for issue in issues)
+            and media_type != JSON
+            and not media_type.endswith("+json")
+        ):
             issues = [{"type": "content_type", "loc": ["header", "content-type"], "msg": NOT_JSON}]
         return JSONResponse({"detail": issues}, status.HTTP_400_BAD_REQUEST)
 
@@ -47,8 +51,9 @@ def install(app: FastAPI, allowed_methods: Callable[[Any], list[str]]) -> None:
             return JSONResponse({"detail": issues}, 400)
         if exc.status_code == 405:
             allowed = ", ".join(allowed_methods(request.scope))
-            return JSONResponse({"detail": f"Method Not Allowed: this path answers {allowed}"}, 405,
-                                headers={"Allow": allowed})  # fmt: skip
+            return JSONResponse(
+                {"detail": f"Method Not Allowed: this path answers {allowed}"}, 405, headers={"Allow": allowed}
+            )
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
     async def domain_error(request: Request, exc: Exception) -> Response:

@@ -108,8 +108,10 @@ class DocsStayHome:
     Security Policy makes the browser refuse any such request before it leaves the machine.
     """
 
-    POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-              "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'")  # fmt: skip
+    POLICY = (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
+    )
 
     def __init__(self, app: Any, pages: tuple[str, ...]) -> None:
         self.app, self.pages = app, pages
@@ -120,8 +122,10 @@ class DocsStayHome:
 
         async def with_policy(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message["headers"],
-                                                  (b"content-security-policy", self.POLICY.encode())]}  # fmt: skip
+                message = {
+                    **message,
+                    "headers": [*message["headers"], (b"content-security-policy", self.POLICY.encode())],
+                }
             await send(message)
 
         await self.app(scope, receive, with_policy)

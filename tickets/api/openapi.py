@@ -16,8 +16,12 @@ DOCS_ASSETS = "/static-offline-docs/"  # where FastAPIOffline serves Swagger UI'
 DOCS_PAGES = ("/docs", "/redoc")
 PAGES = ("/", *DOCS_PAGES, "/docs/oauth2-redirect", "/openapi.json")  # GET only, not in the schema
 OPEN_PATHS = (*PAGES, "/health")
-API_KEY_SCHEME = {"type": "apiKey", "in": "header", "name": "X-API-Key",
-                  "description": "Needed only when the server has TICKETS_API_KEY set."}  # fmt: skip
+API_KEY_SCHEME = {
+    "type": "apiKey",
+    "in": "header",
+    "name": "X-API-Key",
+    "description": "Needed only when the server has TICKETS_API_KEY set.",
+}
 
 
 def is_open(path: str) -> bool:
@@ -42,7 +46,11 @@ class Paths:
             methods = {"GET"}
         else:
             paths = self.app.openapi()["paths"]
-            template = path if path in paths else next((t for t, pattern in self._templates() if pattern.fullmatch(path)), None)
+            template = (
+                path
+                if path in paths
+                else next((t for t, pattern in self._templates() if pattern.fullmatch(path)), None)
+            )
             methods = {m.upper() for m in paths.get(template, {})}
         return sorted(methods | {"HEAD", "OPTIONS"}) if methods else []
 
@@ -60,8 +68,9 @@ def schema_of(app: FastAPI) -> dict[str, Any]:
     Swagger UI's Authorize button reads this declaration.
     """
     if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes,
-                             tags=app.openapi_tags)  # fmt: skip
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes, tags=app.openapi_tags
+        )
         schema["components"]["securitySchemes"] = {"APIKeyHeader": API_KEY_SCHEME}
         for path, operations in schema["paths"].items():
             for operation in operations.values():
@@ -70,9 +79,13 @@ def schema_of(app: FastAPI) -> dict[str, Any]:
                     operation["security"] = [{"APIKeyHeader": []}]
                     operation["responses"]["401"] = {
                         "description": UNAUTHORIZED["description"],
-                        "content": {JSON: {"schema": {"$ref": "#/components/schemas/Message"},
-                                           "example": {"detail": "wrong API key"}}},
-                    }  # fmt: skip
+                        "content": {
+                            JSON: {
+                                "schema": {"$ref": "#/components/schemas/Message"},
+                                "example": {"detail": "wrong API key"},
+                            }
+                        },
+                    }
         for unused in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(unused, None)
         app.openapi_schema = schema

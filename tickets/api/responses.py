@@ -11,6 +11,7 @@ JSON = "application/json"
 MAX_BODY_BYTES = 1024 * 1024
 TOO_LARGE_DETAIL = f"Content Too Large: the body is over {MAX_BODY_BYTES} bytes (1 MiB)"
 
+
 class Message(BaseModel):
     detail: str
 
@@ -30,28 +31,41 @@ def _error(model: type[BaseModel], description: str, example: Any) -> dict[str, 
 
 
 BAD_REQUEST = _error(
-    ValidationProblem, "Invalid input: body, query parameter, header or id",
+    ValidationProblem,
+    "Invalid input: body, query parameter, header or id",
     [{"type": "extra_forbidden", "loc": ["body", "prioriy"], "msg": "Extra inputs are not permitted"}],
-)  # fmt: skip
+)
 NOT_FOUND = _error(Message, "No ticket has this id", "ticket 42 not found")
 TOO_LARGE = _error(Message, "The body is over 1 MiB", TOO_LARGE_DETAIL)
 STALE = _error(Message, "If-Match does not match the ticket as it is now", "ticket 3 has changed: ...")
-FORBIDDEN = _error(Message, "With named API keys: X-Actor or author names someone else than the key's owner",
-                   "X-Actor names 'julie.martin', but this API key is 'karim.benali''s")
+FORBIDDEN = _error(
+    Message,
+    "With named API keys: X-Actor or author names someone else than the key's owner",
+    "X-Actor names 'julie.martin', but this API key is 'karim.benali''s",
+)
 NO_TICKET_EVER = _error(Message, "No ticket ever had this id", "ticket 42 not found")
 NO_COMMENT = _error(Message, "No such ticket, or no such comment on it", "comment 9 of ticket 3 not found")
-UNAUTHORIZED = _error(Message, "TICKETS_API_KEY or TICKETS_API_KEYS is set and X-API-Key is missing or wrong",
-                      "wrong API key")
-UNAVAILABLE = _error(Message, "The tickets file or database cannot be used (the message names the problem)",
-                     "tickets.json: the file is empty; ...")
+UNAUTHORIZED = _error(
+    Message, "TICKETS_API_KEY or TICKETS_API_KEYS is set and X-API-Key is missing or wrong", "wrong API key"
+)
+UNAVAILABLE = _error(
+    Message,
+    "The tickets file or database cannot be used (the message names the problem)",
+    "tickets.json: the file is empty; ...",
+)
 
 
 def _header(description: str, example: str) -> dict[str, Any]:
     return {"description": description, "schema": {"type": "string", "example": example}}
 
 
-IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
-                 "description": "An ETag: 304 without a body when the ticket still has it"}  # fmt: skip
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "An ETag: 304 without a body when the ticket still has it",
+}
 ETAG = {"ETag": _header("Version of the ticket, for If-Match and If-None-Match", '"6f1c2a9e0b7d4c3a8e5f1b2d"')}
 LOCATION = {"Location": _header("Where the new ticket lives", "/tickets/17")}
 TOTAL = {"X-Total-Count": _header("How many tickets match the filters, before limit and offset", "11")}

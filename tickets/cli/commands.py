@@ -53,9 +53,15 @@ async def cmd_stats(args: argparse.Namespace, store: TicketStore) -> None:
 
 async def cmd_list(args: argparse.Namespace, store: TicketStore) -> None:
     query = _validated(
-        TicketQuery, status=args.status or [], priority=args.priority or [], assignee=args.assignee,
-        q=args.q, sort=args.sort, limit=args.limit, offset=args.offset,
-    )  # fmt: skip
+        TicketQuery,
+        status=args.status or [],
+        priority=args.priority or [],
+        assignee=args.assignee,
+        q=args.q,
+        sort=args.sort,
+        limit=args.limit,
+        offset=args.offset,
+    )
     if args.json:
         return _print_json((await store.search_json(query))[0])
     page, total = await store.search(query)
@@ -106,8 +112,10 @@ async def cmd_update(args: argparse.Namespace, store: TicketStore) -> None:
     if args.unassign:
         changes["assignee"] = None
     if not changes:
-        raise UsageError("nothing to update; give at least one of --title, --description, --status, "
-                         "--priority, --assignee, --unassign")  # fmt: skip
+        raise UsageError(
+            "nothing to update; give at least one of --title, --description, --status, "
+            "--priority, --assignee, --unassign"
+        )
     data = _validated(TicketUpdate, **changes)
     before = await store.get(args.id)
     ticket = await store.update(args.id, data, if_match=args.if_match, actor=_actor(args))
@@ -173,8 +181,10 @@ async def cmd_copy(args: argparse.Namespace, source: TicketStore) -> None:
         await target.replace_all(next_id, tickets, replace=args.replace, history=history)
     finally:
         await target.close()
-    print(f"copied {len(tickets)} tickets, {len(history.comments)} comments and {len(history.events)} events "
-          f"from {source.name} to {target.name} (next id {next_id})")
+    print(
+        f"copied {len(tickets)} tickets, {len(history.comments)} comments and {len(history.events)} events "
+        f"from {source.name} to {target.name} (next id {next_id})"
+    )
 
 
 def place(text: str) -> dict[str, Any]:

@@ -70,10 +70,18 @@ PRIORITY_HELP = "low, medium, high, urgent (or basse, moyenne, haute, urgente)"
 def build_parser() -> argparse.ArgumentParser:
     """The CLI: `python script.py` alone prints the statistics."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--file", type=Path, default=argparse.SUPPRESS,
-                        help="tickets file (default: $TICKETS_FILE or tickets.json beside script.py)")  # fmt: skip
-    common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS,
-                        help="PostgreSQL database instead of the file (default: $TICKETS_DATABASE_URL)")  # fmt: skip
+    common.add_argument(
+        "--file",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="tickets file (default: $TICKETS_FILE or tickets.json beside script.py)",
+    )
+    common.add_argument(
+        "--db",
+        metavar="URL",
+        default=argparse.SUPPRESS,
+        help="PostgreSQL database instead of the file (default: $TICKETS_DATABASE_URL)",
+    )
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON, as the API answers")
     acting = argparse.ArgumentParser(add_help=False)
@@ -82,8 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     paged.add_argument("--limit", type=_positive("limit"), help="at most N")
     paged.add_argument("--offset", type=_not_negative("offset"), default=0, help="skip the first N (default 0)")
     guarded = argparse.ArgumentParser(add_help=False)
-    guarded.add_argument("--if-match", metavar="ETAG", type=_etag_argument,
-                         help="change only if the ticket still has this ETag (as `show` prints it; quotes optional)")
+    guarded.add_argument(
+        "--if-match",
+        metavar="ETAG",
+        type=_etag_argument,
+        help="change only if the ticket still has this ETag (as `show` prints it; quotes optional)",
+    )
 
     parser = argparse.ArgumentParser(prog="script.py", description="Support tickets: statistics, listing, edits.")
     parser.add_argument("--file", type=Path, default=None, help=argparse.SUPPRESS)
@@ -91,10 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=cmd_stats, json=False, days=DAYS_DEFAULT)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    p = sub.add_parser("stats", parents=[common, as_json],
-                       help="count tickets by status and priority; opened and closed per day")  # fmt: skip
-    p.add_argument("--days", type=_positive("number of days"), default=DAYS_DEFAULT,
-                   help=f"days of history per day covers, 1 to {DAYS_MAX} (default {DAYS_DEFAULT})")  # fmt: skip
+    p = sub.add_parser(
+        "stats", parents=[common, as_json], help="count tickets by status and priority; opened and closed per day"
+    )
+    p.add_argument(
+        "--days",
+        type=_positive("number of days"),
+        default=DAYS_DEFAULT,
+        help=f"days of history per day covers, 1 to {DAYS_MAX} (default {DAYS_DEFAULT})",
+    )
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("list", parents=[common, as_json], help="list tickets, filtered and sorted")
@@ -145,14 +162,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=_positive("ticket id"))
     p.set_defaults(func=cmd_comments)
 
-    p = sub.add_parser("history", parents=[common, as_json, paged],
-                       help="show a ticket's history, oldest first (also after it was deleted)")  # fmt: skip
+    p = sub.add_parser(
+        "history",
+        parents=[common, as_json, paged],
+        help="show a ticket's history, oldest first (also after it was deleted)",
+    )
     p.add_argument("id", type=_positive("ticket id"))
     p.set_defaults(func=cmd_history)
 
-    p = sub.add_parser("copy", help="copy every ticket between a JSON file and a PostgreSQL database",
-                       description="Copy every ticket, with its id, timestamps and the next id, all or nothing. "
-                       "SOURCE and TARGET are each a JSON file or a postgresql:// URL.")  # fmt: skip
+    p = sub.add_parser(
+        "copy",
+        help="copy every ticket between a JSON file and a PostgreSQL database",
+        description="Copy every ticket, with its id, timestamps and the next id, all or nothing. "
+        "SOURCE and TARGET are each a JSON file or a postgresql:// URL.",
+    )
     p.add_argument("source", metavar="SOURCE")
     p.add_argument("target", metavar="TARGET")
     p.add_argument("--replace", action="store_true", help="replace the tickets the target already holds")
@@ -218,5 +241,3 @@ def _silence_stdout() -> None:
     with suppress(OSError, ValueError, io.UnsupportedOperation):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-
-

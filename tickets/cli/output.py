@@ -46,8 +46,11 @@ def bar_chart(days: list[DayCount], bar: str = "#") -> str:
         return (bar * (0 if n == 0 else max(1, round(n * BAR_WIDTH / most)))).ljust(BAR_WIDTH)
 
     lines = [f"{'per day (UTC)':<10}  {'opened':<{digits + BAR_WIDTH + 1}}  closed"]
-    lines += [f"{d['date']:<13}  {d['opened']:>{digits}} {drawn(d['opened'])}  {d['closed']:>{digits}} "
-              f"{drawn(d['closed'])}".rstrip() for d in days]  # fmt: skip
+    lines += [
+        f"{d['date']:<13}  {d['opened']:>{digits}} {drawn(d['opened'])}  {d['closed']:>{digits}} "
+        f"{drawn(d['closed'])}".rstrip()
+        for d in days
+    ]
     return "\n".join(lines)
 
 
@@ -70,7 +73,6 @@ def describe_changes(event: Event) -> str:
         return f"comment {event['changes']['comment_id']['to']}"
     if event["type"] == "created":
         return ", ".join(f"{field}: {_shown_value(c['to'])}" for field, c in event["changes"].items())
-    return ", ".join(f"{field}: {_shown_value(c['from'])} -> {_shown_value(c['to'])}"
-                     for field, c in event["changes"].items())  # fmt: skip
-
-
+    return ", ".join(
+        f"{field}: {_shown_value(c['from'])} -> {_shown_value(c['to'])}" for field, c in event["changes"].items()
+    )

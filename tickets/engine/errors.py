@@ -40,17 +40,17 @@ def shown(path: Path | str) -> str:
 
 
 class StoreUnreadable(StoreError):
-    def __init__(self, path: Path, problem: str) -> None:
+    def __init__(self, path: Path | str, problem: str) -> None:
         super().__init__(f"{shown(path)}: {problem}")
 
 
 class StoreWriteFailed(StoreError):
-    def __init__(self, path: Path, error: OSError) -> None:
+    def __init__(self, path: Path | str, error: OSError) -> None:
         super().__init__(f"could not save {shown(path)}: {error.strerror or error}; nothing was changed")
 
 
 class StoreBusy(StoreError):
-    def __init__(self, path: Path, seconds: float) -> None:
+    def __init__(self, path: Path | str, seconds: float) -> None:
         super().__init__(f"store busy: {shown(path)} stayed locked by another process for {seconds:g} s; try again")
 
 
@@ -61,7 +61,6 @@ class StoreNotEmpty(TicketError):
 
 class SettingInvalid(TicketError):
     """A setting from the environment is unusable: the service stops rather than guess (fail closed)."""
-
 
 
 # --------------------------------------------------------------------------- validation problems told in one line
@@ -96,4 +95,3 @@ def first_repeated_key(raw: bytes | str) -> str | None:
 def describe_validation_error(exc: ValidationError) -> str:
     """All the problems of a validation error on one line."""
     return "; ".join(_describe(e) for e in exc.errors(include_url=False))
-

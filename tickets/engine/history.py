@@ -8,7 +8,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    WithJsonSchema,
+    with_config,
+)
 from typing_extensions import TypedDict
 
 from tickets.engine.models import DayCount, Ticket
@@ -25,16 +34,19 @@ NameIn = AssigneeIn
 Body = Annotated[str, StringConstraints(min_length=1, max_length=BODY_MAX), AfterValidator(no_nul)]
 BodyIn = Annotated[Body, AfterValidator(not_blank), _NOT_BLANK]
 
-_COMMENT_EXAMPLE = {
-    "id": 7, "ticket_id": 3, "author": "karim.benali", "body": "Le technicien passe cet après-midi.",
-    "internal": False, "created_at": "2026-11-21T16:02:31Z",
-}  # fmt: skip
+_COMMENT_EXAMPLE: dict[str, JsonValue] = {
+    "id": 7,
+    "ticket_id": 3,
+    "author": "karim.benali",
+    "body": "Le technicien passe cet après-midi.",
+    "internal": False,
+    "created_at": "2026-11-21T16:02:31Z",
+}
 
 
+@with_config(ConfigDict(extra="forbid", json_schema_extra={"examples": [_COMMENT_EXAMPLE]}))
 class Comment(TypedDict):
     """A reply on a ticket (internal: a note for the team, not for the requester)."""
-
-    __pydantic_config__ = ConfigDict(extra="forbid", json_schema_extra={"examples": [_COMMENT_EXAMPLE]})  # type: ignore[misc]
 
     id: Annotated[int, Field(ge=1, strict=True)]
     ticket_id: Annotated[int, Field(ge=1, strict=True)]
@@ -47,11 +59,16 @@ class Comment(TypedDict):
 class CommentCreate(BaseModel):
     """Body of a new comment: the author may be left out when the request names its actor."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"author": "karim.benali", "body": "Le technicien passe cet après-midi.", "internal": False}]})  # fmt: skip
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"author": "karim.benali", "body": "Le technicien passe cet après-midi.", "internal": False}]
+        },
+    )
 
-    author: NameIn | None = Field(default=None, description="Who writes it; by default the request's actor "
-                                                            "(X-Actor, or the name of the API key).")  # fmt: skip
+    author: NameIn | None = Field(
+        default=None, description="Who writes it; by default the request's actor (X-Actor, or the name of the API key)."
+    )
     body: BodyIn
     internal: bool = Field(default=False, strict=True, description="A note for the team, not for the requester.")
 
@@ -59,16 +76,19 @@ class CommentCreate(BaseModel):
 # "from" is a Python keyword: this TypedDict is spelled as a call.
 Change = TypedDict("Change", {"from": Any, "to": Any})
 
-_EVENT_EXAMPLE = {
-    "id": 42, "ticket_id": 3, "at": "2026-11-21T16:02:31Z", "actor": "karim.benali", "type": "updated",
+_EVENT_EXAMPLE: dict[str, JsonValue] = {
+    "id": 42,
+    "ticket_id": 3,
+    "at": "2026-11-21T16:02:31Z",
+    "actor": "karim.benali",
+    "type": "updated",
     "changes": {"status": {"from": "open", "to": "in_progress"}},
-}  # fmt: skip
+}
 
 
+@with_config(ConfigDict(extra="forbid", json_schema_extra={"examples": [_EVENT_EXAMPLE]}))
 class Event(TypedDict):
     """One entry of a ticket's history: who changed what, and when."""
-
-    __pydantic_config__ = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EVENT_EXAMPLE]})  # type: ignore[misc]
 
     id: Annotated[int, Field(ge=1, strict=True)]
     ticket_id: Annotated[int, Field(ge=1, strict=True)]
@@ -84,7 +104,8 @@ class Page(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: Annotated[int | None, WithJsonSchema({"type": "integer", "minimum": 1})] = Field(
-        default=None, ge=1, description="At most this many (default: all).")
+        default=None, ge=1, description="At most this many (default: all)."
+    )
     offset: int = Field(default=0, ge=0, description="Skip this many first.")
 
 
@@ -94,8 +115,12 @@ class FeedQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     after: int = Field(default=0, ge=0, description="Only events with a greater id: the last id already seen.")
-    limit: int = Field(default=FEED_LIMIT_DEFAULT, ge=1, le=FEED_LIMIT_MAX,
-                       description=f"At most this many events (1 to {FEED_LIMIT_MAX}).")  # fmt: skip
+    limit: int = Field(
+        default=FEED_LIMIT_DEFAULT,
+        ge=1,
+        le=FEED_LIMIT_MAX,
+        description=f"At most this many events (1 to {FEED_LIMIT_MAX}).",
+    )
 
 
 @dataclass
@@ -106,7 +131,6 @@ class History:
     comments: list[Comment] = field(default_factory=list)
     next_event_id: int = 1
     events: list[Event] = field(default_factory=list)
-
 
 
 # --------------------------------------------------------------------------- events, made and counted
@@ -126,7 +150,8 @@ def changes_between(old: Ticket | None, new: Ticket | None) -> dict[str, Change]
 
 def closes(event: Event) -> bool:
     """Whether this event set the status to closed (a creation as closed counts too)."""
-    return event["changes"].get("status", {}).get("to") == "closed"
+    status = event["changes"].get("status")
+    return status is not None and status["to"] == "closed"
 
 
 def tally(events: Iterable[Event], into: dict[str, list[int]] | None = None) -> dict[str, list[int]]:
@@ -147,11 +172,16 @@ def last_days(days: int, today: date | None = None) -> list[str]:
     return [(today - timedelta(days=back)).isoformat() for back in range(days - 1, -1, -1)]
 
 
-def per_day(counts: dict[str, list[int]] | dict[str, tuple[int, int]], days: int, today: date | None = None
-            ) -> list[DayCount]:  # fmt: skip
+def per_day(
+    counts: dict[str, list[int]] | dict[str, tuple[int, int]], days: int, today: date | None = None
+) -> list[DayCount]:
     """One entry per day of the last `days` days, zeros included, from tallied [opened, closed] counts."""
-    return [{"date": d, "opened": counts[d][0], "closed": counts[d][1]} if d in counts
-            else {"date": d, "opened": 0, "closed": 0} for d in last_days(days, today)]  # fmt: skip
+    return [
+        {"date": d, "opened": counts[d][0], "closed": counts[d][1]}
+        if d in counts
+        else {"date": d, "opened": 0, "closed": 0}
+        for d in last_days(days, today)
+    ]
 
 
 @dataclass(frozen=True)
@@ -175,4 +205,3 @@ def later_than(previous: str, time: str) -> str:
         return time
     moved = datetime.strptime(previous[:19], "%Y-%m-%dT%H:%M:%S") + timedelta(seconds=1)
     return moved.strftime("%Y-%m-%dT%H:%M:%SZ")
-

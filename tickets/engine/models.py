@@ -11,9 +11,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
     StringConstraints,
     WithJsonSchema,
     model_validator,
+    with_config,
 )
 from typing_extensions import NotRequired, TypedDict
 
@@ -34,19 +36,22 @@ from tickets.engine.values import (
     split_commas,
 )
 
-_TICKET_EXAMPLE = {
-    "id": 3, "title": "Imprimante du 2e étage hors service",
-    "description": "Bourrage papier permanent, le voyant clignote en orange.", "status": "in_progress",
-    "priority": "high", "assignee": "karim.benali", "created_at": "2026-11-20T09:14:00Z",
+_TICKET_EXAMPLE: dict[str, JsonValue] = {
+    "id": 3,
+    "title": "Imprimante du 2e étage hors service",
+    "description": "Bourrage papier permanent, le voyant clignote en orange.",
+    "status": "in_progress",
+    "priority": "high",
+    "assignee": "karim.benali",
+    "created_at": "2026-11-20T09:14:00Z",
     "updated_at": "2026-11-21T16:02:31Z",
-}  # fmt: skip
+}
 
 
+# An unknown key in the file is refused: kept silently, it would vanish at the next write.
+@with_config(ConfigDict(extra="forbid", json_schema_extra={"examples": [_TICKET_EXAMPLE]}))
 class Ticket(TypedDict):
     """A ticket as stored in the file and returned by the API."""
-
-    # An unknown key in the file is refused: kept silently, it would vanish at the next write.
-    __pydantic_config__ = ConfigDict(extra="forbid", json_schema_extra={"examples": [_TICKET_EXAMPLE]})  # type: ignore[misc]
 
     id: Annotated[int, Field(ge=1, strict=True)]
     title: Title
@@ -58,21 +63,19 @@ class Ticket(TypedDict):
     updated_at: Timestamp
 
 
+@with_config(ConfigDict(extra="forbid"))
 class StoreFile(TypedDict):
     """The object form of tickets.json."""
 
-    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
-
     next_id: Annotated[int, Field(ge=1, strict=True)]
-    # The history (json_history.py): absent from a file written before comments and events existed.
+    # The history (stores/json_file/history_log.py): absent from a file written before comments and events existed.
     next_comment_id: NotRequired[Annotated[int, Field(ge=1, strict=True)]]
     next_event_id: NotRequired[Annotated[int, Field(ge=1, strict=True)]]
     history_file: NotRequired[Annotated[str, StringConstraints(min_length=1, max_length=255)] | None]
     tickets: list[Ticket]
 
 
-
-_EXAMPLE = {
+_EXAMPLE: dict[str, JsonValue] = {
     "title": "Imprimante du 2e étage hors service",
     "description": "Bourrage papier permanent, le voyant clignote en orange.",
     "priority": "high",
@@ -128,14 +131,18 @@ class TicketFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Annotated[list[StatusIn], BeforeValidator(split_commas)] = Field(
-        default=[], description="Keep these statuses: repeat it or separate with commas; French accepted (en cours).")
+        default=[], description="Keep these statuses: repeat it or separate with commas; French accepted (en cours)."
+    )
     priority: Annotated[list[PriorityIn], BeforeValidator(split_commas)] = Field(
-        default=[], description="Keep these priorities: repeat it or separate with commas; French accepted (haute).")
+        default=[], description="Keep these priorities: repeat it or separate with commas; French accepted (haute)."
+    )
     # A query string has no null: the schema says "string, optional", the Python default is None.
     assignee: Annotated[str | None, AfterValidator(_no_nul_or_none), WithJsonSchema(_QUERY_TEXT)] = Field(
-        default=None, description="Exact assignee.")
+        default=None, description="Exact assignee."
+    )
     q: Annotated[str | None, AfterValidator(_no_nul_or_none), WithJsonSchema(_QUERY_TEXT)] = Field(
-        default=None, description="Text in title or description, ignoring case and accents (reseau finds Réseau).")
+        default=None, description="Text in title or description, ignoring case and accents (reseau finds Réseau)."
+    )
 
 
 class TicketQuery(TicketFilters):
@@ -143,7 +150,8 @@ class TicketQuery(TicketFilters):
 
     sort: SortKey = Field(default="id", description="Sort key; prefix '-' for descending. Ties: ascending id.")
     limit: Annotated[int | None, WithJsonSchema({"type": "integer", "minimum": 1})] = Field(
-        default=None, ge=1, description="At most this many tickets.")
+        default=None, ge=1, description="At most this many tickets."
+    )
     offset: int = Field(default=0, ge=0, description="Skip this many first.")
 
 
@@ -174,6 +182,9 @@ DAYS_DEFAULT, DAYS_MAX = 14, 366
 class StatsQuery(TicketFilters):
     """The filters of the counts, and how many days of history per_day covers."""
 
-    days: int = Field(default=DAYS_DEFAULT, ge=1, le=DAYS_MAX,
-                      description="per_day covers this many days (UTC), today included; 1 to 366.")  # fmt: skip
-
+    days: int = Field(
+        default=DAYS_DEFAULT,
+        ge=1,
+        le=DAYS_MAX,
+        description="per_day covers this many days (UTC), today included; 1 to 366.",
+    )

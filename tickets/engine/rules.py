@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic_core
 
 from tickets.engine.models import Counts, Ticket, TicketFilters
 from tickets.engine.values import PRIORITIES, PRIORITY_RANK, STATUS_RANK, STATUSES, Priority, Status, fold_text
+
+T = TypeVar("T")
 
 
 def count(tickets: Iterable[Ticket]) -> Counts:
@@ -22,7 +24,6 @@ def count(tickets: Iterable[Ticket]) -> Counts:
         by_status[t["status"]] += 1
         by_priority[t["priority"]] += 1
     return {"total": sum(by_status.values()), "by_status": by_status, "by_priority": by_priority}
-
 
 
 def searchable_text(ticket: Ticket) -> str:
@@ -70,7 +71,7 @@ def sort_tickets(tickets: Iterable[Ticket], sort: str = "id") -> list[Ticket]:
     return by_id if name == "id" and not descending else sorted(by_id, key=_SORT_FIELD[name], reverse=descending)
 
 
-def paginate(items: Sequence[Ticket], limit: int | None = None, offset: int = 0) -> list[Ticket]:
+def paginate(items: Sequence[T], limit: int | None = None, offset: int = 0) -> list[T]:
     """The page of items starting at offset, at most limit long."""
     return list(items[offset : None if limit is None else offset + limit])
 
@@ -96,4 +97,3 @@ def etag_matches(header: str, etag: str, *, weak: bool = False) -> bool:
     if weak:
         tags = [tag.removeprefix("W/") for tag in tags]
     return "*" in tags or etag in tags
-

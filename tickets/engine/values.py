@@ -20,9 +20,19 @@ STATUS_ALIASES = {"ouvert": "open", "en_cours": "in_progress", "ferme": "closed"
 PRIORITY_ALIASES = {"basse": "low", "moyenne": "medium", "haute": "high", "urgente": "urgent"}
 SORT_KEYS = ("id", "priority", "status", "created_at", "updated_at", "title")
 SortKey = Literal[
-    "id", "-id", "priority", "-priority", "status", "-status",
-    "created_at", "-created_at", "updated_at", "-updated_at", "title", "-title",
-]  # fmt: skip
+    "id",
+    "-id",
+    "priority",
+    "-priority",
+    "status",
+    "-status",
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "title",
+    "-title",
+]
 
 TITLE_MAX, DESCRIPTION_MAX, ASSIGNEE_MAX = 200, 5000, 100
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
@@ -41,8 +51,7 @@ def parse_status(value: Any) -> Any:
     folded = STATUS_ALIASES.get(_fold(value), _fold(value))
     if folded not in STATUSES:
         raise ValueError(
-            f"unknown status {value!r}; expected one of open, in_progress, closed"
-            " (or ouvert, en cours, fermé)"
+            f"unknown status {value!r}; expected one of open, in_progress, closed (or ouvert, en cours, fermé)"
         )
     return folded
 
@@ -123,18 +132,24 @@ def parse_ticket_id(value: Any) -> Any:
 
 StatusIn = Annotated[Status, BeforeValidator(parse_status)]
 PriorityIn = Annotated[Priority, BeforeValidator(parse_priority)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), AfterValidator(no_nul)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), AfterValidator(no_nul)
+]
 Description = Annotated[
-    str, StringConstraints(max_length=DESCRIPTION_MAX), AfterValidator(no_nul),
+    str,
+    StringConstraints(max_length=DESCRIPTION_MAX),
+    AfterValidator(no_nul),
     Field(json_schema_extra={"pattern": NO_NUL_PATTERN}),
-]  # fmt: skip
+]
 Assignee = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ASSIGNEE_MAX), AfterValidator(no_nul)
-]  # fmt: skip
+]
 Timestamp = Annotated[
-    str, StringConstraints(pattern=TIMESTAMP_PATTERN), AfterValidator(real_timestamp),
+    str,
+    StringConstraints(pattern=TIMESTAMP_PATTERN),
+    AfterValidator(real_timestamp),
     Field(examples=["2026-11-20T09:14:00Z"]),
-]  # fmt: skip
+]
 # In request bodies, blanks and invisible characters alone do not count; the schema says so too.
 # In the schema: some visible character, and no NUL anywhere.
 _NOT_BLANK = Field(json_schema_extra={"pattern": f"^[^\x00]*[^{INVISIBLE}\x00][^\x00]*$"})

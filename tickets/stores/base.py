@@ -68,8 +68,9 @@ class TicketStore(ABC):
         """Create a ticket with a new id, never handed out before."""
 
     @abstractmethod
-    async def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None,
-                     actor: str | None = None) -> Ticket:  # fmt: skip
+    async def update(
+        self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None, actor: str | None = None
+    ) -> Ticket:
         """Merge changes; updated_at moves only when a value changes. With if_match, only if it names the ETag.
         A change that changes nothing records no event."""
 
@@ -117,11 +118,11 @@ class TicketStore(ABC):
         """Everything, for a copy, as of one moment: (next_id, every ticket in id order, comments and events)."""
 
     @abstractmethod
-    async def replace_all(self, next_id: int, tickets: list[Ticket], *, replace: bool,
-                          history: History | None = None) -> None:  # fmt: skip
+    async def replace_all(
+        self, next_id: int, tickets: list[Ticket], *, replace: bool, history: History | None = None
+    ) -> None:
         """Put these tickets (and this history) in place of the store's, all or nothing.
 
         Refuses (StoreNotEmpty) a store that holds tickets unless replace is true. The store's next
         ids become the highest of the given ones and its own, so no id it ever gave is handed out again.
         """
-

@@ -17,8 +17,9 @@ def check_database_url(url: str) -> None:
         raise SettingInvalid("the database URL must start with postgresql:// (as in postgresql://user@host/tickets)")
 
 
-def open_store(settings: Settings, *, file: Path | str | None = None, database_url: str | None = None,
-               environment: bool = True) -> TicketStore:  # fmt: skip
+def open_store(
+    settings: Settings, *, file: Path | str | None = None, database_url: str | None = None, environment: bool = True
+) -> TicketStore:
     """The store that the command line or the environment names: a URL for PostgreSQL, else the JSON file.
 
     --db wins over TICKETS_FILE; a file and a URL together (--file with --db or TICKETS_DATABASE_URL, or both

@@ -35,12 +35,15 @@ router = APIRouter(tags=["comments"])
 
 
 @router.post(
-    "/tickets/{ticket_id}/comments", summary="Comment on a ticket", status_code=201,
+    "/tickets/{ticket_id}/comments",
+    summary="Comment on a ticket",
+    status_code=201,
     response_model=Comment,
     responses={201: {"headers": COMMENT_LOCATION}, 400: BAD_REQUEST, 403: FORBIDDEN, 404: NOT_FOUND, 413: TOO_LARGE},
-)  # fmt: skip
-async def add_comment(ticket_id: TicketId, data: CommentCreate, request: Request,
-                      x_actor: ActorHeader = None) -> Response:  # fmt: skip
+)
+async def add_comment(
+    ticket_id: TicketId, data: CommentCreate, request: Request, x_actor: ActorHeader = None
+) -> Response:
     """Add a public reply or an internal note (internal: true). The author is the one given, else the
     request's actor; the ticket's updated_at (and ETag) moves, and its history records the comment."""
     actor = actor_of(request, x_actor)
@@ -49,28 +52,44 @@ async def add_comment(ticket_id: TicketId, data: CommentCreate, request: Request
         raise Forbidden(f"the author is {data.author!r}, but this API key is {key_name!r}'s")
     author = data.author or actor
     if author is None:
-        raise RequestValidationError([{"type": "missing", "loc": ("body", "author"),
-                                       "msg": "give the author, or name yourself in the X-Actor header"}])  # fmt: skip
-    comment = await get_store(request).add_comment(ticket_id, NewComment(author, data.body, data.internal), actor or author)
-    return Response(pydantic_core.to_json(comment), 201, media_type=JSON,
-                    headers={"Location": f"/tickets/{ticket_id}/comments/{comment['id']}"})  # fmt: skip
+        raise RequestValidationError(
+            [
+                {
+                    "type": "missing",
+                    "loc": ("body", "author"),
+                    "msg": "give the author, or name yourself in the X-Actor header",
+                }
+            ]
+        )
+    comment = await get_store(request).add_comment(
+        ticket_id, NewComment(author, data.body, data.internal), actor or author
+    )
+    return Response(
+        pydantic_core.to_json(comment),
+        201,
+        media_type=JSON,
+        headers={"Location": f"/tickets/{ticket_id}/comments/{comment['id']}"},
+    )
 
 
 @router.get(
-    "/tickets/{ticket_id}/comments", summary="Read a ticket's comments",
-    response_model=list[Comment], dependencies=ONCE,
+    "/tickets/{ticket_id}/comments",
+    summary="Read a ticket's comments",
+    response_model=list[Comment],
+    dependencies=ONCE,
     responses={200: {"headers": TOTAL_OF_TICKET}, 400: BAD_REQUEST, 404: NOT_FOUND},
-)  # fmt: skip
+)
 async def list_comments(request: Request, ticket_id: TicketId, page: Annotated[Page, Query()]) -> Response:
     """The ticket's comments, oldest first; X-Total-Count counts them all, before limit and offset."""
     return listing(*await get_store(request).comments(ticket_id, page))
 
 
 @router.get(
-    "/tickets/{ticket_id}/comments/{comment_id}", summary="Read a comment",
-    response_model=Comment, responses={400: BAD_REQUEST, 404: NO_COMMENT},
-)  # fmt: skip
+    "/tickets/{ticket_id}/comments/{comment_id}",
+    summary="Read a comment",
+    response_model=Comment,
+    responses={400: BAD_REQUEST, 404: NO_COMMENT},
+)
 async def read_comment(request: Request, ticket_id: TicketId, comment_id: CommentId) -> Response:
     """One comment of a ticket: where the Location of a new comment points."""
     return Response(pydantic_core.to_json(await get_store(request).comment(ticket_id, comment_id)), media_type=JSON)
-

@@ -23,10 +23,12 @@ router = APIRouter(tags=["history"])
 
 
 @router.get(
-    "/tickets/{ticket_id}/events", summary="Read a ticket's history",
-    response_model=list[Event], dependencies=ONCE,
+    "/tickets/{ticket_id}/events",
+    summary="Read a ticket's history",
+    response_model=list[Event],
+    dependencies=ONCE,
     responses={200: {"headers": TOTAL_OF_TICKET}, 400: BAD_REQUEST, 404: NO_TICKET_EVER},
-)  # fmt: skip
+)
 async def list_events(request: Request, ticket_id: TicketId, page: Annotated[Page, Query()]) -> Response:
     """Every creation, change, comment and deletion of the ticket, oldest first, with who and when; also
     after the ticket was deleted. X-Total-Count counts them all, before limit and offset."""
@@ -34,11 +36,13 @@ async def list_events(request: Request, ticket_id: TicketId, page: Annotated[Pag
 
 
 @router.get(
-    "/events", summary="Follow every change (a feed to poll)", response_model=list[Event],
-    dependencies=ONCE, responses={400: BAD_REQUEST},
-)  # fmt: skip
+    "/events",
+    summary="Follow every change (a feed to poll)",
+    response_model=list[Event],
+    dependencies=ONCE,
+    responses={400: BAD_REQUEST},
+)
 async def event_feed(request: Request, query: Annotated[FeedQuery, Query()]) -> Response:
     """Every event of every ticket, in id order. Poll with after = the last id you saw: ids are given in the
     order changes are committed, so you miss none and see none twice, even while writes go on."""
     return listing(await get_store(request).feed(query.after, query.limit))
-

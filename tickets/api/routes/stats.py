@@ -31,4 +31,3 @@ async def ticket_stats(request: Request, query: Annotated[StatsQuery, Query()]) 
 def stats_is_read_only() -> None:
     """Without this, PATCH /tickets/stats would reach /tickets/{ticket_id} and be a 400 on the id 'stats'."""
     raise HTTPException(status.HTTP_405_METHOD_NOT_ALLOWED, "Method Not Allowed")
-

@@ -33,9 +33,12 @@ router = APIRouter(tags=["tickets"])
 
 
 @router.get(
-    "/tickets", summary="List tickets", response_model=list[Ticket], dependencies=ONCE,
+    "/tickets",
+    summary="List tickets",
+    response_model=list[Ticket],
+    dependencies=ONCE,
     responses={200: {"headers": TOTAL}, 400: BAD_REQUEST},
-)  # fmt: skip
+)
 async def list_tickets(request: Request, query: Annotated[TicketQuery, Query()]) -> Response:
     """Tickets matching the filters, sorted and paged; X-Total-Count counts the matches before paging."""
     body, total = await get_store(request).search_json(query)
@@ -43,22 +46,30 @@ async def list_tickets(request: Request, query: Annotated[TicketQuery, Query()])
 
 
 @router.post(
-    "/tickets", summary="Create a ticket", status_code=status.HTTP_201_CREATED, response_model=Ticket,
+    "/tickets",
+    summary="Create a ticket",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Ticket,
     responses={201: {"headers": {**LOCATION, **ETAG}}, 400: BAD_REQUEST, 403: FORBIDDEN, 413: TOO_LARGE},
-)  # fmt: skip
+)
 async def create_ticket(data: TicketCreate, request: Request, x_actor: ActorHeader = None) -> Response:
     """Create a ticket; its id is new and never reused. Location and ETag name the result."""
     ticket = await get_store(request).add(data, actor_of(request, x_actor))
     return one_ticket(ticket_json(ticket), 201, Location=f"/tickets/{ticket['id']}")
 
 
-
 @router.get(
-    "/tickets/{ticket_id}", summary="Read a ticket", response_model=Ticket,
-    responses={200: {"headers": ETAG}, 304: {"description": "If-None-Match names the current ETag", "headers": ETAG},
-               400: BAD_REQUEST, 404: NOT_FOUND},
+    "/tickets/{ticket_id}",
+    summary="Read a ticket",
+    response_model=Ticket,
+    responses={
+        200: {"headers": ETAG},
+        304: {"description": "If-None-Match names the current ETag", "headers": ETAG},
+        400: BAD_REQUEST,
+        404: NOT_FOUND,
+    },
     openapi_extra={"parameters": [IF_NONE_MATCH]},
-)  # fmt: skip
+)
 async def read_ticket(ticket_id: TicketId, request: Request) -> Response:
     """One ticket with its ETag; 304 without a body when If-None-Match names that ETag."""
     body = await get_store(request).get_json(ticket_id)
@@ -71,12 +82,18 @@ async def read_ticket(ticket_id: TicketId, request: Request) -> Response:
 
 
 @router.patch(
-    "/tickets/{ticket_id}", summary="Update a ticket", response_model=Ticket,
-    responses={200: {"headers": ETAG}, 400: BAD_REQUEST, 403: FORBIDDEN, 404: NOT_FOUND, 412: STALE,
-               413: TOO_LARGE},
-)  # fmt: skip
-async def update_ticket(ticket_id: TicketId, changes: TicketUpdate, request: Request,
-                        if_match: Annotated[str | None, Header()] = None, x_actor: ActorHeader = None) -> Response:  # fmt: skip
+    "/tickets/{ticket_id}",
+    summary="Update a ticket",
+    response_model=Ticket,
+    responses={200: {"headers": ETAG}, 400: BAD_REQUEST, 403: FORBIDDEN, 404: NOT_FOUND, 412: STALE, 413: TOO_LARGE},
+)
+async def update_ticket(
+    ticket_id: TicketId,
+    changes: TicketUpdate,
+    request: Request,
+    if_match: Annotated[str | None, Header()] = None,
+    x_actor: ActorHeader = None,
+) -> Response:
     """Change some fields (merge patch; null only unassigns). With If-Match, only if the ETag still matches.
     A change that changes nothing records nothing."""
     ticket = await get_store(request).update(ticket_id, changes, if_match, actor_of(request, x_actor))
@@ -84,13 +101,15 @@ async def update_ticket(ticket_id: TicketId, changes: TicketUpdate, request: Req
 
 
 @router.delete(
-    "/tickets/{ticket_id}", summary="Delete a ticket", status_code=status.HTTP_204_NO_CONTENT,
+    "/tickets/{ticket_id}",
+    summary="Delete a ticket",
+    status_code=status.HTTP_204_NO_CONTENT,
     responses={400: BAD_REQUEST, 403: FORBIDDEN, 404: NOT_FOUND, 412: STALE},
-)  # fmt: skip
-async def delete_ticket(ticket_id: TicketId, request: Request, if_match: Annotated[str | None, Header()] = None,
-                        x_actor: ActorHeader = None) -> Response:  # fmt: skip
+)
+async def delete_ticket(
+    ticket_id: TicketId, request: Request, if_match: Annotated[str | None, Header()] = None, x_actor: ActorHeader = None
+) -> Response:
     """Delete a ticket and its comments for good; its id is never given again, its history stays. With If-Match,
     only if the ETag still matches."""
     await get_store(request).delete(ticket_id, if_match, actor_of(request, x_actor))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-

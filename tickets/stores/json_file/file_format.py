@@ -40,8 +40,8 @@ def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket], dict[st
             tickets, next_id, head = _STORE_ARRAY.validate_json(raw), 1, {}
         else:
             data = _STORE_OBJECT.validate_json(raw)
-            tickets, next_id = data.pop("tickets"), data.pop("next_id")
-            head = dict(data)
+            tickets, next_id = data["tickets"], data["next_id"]
+            head = {key: value for key, value in data.items() if key not in ("tickets", "next_id")}
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         problem = _describe(error)
@@ -77,7 +77,6 @@ def _repeated_key(raw: bytes, tickets: list[Ticket], top_keys: int) -> str | Non
         if raw.count(b":") == top_keys + len(tickets) * (_TICKET_KEYS + 4) + text_colons:
             return None
     return first_repeated_key(raw)
-
 
 
 def _dump_pretty(ticket: Ticket) -> bytes:

@@ -29,20 +29,20 @@ from pathlib import Path
 from typing import Any
 
 import pydantic_core
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
 from tickets.engine.errors import StoreUnreadable, _describe, first_repeated_key
 from tickets.engine.history import Comment, Event, tally
 
 
+@with_config(ConfigDict(extra="forbid"))
 class _CommentLine(TypedDict):
-    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
     comment: Comment
 
 
+@with_config(ConfigDict(extra="forbid"))
 class _EventLine(TypedDict):
-    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
     event: Event
 
 
@@ -91,10 +91,15 @@ class Content:
 
     __slots__ = ("comments_of", "count", "days", "event_ids", "events", "events_of")
 
-    def __init__(self, events: list[bytes] | None = None, event_ids: list[int] | None = None, count: int = 0,
-                 events_of: dict[int, tuple[int, ...]] | None = None,
-                 comments_of: dict[int, tuple[bytes, ...]] | None = None,
-                 days: dict[str, tuple[int, int]] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        events: list[bytes] | None = None,
+        event_ids: list[int] | None = None,
+        count: int = 0,
+        events_of: dict[int, tuple[int, ...]] | None = None,
+        comments_of: dict[int, tuple[bytes, ...]] | None = None,
+        days: dict[str, tuple[int, int]] | None = None,
+    ) -> None:
         self.events = events if events is not None else []
         self.event_ids = event_ids if event_ids is not None else []
         self.count = count
@@ -147,9 +152,16 @@ class Log:
     parses a history of a hundred thousand lines.
     """
 
-    def __init__(self, generation: int | None = None, next_comment_id: int = 1, next_event_id: int = 1, end: int = 0,
-                 identity: tuple[int, int] | None = None, content: Content | None = None,
-                 source: Callable[[], Content] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        generation: int | None = None,
+        next_comment_id: int = 1,
+        next_event_id: int = 1,
+        end: int = 0,
+        identity: tuple[int, int] | None = None,
+        content: Content | None = None,
+        source: Callable[[], Content] | None = None,
+    ) -> None:
         self.generation = generation  # None: no log yet
         self.next_comment_id, self.next_event_id = next_comment_id, next_event_id
         self.end = end  # committed bytes of the log file
@@ -172,8 +184,11 @@ class Log:
         stays exactly as a file written before comments and events existed)."""
         if self.generation is None and self.next_comment_id == self.next_event_id == 1:
             return {}
-        return {"next_comment_id": self.next_comment_id, "next_event_id": self.next_event_id,
-                "history_file": None if self.generation is None else history_name(data_file, self.generation)}
+        return {
+            "next_comment_id": self.next_comment_id,
+            "next_event_id": self.next_event_id,
+            "history_file": None if self.generation is None else history_name(data_file, self.generation),
+        }
 
     def feed(self, after: int, limit: int) -> list[bytes]:
         content = self.content()
@@ -192,8 +207,9 @@ class Log:
     def everything(self) -> tuple[list[Comment], list[Event]]:
         """Every comment (in id order) and event, parsed, for a copy."""
         content = self.content()
-        comments = sorted((pydantic_core.from_json(c) for cs in content.comments_of.values() for c in cs),
-                          key=lambda c: c["id"])  # fmt: skip
+        comments = sorted(
+            (pydantic_core.from_json(c) for cs in content.comments_of.values() for c in cs), key=lambda c: c["id"]
+        )
         return comments, [pydantic_core.from_json(e) for e in content.events[: content.count]]
 
 
@@ -216,8 +232,16 @@ def read_log(data_file: Path, head: dict[str, Any], previous: Log | None) -> Log
         with open(path, "rb") as file:
             st = os.fstat(file.fileno())
             identity = (st.st_dev, st.st_ino)
-            base = previous if (previous is not None and previous.generation == generation
-                                and previous.identity == identity and previous.end <= st.st_size) else None  # fmt: skip
+            base = (
+                previous
+                if (
+                    previous is not None
+                    and previous.generation == generation
+                    and previous.identity == identity
+                    and previous.end <= st.st_size
+                )
+                else None
+            )
             start = base.end if base is not None else 0
             file.seek(start)
             raw = file.read()
@@ -227,15 +251,14 @@ def read_log(data_file: Path, head: dict[str, Any], previous: Log | None) -> Log
         raise StoreUnreadable(path, exc.strerror or str(exc)) from None
     used = _committed_length(raw, counters["next_event_id"])
     if used == 0 and base is not None:
-        same = Log(generation, **counters, end=base.end, identity=identity, content=base._content,
-                   source=base.content)  # fmt: skip
+        same = Log(generation, **counters, end=base.end, identity=identity, content=base._content, source=base.content)
         same.unparsed = base.unparsed
         return same
     chunk = raw[:used]
 
     def parsed() -> Content:
         growing = Growing(base.content() if base is not None else Content())
-        for record, data in _records(chunk, path, start):  # type: ignore[misc]
+        for record, data in _records(chunk, path, start):
             if "comment" in record:
                 growing.add_comment(record["comment"], data)
             else:
@@ -320,7 +343,7 @@ def _parse(lines: list[bytes]) -> list[tuple[dict[str, Any], bytes] | None]:
             parsed = []
         if len(parsed) == len(indexes):
             for i, record in zip(indexes, parsed, strict=True):
-                records[i] = record  # type: ignore[assignment]
+                records[i] = record
         else:
             groups["other"] += indexes
     for i in groups["other"]:
@@ -409,8 +432,9 @@ class LogBatch:
             _replay(self._content(), self.lines)  # this batch's lines so far, on the freshly parsed content
         return self._content().comments_of.get(ticket_id, ())
 
-    def replace_all(self, comments: list[Comment], events: list[Event], next_comment_id: int, next_event_id: int
-                    ) -> None:  # fmt: skip
+    def replace_all(
+        self, comments: list[Comment], events: list[Event], next_comment_id: int, next_event_id: int
+    ) -> None:
         """Everything in place of what the log held (a copy); the next ids never go back."""
         had_log = self.log.generation is not None
         self._base, self._growing, self.lines = Content(), None, []
@@ -432,8 +456,13 @@ class LogBatch:
         lines = b"".join(self.lines)  # the history was not parsed: it will be, with these lines, if asked
         old = self.log
         if old._content is None and old.unparsed >= MAX_UNPARSED:  # a long-lived store that never reads its
-            return Log(generation, **counters, end=end, identity=identity,  # history: parse now, not chain
-                       content=_with_lines(old.content(), lines))  # fmt: skip  # thousands of sources
+            return Log(
+                generation,
+                **counters,
+                end=end,
+                identity=identity,  # history: parse now, not chain
+                content=_with_lines(old.content(), lines),
+            )  # thousands of sources
         log = Log(generation, **counters, end=end, identity=identity, source=lambda: _with_lines(old.content(), lines))
         log.unparsed = 1 + (old.unparsed if old._content is None else 0)
         return log

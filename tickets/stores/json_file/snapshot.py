@@ -49,9 +49,17 @@ class Snapshot:
     once per version of that ticket, so a write re-serializes only what changed.
     """
 
-    def __init__(self, next_id: int, tickets: dict[int, Ticket], *, key: Any = None, log: Log | None = None,
-                 compact: dict[int, bytes] | None = None, pretty: dict[int, bytes] | None = None,
-                 folded: dict[int, str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        next_id: int,
+        tickets: dict[int, Ticket],
+        *,
+        key: Any = None,
+        log: Log | None = None,
+        compact: dict[int, bytes] | None = None,
+        pretty: dict[int, bytes] | None = None,
+        folded: dict[int, str] | None = None,
+    ) -> None:
         self.next_id, self.tickets, self.key = next_id, tickets, key
         self.log = log if log is not None else Log()  # comments and events (json_history.py)
         self._compact = compact if compact is not None else {}
@@ -130,7 +138,11 @@ class Snapshot:
                 if ticket_id not in pretty:
                     pretty[ticket_id] = _dump_pretty(ticket)
         parts = map(pretty.__getitem__, self.tickets)  # C-level iterators: no Python loop per ticket
-        return chain((head, b',\n  "tickets": [\n', next(parts)), chain.from_iterable(zip(repeat(b",\n"), parts)), (b"\n  ]\n}\n",))
+        return chain(
+            (head, b',\n  "tickets": [\n', next(parts)),
+            chain.from_iterable(zip(repeat(b",\n"), parts)),
+            (b"\n  ]\n}\n",),
+        )
 
 
 # --------------------------------------------------------------------------- the store
@@ -149,8 +161,14 @@ class Batch:
         self.history = LogBatch(snap.log)
 
     def _record(self, ticket_id: int, kind: str, changes: dict[str, Any], actor: str | None) -> None:
-        event = {"id": self.history.next_event_id, "ticket_id": ticket_id, "at": self.time, "actor": actor,
-                 "type": kind, "changes": changes}  # fmt: skip
+        event = {
+            "id": self.history.next_event_id,
+            "ticket_id": ticket_id,
+            "at": self.time,
+            "actor": actor,
+            "type": kind,
+            "changes": changes,
+        }
         self.history.add_event(event)  # type: ignore[arg-type]
 
     def current(self, ticket_id: int, if_match: str | None) -> Ticket:
@@ -175,8 +193,9 @@ class Batch:
         self.changed.add(ticket["id"])
         return ticket
 
-    def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None,
-               actor: str | None = None) -> Ticket:  # fmt: skip
+    def update(
+        self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None, actor: str | None = None
+    ) -> Ticket:
         old = self.current(ticket_id, if_match)
         new: Ticket = {**old, **changes.model_dump(exclude_unset=True)}  # type: ignore[typeddict-item]
         if new == old:
@@ -195,16 +214,21 @@ class Batch:
 
     def comment(self, ticket_id: int, new: NewComment, actor: str | None = None) -> Comment:
         ticket = self.current(ticket_id, None)
-        comment: Comment = {"id": self.history.next_comment_id, "ticket_id": ticket_id, "author": new.author,
-                            "body": new.body, "internal": new.internal, "created_at": self.time}  # fmt: skip
+        comment: Comment = {
+            "id": self.history.next_comment_id,
+            "ticket_id": ticket_id,
+            "author": new.author,
+            "body": new.body,
+            "internal": new.internal,
+            "created_at": self.time,
+        }
         self.history.add_comment(comment)
         self._record(ticket_id, "commented", comment_changes(comment["id"]), actor)
         self.tickets[ticket_id] = {**ticket, "updated_at": later_than(ticket["updated_at"], self.time)}
         self.changed.add(ticket_id)
         return comment
 
-    def replace_all(self, next_id: int, tickets: list[Ticket], replace: bool, name: str,
-                    history: History) -> None:  # fmt: skip
+    def replace_all(self, next_id: int, tickets: list[Ticket], replace: bool, name: str, history: History) -> None:
         if self.tickets and not replace:
             raise StoreNotEmpty(name, len(self.tickets))
         self.tickets = {t["id"]: t for t in sorted(tickets, key=lambda t: t["id"])}

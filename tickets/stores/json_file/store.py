@@ -55,7 +55,9 @@ class _Pending:
     __slots__ = ("_future", "_loop", "change", "deadline", "done", "error", "result")
 
     def __init__(self, change: Callable[[Batch], Any], deadline: float) -> None:
-        self.change, self.deadline, self.done, self.result, self.error = change, deadline, False, None, None
+        self.change, self.deadline, self.done = change, deadline, False
+        self.result: Any = None
+        self.error: Exception | None = None
         self._loop = asyncio.get_running_loop()
         self._future = self._loop.create_future()
 
@@ -182,7 +184,8 @@ class JsonStore(TicketStore):
     async def current(self) -> Snapshot:
         """The current version: when the cache is fresh (one stat) no thread is needed; reading the
         file again after a change is done in a thread, off the event loop."""
-        return self.cached_snapshot() or await asyncio.to_thread(self.snapshot)
+        cached = self.cached_snapshot()
+        return cached if cached is not None else await asyncio.to_thread(self.snapshot)
 
     async def get(self, ticket_id: int) -> Ticket:
         return (await self.current()).get(ticket_id)
@@ -214,10 +217,12 @@ class JsonStore(TicketStore):
     async def add(self, data: TicketCreate, actor: str | None = None) -> Ticket:
         return await self.commit_async(partial(Batch.add, data=data, actor=actor))
 
-    async def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None,
-                     actor: str | None = None) -> Ticket:  # fmt: skip
-        return await self.commit_async(partial(Batch.update, ticket_id=ticket_id, changes=changes,
-                                               if_match=if_match, actor=actor))  # fmt: skip
+    async def update(
+        self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None, actor: str | None = None
+    ) -> Ticket:
+        return await self.commit_async(
+            partial(Batch.update, ticket_id=ticket_id, changes=changes, if_match=if_match, actor=actor)
+        )
 
     async def delete(self, ticket_id: int, if_match: str | None = None, actor: str | None = None) -> None:
         await self.commit_async(partial(Batch.delete, ticket_id=ticket_id, if_match=if_match, actor=actor))
@@ -231,10 +236,19 @@ class JsonStore(TicketStore):
         history = History(snap.log.next_comment_id, comments, snap.log.next_event_id, events)
         return snap.next_id, list(snap.tickets.values()), history
 
-    async def replace_all(self, next_id: int, tickets: list[Ticket], *, replace: bool,
-                          history: History | None = None) -> None:  # fmt: skip
-        await self.commit_async(partial(Batch.replace_all, next_id=next_id, tickets=tickets, replace=replace,
-                                        name=self.name, history=history or History()))  # fmt: skip
+    async def replace_all(
+        self, next_id: int, tickets: list[Ticket], *, replace: bool, history: History | None = None
+    ) -> None:
+        await self.commit_async(
+            partial(
+                Batch.replace_all,
+                next_id=next_id,
+                tickets=tickets,
+                replace=replace,
+                name=self.name,
+                history=history or History(),
+            )
+        )
 
     # ---- writing
 
@@ -361,8 +375,11 @@ class JsonStore(TicketStore):
         try:
             _fsync_dir(self.folder)
         except OSError as exc:  # the new file is in place and readable: say so, do not call it a failure
-            print(f"warning: {shown(self.folder)}: fsync of the folder failed ({exc.strerror}); the change is "
-                  "applied but may not survive a power cut", file=sys.stderr)  # fmt: skip
+            print(
+                f"warning: {shown(self.folder)}: fsync of the folder failed ({exc.strerror}); the change is "
+                "applied but may not survive a power cut",
+                file=sys.stderr,
+            )
         if before.generation is not None and before.generation != snap.log.generation:
             with suppress(OSError):  # the log written again replaces it; a leftover is removed at the next start
                 os.unlink(self.folder / history_name(self.path, before.generation))
@@ -443,7 +460,6 @@ class JsonStore(TicketStore):
             pass  # a live writer holds the lock: its temp file is not stale
         return removed
 
-
     def _remove_older_logs(self) -> None:
         """Logs of this file older than the one it names: a crash came between a rewrite and their removal."""
         with suppress(StoreError):
@@ -480,4 +496,3 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-

@@ -17,4 +17,3 @@ TRIGRAM_INDEXES = """
     CREATE INDEX IF NOT EXISTS tickets_search_title ON tickets USING gin (search_title gin_trgm_ops);
     CREATE INDEX IF NOT EXISTS tickets_search_description ON tickets USING gin (search_description gin_trgm_ops);
 """
-

@@ -48,8 +48,13 @@ def json_text(value: Any) -> str:
 
 def event_params(kind: str, changes: dict[str, Any], at: str, actor: str | None) -> dict[str, Any]:
     """The parameters of an event, for EVENT_OF."""
-    return {"type": kind, "changes": json_text(changes), "at": at, "actor": actor,
-            "closes": changes.get("status", {}).get("to") == "closed"}  # fmt: skip
+    return {
+        "type": kind,
+        "changes": json_text(changes),
+        "at": at,
+        "actor": actor,
+        "closes": changes.get("status", {}).get("to") == "closed",
+    }
 
 
 def comment_of(row: Sequence[Any]) -> Comment:
@@ -61,7 +66,7 @@ def event_of(row: Sequence[Any]) -> Event:
 
 
 def ticket_of(row: Sequence[Any]) -> Ticket:
-    return dict(zip(FIELDS, row))  # type: ignore[return-value]
+    return dict(zip(FIELDS, row, strict=False))  # type: ignore[return-value]  # a row may go on past the fields
 
 
 def computed_columns(ticket: Any) -> list[str]:

@@ -19,7 +19,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -51,7 +51,7 @@ from tickets.engine.history import (
 from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
 from tickets.engine.rules import etag_matches, etag_of, now, ticket_json
 from tickets.engine.settings import LOCK_TIMEOUT_DEFAULT
-from tickets.engine.values import PRIORITIES, STATUSES
+from tickets.engine.values import PRIORITIES, STATUSES, Priority, Status
 from tickets.stores.base import TicketStore
 from tickets.stores.postgres.migrations import MIGRATION_LOCK, MIGRATIONS, TRIGRAM_INDEXES
 from tickets.stores.postgres.sql import (
@@ -131,12 +131,20 @@ class PostgresStore(TicketStore):
             self._pool, self._loop, self._recovery, self._outage, self._wanted = None, loop, asyncio.Lock(), True, []
         if self._pool is None:
             self._pool = AsyncConnectionPool(
-                self.url, min_size=1, max_size=self.pool_size, open=False, timeout=self.lock_timeout,
-                kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT,
-                        # in ms; PostgreSQL reads 0 as "wait for ever", so never less than 1
-                        "options": f"-c lock_timeout={max(1, int(self.lock_timeout * 1000))}"},
-                name="tickets", reconnect_timeout=self.lock_timeout,
-            )  # fmt: skip
+                self.url,
+                min_size=1,
+                max_size=self.pool_size,
+                open=False,
+                timeout=self.lock_timeout,
+                kwargs={
+                    "autocommit": True,
+                    "connect_timeout": CONNECT_TIMEOUT,
+                    # in ms; PostgreSQL reads 0 as "wait for ever", so never less than 1
+                    "options": f"-c lock_timeout={max(1, int(self.lock_timeout * 1000))}",
+                },
+                name="tickets",
+                reconnect_timeout=self.lock_timeout,
+            )
         return self._pool
 
     async def open(self) -> None:
@@ -167,8 +175,9 @@ class PostgresStore(TicketStore):
         except PoolTimeout:
             problem = await self._probe()
             self._outage = problem is not None
-            raise DatabaseUnavailable(self.name, problem or f"all {self.pool_size} connections stayed busy for "
-                                                            f"{self.lock_timeout:g} s") from None  # fmt: skip
+            raise DatabaseUnavailable(
+                self.name, problem or f"all {self.pool_size} connections stayed busy for {self.lock_timeout:g} s"
+            ) from None
         except psycopg.errors.LockNotAvailable:
             raise StoreBusy(self.name, self.lock_timeout) from None
         except psycopg.OperationalError as exc:
@@ -225,10 +234,13 @@ class PostgresStore(TicketStore):
             row = await (await conn.execute("SELECT max(version) FROM tickets_schema")).fetchone()
             version = (row[0] or 0) if row else 0
             if version > len(MIGRATIONS):
-                raise DatabaseUnavailable(self.name, f"its tables are at version {version}, made by a newer version "
-                                                     f"of this service (this one knows {len(MIGRATIONS)}): upgrade it")
+                raise DatabaseUnavailable(
+                    self.name,
+                    f"its tables are at version {version}, made by a newer version "
+                    f"of this service (this one knows {len(MIGRATIONS)}): upgrade it",
+                )
             for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-                await conn.execute(migration)  # type: ignore[arg-type]
+                await conn.execute(migration)
                 await conn.execute("INSERT INTO tickets_schema (version) VALUES (%s)", (number,))
             try:
                 async with conn.transaction():  # a savepoint: without pg_trgm, the rest stays
@@ -240,7 +252,7 @@ class PostgresStore(TicketStore):
 
     async def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         async def read(conn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
-            return await (await conn.execute(query, params)).fetchall()  # type: ignore[arg-type]
+            return await (await conn.execute(query, params)).fetchall()
 
         return await self._read(read)
 
@@ -292,7 +304,7 @@ class PostgresStore(TicketStore):
         page_sql = f"SELECT {COLUMNS} FROM tickets{where} ORDER BY {order} LIMIT %s OFFSET %s"
 
         async def read(conn: psycopg.AsyncConnection[Any]) -> tuple[list[Ticket], int]:
-            cursor = await conn.execute(page_sql, [*params, query.limit, query.offset])  # type: ignore[arg-type]
+            cursor = await conn.execute(page_sql, [*params, query.limit, query.offset])
             page = [ticket_of(row) for row in await cursor.fetchall()]
             reached_end = query.limit is None or len(page) < query.limit
             if reached_end and (page or query.offset == 0):
@@ -300,7 +312,7 @@ class PostgresStore(TicketStore):
             if counted_filters_only(query):
                 counts = await self._counts(conn)
                 return page, sum(n for (s, p), n in counts.items() if kept_by(query, s, p))
-            cursor = await conn.execute(f"SELECT count(*) FROM tickets{where}", params)  # type: ignore[arg-type]
+            cursor = await conn.execute(f"SELECT count(*) FROM tickets{where}", params)
             return page, (await cursor.fetchone())[0]  # type: ignore[index]
 
         return await self._read(read)
@@ -311,27 +323,36 @@ class PostgresStore(TicketStore):
             rows = [(s, p, n) for (s, p), n in counts.items() if kept_by(query, s, p)]
         else:
             where, params = where_clause(query)
-            rows = await self._rows(f"SELECT status, priority, count(*) FROM tickets{where} "
-                                    "GROUP BY status, priority", params)  # fmt: skip
-        by_status = dict.fromkeys(STATUSES, 0)
-        by_priority = dict.fromkeys(PRIORITIES, 0)
+            rows = await self._rows(
+                f"SELECT status, priority, count(*) FROM tickets{where} GROUP BY status, priority", params
+            )
+        by_status: dict[str, int] = dict.fromkeys(STATUSES, 0)
+        by_priority: dict[str, int] = dict.fromkeys(PRIORITIES, 0)
         for status, priority, n in rows:
             by_status[status] += n
             by_priority[priority] += n
         first = last_days(query.days)[0]
-        days = await self._rows("SELECT left(at, 10), count(*) FILTER (WHERE type = 'created'), "
-                                "count(*) FILTER (WHERE closes) FROM events "
-                                "WHERE at >= %s AND (type = 'created' OR closes) GROUP BY 1", (first,))  # fmt: skip
-        return {"total": sum(by_status.values()), "by_status": by_status, "by_priority": by_priority,  # type: ignore[typeddict-item]
-                "per_day": per_day({day: (opened, closed) for day, opened, closed in days}, query.days)}
+        days = await self._rows(
+            "SELECT left(at, 10), count(*) FILTER (WHERE type = 'created'), "
+            "count(*) FILTER (WHERE closes) FROM events "
+            "WHERE at >= %s AND (type = 'created' OR closes) GROUP BY 1",
+            (first,),
+        )
+        return {
+            "total": sum(by_status.values()),
+            "by_status": cast(dict[Status, int], by_status),
+            "by_priority": cast(dict[Priority, int], by_priority),
+            "per_day": per_day({day: (opened, closed) for day, opened, closed in days}, query.days),
+        }
 
     async def count(self) -> int:
         return sum((await self._read(self._counts)).values())
 
     async def _counts(self, conn: psycopg.AsyncConnection[Any]) -> dict[tuple[str, str], int]:
         """How many tickets have each (status, priority), from ticket_counts: a few rows, whatever the size."""
-        cursor = await conn.execute("SELECT status, priority, sum(n), count(*) FROM ticket_counts "
-                                    "GROUP BY status, priority")  # fmt: skip
+        cursor = await conn.execute(
+            "SELECT status, priority, sum(n), count(*) FROM ticket_counts GROUP BY status, priority"
+        )
         rows = await cursor.fetchall()
         if sum(row[3] for row in rows) > COMPACT_AFTER:
             self._background(self._compact())
@@ -346,7 +367,8 @@ class PostgresStore(TicketStore):
                 if locked and locked[0]:
                     await conn.execute(
                         "WITH gone AS (DELETE FROM ticket_counts RETURNING status, priority, n) "
-                        "INSERT INTO ticket_counts SELECT status, priority, sum(n) FROM gone GROUP BY status, priority")
+                        "INSERT INTO ticket_counts SELECT status, priority, sum(n) FROM gone GROUP BY status, priority"
+                    )
         except StoreError:
             pass  # the next count tries again
 
@@ -356,22 +378,27 @@ class PostgresStore(TicketStore):
         time = now()
         values = data.model_dump()
         ticket_fields = ("title", "description", "status", "priority", "assignee")
-        ticket = {"id": 0, **values, "created_at": time, "updated_at": time}
-        params = {**{f: values[f] for f in ticket_fields}, "time": time,
-                  **dict(zip(("title_key", "search_title", "search_description"), computed_columns(values), strict=True)),
-                  **event_params("created", changes_between(None, ticket), time, actor)}  # type: ignore[arg-type]  # fmt: skip
+        ticket = cast(Ticket, {"id": 0, **values, "created_at": time, "updated_at": time})
+        params = {
+            **{f: values[f] for f in ticket_fields},
+            "time": time,
+            **dict(zip(("title_key", "search_title", "search_description"), computed_columns(values), strict=True)),
+            **event_params("created", changes_between(None, ticket), time, actor),
+        }
         statement = (
             "WITH new AS (INSERT INTO tickets (title, description, status, priority, assignee, created_at, updated_at, "
             "title_key, search_title, search_description) VALUES (%(title)s, %(description)s, %(status)s, "
             "%(priority)s, %(assignee)s, %(time)s, %(time)s, %(title_key)s, %(search_title)s, %(search_description)s) "
             "RETURNING id)" + EVENT_OF.format(lock=EVENT_LOCK, rows="new") + " RETURNING ticket_id"
-        )  # fmt: skip
+        )
         async with self._connection() as conn:  # never tried twice: a lost answer may hide a done write
-            row = await (await conn.execute(statement, params)).fetchone()  # type: ignore[arg-type]
-        return {**ticket, "id": row[0]}  # type: ignore[typeddict-item,index]
+            row = await (await conn.execute(statement, params)).fetchone()
+        assert row is not None  # the INSERT returns its row
+        return {**ticket, "id": row[0]}
 
-    async def update(self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None,
-                     actor: str | None = None) -> Ticket:  # fmt: skip
+    async def update(
+        self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None, actor: str | None = None
+    ) -> Ticket:
         given = changes.model_dump(exclude_unset=True)
         async with self._connection() as conn:
             while True:  # again only when somebody else changed the ticket between our read and our write
@@ -388,17 +415,23 @@ class PostgresStore(TicketStore):
                     "search_description = %(search_description)s, version = version + 1 "
                     "WHERE id = %(id)s AND version = %(version)s RETURNING id)"
                     + EVENT_OF.format(lock=EVENT_LOCK, rows="changed"),
-                    {**new, "title_key": title_key, "search_title": search_title,
-                     "search_description": search_description, "version": version,
-                     **event_params("updated", changes_between(old, new), new["updated_at"], actor)},
-                )  # fmt: skip
+                    {
+                        **new,
+                        "title_key": title_key,
+                        "search_title": search_title,
+                        "search_description": search_description,
+                        "version": version,
+                        **event_params("updated", changes_between(old, new), new["updated_at"], actor),
+                    },
+                )
                 if cursor.rowcount == 1:
                     return new
 
     async def delete(self, ticket_id: int, if_match: str | None = None, actor: str | None = None) -> None:
         deleted = event_params("deleted", {}, now(), actor)
-        statement = ("WITH gone AS (DELETE FROM tickets WHERE id = %(id)s{and_version} RETURNING id)"
-                     + EVENT_OF.format(lock=EVENT_LOCK, rows="gone"))  # fmt: skip
+        statement = "WITH gone AS (DELETE FROM tickets WHERE id = %(id)s{and_version} RETURNING id)" + EVENT_OF.format(
+            lock=EVENT_LOCK, rows="gone"
+        )
         async with self._connection() as conn:
             if if_match is None:
                 cursor = await conn.execute(statement.format(and_version=""), {"id": ticket_id, **deleted})
@@ -407,8 +440,10 @@ class PostgresStore(TicketStore):
                 return
             while True:
                 _, version = await self._current(conn, ticket_id, if_match)
-                cursor = await conn.execute(statement.format(and_version=" AND version = %(version)s"),
-                                            {"id": ticket_id, "version": version, **deleted})  # fmt: skip
+                cursor = await conn.execute(
+                    statement.format(and_version=" AND version = %(version)s"),
+                    {"id": ticket_id, "version": version, **deleted},
+                )
                 if cursor.rowcount == 1:
                     return
 
@@ -428,14 +463,27 @@ class PostgresStore(TicketStore):
                     "SELECT new.ticket_id, %(at)s, %(actor)s, %(type)s, "
                     "json_build_object('comment_id', json_build_object('from', null, 'to', new.id)), false "
                     "FROM new, locked RETURNING (changes -> 'comment_id' ->> 'to')::bigint",
-                    {"id": ticket_id, "version": version, "updated_at": later_than(ticket["updated_at"], time),
-                     "author": comment.author, "body": comment.body, "internal": comment.internal, "lock": EVENT_LOCK,
-                     **event},
-                )  # fmt: skip
+                    {
+                        "id": ticket_id,
+                        "version": version,
+                        "updated_at": later_than(ticket["updated_at"], time),
+                        "author": comment.author,
+                        "body": comment.body,
+                        "internal": comment.internal,
+                        "lock": EVENT_LOCK,
+                        **event,
+                    },
+                )
                 row = await cursor.fetchone()
                 if row is not None:
-                    return {"id": row[0], "ticket_id": ticket_id, "author": comment.author, "body": comment.body,
-                            "internal": comment.internal, "created_at": time}  # fmt: skip
+                    return {
+                        "id": row[0],
+                        "ticket_id": ticket_id,
+                        "author": comment.author,
+                        "body": comment.body,
+                        "internal": comment.internal,
+                        "created_at": time,
+                    }
 
     # ---- comments and history
 
@@ -446,8 +494,9 @@ class PostgresStore(TicketStore):
         return [comment_of(row) for row in rows], total
 
     async def comment(self, ticket_id: int, comment_id: int) -> Comment:
-        rows = await self._rows(f"SELECT {COMMENT_COLUMNS} FROM comments WHERE ticket_id = %s AND id = %s",
-                                (ticket_id, comment_id))  # fmt: skip
+        rows = await self._rows(
+            f"SELECT {COMMENT_COLUMNS} FROM comments WHERE ticket_id = %s AND id = %s", (ticket_id, comment_id)
+        )
         if not rows:
             if not await self._exists(ticket_id):
                 raise TicketNotFound(ticket_id)
@@ -461,21 +510,25 @@ class PostgresStore(TicketStore):
         return [event_of(row) for row in rows], total
 
     async def feed(self, after: int, limit: int) -> list[Event]:
-        rows = await self._rows(f"SELECT {EVENT_COLUMNS} FROM events WHERE id > %s ORDER BY id LIMIT %s", (after, limit))
+        rows = await self._rows(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE id > %s ORDER BY id LIMIT %s", (after, limit)
+        )
         return [event_of(row) for row in rows]
 
-    async def _page_of(self, table: str, columns: str, ticket_id: int, page: Page
-                       ) -> tuple[list[tuple[Any, ...]], int]:  # fmt: skip
+    async def _page_of(self, table: str, columns: str, ticket_id: int, page: Page) -> tuple[list[tuple[Any, ...]], int]:
         """A page of a ticket's comments or events, oldest first, and how many it has."""
+
         async def read(conn: psycopg.AsyncConnection[Any]) -> tuple[list[tuple[Any, ...]], int]:
-            cursor = await conn.execute(f"SELECT {columns}, count(*) OVER () FROM {table} WHERE ticket_id = %s "  # type: ignore[arg-type]
-                                        "ORDER BY id LIMIT %s OFFSET %s", (ticket_id, page.limit, page.offset))  # fmt: skip
+            cursor = await conn.execute(
+                f"SELECT {columns}, count(*) OVER () FROM {table} WHERE ticket_id = %s ORDER BY id LIMIT %s OFFSET %s",
+                (ticket_id, page.limit, page.offset),
+            )
             rows = await cursor.fetchall()
             if rows:
                 return [row[:-1] for row in rows], rows[0][-1]
             if page.offset == 0:
                 return [], 0
-            cursor = await conn.execute(f"SELECT count(*) FROM {table} WHERE ticket_id = %s", (ticket_id,))  # type: ignore[arg-type]
+            cursor = await conn.execute(f"SELECT count(*) FROM {table} WHERE ticket_id = %s", (ticket_id,))
             return [], (await cursor.fetchone())[0]  # type: ignore[index]
 
         return await self._read(read)
@@ -483,8 +536,9 @@ class PostgresStore(TicketStore):
     async def _exists(self, ticket_id: int) -> bool:
         return bool(await self._rows("SELECT 1 FROM tickets WHERE id = %s", (ticket_id,)))
 
-    async def _current(self, conn: psycopg.AsyncConnection[Any], ticket_id: int,
-                       if_match: str | None) -> tuple[Ticket, int]:  # fmt: skip
+    async def _current(
+        self, conn: psycopg.AsyncConnection[Any], ticket_id: int, if_match: str | None
+    ) -> tuple[Ticket, int]:
         """The ticket and its version; PreconditionFailed when if_match names another version."""
         cursor = await conn.execute(f"SELECT {COLUMNS}, version FROM tickets WHERE id = %s", (ticket_id,))
         row = await cursor.fetchone()
@@ -508,22 +562,29 @@ class PostgresStore(TicketStore):
             comments = [comment_of(row) for row in await cursor.fetchall()]
             cursor = await conn.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id")
             events = [event_of(row) for row in await cursor.fetchall()]
-            next_id, next_comment_id, next_event_id = [await self._next_id(conn, table)
-                                                       for table in ("tickets", "comments", "events")]  # fmt: skip
-        history = History(max([next_comment_id, *(c["id"] + 1 for c in comments)]), comments,  # type: ignore[arg-type]
-                          max([next_event_id, *(e["id"] + 1 for e in events)]), events)  # fmt: skip
+            next_id, next_comment_id, next_event_id = [
+                await self._next_id(conn, table) for table in ("tickets", "comments", "events")
+            ]
+        history = History(
+            max([next_comment_id, *(c["id"] + 1 for c in comments)]),
+            comments,
+            max([next_event_id, *(e["id"] + 1 for e in events)]),
+            events,
+        )
         return max(next_id, max((t["id"] for t in tickets), default=0) + 1), tickets, history
 
     async def _next_id(self, conn: psycopg.AsyncConnection[Any], table: str = "tickets") -> int:
         cursor = await conn.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
         sequence = (await cursor.fetchone())[0]  # type: ignore[index]
-        cursor = await conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(
-            sql.Identifier(*sequence.split(".", 1))))  # fmt: skip
+        cursor = await conn.execute(
+            sql.SQL("SELECT last_value, is_called FROM {}").format(sql.Identifier(*sequence.split(".", 1)))
+        )
         last_value, is_called = await cursor.fetchone()  # type: ignore[misc]
         return last_value + 1 if is_called else last_value
 
-    async def replace_all(self, next_id: int, tickets: list[Ticket], *, replace: bool,
-                          history: History | None = None) -> None:  # fmt: skip
+    async def replace_all(
+        self, next_id: int, tickets: list[Ticket], *, replace: bool, history: History | None = None
+    ) -> None:
         history = history or History()
         async with self._connection() as conn, conn.transaction():
             await conn.execute("SET LOCAL statement_timeout = 0")  # a copy of a million tickets takes a while
@@ -541,16 +602,22 @@ class PostgresStore(TicketStore):
                     await copy.write_row([t[f] for f in FIELDS] + computed_columns(t))  # type: ignore[literal-required]
             async with conn.cursor().copy(f"COPY comments ({COMMENT_COLUMNS}) FROM STDIN") as copy:
                 for c in history.comments:
-                    await copy.write_row([c["id"], c["ticket_id"], c["author"], c["body"], c["internal"],
-                                          c["created_at"]])  # fmt: skip
+                    await copy.write_row(
+                        [c["id"], c["ticket_id"], c["author"], c["body"], c["internal"], c["created_at"]]
+                    )
             async with conn.cursor().copy(f"COPY events ({EVENT_COLUMNS}, closes) FROM STDIN") as copy:
                 for e in history.events:
-                    await copy.write_row([e["id"], e["ticket_id"], e["at"], e["actor"], e["type"],
-                                          json_text(e["changes"]), closes(e)])  # fmt: skip
+                    await copy.write_row(
+                        [e["id"], e["ticket_id"], e["at"], e["actor"], e["type"], json_text(e["changes"]), closes(e)]
+                    )
             # Never below what this database already handed out: no id is ever given twice.
-            for table, given, rows in (("tickets", next_id, tickets), ("comments", history.next_comment_id,
-                                       history.comments), ("events", history.next_event_id, history.events)):  # fmt: skip
-                highest = max((row["id"] for row in rows), default=0)  # type: ignore[index]
-                await conn.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, false)",
-                                   (table, max(given, current[table], highest + 1)))  # fmt: skip
-
+            for table, given, rows in (
+                ("tickets", next_id, tickets),
+                ("comments", history.next_comment_id, history.comments),
+                ("events", history.next_event_id, history.events),
+            ):
+                highest = max((row["id"] for row in rows), default=0)
+                await conn.execute(
+                    "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, false)",
+                    (table, max(given, current[table], highest + 1)),
+                )
