@@ -285,9 +285,8 @@ def bench_size(n: int, seconds: int, repeat: int) -> None:
             proc.wait()
         shutil.rmtree(folder, ignore_errors=True)
     count = f"{n:_}".replace("_", " ")
-    print(
-        f"\n#### {count} tickets ({size_mb:.1f} MB), {CONNECTIONS} connections, median of {repeat} runs of {seconds} s\n"
-    )
+    runs = f"median of {repeat} runs of {seconds} s"
+    print(f"\n#### {count} tickets ({size_mb:.1f} MB), {CONNECTIONS} connections, {runs}\n")
     print("| workload | req/s | p50 ms | p99 ms | errors | other req/s | ratio to the other |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():

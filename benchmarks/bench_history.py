@@ -2,11 +2,13 @@
 
     python benchmarks/bench_history.py               # 10 000 tickets, 5 events and 2 comments each
     python benchmarks/bench_history.py --tickets 10000 --seconds 5 --repeat 3
+    python benchmarks/bench_history.py --before 0185008   # an earlier commit with history, on the same log
 
 Three servers side by side in one run, each on its own generated file in a temporary folder:
 
 - before: the service as it was before comments and history (git commit BEFORE, checked out in a
-  temporary worktree), on the tickets alone;
+  temporary worktree), on the tickets alone; with --before REV, the service at REV (a commit that has the
+  history) on the same tickets and history as today's, to measure a change of today's against it;
 - history: today's service on the same tickets with 5 events and 2 comments each in their log;
 - fresh: today's service on the tickets alone (its log starts empty).
 
@@ -120,6 +122,7 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=10_000)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--before", default=BEFORE, help=f"the commit to compare with (default {BEFORE})")
     parser.add_argument(
         "--postgres",
         action="store_true",
@@ -131,9 +134,8 @@ def main() -> None:
     n = args.tickets
     folder = Path(tempfile.mkdtemp(prefix="tickets-bench-history-"))
     worktree = folder / "before"
-    subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), BEFORE], check=True, capture_output=True
-    )
+    add = ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), args.before]
+    subprocess.run(add, check=True, capture_output=True)
     processes: list[subprocess.Popen] = []
     cluster = None
     try:
@@ -143,6 +145,8 @@ def main() -> None:
             files[name] = folder / name / "data" / "tickets.json"
             bench.generate(files[name], n)
         events, comments = with_history(files["history"], n)
+        if args.before != BEFORE:  # a commit that has the history: it gets the same log as today's service
+            with_history(files["before"], n)
         places: dict[str, Path | str] = dict(files)
         if args.postgres:  # each file copied into its own database, by the service it is measured with
             sys.path.insert(0, str(ROOT / "tests"))

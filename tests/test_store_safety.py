@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TEST_DATA, _serving, lock_held_by_another_process, report, sync
+from conftest import ROOT, TEST_DATA, _serving, eventually, lock_held_by_another_process, report, sync
 from tickets.engine.errors import SettingInvalid, StoreBusy, StoreUnreadable, StoreWriteFailed
 from tickets.engine.models import TicketCreate
 from tickets.engine.settings import Settings
-from tickets.stores.json_file import JsonStore, folder_lock
+from tickets.stores.json_file import JsonStore
 from tickets.stores.json_file import history_log as json_history
 from tickets.stores.json_file import store as json_store
 
@@ -261,12 +261,12 @@ def lock_held_elsewhere(tickets_file: Path):
 
 
 class ManualClock:
-    """time for the store and its lock, moved only by the test: time.monotonic() is the clock's reading, and
-    time.sleep(s) waits (really, but bounded) until the test has moved the clock s further. The rest of the
-    time module is the real one."""
+    """The clock of a store and its lock, moved only by the test: monotonic() is its reading, and sleep(s) waits
+    (really, but bounded) until the test has moved it s further. `sleeping` counts who waits on it."""
 
     def __init__(self) -> None:
         self.now = 0.0
+        self.sleeping = 0
         self._moved = threading.Condition()
 
     def monotonic(self) -> float:
@@ -274,35 +274,25 @@ class ManualClock:
 
     def sleep(self, seconds: float) -> None:
         with self._moved:
-            target = self.now + seconds
-            assert self._moved.wait_for(lambda: self.now >= target, timeout=60), "the test never moved the clock"
+            target, self.sleeping = self.now + seconds, self.sleeping + 1
+            try:
+                assert self._moved.wait_for(lambda: self.now >= target, timeout=120), "the test never moved the clock"
+            finally:
+                self.sleeping -= 1
 
     def move_to(self, when: float) -> None:
         with self._moved:
             self.now = when
             self._moved.notify_all()
 
-    def __getattr__(self, name: str):
-        return getattr(time, name)
-
-
-def _eventually(condition, what: str) -> None:
-    """A bounded wait for real state that another thread is about to change."""
-    deadline = time.monotonic() + 60
-    while not condition():
-        assert time.monotonic() < deadline, f"still waiting for {what}"
-        time.sleep(0.005)
-
 
 def test_a_write_queued_behind_a_waiting_batch_gives_up_at_its_own_deadline(
-    tickets_file: Path, lock_held_elsewhere: None, monkeypatch: pytest.MonkeyPatch
+    tickets_file: Path, lock_held_elsewhere: None
 ) -> None:
     """Writes that queue behind a batch already waiting get the deadline TICKETS_LOCK_TIMEOUT from their own
     arrival (not twice that): told on a clock the test moves, so a busy machine cannot change the answer."""
-    store = JsonStore(tickets_file, lock_timeout=1)
     clock = ManualClock()
-    monkeypatch.setattr(json_store, "time", clock)
-    monkeypatch.setattr(folder_lock, "time", clock)
+    store = JsonStore(tickets_file, lock_timeout=1, clock=clock)
     gave_up: dict[str, float] = {}
 
     def add(name: str) -> None:
@@ -312,10 +302,10 @@ def test_a_write_queued_behind_a_waiting_batch_gives_up_at_its_own_deadline(
 
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(add, "first")  # arrives at 0: its batch waits for the lock until 1
-        _eventually(lambda: store._leader_busy and not store._queue, "the first batch to wait for the lock")
+        eventually(lambda: clock.sleeping == 1, "the first batch to wait for the lock")
         clock.move_to(0.5)
         second = pool.submit(add, "second")  # arrives at 0.5, queued behind the waiting batch
-        _eventually(lambda: len(store._queue) == 1, "the second write to queue")
+        eventually(lambda: store._writes.qsize() == 1, "the second write to queue")
         clock.move_to(1.0)
         first.result(timeout=60)
         assert not second.done()  # its own deadline is 1.5: it is now waiting for the lock

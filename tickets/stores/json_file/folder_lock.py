@@ -14,17 +14,27 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 
 class LockTimeout(Exception):
     """Another process held the lock past the deadline."""
 
 
+class Clock(Protocol):
+    """What a deadline is told on: the time module itself, or a test's clock that it moves by hand."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float, /) -> None: ...
+
+
 class FolderLock:
     """An exclusive lock on one folder, opened once per process and taken with a deadline."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, clock: Clock = time) -> None:
         self.folder = folder
+        self.clock = clock
         self._fd: int | None = None
         self._open_lock = threading.Lock()
 
@@ -35,17 +45,17 @@ class FolderLock:
             return self._fd
 
     def acquire(self, deadline: float) -> None:
-        """Wait for the lock until time.monotonic() reaches deadline, then raise LockTimeout."""
+        """Wait for the lock until the clock's monotonic() reaches deadline, then raise LockTimeout."""
         fd, pause = self._descriptor(), 0.001
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
-                left = deadline - time.monotonic()
+                left = deadline - self.clock.monotonic()
                 if left <= 0:
                     raise LockTimeout from None
-                time.sleep(min(pause, left))
+                self.clock.sleep(min(pause, left))
                 pause = min(pause * 2, 0.02)
 
     def release(self) -> None:

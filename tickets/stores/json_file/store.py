@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import secrets
 import stat
 import sys
@@ -39,17 +40,18 @@ from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, Ticke
 from tickets.engine.settings import LOCK_TIMEOUT_DEFAULT
 from tickets.stores.base import TicketStore
 from tickets.stores.json_file.file_format import parse_store
-from tickets.stores.json_file.folder_lock import FolderLock, LockTimeout
+from tickets.stores.json_file.folder_lock import Clock, FolderLock, LockTimeout
 from tickets.stores.json_file.history_log import Log, LogBatch, generation_of, history_name, read_log
 from tickets.stores.json_file.snapshot import Batch, Snapshot, _parsed
 
+WRITER_IDLE = 5.0  # seconds a writer thread waits for the next write before it ends (a new write starts it again)
+
 
 class _Pending:
-    """A mutation waiting for the next group commit, and the future its coroutine awaits.
+    """A write waiting for the writer thread, and the future its coroutine awaits.
 
-    The future is resolved once, when the change is done or when it must lead the next commit;
-    a queued write holds no thread, only the leader does. The waiter may live on another event
-    loop than the leader (the CLI and tests run their own), hence call_soon_threadsafe.
+    A queued write holds no thread: only the writer does. The waiter may live on another event loop than
+    the one that queued the previous write (the CLI and tests run their own), hence call_soon_threadsafe.
     """
 
     __slots__ = ("_future", "_loop", "change", "deadline", "done", "error", "result")
@@ -59,10 +61,12 @@ class _Pending:
         self.result: Any = None
         self.error: Exception | None = None
         self._loop = asyncio.get_running_loop()
-        self._future = self._loop.create_future()
+        self._future: asyncio.Future[None] = self._loop.create_future()
 
-    def wake(self) -> None:
-        self._loop.call_soon_threadsafe(_resolve, self._future)
+    def finish(self) -> None:
+        """Called by the writer once the change is on disk, or refused: the waiter wakes up."""
+        with suppress(RuntimeError):  # the waiter's event loop is closed: nobody is left to tell
+            self._loop.call_soon_threadsafe(_resolve, self._future)
 
     async def wait(self) -> None:
         await self._future
@@ -78,26 +82,28 @@ class JsonStore(TicketStore):
 
     Reads never lock: os.replace makes every version of the file complete, and the cache is
     checked against the file's stat (every write gives the file a unique mtime in nanoseconds).
-    Writes from all threads of a process are combined: the leader applies every pending mutation
-    under the OS lock of the folder (folder_lock.py), writes the file once, then all are answered.
+    Writes from all threads of a process go to one writer thread, which applies every pending mutation
+    under the OS lock of the folder (folder_lock.py), writes the file once, then answers them all.
     A symbolic link is followed: its target is read, locked and replaced, so the link keeps working.
     """
 
-    def __init__(self, path: Path | str, *, lock_timeout: float = LOCK_TIMEOUT_DEFAULT) -> None:
-        """lock_timeout: how long a write waits for another process's lock (TICKETS_LOCK_TIMEOUT)."""
+    def __init__(self, path: Path | str, *, lock_timeout: float = LOCK_TIMEOUT_DEFAULT, clock: Clock = time) -> None:
+        """lock_timeout: how long a write waits for another process's lock (TICKETS_LOCK_TIMEOUT); clock: what
+        deadlines are told on (monotonic() and sleep(), the time module by default; tests pass their own)."""
         self.path = Path(os.path.realpath(path))
         self.lock_timeout = lock_timeout
+        self.clock = clock
         self.name = shown(self.path)
         self.folder = self.path.parent
-        self._lock = FolderLock(self.folder)
+        self._lock = FolderLock(self.folder, clock)
         self._cache: Snapshot | None = None
         self._load_lock = threading.Lock()  # one thread at a time reads a new version (the history grows in place)
         self._keep_parsed = False  # a server: each new version's history is parsed as it is read (warm_up)
         self._failure: tuple[Any, StoreUnreadable] | None = None
-        self._commit_lock = threading.Lock()  # held while a batch is written
-        self._leader_busy = False
-        self._queue: list[_Pending] = []
-        self._queue_lock = threading.Lock()
+        self._commit_lock = threading.Lock()  # held while a batch is written (and while temp files are cleaned)
+        self._writes: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
 
     # ---- reading
 
@@ -255,49 +261,45 @@ class JsonStore(TicketStore):
     async def commit_async(self, change: Callable[[Batch], Any]) -> Any:
         """Apply one mutation in the next group commit, and return its result once it is on disk.
 
-        One coroutine at a time leads: it takes every queued mutation and commits them as one batch
-        in a thread, then hands the lead to the oldest mutation queued meanwhile. The others just
-        wait, holding no thread, so a batch holds everything that arrived during the previous write
-        and reads keep their threads however many writes queue behind another process's lock.
+        One writer thread per store (Datasette's write queue): it takes every write queued, applies them
+        to one batch under the folder's lock, writes the file once, and answers them all. Writers waiting
+        hold no thread, so reads keep theirs however many writes queue behind another process's lock.
 
-        Shielded: a client that goes away does not cancel its change halfway, nor leave the queue
-        without a leader when the lead was handed to it.
+        Shielded: a client that goes away does not cancel its change halfway; the writer finishes it.
         """
-        work = asyncio.ensure_future(self._commit_async(change))
-        work.add_done_callback(lambda done: done.cancelled() or done.exception())  # read, even if nobody waits
-        return await asyncio.shield(work)
-
-    async def _commit_async(self, change: Callable[[Batch], Any]) -> Any:
-        pending, leading = self._enqueue(change)
-        if not leading:
-            await pending.wait()
-        if not pending.done:
-            await asyncio.to_thread(self._lead)
+        pending = _Pending(change, self.clock.monotonic() + self.lock_timeout)
+        self._writes.put(pending)
+        self._start_writer()
+        await asyncio.shield(pending.wait())
         if pending.error is not None:
             raise pending.error
         return pending.result
 
-    def _enqueue(self, change: Callable[[Batch], Any]) -> tuple[_Pending, bool]:
-        pending = _Pending(change, time.monotonic() + self.lock_timeout)
-        with self._queue_lock:
-            self._queue.append(pending)
-            leading, self._leader_busy = not self._leader_busy, True
-        return pending, leading
+    def _start_writer(self) -> None:
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, name=f"writer of {self.name}", daemon=True)
+                self._writer.start()
 
-    def _lead(self) -> None:
-        with self._queue_lock:
-            batch, self._queue = self._queue, []
-        try:
+    def _write_loop(self) -> None:
+        """The writer: each batch is every write queued when the previous one is done. It ends after
+        WRITER_IDLE seconds without a write; a write queued meanwhile is taken first, or starts a new one."""
+        while True:
+            try:
+                batch = [self._writes.get(timeout=WRITER_IDLE)]
+            except queue.Empty:
+                with self._writer_lock:
+                    if self._writes.empty():
+                        self._writer = None
+                        return
+                continue
+            with suppress(queue.Empty):
+                while True:
+                    batch.append(self._writes.get_nowait())
             with self._commit_lock:
                 self._run(batch)
-        finally:
             for p in batch:
-                p.wake()
-            with self._queue_lock:
-                if self._queue:
-                    self._queue[0].wake()  # not done: it wakes up as the next leader
-                else:
-                    self._leader_busy = False
+                p.finish()
 
     def _run(self, pending: list[_Pending]) -> None:
         """Lock, load, apply every pending change, write once, unlock; then mark them done.
@@ -446,7 +448,7 @@ class JsonStore(TicketStore):
             return 0  # a folder, a device or a FIFO in the file's place: nothing to clean, nothing created
         try:
             with self._commit_lock:
-                self._lock.acquire(time.monotonic())
+                self._lock.acquire(self.clock.monotonic())
                 try:
                     for name in os.listdir(self.folder):  # no glob: 'tickets[1].json' is a plain name
                         if name.startswith(prefix) and name.endswith(".tmp"):
