@@ -135,6 +135,14 @@ def database_url(postgres: Cluster) -> Iterator[str]:
     postgres.drop(name)
 
 
+@pytest.fixture
+def empty_url(postgres: Cluster) -> Iterator[str]:
+    """A new database with no tables at all."""
+    name = postgres.new_database()
+    yield postgres.url(name)
+    postgres.drop(name)
+
+
 @pytest.fixture(params=["json", "postgres"])
 def ticket_store(request: pytest.FixtureRequest, tickets_file: Path) -> TicketStore:
     """The test data in each store in turn: a test that takes it runs once on each."""
@@ -273,6 +281,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             f"{test_report.longrepr}\n\nbrowser evidence (screenshot, console log): {', '.join(saved)}"
         )
     return test_report
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on PostgreSQL (its server fixture, or the postgres half of the store fixtures) gets the postgres
+    marker: `-m "not postgres"` runs the suite without a database server."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        on_postgres = params is not None and "postgres" in params.params.values()
+        if on_postgres or {"postgres", "database_url", "empty_url"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

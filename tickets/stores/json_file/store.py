@@ -8,6 +8,7 @@ a batch of changes is applied under the folder's lock (folder_lock.py) and writt
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import queue
 import secrets
@@ -70,6 +71,12 @@ class _Pending:
 
     async def wait(self) -> None:
         await self._future
+
+    def let_loop_catch_up(self) -> None:
+        """Wait (in the writer) until the waiter's event loop has run once more: the writes whose requests
+        it has already received are then queued too, and join this batch instead of the next one."""
+        with suppress(RuntimeError, concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+            asyncio.run_coroutine_threadsafe(asyncio.sleep(0), self._loop).result(timeout=1)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -293,6 +300,7 @@ class JsonStore(TicketStore):
                         self._writer = None
                         return
                 continue
+            batch[0].let_loop_catch_up()
             with suppress(queue.Empty):
                 while True:
                     batch.append(self._writes.get_nowait())

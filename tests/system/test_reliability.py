@@ -37,6 +37,8 @@ from conftest import (
 from tickets.stores.json_file import JsonStore
 from tickets.stores.json_file import store as json_store
 
+pytestmark = pytest.mark.slow
+
 CRASH_ROUNDS = 15
 
 

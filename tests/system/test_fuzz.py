@@ -15,6 +15,8 @@ from tickets.api.app import create_app
 from tickets.engine.settings import Settings
 from tickets.stores.json_file import JsonStore
 
+pytestmark = pytest.mark.slow
+
 CASES = {"run": 0}
 KEY = "fuzz-key"
 # The schema is read from the app when this module is collected: the app and its copy of the test data exist
@@ -33,7 +35,7 @@ def fuzzed_store():
     report(
         f"fuzzing: schemathesis ran {CASES['run']} cases (positive and negative), no 5xx, every response "
         "matched the documented schema",
-        scope="tests/test_fuzz.py",
+        scope="tests/system/test_fuzz.py",
     )
 
 

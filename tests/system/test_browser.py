@@ -19,6 +19,8 @@ import pytest
 
 from conftest import report, required_or_skip, running_server
 
+pytestmark = pytest.mark.slow
+
 CHROMIUM = next(
     (p for p in (os.environ.get("CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser")) if p), None
 )

@@ -24,6 +24,8 @@ from tickets.engine.values import VISIBLE_PATTERN
 from tickets.stores.json_file import JsonStore
 from tickets.stores.postgres import PostgresStore
 
+pytestmark = pytest.mark.slow
+
 titles = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=40).filter(
     lambda t: re.search(VISIBLE_PATTERN, t)  # the API's own idea of a blank title ('\xad' is one)
 )

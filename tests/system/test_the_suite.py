@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
+
+pytestmark = pytest.mark.slow
 
 
 def test_suite_passes_whatever_the_shipped_tickets_json_holds(tmp_path: Path) -> None:
@@ -49,8 +53,9 @@ def test_suite_passes_whatever_the_shipped_tickets_json_holds(tmp_path: Path) ->
             "-x",
             "-p",
             "no:cacheprovider",
-            "tests/test_api.py",
-            "tests/test_script.py",
+            "tests/api/test_tickets.py",
+            "tests/stores/test_json_file.py",
+            "tests/cli/test_commands.py",
             "-k",
             "not postgres",
         ],

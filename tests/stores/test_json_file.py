@@ -1,31 +1,22 @@
-"""The engine: pure functions, the store on disk, and the CLI through main([...])."""
+"""The JSON-file store: its format, its ids, its reads and atomic writes, across threads and processes."""
 
 from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import re
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from conftest import lock_held_by_another_process, sync
-from tickets.cli.main import main
 from tickets.engine.errors import PreconditionFailed, StoreBusy, StoreUnreadable, StoreWriteFailed, TicketNotFound
-from tickets.engine.models import TicketCreate, TicketFilters, TicketUpdate
-from tickets.engine.rules import count, filter_tickets, paginate, sort_tickets
-from tickets.engine.values import parse_priority, parse_status
+from tickets.engine.models import TicketCreate, TicketUpdate
+from tickets.engine.rules import count
 from tickets.stores.json_file import JsonStore, snapshot
 from tickets.stores.json_file import store as json_store
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def ticket(id: int, **fields: object) -> dict:
@@ -44,149 +35,6 @@ def ticket(id: int, **fields: object) -> dict:
 
 def write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
-# --------------------------------------------------------------------------- values
-
-
-@pytest.mark.parametrize(
-    ("typed", "stored"),
-    [
-        ("open", "open"),
-        ("OPEN", "open"),
-        ("ouvert", "open"),
-        ("Ouvert", "open"),
-        ("in_progress", "in_progress"),
-        ("In_Progress", "in_progress"),
-        ("en cours", "in_progress"),
-        ("en_cours", "in_progress"),
-        ("En Cours", "in_progress"),
-        ("fermé", "closed"),
-        ("ferme", "closed"),
-        ("FERMÉ", "closed"),
-        ("closed", "closed"),
-    ],
-)
-def test_status_accepts_case_and_french(typed: str, stored: str) -> None:
-    assert parse_status(typed) == stored
-
-
-@pytest.mark.parametrize("typed", ["", "done", "opened", "fermée", "en-attente"])
-def test_unknown_status_names_the_value(typed: str) -> None:
-    with pytest.raises(ValueError, match="unknown status"):
-        parse_status(typed)
-
-
-def test_priority_accepts_any_case_and_refuses_unknown() -> None:
-    assert parse_priority("URGENT") == "urgent"
-    with pytest.raises(ValueError, match="'critical'"):
-        parse_priority("critical")
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        {},
-        {"title": "   "},
-        {"title": "x" * 201},
-        {"title": 5},
-        {"title": "ok", "description": "x" * 5001},
-        {"title": "ok", "assignee": ""},
-        {"title": "ok", "assignee": "a" * 101},
-        {"title": "ok", "prioriy": "high"},
-        {"title": "ok", "id": 3},
-        {"title": "ok", "created_at": "2026-11-20T09:00:00Z"},
-        {"title": "ok", "status": None},
-    ],
-)
-def test_invalid_creation_is_refused(body: dict) -> None:
-    with pytest.raises(ValueError):
-        TicketCreate.model_validate(body)
-
-
-def test_creation_trims_title_and_fills_defaults() -> None:
-    data = TicketCreate.model_validate({"title": "  Écran noir  "})
-    assert data.model_dump() == {
-        "title": "Écran noir",
-        "description": "",
-        "status": "open",
-        "priority": "medium",
-        "assignee": None,
-    }
-
-
-@pytest.mark.parametrize("body", [{}, {"title": None}, {"status": None}, {"priority": None}, {"description": None}])
-def test_update_refuses_empty_and_null_except_assignee(body: dict) -> None:
-    with pytest.raises(ValueError):
-        TicketUpdate.model_validate(body)
-
-
-def test_update_allows_null_assignee() -> None:
-    assert TicketUpdate.model_validate({"assignee": None}).model_dump(exclude_unset=True) == {"assignee": None}
-
-
-# --------------------------------------------------------------------------- pure functions
-
-SAMPLE = [
-    ticket(1, status="closed", priority="low", title="beta", assignee="ana"),
-    ticket(2, status="open", priority="urgent", title="Alpha", description="VPN en panne"),
-    ticket(3, status="in_progress", priority="high", title="gamma", assignee="ana"),
-    ticket(4, status="open", priority="urgent", title="alpha", created_at="2026-11-19T09:00:00Z"),
-]
-
-
-def test_count_has_every_key_even_zero() -> None:
-    assert count([]) == {
-        "total": 0,
-        "by_status": {"open": 0, "in_progress": 0, "closed": 0},
-        "by_priority": {"low": 0, "medium": 0, "high": 0, "urgent": 0},
-    }
-    stats = count(SAMPLE)
-    assert stats["total"] == 4
-    assert stats["by_status"] == {"open": 2, "in_progress": 1, "closed": 1}
-    assert stats["by_priority"] == {"low": 1, "medium": 0, "high": 1, "urgent": 2}
-
-
-@pytest.mark.parametrize(
-    ("filters", "ids"),
-    [
-        ({}, [1, 2, 3, 4]),
-        ({"status": ["open"]}, [2, 4]),
-        ({"status": ["open", "fermé"]}, [1, 2, 4]),
-        ({"priority": ["urgent", "low"]}, [1, 2, 4]),
-        ({"assignee": "ana"}, [1, 3]),
-        ({"q": "ALPHA"}, [2, 4]),
-        ({"q": "vpn"}, [2]),
-        ({"status": ["open"], "q": "nothing"}, []),
-    ],
-)
-def test_filter(filters: dict, ids: list[int]) -> None:
-    assert [t["id"] for t in filter_tickets(SAMPLE, TicketFilters.model_validate(filters))] == ids
-
-
-@pytest.mark.parametrize(
-    ("sort", "ids"),
-    [
-        ("id", [1, 2, 3, 4]),
-        ("-id", [4, 3, 2, 1]),
-        ("priority", [1, 3, 2, 4]),
-        ("-priority", [2, 4, 3, 1]),
-        ("status", [2, 4, 3, 1]),
-        ("-status", [1, 3, 2, 4]),
-        ("title", [2, 4, 1, 3]),
-        ("-title", [3, 1, 2, 4]),
-        ("created_at", [4, 1, 2, 3]),
-        ("-created_at", [1, 2, 3, 4]),
-    ],
-)
-def test_sort_by_rank_with_ties_by_ascending_id(sort: str, ids: list[int]) -> None:
-    assert [t["id"] for t in sort_tickets(list(reversed(SAMPLE)), sort)] == ids
-
-
-def test_paginate() -> None:
-    assert [t["id"] for t in paginate(SAMPLE, 2, 1)] == [2, 3]
-    assert [t["id"] for t in paginate(SAMPLE, None, 3)] == [4]
-    assert paginate(SAMPLE, 5, 10) == []
 
 
 # --------------------------------------------------------------------------- the store
@@ -390,6 +238,7 @@ def _add_many(path: str, prefix: str, n: int) -> None:
         sync(store.add(TicketCreate(title=f"{prefix} {i}")))
 
 
+@pytest.mark.slow  # real processes
 def test_two_processes_writing_at_once_lose_nothing(tickets_file: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     workers = [ctx.Process(target=_add_many, args=(str(tickets_file), name, 40)) for name in ("A", "B")]
@@ -402,125 +251,6 @@ def test_two_processes_writing_at_once_lose_nothing(tickets_file: Path) -> None:
     titles = {t["title"] for t in tickets}
     assert {f"{p} {i}" for p in "AB" for i in range(40)} <= titles
     assert len(titles) == 14 + 80
-
-
-# --------------------------------------------------------------------------- the CLI
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_cli_without_arguments_prints_stats(
-    capsys: pytest.CaptureFixture[str], tickets_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TICKETS_FILE", str(tickets_file))
-    code, out, _ = run(capsys)
-    assert code == 0
-    assert "total" in out and "14" in out and "in_progress" in out
-
-
-def test_cli_stats_json_is_the_api_shape(
-    capsys: pytest.CaptureFixture[str], store_args: list[str], stored: Callable[[], Any]
-) -> None:
-    code, out, _ = run(capsys, "stats", "--json", *store_args)
-    assert code == 0
-    stats = json.loads(out)
-    assert len(stats.pop("per_day")) == 14
-    assert stats == count(stored()[1].values())
-
-
-def test_cli_list_filters_and_sorts_as_typed(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
-    code, out, _ = run(
-        capsys,
-        "list",
-        *store_args,
-        "--status",
-        "ouvert",
-        "--status",
-        "en cours",
-        "--sort",
-        "-priority",
-        "--limit",
-        "3",
-        "--json",
-    )
-    assert code == 0
-    rows = json.loads(out)
-    assert len(rows) == 3
-    assert [r["priority"] for r in rows] == ["urgent", "urgent", "high"]
-    assert {r["status"] for r in rows} <= {"open", "in_progress"}
-
-
-def test_cli_list_table(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
-    code, out, _ = run(capsys, "list", *store_args, "--q", "imprimante")
-    assert code == 0
-    assert "Imprimante du 2e étage" in out and out.splitlines()[0].split()[:3] == ["ID", "STATUS", "PRIORITY"]
-
-
-def test_cli_add_update_show_delete(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
-    f = store_args
-    code, out, _ = run(capsys, "add", "Écran qui clignote", "--priority", "HIGH", "--assignee", "ana", "--json", *f)
-    created = json.loads(out)
-    assert code == 0 and created["id"] == 17 and created["priority"] == "high"
-    code, out, _ = run(capsys, "update", "17", "--status", "fermé", "--unassign", "--json", *f)
-    assert code == 0 and json.loads(out)["status"] == "closed" and json.loads(out)["assignee"] is None
-    code, out, _ = run(capsys, "show", "17", *f)
-    assert code == 0 and "closed" in out and "Écran qui clignote" in out
-    assert run(capsys, "delete", "17", *f)[:2] == (0, "deleted ticket 17\n")
-    code, _, err = run(capsys, "delete", "17", *f)
-    assert code == 1 and err == "script.py: error: ticket 17 not found\n"
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["add", "x", "--priority", "critical"],
-        ["add", "   "],
-        ["update", "3"],
-        ["update", "3", "--status", "done"],
-        ["list", "--sort", "colour"],
-        ["list", "--limit", "0"],
-        ["show", "abc"],
-        ["show", "0"],
-        ["update", "3", "--assignee", "a", "--unassign"],
-        ["frobnicate"],
-    ],
-)
-def test_cli_invalid_input_exits_2_with_a_message(
-    capsys: pytest.CaptureFixture[str], store_args: list[str], stored: Callable[[], Any], argv: list[str]
-) -> None:
-    before = stored()
-    try:
-        code = main([*argv, *store_args])
-    except SystemExit as exc:  # argparse's own errors
-        code = exc.code
-    err = capsys.readouterr().err
-    assert code == 2
-    assert "error:" in err and "Traceback" not in err
-    assert stored() == before
-
-
-def test_cli_unreadable_file_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    path = tmp_path / "broken.json"
-    path.write_bytes(b"")
-    code, _, err = run(capsys, "stats", "--file", str(path))
-    assert code == 1
-    assert err.startswith("script.py: error: ") and str(path) in err and "empty" in err
-    assert path.read_bytes() == b""
-
-
-def test_cli_as_a_real_process(tickets_file: Path) -> None:
-    env = {**os.environ, "TICKETS_FILE": str(tickets_file)}
-    done = subprocess.run([sys.executable, str(ROOT / "script.py")], env=env, capture_output=True, text=True)
-    assert done.returncode == 0 and "total" in done.stdout
-    bad = subprocess.run(
-        [sys.executable, str(ROOT / "script.py"), "show", "999"], env=env, capture_output=True, text=True
-    )
-    assert bad.returncode == 1
-    assert bad.stderr == "script.py: error: ticket 999 not found\n"
 
 
 def test_an_unexpected_error_acknowledges_no_change_of_the_batch(

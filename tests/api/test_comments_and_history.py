@@ -1,0 +1,194 @@
+"""Comments, a ticket's history, the change feed and named keys through the API, on both stores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import _serving
+from tickets.engine.errors import SettingInvalid
+from tickets.engine.settings import Settings
+from tickets.stores import TicketStore
+
+# --------------------------------------------------------------------------- the API, on both stores
+
+
+def test_a_comment_is_created_listed_and_found_at_its_location(client: TestClient) -> None:
+    before = client.get("/tickets/3")
+    response = client.post("/tickets/3/comments", json={"author": "  karim  ", "body": "Je passe à 14 h."})
+    assert response.status_code == 201
+    comment = response.json()
+    assert comment == {
+        "id": comment["id"],
+        "ticket_id": 3,
+        "author": "karim",
+        "body": "Je passe à 14 h.",
+        "internal": False,
+        "created_at": comment["created_at"],
+    }
+    assert response.headers["Location"] == f"/tickets/3/comments/{comment['id']}"
+    assert client.get(response.headers["Location"]).json() == comment
+    after = client.get("/tickets/3")  # the comment moved updated_at, and so the ETag, even within the same second
+    assert after.json()["updated_at"] > before.json()["updated_at"] and after.headers["ETag"] != before.headers["ETag"]
+    second = client.post(
+        "/tickets/3/comments", json={"body": "Pièce commandée.", "internal": True}, headers={"X-Actor": "julie"}
+    ).json()
+    assert second["author"] == "julie" and second["internal"] is True and second["id"] > comment["id"]
+    assert client.get("/tickets/3").json()["updated_at"] > after.json()["updated_at"]
+    listed = client.get("/tickets/3/comments")
+    assert listed.json() == [comment, second] and listed.headers["X-Total-Count"] == "2"
+    page = client.get("/tickets/3/comments?limit=1&offset=1")
+    assert page.json() == [second] and page.headers["X-Total-Count"] == "2"
+    assert client.get("/tickets/3/comments?offset=5").json() == []
+    assert client.get("/tickets/4/comments").json() == []
+    assert client.get("/tickets/3").json() not in (None, {}) and "comments" not in client.get("/tickets/3").json()
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "where"),
+    [
+        ({"body": ""}, {"X-Actor": "ana"}, ["body", "body"]),
+        ({"body": "  \u200b "}, {"X-Actor": "ana"}, ["body", "body"]),
+        ({"body": "x" * 10_001}, {"X-Actor": "ana"}, ["body", "body"]),
+        ({"body": "a\x00b"}, {"X-Actor": "ana"}, ["body", "body"]),
+        ({"body": "ok"}, {}, ["body", "author"]),  # no author and no actor
+        ({"body": "ok", "author": "   "}, {}, ["body", "author"]),
+        ({"body": "ok", "author": "a" * 101}, {}, ["body", "author"]),
+        ({"body": "ok", "internal": "yes"}, {"X-Actor": "ana"}, ["body", "internal"]),
+        ({"body": "ok", "id": 4}, {"X-Actor": "ana"}, ["body", "id"]),
+        ({"body": "ok"}, {"X-Actor": "a" * 101}, ["header", "X-Actor"]),
+        ({"body": "ok"}, {"X-Actor": "   "}, ["header", "X-Actor"]),
+    ],
+)
+def test_a_bad_comment_is_a_400_naming_the_problem(
+    client: TestClient, body: dict[str, Any], headers: dict[str, str], where: list[str]
+) -> None:
+    response = client.post("/tickets/3/comments", json=body, headers=headers)
+    assert response.status_code == 400
+    assert where in [issue["loc"] for issue in response.json()["detail"]]
+    assert client.get("/tickets/3/comments").json() == [] and client.get("/tickets/3/events").json() == []
+
+
+def test_comment_routes_answer_404_413_and_400(client: TestClient) -> None:
+    assert client.post("/tickets/99/comments", json={"body": "x", "author": "a"}).json() == {
+        "detail": "ticket 99 not found"
+    }
+    assert client.get("/tickets/99/comments").status_code == 404
+    assert client.get("/tickets/12/comments").status_code == 404  # 12 was never given in the test data
+    assert client.get("/tickets/3/comments/999").json() == {"detail": "comment 999 of ticket 3 not found"}
+    assert client.get("/tickets/abc/comments").status_code == 400
+    assert client.get("/tickets/3/comments?limit=0").status_code == 400
+    assert client.get("/tickets/3/comments?limit=1&limit=2").status_code == 400
+    huge = b'{"author": "a", "body": "' + b"x" * (1024 * 1024) + b'"}'
+    assert (
+        client.post("/tickets/3/comments", content=huge, headers={"Content-Type": "application/json"}).status_code
+        == 413
+    )
+    assert (
+        client.post("/tickets/3/comments", content="body=x", headers={"Content-Type": "text/plain"}).status_code == 400
+    )
+    other = client.post("/tickets/4/comments", json={"body": "x", "author": "a"}).json()["id"]
+    assert client.get(f"/tickets/3/comments/{other}").status_code == 404  # another ticket's comment
+
+
+def test_every_change_is_in_the_history_with_who_and_what(client: TestClient) -> None:
+    created = client.post(
+        "/tickets", json={"title": "Écran noir", "priority": "haute"}, headers={"X-Actor": "zoé".encode()}
+    )
+    ticket_id = created.json()["id"]
+    assert client.patch(f"/tickets/{ticket_id}", json={"status": "en cours", "assignee": "karim"}).status_code == 200
+    assert client.patch(f"/tickets/{ticket_id}", json={"status": "in_progress"}).status_code == 200  # nothing changes
+    comment = client.post(f"/tickets/{ticket_id}/comments", json={"body": "vu", "author": "karim"}).json()
+    assert client.delete(f"/tickets/{ticket_id}", headers={"X-Actor": "ana"}).status_code == 204
+    response = client.get(f"/tickets/{ticket_id}/events")  # still answers after the deletion
+    events = response.json()
+    assert response.headers["X-Total-Count"] == "4"
+    assert [(e["type"], e["actor"]) for e in events] == [
+        ("created", "zoé"),
+        ("updated", None),
+        ("commented", "karim"),
+        ("deleted", "ana"),
+    ]
+    assert events[0]["changes"]["priority"] == {"from": None, "to": "high"}
+    assert events[1]["changes"] == {
+        "status": {"from": "open", "to": "in_progress"},
+        "assignee": {"from": None, "to": "karim"},
+    }
+    assert events[2]["changes"] == {"comment_id": {"from": None, "to": comment["id"]}}
+    assert events[3]["changes"] == {} and all(e["ticket_id"] == ticket_id for e in events)
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+    assert events[0]["at"] == created.json()["created_at"]
+    assert client.get(f"/tickets/{ticket_id}/comments").status_code == 404  # gone with the ticket
+    assert client.get(f"/tickets/{ticket_id}/events?limit=2&offset=1").json() == events[1:3]
+    assert client.get("/tickets/999/events").status_code == 404  # no ticket ever had this id
+    assert client.get("/tickets/3/events").json() == []  # made before the history began: none yet, but it exists
+    per_day = client.get("/tickets/stats?days=2").json()["per_day"]  # two days: the test may cross midnight
+    assert sum(d["opened"] for d in per_day) == 1 and sum(d["closed"] for d in per_day) == 0
+
+
+def test_the_feed_gives_every_event_once_in_order(client: TestClient) -> None:
+    for i in range(5):
+        ticket_id = client.post("/tickets", json={"title": f"flux {i}"}).json()["id"]
+        client.patch(f"/tickets/{ticket_id}", json={"status": "closed"})
+    everything = client.get("/events").json()
+    assert len(everything) == 10 and [e["id"] for e in everything] == sorted({e["id"] for e in everything})
+    seen, after = [], 0
+    while page := client.get(f"/events?after={after}&limit=3").json():
+        seen += page
+        after = page[-1]["id"]
+    assert seen == everything
+    assert client.get(f"/events?after={everything[4]['id']}").json() == everything[5:]  # from the middle
+    for bad in ("after=-1", "after=x", "limit=0", "limit=1001", "after=1&after=2", "since=3"):
+        assert client.get(f"/events?{bad}").status_code == 400, bad
+    stats = client.get("/tickets/stats?days=2").json()["per_day"]
+    assert len(stats) == 2 and sum(d["opened"] for d in stats) == 5 and sum(d["closed"] for d in stats) == 5
+    for bad in ("days=0", "days=367", "days=x"):
+        assert client.get(f"/tickets/stats?{bad}").status_code == 400
+    assert len(client.get("/tickets/stats?days=366").json()["per_day"]) == 366
+
+
+def test_named_keys_make_the_actor_and_refuse_anyone_else(
+    ticket_store: TicketStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TICKETS_API_KEYS", "zoé:key-of-zoe, karim:key-of-karim")
+    with _serving(ticket_store) as client:  # the settings are read when the app is made
+        named_keys_make_the_actor(client)
+    monkeypatch.setenv("TICKETS_API_KEY", "single")  # both kinds at once: which is meant cannot be guessed
+    with pytest.raises(SettingInvalid, match="TICKETS_API_KEYS"):
+        Settings.from_environment()
+
+
+def named_keys_make_the_actor(client: TestClient) -> None:
+    zoe, karim = {"X-API-Key": "key-of-zoe"}, {"X-API-Key": "key-of-karim"}
+    assert client.post("/tickets/3/comments", json={"body": "x"}).status_code == 401
+    assert client.post("/tickets/3/comments", json={"body": "x"}, headers={"X-API-Key": "key-of"}).status_code == 401
+    assert client.post("/tickets/3/comments", json={"body": "Bonjour"}, headers=zoe).json()["author"] == "zoé"
+    spoofed = client.post("/tickets/3/comments", json={"body": "x", "author": "karim"}, headers=zoe)
+    assert spoofed.status_code == 403 and "zoé" in spoofed.json()["detail"]
+    assert (
+        client.patch("/tickets/3", json={"status": "closed"}, headers={**karim, "X-Actor": "zoé".encode()}).status_code
+        == 403
+    )
+    assert client.delete("/tickets/3", headers={**karim, "X-Actor": "ana"}).status_code == 403
+    assert client.post("/tickets", json={"title": "x"}, headers={**karim, "X-Actor": "ana"}).status_code == 403
+    assert (
+        client.patch("/tickets/3", json={"status": "closed"}, headers={**karim, "X-Actor": "karim"}).status_code == 200
+    )
+    events = client.get("/tickets/3/events", headers=zoe).json()
+    assert [(e["type"], e["actor"]) for e in events] == [("commented", "zoé"), ("updated", "karim")]  # nothing else
+    assert len(client.get("/tickets/3/comments", headers=zoe).json()) == 1
+    assert client.get("/health").status_code == 200  # still open
+
+
+def test_the_openapi_schema_documents_the_new_routes(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    post = paths["/tickets/{ticket_id}/comments"]["post"]
+    assert set(post["responses"]) >= {"201", "400", "401", "403", "404", "413"}
+    assert "Location" in post["responses"]["201"]["headers"]
+    assert "X-Total-Count" in paths["/tickets/{ticket_id}/events"]["get"]["responses"]["200"]["headers"]
+    assert {p["name"] for p in paths["/events"]["get"]["parameters"]} == {"after", "limit"}
+    assert "X-Actor" in {p["name"] for p in paths["/tickets/{ticket_id}"]["patch"]["parameters"]}
+    assert client.options("/tickets/3/comments").headers["Allow"] == "GET, HEAD, OPTIONS, POST"
+    assert client.head("/events").status_code == 200

@@ -1,0 +1,194 @@
+"""The command line through main([...]), on both stores: every command, its output and its exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import ROOT
+from tickets.cli.main import main
+from tickets.cli.output import BAR_WIDTH, bar_chart
+from tickets.engine.rules import count
+
+
+def ticket(id: int, **fields: object) -> dict:
+    base = {
+        "id": id,
+        "title": f"Ticket {id}",
+        "description": "",
+        "status": "open",
+        "priority": "medium",
+        "assignee": None,
+        "created_at": "2026-11-20T09:00:00Z",
+        "updated_at": "2026-11-20T09:00:00Z",
+    }
+    return {**base, **fields}
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_without_arguments_prints_stats(
+    capsys: pytest.CaptureFixture[str], tickets_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TICKETS_FILE", str(tickets_file))
+    code, out, _ = run(capsys)
+    assert code == 0
+    assert "total" in out and "14" in out and "in_progress" in out
+
+
+def test_cli_stats_json_is_the_api_shape(
+    capsys: pytest.CaptureFixture[str], store_args: list[str], stored: Callable[[], Any]
+) -> None:
+    code, out, _ = run(capsys, "stats", "--json", *store_args)
+    assert code == 0
+    stats = json.loads(out)
+    assert len(stats.pop("per_day")) == 14
+    assert stats == count(stored()[1].values())
+
+
+def test_cli_list_filters_and_sorts_as_typed(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "list",
+        *store_args,
+        "--status",
+        "ouvert",
+        "--status",
+        "en cours",
+        "--sort",
+        "-priority",
+        "--limit",
+        "3",
+        "--json",
+    )
+    assert code == 0
+    rows = json.loads(out)
+    assert len(rows) == 3
+    assert [r["priority"] for r in rows] == ["urgent", "urgent", "high"]
+    assert {r["status"] for r in rows} <= {"open", "in_progress"}
+
+
+def test_cli_list_table(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
+    code, out, _ = run(capsys, "list", *store_args, "--q", "imprimante")
+    assert code == 0
+    assert "Imprimante du 2e étage" in out and out.splitlines()[0].split()[:3] == ["ID", "STATUS", "PRIORITY"]
+
+
+def test_cli_add_update_show_delete(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
+    f = store_args
+    code, out, _ = run(capsys, "add", "Écran qui clignote", "--priority", "HIGH", "--assignee", "ana", "--json", *f)
+    created = json.loads(out)
+    assert code == 0 and created["id"] == 17 and created["priority"] == "high"
+    code, out, _ = run(capsys, "update", "17", "--status", "fermé", "--unassign", "--json", *f)
+    assert code == 0 and json.loads(out)["status"] == "closed" and json.loads(out)["assignee"] is None
+    code, out, _ = run(capsys, "show", "17", *f)
+    assert code == 0 and "closed" in out and "Écran qui clignote" in out
+    assert run(capsys, "delete", "17", *f)[:2] == (0, "deleted ticket 17\n")
+    code, _, err = run(capsys, "delete", "17", *f)
+    assert code == 1 and err == "script.py: error: ticket 17 not found\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["add", "x", "--priority", "critical"],
+        ["add", "   "],
+        ["update", "3"],
+        ["update", "3", "--status", "done"],
+        ["list", "--sort", "colour"],
+        ["list", "--limit", "0"],
+        ["show", "abc"],
+        ["show", "0"],
+        ["update", "3", "--assignee", "a", "--unassign"],
+        ["frobnicate"],
+    ],
+)
+def test_cli_invalid_input_exits_2_with_a_message(
+    capsys: pytest.CaptureFixture[str], store_args: list[str], stored: Callable[[], Any], argv: list[str]
+) -> None:
+    before = stored()
+    try:
+        code = main([*argv, *store_args])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "error:" in err and "Traceback" not in err
+    assert stored() == before
+
+
+def test_cli_unreadable_file_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_bytes(b"")
+    code, _, err = run(capsys, "stats", "--file", str(path))
+    assert code == 1
+    assert err.startswith("script.py: error: ") and str(path) in err and "empty" in err
+    assert path.read_bytes() == b""
+
+
+def test_cli_as_a_real_process(tickets_file: Path) -> None:
+    env = {**os.environ, "TICKETS_FILE": str(tickets_file)}
+    done = subprocess.run([sys.executable, str(ROOT / "script.py")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "total" in done.stdout
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "script.py"), "show", "999"], env=env, capture_output=True, text=True
+    )
+    assert bad.returncode == 1
+    assert bad.stderr == "script.py: error: ticket 999 not found\n"
+
+
+# --------------------------------------------------------------------------- the CLI, on both stores
+
+
+def test_the_cli_comments_and_shows_the_history(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main([*args, *store_args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert run("comment", "3", "Cartouche changée", "--actor", "karim")[:2] == (0, "added comment 1 to ticket 3\n")
+    code, out, _ = run("comment", "3", "Note", "--internal", "--author", "julie", "--json")
+    assert code == 0 and json.loads(out)["internal"] is True and json.loads(out)["author"] == "julie"
+    assert run("update", "3", "--status", "fermé", "--actor", "karim")[0] == 0
+    code, out, _ = run("comments", "3")
+    assert (
+        code == 0 and "#1" in out and "Cartouche changée" in out and "(internal)" in out and "2 shown, 2 in all" in out
+    )
+    code, out, _ = run("history", "3")
+    assert code == 0 and 'status: "open" -> "closed"' in out and "karim" in out and "3 shown, 3 in all" in out
+    code, out, _ = run("history", "3", "--json")
+    assert [e["type"] for e in json.loads(out)] == ["commented", "commented", "updated"]
+    code, out, _ = run("comments", "3", "--json", "--limit", "1", "--offset", "1")
+    assert [c["author"] for c in json.loads(out)] == ["julie"]
+    code, out, _ = run("stats", "--days", "3")
+    assert code == 0 and "per day (UTC)" in out and len([line for line in out.splitlines() if line[:2] == "20"]) == 3
+    assert run("comment", "99", "x")[0] == 1
+    assert run("history", "99")[0] == 1
+    code, _, err = run("comment", "3", "")
+    assert code == 2 and "body" in err
+    code, _, err = run("comment", "3", "x", "--actor", " ")
+    assert code == 2 and "--actor" in err
+    assert run("stats", "--days", "400")[0] == 2
+
+
+def test_the_bar_chart_scales_to_the_busiest_day() -> None:
+    chart = bar_chart(
+        [{"date": "2026-11-26", "opened": 10, "closed": 0}, {"date": "2026-11-27", "opened": 1, "closed": 5}], "#"
+    )
+    lines = chart.splitlines()
+    assert lines[1].count("#") == BAR_WIDTH and lines[1].endswith(" 0")  # an empty bar for a zero
+    assert lines[2].count("#") == BAR_WIDTH // 10 + BAR_WIDTH // 2  # 1 and 5 of a busiest 10

@@ -1,0 +1,184 @@
+"""The history log beside tickets.json: committed by the file's rename, its crash tail cut, damage refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import contents, history_agrees, sync
+from tickets.engine.errors import StoreUnreadable
+from tickets.engine.history import NewComment, Page
+from tickets.engine.models import TicketCreate, TicketUpdate
+from tickets.stores.json_file import JsonStore
+from tickets.stores.json_file import history_log as json_history
+
+# --------------------------------------------------------------------------- the log beside tickets.json
+
+
+def test_a_file_from_before_the_history_loads_and_stays_as_it_was(store: JsonStore, tickets_file: Path) -> None:
+    before = tickets_file.read_bytes()
+    assert sync(store.events(3, Page())) == ([], 0)
+    sync(store.update(3, TicketUpdate(status="open")))  # changes nothing: no write, no log
+    assert tickets_file.read_bytes() == before
+    assert sorted(p.name for p in tickets_file.parent.iterdir()) == ["tickets.json"]
+
+
+def test_a_crash_between_the_log_and_the_file_leaves_neither_change(store: JsonStore, tickets_file: Path) -> None:
+    sync(store.add(TicketCreate(title="avant"), actor="ana"))
+    log = tickets_file.parent / json.loads(tickets_file.read_text())["history_file"]
+    committed = log.read_bytes()
+    # A writer appended its lines and died before tickets.json was replaced (the last one half-written):
+    event = json_history.event_line(
+        {
+            "id": 2,
+            "ticket_id": 17,
+            "at": "2026-11-27T10:00:00Z",
+            "actor": None,
+            "type": "updated",
+            "changes": {"title": {"from": "avant", "to": "fantôme"}},
+        }
+    )
+    with open(log, "ab") as file:
+        file.write(
+            json_history.comment_line(
+                {
+                    "id": 1,
+                    "ticket_id": 17,
+                    "author": "x",
+                    "body": "fantôme",
+                    "internal": False,
+                    "created_at": "2026-11-27T10:00:00Z",
+                }
+            )
+            + event
+            + b'{"ev'
+        )
+    fresh = JsonStore(tickets_file)  # another process
+    assert [e["type"] for e in sync(fresh.events(17, Page()))[0]] == ["created"]
+    assert sync(fresh.comments(17, Page())) == ([], 0)
+    sync(fresh.add_comment(17, NewComment("ana", "vrai")))  # the next write cuts the dead lines off
+    assert log.read_bytes().startswith(committed) and b"fant" not in log.read_bytes()
+    assert [c["body"] for c in sync(JsonStore(tickets_file).comments(17, Page()))[0]] == ["vrai"]
+    assert history_agrees(tickets_file) == (2, 1)
+
+
+def test_a_damaged_log_is_refused_with_its_line(store: JsonStore, tickets_file: Path) -> None:
+    for title in ("un", "deux"):
+        sync(store.add(TicketCreate(title=title)))
+    log = tickets_file.parent / json.loads(tickets_file.read_text())["history_file"]
+    lines = log.read_bytes().splitlines(keepends=True)
+    for damaged, problem in (
+        (lines[0].replace(b'"created"', '"créé"'.encode()), "line 1: event.type"),
+        (lines[0].replace(b'{"id":1,', b'{"id":1,"id":1,'), "line 1: the key 'id' appears twice"),
+        (lines[0].replace(b'"actor":null', b'"actor":null,"extra":1'), "line 1: event.extra"),
+    ):
+        log.write_bytes(damaged + lines[1])
+        fresh = JsonStore(tickets_file)
+        assert sync(fresh.get(1))["id"] == 1  # the tickets are still served; the history is read when asked for
+        with pytest.raises(StoreUnreadable, match=problem):
+            sync(fresh.events(17, Page()))
+        with pytest.raises(StoreUnreadable, match=problem):
+            sync(fresh.delete(17))  # its comments... the history must be read: refused, nothing written
+        with pytest.raises(StoreUnreadable, match=problem):
+            sync(fresh.warm_up())  # a server says so at start-up
+        assert log.read_bytes() == damaged + lines[1]  # never overwritten
+
+
+def test_a_copy_of_the_file_under_another_name_does_not_share_its_history(store: JsonStore, tickets_file: Path) -> None:
+    sync(store.add(TicketCreate(title="original")))
+    backup = tickets_file.with_name("backup.json")
+    backup.write_bytes(tickets_file.read_bytes())  # cp tickets.json backup.json
+    copy = JsonStore(backup)
+    assert sync(copy.events(17, Page())) == ([], 0)  # the history stays with tickets.json
+    sync(copy.add(TicketCreate(title="dans la copie")))
+    assert json.loads(backup.read_text())["history_file"] == "backup.history.1.jsonl"
+    assert [e["ticket_id"] for e in sync(JsonStore(tickets_file).feed(0, 10))] == [17]
+
+
+def test_deleting_a_ticket_removes_its_comments_from_the_disk(store: JsonStore, tickets_file: Path) -> None:
+    sync(store.add_comment(3, NewComment("ana", "mot de passe: hunter2")))
+    sync(store.add_comment(4, NewComment("ana", "reste")))
+    sync(store.delete(3, actor="ana"))
+    names = sorted(p.name for p in tickets_file.parent.iterdir())
+    assert names == ["tickets.history.2.jsonl", "tickets.json"]  # written again without them; the old log removed
+    text = (tickets_file.parent / names[0]).read_text(encoding="utf-8")
+    assert "hunter2" not in text and "reste" in text and '"deleted"' in text
+    assert history_agrees(tickets_file) == (3, 1)
+
+
+def test_history_write_order_log_then_file(
+    json_client: TestClient, tickets_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from tickets.stores.json_file import store as json_store
+
+    json_client.post("/tickets", json={"title": "crée le journal"})
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        name = os.readlink(f"/proc/self/fd/{fd}")
+        calls.append("fsync log" if name.endswith(".jsonl") else "fsync other")
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        calls.append("rename")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(json_store.os, "fsync", fsync)
+    monkeypatch.setattr(json_store.os, "replace", replace)
+    for method, url, body in (
+        ("POST", "/tickets/3/comments", {"body": "x", "author": "a"}),
+        ("PATCH", "/tickets/3", {"title": "y"}),
+        ("POST", "/tickets", {"title": "z"}),
+    ):
+        calls.clear()
+        assert json_client.request(method, url, json=body).status_code < 300
+        assert calls[:2] == ["fsync log", "fsync other"] and calls[2] == "rename", calls
+
+
+def test_the_json_store_keeps_its_history_across_reloads(tickets_file: Path) -> None:
+    """Each process reads only what the others added to the log (incrementally), and agrees with a fresh reader."""
+    one, two = JsonStore(tickets_file), JsonStore(tickets_file)  # two processes' stores, as it were
+    for i in range(5):
+        store = (one, two)[i % 2]
+        ticket = sync(store.add(TicketCreate(title=f"t{i}"), actor="a"))
+        sync(store.add_comment(ticket["id"], NewComment("a", f"c{i}")))
+    assert sync(one.feed(0, 100)) == sync(two.feed(0, 100)) == sync(JsonStore(tickets_file).feed(0, 100))
+    assert contents(tickets_file)[0] == 22 and history_agrees(tickets_file) == (10, 5)
+
+
+def test_a_store_that_never_reads_its_history_does_not_chain_without_end(store: JsonStore, tickets_file: Path) -> None:
+    """Writes on a history never parsed make each version parse from the one before when asked; after
+    MAX_UNPARSED of them the history is parsed, so no chain grows with the number of writes."""
+    sync(store.add(TicketCreate(title="avant")))  # a log exists: a new store finds it, and does not parse it
+    later = JsonStore(tickets_file)
+    chained = 0
+    for i in range(json_history.MAX_UNPARSED + 20):
+        sync(later.add(TicketCreate(title=f"t{i}")))
+        chained = max(chained, later.snapshot().log.unparsed)
+    assert chained == json_history.MAX_UNPARSED  # it did chain, up to the bound
+    assert len(sync(later.feed(0, 1000))) == json_history.MAX_UNPARSED + 21
+    assert history_agrees(tickets_file) == (json_history.MAX_UNPARSED + 21, 0)
+
+
+def test_a_store_that_rereads_another_writers_file_does_not_chain_without_end(tickets_file: Path) -> None:
+    """A process that never reads the history while another one writes: each version it reads is parsed from
+    the one before only when asked, and never more than MAX_UNPARSED in a row."""
+    writer = JsonStore(tickets_file)
+    sync(writer.add(TicketCreate(title="avant")))
+    reader = JsonStore(tickets_file)
+    reader.snapshot()
+    longest = 0
+    for i in range(json_history.MAX_UNPARSED * 2 + 10):
+        sync(writer.add(TicketCreate(title=f"t{i}")))
+        if i % 2:
+            sync(reader.update(17, TicketUpdate(title=f"lu {i}")))  # its own writes, between the other's
+        longest = max(longest, reader.snapshot().log.unparsed)
+    assert longest == json_history.MAX_UNPARSED
+    assert len(sync(reader.feed(0, 1000))) == len(sync(JsonStore(tickets_file).feed(0, 1000)))
+    history_agrees(tickets_file)
