@@ -152,33 +152,51 @@ def test_the_json_store_keeps_its_history_across_reloads(tickets_file: Path) -> 
     assert contents(tickets_file)[0] == 22 and history_agrees(tickets_file) == (10, 5)
 
 
+def stands_alone(log: json_history.Log) -> bool:
+    """A version of the history that needs none before it: parsed, or read from its own file when asked."""
+    return log.parsed or (log.path is not None and not any(isinstance(v, json_history.Log) for v in vars(log).values()))
+
+
 def test_a_store_that_never_reads_its_history_does_not_chain_without_end(store: JsonStore, tickets_file: Path) -> None:
-    """Writes on a history never parsed make each version parse from the one before when asked; after
-    MAX_UNPARSED of them the history is parsed, so no chain grows with the number of writes."""
+    """Writes on a history never parsed: each version is read from the log file when asked, never from the
+    version before it, so nothing grows with the number of writes (a chain once reached a RecursionError)."""
     sync(store.add(TicketCreate(title="avant")))  # a log exists: a new store finds it, and does not parse it
     later = JsonStore(tickets_file)
-    chained = 0
-    for i in range(json_history.MAX_UNPARSED + 20):
+    for i in range(250):
         sync(later.add(TicketCreate(title=f"t{i}")))
-        chained = max(chained, later.snapshot().log.unparsed)
-    assert chained == json_history.MAX_UNPARSED  # it did chain, up to the bound
-    assert len(sync(later.feed(0, 1000))) == json_history.MAX_UNPARSED + 21
-    assert history_agrees(tickets_file) == (json_history.MAX_UNPARSED + 21, 0)
+        log = later.snapshot().log
+        assert not log.parsed and stands_alone(log), i  # a command that only adds never parses the history
+    assert len(sync(later.feed(0, 1000))) == 251
+    assert history_agrees(tickets_file) == (251, 0)
 
 
 def test_a_store_that_rereads_another_writers_file_does_not_chain_without_end(tickets_file: Path) -> None:
-    """A process that never reads the history while another one writes: each version it reads is parsed from
-    the one before only when asked, and never more than MAX_UNPARSED in a row."""
+    """A process that never reads the history while another one writes: every version it reads stands alone."""
     writer = JsonStore(tickets_file)
     sync(writer.add(TicketCreate(title="avant")))
     reader = JsonStore(tickets_file)
     reader.snapshot()
-    longest = 0
-    for i in range(json_history.MAX_UNPARSED * 2 + 10):
+    for i in range(250):
         sync(writer.add(TicketCreate(title=f"t{i}")))
         if i % 2:
             sync(reader.update(17, TicketUpdate(title=f"lu {i}")))  # its own writes, between the other's
-        longest = max(longest, reader.snapshot().log.unparsed)
-    assert longest == json_history.MAX_UNPARSED
+        assert stands_alone(reader.snapshot().log), i
     assert len(sync(reader.feed(0, 1000))) == len(sync(JsonStore(tickets_file).feed(0, 1000)))
+    history_agrees(tickets_file)
+
+
+def test_a_reader_whose_log_was_written_again_reads_the_new_one(tickets_file: Path) -> None:
+    """A process holds a version whose history it has not parsed; another process deletes a ticket with
+    comments, which writes the log again under its next name and removes the old one: the reader's next
+    history read gives the new history, not an error."""
+    writer = JsonStore(tickets_file)
+    sync(writer.add_comment(3, NewComment("ana", "un commentaire")))
+    reader = JsonStore(tickets_file)
+    held = reader.snapshot()
+    assert not held.log.parsed
+    sync(writer.delete(3))  # its comment leaves the disk: the log is written again, the old one removed
+    assert not (tickets_file.parent / json_history.history_name(tickets_file, held.log.generation or 0)).exists()
+    with pytest.raises(json_history.LogMoved):
+        held.log.content()  # the version it held is outdated
+    assert [e["type"] for e in sync(reader.events(3, Page()))[0]] == ["commented", "deleted"]
     history_agrees(tickets_file)

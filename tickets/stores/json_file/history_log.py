@@ -24,7 +24,6 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,12 +143,19 @@ class Growing:
         return Content(self.events, self.event_ids, len(self.events), self.events_of, self.comments_of, self.days)
 
 
+class LogMoved(StoreUnreadable):
+    """The log a version names was replaced (written again under its next name by another process) before this
+    version's history was read: the version is outdated, and a reader reads the store's current one instead."""
+
+
 class Log:
     """One committed version of the history, as a snapshot of the store sees it.
 
-    The head (generation, counters, committed end) is read at once, from the log's last lines only; what
-    the log holds is parsed on first use (`content()`): a command that only reads or adds tickets never
-    parses a history of a hundred thousand lines.
+    The head (generation, counters, committed end) is read at once, from the log's last lines only. What the
+    log holds is parsed on first use (`content()`), from the file itself up to the committed end: a command
+    that only reads or adds tickets never parses a history of a hundred thousand lines, and a version never
+    needs the one before it. A server parses the history once and then each version's new lines as it reads
+    or writes them.
     """
 
     def __init__(
@@ -160,24 +166,28 @@ class Log:
         end: int = 0,
         identity: tuple[int, int] | None = None,
         content: Content | None = None,
-        source: Callable[[], Content] | None = None,
+        path: Path | None = None,
     ) -> None:
         self.generation = generation  # None: no log yet
         self.next_comment_id, self.next_event_id = next_comment_id, next_event_id
         self.end = end  # committed bytes of the log file
         self.identity = identity  # (st_dev, st_ino) of the log read, for reading only what was added
-        self._content = content if content is not None or source is not None else Content()
-        self._source = source
+        self.path = path  # the log file, where an unparsed content is read from
+        self._content = Content() if content is None and path is None else content  # no file: no history yet
         self._lock = threading.Lock()
-        self.unparsed = 0  # how many sources must run, one calling the other, before a parsed content
+
+    @property
+    def parsed(self) -> bool:
+        return self._content is not None
 
     def content(self) -> Content:
-        if self._content is None:
+        content = self._content
+        if content is None:
             with self._lock:
                 if self._content is None:
-                    self._content = self._source()  # type: ignore[misc]
-                    self._source = None
-        return self._content
+                    self._content = _read_content(self.path, self.identity, self.end)  # type: ignore[arg-type]
+                content = self._content
+        return content
 
     def head(self, data_file: Path) -> dict[str, Any]:
         """The keys of tickets.json that commit this history; none while there is none (the file then
@@ -220,56 +230,89 @@ def read_log(data_file: Path, head: dict[str, Any], previous: Log | None) -> Log
     """The committed history that tickets.json's head names; None when its log is missing (the caller
     checks whether tickets.json changed meanwhile: a writer may have just replaced the log).
 
-    Only the log's last lines are read to find its committed end; its content is parsed when first
-    asked for, and then only the lines added since `previous` when it came from the same log.
+    When the previous version was parsed and comes from the same log, only the lines added since are read
+    and parsed (a server). Otherwise only the log's last lines are read, to find its committed end; the
+    content is read when first asked for.
     """
     counters = {"next_comment_id": head.get("next_comment_id", 1), "next_event_id": head.get("next_event_id", 1)}
     generation = generation_of(data_file, head.get("history_file"))
     if generation is None:
-        return Log(**counters)
+        return Log(None, counters["next_comment_id"], counters["next_event_id"])
     path = data_file.parent / history_name(data_file, generation)
     try:
         with open(path, "rb") as file:
             st = os.fstat(file.fileno())
             identity = (st.st_dev, st.st_ino)
-            base = (
-                previous
-                if (
-                    previous is not None
-                    and previous.generation == generation
-                    and previous.identity == identity
-                    and previous.end <= st.st_size
-                )
-                else None
-            )
-            start = base.end if base is not None else 0
-            file.seek(start)
-            raw = file.read()
+            if (
+                previous is not None
+                and previous.parsed
+                and previous.generation == generation
+                and previous.identity == identity
+                and previous.end <= st.st_size
+            ):
+                file.seek(previous.end)
+                added = file.read()
+                used = _committed_length(added, counters["next_event_id"])
+                content = _with_records(previous.content(), added[:used], path, previous.end)
+                end = previous.end + used
+            else:
+                content, end = None, _committed_end(file, st.st_size, counters["next_event_id"])
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StoreUnreadable(path, exc.strerror or str(exc)) from None
-    used = _committed_length(raw, counters["next_event_id"])
-    if used == 0 and base is not None:
-        same = Log(generation, **counters, end=base.end, identity=identity, content=base._content, source=base.content)
-        same.unparsed = base.unparsed
-        return same
-    chunk = raw[:used]
+    return Log(generation, **counters, end=end, identity=identity, content=content, path=path)
 
-    def parsed() -> Content:
-        growing = Growing(base.content() if base is not None else Content())
-        for record, data in _records(chunk, path, start):
-            if "comment" in record:
-                growing.add_comment(record["comment"], data)
-            else:
-                growing.add_event(record["event"], data)
-        return growing.content()
 
-    if base is not None and base._content is None and base.unparsed >= MAX_UNPARSED:
-        return Log(generation, **counters, end=start + used, identity=identity, content=parsed())  # end the chain
-    log = Log(generation, **counters, end=start + used, identity=identity, source=parsed)
-    log.unparsed = 1 + (base.unparsed if base is not None and base._content is None else 0)
-    return log
+TAIL = 1 << 16  # bytes read at a time from the end of the log, to find its committed end
+
+
+def _committed_end(file: Any, size: int, next_event_id: int) -> int:
+    """The committed end of the log, read from its end backwards a block at a time: usually its last line."""
+    block = TAIL
+    while True:
+        start = max(0, size - block)
+        file.seek(start)
+        tail = file.read(size - start)
+        if start > 0:  # the first line of the block may be cut: it starts after the first newline
+            cut = tail.find(b"\n") + 1
+            if cut == 0:
+                block *= 2
+                continue
+            start, tail = start + cut, tail[cut:]
+        used = _committed_length(tail, next_event_id)
+        if used or start == 0:
+            return start + used
+        block *= 2
+
+
+def _read_content(path: Path, identity: tuple[int, int], end: int) -> Content:
+    """The content of a log up to its committed end, read from the file; LogMoved when the file is no longer
+    the one this version read (written again under another name, and this one removed)."""
+    try:
+        with open(path, "rb") as file:
+            st = os.fstat(file.fileno())
+            if (st.st_dev, st.st_ino) != identity or st.st_size < end:
+                raise LogMoved(path, "the history was written again meanwhile; read it again")
+            chunk = file.read(end)
+    except FileNotFoundError:
+        raise LogMoved(path, "the history was written again meanwhile; read it again") from None
+    except OSError as exc:
+        raise StoreUnreadable(path, exc.strerror or str(exc)) from None
+    return _with_records(Content(), chunk, path, 0)
+
+
+def _with_records(base: Content, chunk: bytes, path: Path, start: int) -> Content:
+    """base, with the records of these committed lines of the log (which start at offset start)."""
+    if not chunk:
+        return base
+    growing = Growing(base)
+    for record, data in _records(chunk, path, start):
+        if "comment" in record:
+            growing.add_comment(record["comment"], data)
+        else:
+            growing.add_event(record["event"], data)
+    return growing.content()
 
 
 def _committed_length(raw: bytes, next_event_id: int) -> int:
@@ -330,13 +373,14 @@ def _parse(lines: list[bytes]) -> list[tuple[dict[str, Any], bytes] | None]:
     says exactly what its record says when written again; else it must at least hold no key twice
     (the second would be lost when the log is written again).
     """
-    records: list[dict[str, Any] | None] = [None] * len(lines)
+    records: list[Any] = [None] * len(lines)
     groups: dict[str, list[int]] = {"event": [], "comment": [], "other": []}
     for index, line in enumerate(lines):
         kind = "event" if line.startswith(b'{"event":') else "comment" if line.startswith(b'{"comment":') else "other"
         groups[kind].append(index)
     for kind, adapter in (("event", _EVENT_LINES), ("comment", _COMMENT_LINES)):
         indexes = groups[kind]
+        parsed: list[Any]
         try:
             parsed = adapter.validate_json(b"[" + b",".join([lines[i] for i in indexes]) + b"]")
         except ValidationError:
@@ -347,11 +391,12 @@ def _parse(lines: list[bytes]) -> list[tuple[dict[str, Any], bytes] | None]:
         else:
             groups["other"] += indexes
     for i in groups["other"]:
+        one: list[Any]
         try:
-            parsed = _LINES.validate_json(b"[" + lines[i] + b"]")
+            one = _LINES.validate_json(b"[" + lines[i] + b"]")
         except ValidationError:
-            parsed = []
-        records[i] = parsed[0] if len(parsed) == 1 else None  # type: ignore[assignment]
+            one = []
+        records[i] = one[0] if len(one) == 1 else None
     result: list[tuple[dict[str, Any], bytes] | None] = []
     for line, record in zip(lines, records, strict=True):
         if record is None:
@@ -384,9 +429,6 @@ def _problem(line: bytes) -> str:
 
 
 # --------------------------------------------------------------------------- changing
-
-
-MAX_UNPARSED = 100
 
 
 class LogBatch:
@@ -446,26 +488,14 @@ class LogBatch:
         self.next_event_id = max(next_event_id, self.next_event_id, *(e["id"] + 1 for e in events))
         self.rewrite = bool(had_log or comments or events)  # no history: no log file
 
-    def result(self, *, end: int, identity: tuple[int, int] | None, generation: int | None = None) -> Log:
+    def result(
+        self, *, end: int, identity: tuple[int, int] | None, path: Path | None, generation: int | None = None
+    ) -> Log:
+        """The history once this batch is on disk: parsed when it was parsed before (a server), else read from
+        the log file when first asked for, like any version read from disk."""
         generation = generation or self.log.generation
-        counters = {"next_comment_id": self.next_comment_id, "next_event_id": self.next_event_id}
-        if self._growing is not None:
-            return Log(generation, **counters, end=end, identity=identity, content=self._growing.content())
-        if self._base is not None:
-            return Log(generation, **counters, end=end, identity=identity, content=self._base)
-        lines = b"".join(self.lines)  # the history was not parsed: it will be, with these lines, if asked
-        old = self.log
-        if old._content is None and old.unparsed >= MAX_UNPARSED:  # a long-lived store that never reads its
-            return Log(
-                generation,
-                **counters,
-                end=end,
-                identity=identity,  # history: parse now, not chain
-                content=_with_lines(old.content(), lines),
-            )  # thousands of sources
-        log = Log(generation, **counters, end=end, identity=identity, source=lambda: _with_lines(old.content(), lines))
-        log.unparsed = 1 + (old.unparsed if old._content is None else 0)
-        return log
+        content = self._growing.content() if self._growing is not None else self._base
+        return Log(generation, self.next_comment_id, self.next_event_id, end, identity, content, path)
 
     def all_lines(self) -> list[bytes]:
         """The whole log as it is now, for a rewrite: comments of live tickets and every event, in id order."""
@@ -476,12 +506,6 @@ class LogBatch:
 
 def _comment_id(data: bytes) -> int:
     return int(data[6 : data.index(b",")])  # b'{"id":7,...': compact JSON as pydantic writes it
-
-
-def _with_lines(base: Content, lines: bytes) -> Content:
-    growing = Growing(base)
-    _replay(growing, lines.splitlines())
-    return growing.content()
 
 
 def _replay(growing: Growing, lines: list[bytes]) -> None:

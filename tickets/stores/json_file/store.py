@@ -20,7 +20,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tickets.engine.errors import (
     StoreBusy,
@@ -42,9 +42,10 @@ from tickets.engine.settings import LOCK_TIMEOUT_DEFAULT
 from tickets.stores.base import TicketStore
 from tickets.stores.json_file.file_format import parse_store
 from tickets.stores.json_file.folder_lock import Clock, FolderLock, LockTimeout
-from tickets.stores.json_file.history_log import Log, LogBatch, generation_of, history_name, read_log
+from tickets.stores.json_file.history_log import Log, LogBatch, LogMoved, generation_of, history_name, read_log
 from tickets.stores.json_file.snapshot import Batch, Snapshot, _parsed
 
+T = TypeVar("T")
 WRITER_IDLE = 5.0  # seconds a writer thread waits for the next write before it ends (a new write starts it again)
 
 
@@ -179,8 +180,11 @@ class JsonStore(TicketStore):
             if self._disk_key() != _stat_key(st):
                 return self._load(self._disk_key())  # a writer replaced both: read the new version
             log = Log(next_comment_id=head.get("next_comment_id", 1), next_event_id=head.get("next_event_id", 1))
-        if self._keep_parsed:
-            log.content()  # only the lines added since the last version, once the history was parsed
+        if self._keep_parsed and not log.parsed:
+            try:
+                log.content()  # a server keeps its history parsed: then each version parses only its new lines
+            except LogMoved:  # written again by another process since this version was read: read the new one
+                return self._load(self._disk_key())
         return Snapshot(next_id, tickets, key=_stat_key(st), log=log)
 
     # ---- the seam (stores.TicketStore): what the routes and the CLI call
@@ -192,13 +196,23 @@ class JsonStore(TicketStore):
         """Parse the history now: a server reads it soon anyway, keeps it current as it writes, and says at
         start-up if a line of it is damaged."""
         self._keep_parsed = True
-        await asyncio.to_thread(lambda: self.snapshot().log.content())
+        await asyncio.to_thread(lambda: self._with_history(lambda snap: snap.log.content()))
 
     async def current(self) -> Snapshot:
         """The current version: when the cache is fresh (one stat) no thread is needed; reading the
         file again after a change is done in a thread, off the event loop."""
         cached = self.cached_snapshot()
         return cached if cached is not None else await asyncio.to_thread(self.snapshot)
+
+    def _with_history(self, read: Callable[[Snapshot], T]) -> T:
+        """read(the current version), for what needs the history. A version whose log another process wrote
+        again (under its next name) since it was read is outdated: the version after it is read instead."""
+        for _ in range(3):
+            try:
+                return read(self.snapshot())
+            except LogMoved:
+                continue
+        return read(self.snapshot())
 
     async def get(self, ticket_id: int) -> Ticket:
         return (await self.current()).get(ticket_id)
@@ -213,19 +227,19 @@ class JsonStore(TicketStore):
         return (await self.current()).search_json(query)
 
     async def stats(self, query: StatsQuery) -> Stats:
-        return (await self.current()).stats(query)
+        return self._with_history(lambda snap: snap.stats(query))
 
     async def count(self) -> int:
         return len((await self.current()).tickets)
 
     async def comments(self, ticket_id: int, page: Page) -> tuple[list[Comment], int]:
-        return (await self.current()).comments(ticket_id, page)
+        return self._with_history(lambda snap: snap.comments(ticket_id, page))
 
     async def events(self, ticket_id: int, page: Page) -> tuple[list[Event], int]:
-        return (await self.current()).events(ticket_id, page)
+        return self._with_history(lambda snap: snap.events(ticket_id, page))
 
     async def feed(self, after: int, limit: int) -> list[Event]:
-        return _parsed((await self.current()).log.feed(after, limit))
+        return _parsed(self._with_history(lambda snap: snap.log.feed(after, limit)))
 
     async def add(self, data: TicketCreate, actor: str | None = None) -> Ticket:
         return await self.commit_async(partial(Batch.add, data=data, actor=actor))
@@ -244,8 +258,9 @@ class JsonStore(TicketStore):
         return await self.commit_async(partial(Batch.comment, ticket_id=ticket_id, new=comment, actor=actor))
 
     async def export_all(self) -> tuple[int, list[Ticket], History]:
-        snap = await self.current()
-        comments, events = await asyncio.to_thread(snap.log.everything)
+        snap, (comments, events) = await asyncio.to_thread(
+            self._with_history, lambda snap: (snap, snap.log.everything())
+        )
         history = History(snap.log.next_comment_id, comments, snap.log.next_event_id, events)
         return snap.next_id, list(snap.tickets.values()), history
 
@@ -403,7 +418,7 @@ class JsonStore(TicketStore):
         """
         log = history.log
         if not history.changed:
-            return history.result(end=log.end, identity=log.identity)
+            return history.result(end=log.end, identity=log.identity, path=log.path)
         if not history.rewrite and log.generation is not None:
             path = self.folder / history_name(self.path, log.generation)
             with suppress(FileNotFoundError):
@@ -419,7 +434,7 @@ class JsonStore(TicketStore):
                             with suppress(OSError):  # not needed (readers stop at the committed end), but tidy
                                 os.ftruncate(fd, log.end)
                             raise
-                        return history.result(end=end, identity=log.identity)
+                        return history.result(end=end, identity=log.identity, path=path)
                 finally:
                     os.close(fd)
         generation = self._next_generation(log.generation)
@@ -437,7 +452,7 @@ class JsonStore(TicketStore):
             with suppress(OSError):  # no tickets.json names it: nothing is lost, nothing is left behind
                 os.unlink(path)
             raise
-        return history.result(end=end, identity=(st.st_dev, st.st_ino), generation=generation)
+        return history.result(end=end, identity=(st.st_dev, st.st_ino), path=path, generation=generation)
 
     def _next_generation(self, current: int | None) -> int:
         """A log name no file of this store uses: one more than the highest found (a log left by a newer
