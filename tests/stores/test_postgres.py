@@ -27,8 +27,11 @@ from tickets.engine.errors import StoreError
 from tickets.engine.models import TicketCreate
 from tickets.engine.rules import count
 from tickets.stores.json_file import JsonStore
+from tickets.stores.postgres import sql
 from tickets.stores.postgres import store as postgres_store
-from tickets.stores.postgres.store import PostgresStore, safe_url
+from tickets.stores.postgres.connections import safe_url
+from tickets.stores.postgres.migrations import MIGRATIONS
+from tickets.stores.postgres.store import PostgresStore
 
 pytestmark = pytest.mark.postgres
 
@@ -66,7 +69,7 @@ def test_tables_are_created_at_first_use_and_ids_are_never_reused(postgres: Clus
     assert code == 0
     assert max(contents(empty_url)[1]) > deleted  # never the freed id (a sequence may skip, never go back)
     with postgres.connect(empty_url.split("/")[-1].split("?")[0]) as conn:
-        assert conn.execute("SELECT max(version) FROM tickets_schema").fetchone()[0] == len(postgres_store.MIGRATIONS)
+        assert conn.execute("SELECT max(version) FROM tickets_schema").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_a_database_of_an_older_version_is_upgraded_in_place(
@@ -74,13 +77,13 @@ def test_a_database_of_an_older_version_is_upgraded_in_place(
 ) -> None:
     _, old_tickets = contents(tickets_file)
     with psycopg.connect(empty_url, autocommit=True) as conn:  # the tables as the service made them at version 1
-        conn.execute(postgres_store.MIGRATIONS[0])
+        conn.execute(MIGRATIONS[0])
         conn.execute("CREATE TABLE tickets_schema (version integer NOT NULL); INSERT INTO tickets_schema VALUES (1)")
         for t in old_tickets.values():
             conn.execute(
-                f"INSERT INTO tickets ({postgres_store.COLUMNS}, title_key, search_title, search_description) "
+                f"INSERT INTO tickets ({sql.COLUMNS}, title_key, search_title, search_description) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [t[f] for f in postgres_store.FIELDS] + postgres_store.computed_columns(t),
+                [t[f] for f in sql.FIELDS] + sql.computed_columns(t),
             )
         conn.execute("SELECT setval(pg_get_serial_sequence('tickets', 'id'), 17, false)")
     with _serving(PostgresStore(empty_url)) as client:  # today's service upgrades it at first use

@@ -1,0 +1,197 @@
+"""The connections of the PostgreSQL store: one pool per event loop, failures told as a 503 that names the
+problem (never the password), recovery when the server comes back, and the migrations run at first use."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import psycopg.errors
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from tickets.engine.errors import (
+    StoreBusy,
+    StoreError,
+)
+from tickets.stores.postgres.migrations import MIGRATION_LOCK, MIGRATIONS, TRIGRAM_INDEXES
+
+T = TypeVar("T")
+POOL_SIZE = 32  # connections per server process at most
+CONNECT_TIMEOUT = 5  # seconds for one attempt to reach the server
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, fit for a message."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        credentials, host = netloc.rsplit("@", 1)
+        if ":" in credentials:
+            netloc = credentials.split(":", 1)[0] + ":***@" + host
+    query = re.sub(r"(^|&)password=[^&]*", r"\1password=***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+class DatabaseUnavailable(StoreError):
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"the database {name} cannot be used: {problem}")
+
+
+def _problem(error: BaseException) -> str:
+    """One line from a psycopg or libpq error (libpq messages never hold the password)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = "; ".join(lines[:2]) if lines else type(error).__name__
+    return text.removeprefix("connection failed: ")
+
+
+class Connections:
+    """The connections of one store to its database: a pool per event loop, a quick 503 naming the problem when
+    the server does not answer, a fresh pool after it comes back, and the tables created or upgraded at first
+    use (migrations.py). PostgresStore is built on it."""
+
+    def __init__(self, url: str, *, lock_timeout: float, pool_size: int) -> None:
+        self.url = url
+        self.lock_timeout = lock_timeout
+        self.name = safe_url(url)
+        self.pool_size = pool_size
+        self._pool: AsyncConnectionPool | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._migrated = False
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._recovery = asyncio.Lock()
+        self._outage = True  # nothing known yet: the first use checks the server directly
+
+    def _new_loop(self) -> None:
+        """Called when the store is first used on another event loop: what belonged to the old one is dropped."""
+
+    def _pool_of_this_loop(self) -> AsyncConnectionPool:
+        """The pool lives on one event loop: a new loop (a CLI command, a test client) gets its own."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._pool, self._loop, self._recovery, self._outage = None, loop, asyncio.Lock(), True
+            self._new_loop()
+        if self._pool is None:
+            self._pool = AsyncConnectionPool(
+                self.url,
+                min_size=1,
+                max_size=self.pool_size,
+                open=False,
+                timeout=self.lock_timeout,
+                kwargs={
+                    "autocommit": True,
+                    "connect_timeout": CONNECT_TIMEOUT,
+                    # in ms; PostgreSQL reads 0 as "wait for ever", so never less than 1
+                    "options": f"-c lock_timeout={max(1, int(self.lock_timeout * 1000))}",
+                },
+                name="tickets",
+                reconnect_timeout=self.lock_timeout,
+            )
+        return self._pool
+
+    async def open(self) -> None:
+        async with self._connection():
+            pass  # connects, and creates or upgrades the tables
+
+    async def close(self) -> None:
+        ours = [task for task in self._tasks if task.get_loop() is asyncio.get_running_loop()]
+        if ours:  # a read of a burst, a fold of the counts: each bounded by the timeouts above
+            await asyncio.wait(ours, timeout=CONNECT_TIMEOUT)
+        pool, self._pool, self._loop = self._pool, None, None
+        if pool is not None:
+            await pool.close()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A connection from the pool; every database failure becomes a StoreError naming it (a 503)."""
+        pool = self._pool_of_this_loop()
+        if self._outage:
+            pool = await self._recover()
+        try:
+            if pool.closed:
+                await pool.open(wait=False)
+            async with pool.connection() as conn:
+                if not self._migrated:
+                    await self._migrate(conn)
+                yield conn
+        except PoolTimeout:
+            problem = await self._probe()
+            self._outage = problem is not None
+            raise DatabaseUnavailable(
+                self.name, problem or f"all {self.pool_size} connections stayed busy for {self.lock_timeout:g} s"
+            ) from None
+        except psycopg.errors.LockNotAvailable:
+            raise StoreBusy(self.name, self.lock_timeout) from None
+        except psycopg.OperationalError as exc:
+            self._outage = True  # the server went away: the next request checks it and starts afresh
+            raise DatabaseUnavailable(self.name, _problem(exc)) from None
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(self.name, _problem(exc)) from None
+
+    async def _recover(self) -> AsyncConnectionPool:
+        """At first use, and after a failure: one direct connection attempt says at once whether the server
+        answers (refused, wrong password, no such database: a 503 naming it, without waiting for the pool's
+        timeout). When it answers, a fresh pool replaces the one whose connections died with the server."""
+        async with self._recovery:
+            if self._outage:
+                problem = await self._probe()
+                if problem is not None:
+                    raise DatabaseUnavailable(self.name, problem)
+                old, self._pool = self._pool, None
+                self._outage = False
+                if old is not None and not old.closed:
+                    self._background(old.close(timeout=1))
+        return self._pool_of_this_loop()
+
+    async def _probe(self) -> str | None:
+        """None if the server accepts a connection now, else what it said (the password is never in it)."""
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.url, connect_timeout=CONNECT_TIMEOUT)
+        except psycopg.Error as exc:
+            return _problem(exc)
+        await conn.close()
+        return None
+
+    def _background(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read(self, read: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+        """A read, tried once more on a fresh connection when the first one was lost (a restarted server)."""
+        try:
+            async with self._connection() as conn:
+                return await read(conn)
+        except DatabaseUnavailable:
+            if not self._outage:
+                raise
+            async with self._connection() as conn:
+                return await read(conn)
+
+    async def _migrate(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Create or upgrade the tables, once per process; servers starting together take turns."""
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            await conn.execute("CREATE TABLE IF NOT EXISTS tickets_schema (version integer NOT NULL)")
+            row = await (await conn.execute("SELECT max(version) FROM tickets_schema")).fetchone()
+            version = (row[0] or 0) if row else 0
+            if version > len(MIGRATIONS):
+                raise DatabaseUnavailable(
+                    self.name,
+                    f"its tables are at version {version}, made by a newer version "
+                    f"of this service (this one knows {len(MIGRATIONS)}): upgrade it",
+                )
+            for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+                await conn.execute(migration)
+                await conn.execute("INSERT INTO tickets_schema (version) VALUES (%s)", (number,))
+            try:
+                async with conn.transaction():  # a savepoint: without pg_trgm, the rest stays
+                    await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+                    await conn.execute(TRIGRAM_INDEXES)
+            except psycopg.Error:
+                pass
+        self._migrated = True
