@@ -78,6 +78,21 @@ def tickets_file(tmp_path: Path) -> Path:
     return copy
 
 
+def ticket(id: int, **fields: object) -> dict:
+    """A valid ticket with this id, and these fields in place of the defaults."""
+    base = {
+        "id": id,
+        "title": f"Ticket {id}",
+        "description": "",
+        "status": "open",
+        "priority": "medium",
+        "assignee": None,
+        "created_at": "2026-11-20T09:00:00Z",
+        "updated_at": "2026-11-20T09:00:00Z",
+    }
+    return {**base, **fields}
+
+
 def sync(coroutine: Coroutine[Any, Any, T]) -> T:
     """Call a store's method (a coroutine) from a test, as the CLI does."""
     return asyncio.run(coroutine)

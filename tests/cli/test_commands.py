@@ -17,21 +17,6 @@ from tickets.cli.main import main
 from tickets.cli.output import BAR_WIDTH, bar_chart
 from tickets.engine.rules import count
 
-
-def ticket(id: int, **fields: object) -> dict:
-    base = {
-        "id": id,
-        "title": f"Ticket {id}",
-        "description": "",
-        "status": "open",
-        "priority": "medium",
-        "assignee": None,
-        "created_at": "2026-11-20T09:00:00Z",
-        "updated_at": "2026-11-20T09:00:00Z",
-    }
-    return {**base, **fields}
-
-
 # --------------------------------------------------------------------------- the CLI
 
 

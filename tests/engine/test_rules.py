@@ -4,23 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import ticket
 from tickets.engine.models import TicketFilters
 from tickets.engine.rules import count, filter_tickets, paginate, sort_tickets
-
-
-def ticket(id: int, **fields: object) -> dict:
-    base = {
-        "id": id,
-        "title": f"Ticket {id}",
-        "description": "",
-        "status": "open",
-        "priority": "medium",
-        "assignee": None,
-        "created_at": "2026-11-20T09:00:00Z",
-        "updated_at": "2026-11-20T09:00:00Z",
-    }
-    return {**base, **fields}
-
 
 # --------------------------------------------------------------------------- pure functions
 

@@ -11,26 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import lock_held_by_another_process, sync
+from conftest import lock_held_by_another_process, sync, ticket
 from tickets.engine.errors import PreconditionFailed, StoreBusy, StoreUnreadable, StoreWriteFailed, TicketNotFound
 from tickets.engine.models import TicketCreate, TicketUpdate
 from tickets.engine.rules import count
 from tickets.stores.json_file import JsonStore, snapshot
 from tickets.stores.json_file import store as json_store
-
-
-def ticket(id: int, **fields: object) -> dict:
-    base = {
-        "id": id,
-        "title": f"Ticket {id}",
-        "description": "",
-        "status": "open",
-        "priority": "medium",
-        "assignee": None,
-        "created_at": "2026-11-20T09:00:00Z",
-        "updated_at": "2026-11-20T09:00:00Z",
-    }
-    return {**base, **fields}
 
 
 def write_json(path: Path, data: object) -> None:
