@@ -27,8 +27,6 @@ import httpx
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent / "tests")]
 
-from postgres_store import PostgresStore  # noqa: E402
-
 from bench import (  # noqa: E402
     CONNECTIONS,
     DELETE_LUA,
@@ -43,6 +41,7 @@ from bench import (  # noqa: E402
     start,
     started,
 )
+from tickets.stores.postgres import PostgresStore  # noqa: E402
 
 GOALS_SIZE = 1_000_000
 
