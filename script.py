@@ -50,7 +50,7 @@ T = TypeVar("T")
 def _with_store(path: Path | str | None, work: Callable[[TicketStore], Awaitable[T]]) -> T:
     """Run work on the store of path (default: TICKETS_FILE, or tickets.json beside this script)."""
     settings = Settings.from_environment()
-    store = open_store(settings, file=path) if path is not None else open_store(settings)
+    store = open_store(settings, file=path)
 
     async def run() -> T:
         try:

@@ -41,26 +41,23 @@ def _etag_argument(value: str) -> str:
     return value if value.startswith(('"', "W/")) or value == "*" else f'"{value}"'
 
 
-def _positive(what: str) -> Callable[[str], int]:
-    """An argparse type for whole numbers >= 1 that names the bad value."""
+def _whole_number(what: str, minimum: int) -> Callable[[str], int]:
+    """An argparse type for whole numbers >= minimum that names the bad value."""
 
     def convert(text: str) -> int:
-        if not (text.isascii() and text.isdigit()) or int(text) < 1:
-            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected a whole number >= 1")
+        if not (text.isascii() and text.isdigit()) or int(text) < minimum:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected a whole number >= {minimum}")
         return int(text)
 
     return convert
+
+
+def _positive(what: str) -> Callable[[str], int]:
+    return _whole_number(what, 1)
 
 
 def _not_negative(what: str) -> Callable[[str], int]:
-    """An argparse type for whole numbers >= 0."""
-
-    def convert(text: str) -> int:
-        if not (text.isascii() and text.isdigit()):
-            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected a whole number >= 0")
-        return int(text)
-
-    return convert
+    return _whole_number(what, 0)
 
 
 STATUS_HELP = "open, in_progress, closed (or ouvert, en cours, fermé)"

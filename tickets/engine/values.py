@@ -44,28 +44,25 @@ def _fold(value: str) -> str:
     return "_".join(ascii_only.strip().lower().replace("-", " ").split())
 
 
+def _parse_choice(value: Any, kind: str, choices: tuple[str, ...], aliases: dict[str, str], french: str) -> Any:
+    """A value of choices typed in any case, in English or French: the English value, else a ValueError
+    naming the value and listing the choices. A non-string is returned as it is, for the type to refuse."""
+    if not isinstance(value, str):
+        return value
+    folded = aliases.get(_fold(value), _fold(value))
+    if folded not in choices:
+        raise ValueError(f"unknown {kind} {value!r}; expected one of {', '.join(choices)} (or {french})")
+    return folded
+
+
 def parse_status(value: Any) -> Any:
     """Accept a status in any case, in English or French ('fermé', 'en cours'); return the English value."""
-    if not isinstance(value, str):
-        return value  # the Literal type then reports the wrong type
-    folded = STATUS_ALIASES.get(_fold(value), _fold(value))
-    if folded not in STATUSES:
-        raise ValueError(
-            f"unknown status {value!r}; expected one of open, in_progress, closed (or ouvert, en cours, fermé)"
-        )
-    return folded
+    return _parse_choice(value, "status", STATUSES, STATUS_ALIASES, "ouvert, en cours, fermé")
 
 
 def parse_priority(value: Any) -> Any:
     """Accept a priority in any case, in English or French ('haute'); return the English value."""
-    if not isinstance(value, str):
-        return value
-    folded = PRIORITY_ALIASES.get(_fold(value), _fold(value))
-    if folded not in PRIORITIES:
-        raise ValueError(
-            f"unknown priority {value!r}; expected one of low, medium, high, urgent (or basse, moyenne, haute, urgente)"
-        )
-    return folded
+    return _parse_choice(value, "priority", PRIORITIES, PRIORITY_ALIASES, "basse, moyenne, haute, urgente")
 
 
 def split_commas(value: Any) -> Any:

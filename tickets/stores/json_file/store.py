@@ -207,12 +207,12 @@ class JsonStore(TicketStore):
     def _with_history(self, read: Callable[[Snapshot], T]) -> T:
         """read(the current version), for what needs the history. A version whose log another process wrote
         again (under its next name) since it was read is outdated: the version after it is read instead."""
-        for _ in range(3):
+        for _ in range(2):
             try:
                 return read(self.snapshot())
             except LogMoved:
-                continue
-        return read(self.snapshot())
+                pass
+        return read(self.snapshot())  # moved a third time meanwhile: the error is told
 
     async def get(self, ticket_id: int) -> Ticket:
         return (await self.current()).get(ticket_id)
