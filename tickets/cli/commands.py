@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 from typing import Any
 
 from pydantic import (
@@ -184,6 +185,31 @@ async def cmd_copy(args: argparse.Namespace, source: TicketStore) -> None:
     print(
         f"copied {len(tickets)} tickets, {len(history.comments)} comments and {len(history.events)} events "
         f"from {source.name} to {target.name} (next id {next_id})"
+    )
+
+
+async def cmd_verify(args: argparse.Namespace, store: TicketStore) -> None:
+    """The whole history checked; exit 1 naming the first problem."""
+    report = await store.verify()
+    print(f"{store.name}: {report.summary()}")
+
+
+async def cmd_backup(args: argparse.Namespace, store: TicketStore) -> None:
+    """A consistent copy of the store, history included, into a new JSON file."""
+    if os.path.lexists(args.dest):
+        raise UsageError(f"{args.dest} already exists; a backup goes into a new file")
+    target = open_store(args.settings, file=args.dest, environment=False)
+    if store.name == target.name:
+        raise UsageError(f"the backup cannot be the store itself: {store.name}")
+    await target.open()
+    try:
+        next_id, tickets, history = await store.export_all()
+        await target.replace_all(next_id, tickets, replace=False, history=history)
+    finally:
+        await target.close()
+    print(
+        f"backed up {len(tickets)} tickets, {len(history.comments)} comments and {len(history.events)} events "
+        f"from {store.name} to {target.name}"
     )
 
 

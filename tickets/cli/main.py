@@ -16,6 +16,7 @@ from pathlib import Path
 from tickets.cli.commands import (
     UsageError,
     cmd_add,
+    cmd_backup,
     cmd_comment,
     cmd_comments,
     cmd_copy,
@@ -25,6 +26,7 @@ from tickets.cli.commands import (
     cmd_show,
     cmd_stats,
     cmd_update,
+    cmd_verify,
     place,
 )
 from tickets.engine.errors import SettingInvalid, TicketError
@@ -177,6 +179,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="TARGET")
     p.add_argument("--replace", action="store_true", help="replace the tickets the target already holds")
     p.set_defaults(func=cmd_copy)
+
+    p = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="check the whole history: its chain of digests, its ids, and each ticket against its events",
+    )
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser(
+        "backup",
+        parents=[common],
+        help="write a consistent copy of the store (tickets and history) into a new JSON file",
+        description="Write the tickets, comments and events, as of one moment, into DEST (a new JSON file, "
+        "with its history log beside it), which `verify` accepts. From PostgreSQL too.",
+    )
+    p.add_argument("dest", metavar="DEST", help="the new JSON file (its log is written beside it)")
+    p.set_defaults(func=cmd_backup)
     return parser
 
 

@@ -4,7 +4,7 @@ that list them, and the pure functions that make events and count them per day."
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
@@ -121,16 +121,6 @@ class FeedQuery(BaseModel):
         le=FEED_LIMIT_MAX,
         description=f"At most this many events (1 to {FEED_LIMIT_MAX}).",
     )
-
-
-@dataclass
-class History:
-    """Every comment and event of a store, for a copy; the next ids never go back."""
-
-    next_comment_id: int = 1
-    comments: list[Comment] = field(default_factory=list)
-    next_event_id: int = 1
-    events: list[Event] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- events, made and counted

@@ -72,6 +72,8 @@ class StoreFile(TypedDict):
     next_comment_id: NotRequired[Annotated[int, Field(ge=1, strict=True)]]
     next_event_id: NotRequired[Annotated[int, Field(ge=1, strict=True)]]
     history_file: NotRequired[Annotated[str, StringConstraints(min_length=1, max_length=255)] | None]
+    history_length: NotRequired[Annotated[int, Field(ge=0, strict=True)]]  # committed bytes of the log
+    history_digest: NotRequired[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]]  # its last record's
     tickets: list[Ticket]
 
 

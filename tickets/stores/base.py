@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from tickets.engine.chain import History
 from tickets.engine.errors import CommentNotFound
-from tickets.engine.history import Comment, Event, History, NewComment, Page
+from tickets.engine.history import Comment, Event, NewComment, Page
 from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
 from tickets.engine.rules import ticket_json
+from tickets.engine.verify import Report
 
 
 class TicketStore(ABC):
@@ -116,6 +118,11 @@ class TicketStore(ABC):
     @abstractmethod
     async def export_all(self) -> tuple[int, list[Ticket], History]:
         """Everything, for a copy, as of one moment: (next_id, every ticket in id order, comments and events)."""
+
+    @abstractmethod
+    async def verify(self) -> Report:
+        """The whole history checked (tickets.engine.verify): a report, or HistoryProblem naming the first thing
+        wrong (a damaged JSON log is a StoreUnreadable naming its line)."""
 
     @abstractmethod
     async def replace_all(

@@ -1,82 +1,78 @@
-"""The history of a tickets file: its comments and events, in a log beside it, one JSON object per line.
+"""The history of a tickets file: its comments and events, in a log beside it, one record per line, each
+carrying a digest chained to the line before it (log_lines.py, tickets.engine.chain).
 
-tickets.json stays small and stays the one commit point. Its head names the log and how far the log
-is committed:
+tickets.json stays small and stays the one commit point. Its head names the log, how long it is committed,
+and the digest of its last committed record:
 
-    "next_comment_id": 8, "next_event_id": 42, "history_file": "tickets.history.1.jsonl",
+    "next_comment_id": 8, "next_event_id": 42, "history_file": "tickets.json.history.1.jsonl",
+    "history_length": 10240, "history_digest": "51ab…",
 
-A write appends the lines of its comments and events to the log and fsyncs it, then replaces
-tickets.json (which now counts them) as before. A crash between the two leaves lines past the
-committed end: readers ignore them (they stop at the event numbered next_event_id - 1, the last
-line of every commit) and the next writer cuts them off. So a change and its event are always on
-disk together or not at all, and rewriting tickets.json never costs the size of its history.
+A write appends its lines to the log and fsyncs it, then replaces tickets.json (which now counts them) as
+before. A crash between the two leaves lines past the committed end: readers ignore them. They are never
+destroyed: the next writer moves them to tickets.json.set-aside.jsonl, and hands out no id they name. The same
+happens to the lines a tickets.json put back from a backup no longer counts: no id given before the restore is
+given again, and the records written since the backup stay on disk.
 
-Deleting a ticket deletes its comments: the log is then written again without them, under the next
-name (tickets.history.2.jsonl), and the new tickets.json names it; the old log is removed once the
-new tickets.json is in place. A copy into the file works the same way. The log's name carries the
-data file's own name, so a tickets.json copied elsewhere by hand never shares its history.
+Every load checks what is cheap: the log named is a plain name of this file's own, a regular file, at least as
+long as committed, and its last committed line carries the head's digest; anything else is refused (503, CLI
+exit 1), and nothing is written, cut or deleted while it is. A process that reads the log whole (a server at
+start-up, `verify`) checks every link of the chain.
+
+Deleting a ticket deletes its comments: the log is then written again with an "erased" line (the comment's
+digest, nothing else) in place of each, under the next name (tickets.json.history.2.jsonl), and the new
+tickets.json names it; the old log is removed once the new tickets.json is in place. A copy into the file works
+the same way. A log's name carries its data file's whole name: two data files of one folder never share one.
 """
 
 from __future__ import annotations
 
 import bisect
-import json
 import os
 import re
+import stat
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pydantic_core
-from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
-from typing_extensions import TypedDict
 
-from tickets.engine.errors import StoreUnreadable, _describe, first_repeated_key
+from tickets.engine.chain import GENESIS, Record, RecordKind, chain_of, chained, record_bytes
+from tickets.engine.errors import StoreUnreadable
 from tickets.engine.history import Comment, Event, tally
+from tickets.stores.json_file.log_lines import (
+    Parsed,
+    digest_of_line,
+    ids_in,
+    line_of,
+    parse_lines,
+    record_line,
+)
 
-
-@with_config(ConfigDict(extra="forbid"))
-class _CommentLine(TypedDict):
-    comment: Comment
-
-
-@with_config(ConfigDict(extra="forbid"))
-class _EventLine(TypedDict):
-    event: Event
-
-
-_LINES = TypeAdapter(list[_CommentLine | _EventLine])
-
-
-def history_prefix(data_file: Path) -> str:
-    """tickets.json -> tickets: the logs of this file are tickets.history.N.jsonl."""
-    return data_file.name.removesuffix(".json")
+BLOCK = 8 << 20  # bytes of the log read at a time by verify
+_GENERATION = r"\.history\.([1-9][0-9]{0,8})\.jsonl"
 
 
 def history_name(data_file: Path, generation: int) -> str:
-    return f"{history_prefix(data_file)}.history.{generation}.jsonl"
+    """tickets.json -> tickets.json.history.N.jsonl: the whole name, so that X and X.json never share a log."""
+    return f"{data_file.name}.history.{generation}.jsonl"
+
+
+def set_aside_name(data_file: Path) -> str:
+    """Where lines past the committed end go (a crashed write, or records a restored backup does not count)."""
+    return f"{data_file.name}.set-aside.jsonl"
 
 
 def generation_of(data_file: Path, name: str | None) -> int | None:
-    """The generation of a log this data file names, or None when the name is not one of its own logs
-    (a tickets.json copied by hand under another name: its history stays with the original)."""
-    if name is None:
-        return None
-    match = re.fullmatch(re.escape(history_prefix(data_file)) + r"\.history\.([1-9][0-9]{0,8})\.jsonl", name)
+    """The generation of a log of this data file, or None when the name is not one of its own logs."""
+    match = re.fullmatch(re.escape(data_file.name) + _GENERATION, name or "")
     return int(match.group(1)) if match else None
 
 
-def record_line(kind: str, data: bytes) -> bytes:
-    """One line of the log: {"comment": ...} or {"event": ...}, from the record's compact JSON."""
-    return b'{"' + kind.encode() + b'":' + data + b"}\n"
-
-
-def comment_line(comment: Comment) -> bytes:
-    return record_line("comment", pydantic_core.to_json(comment))
-
-
-def event_line(event: Event) -> bytes:
-    return record_line("event", pydantic_core.to_json(event))
+def legacy_generation_of(data_file: Path, name: str | None) -> int | None:
+    """The same, for the names of logs written before digests (tickets.history.N.jsonl, the .json cut off)."""
+    match = re.fullmatch(re.escape(data_file.name.removesuffix(".json")) + _GENERATION, name or "")
+    return int(match.group(1)) if match else None
 
 
 class Content:
@@ -88,7 +84,7 @@ class Content:
     version went on from the same one) copies them before adding to them.
     """
 
-    __slots__ = ("comments_of", "count", "days", "event_ids", "events", "events_of")
+    __slots__ = ("comments_of", "count", "days", "event_ids", "events", "events_of", "lines")
 
     def __init__(
         self,
@@ -98,6 +94,7 @@ class Content:
         events_of: dict[int, tuple[int, ...]] | None = None,
         comments_of: dict[int, tuple[bytes, ...]] | None = None,
         days: dict[str, tuple[int, int]] | None = None,
+        lines: int = 0,
     ) -> None:
         self.events = events if events is not None else []
         self.event_ids = event_ids if event_ids is not None else []
@@ -105,6 +102,7 @@ class Content:
         self.events_of = events_of if events_of is not None else {}  # ticket id -> positions in events
         self.comments_of = comments_of if comments_of is not None else {}  # ticket id -> its comments (live tickets)
         self.days = days if days is not None else {}  # UTC date -> (opened, closed)
+        self.lines = lines  # records in the log (erased comments included)
 
 
 class Growing:
@@ -118,11 +116,19 @@ class Growing:
             self.events, self.event_ids = base.events[: base.count], base.event_ids[: base.count]
         self.base, self._dicts_copied = base, False
         self.events_of, self.comments_of, self.days = base.events_of, base.comments_of, base.days
+        self.lines = base.lines
 
     def _own_dicts(self) -> None:
         if not self._dicts_copied:
             self.events_of, self.comments_of, self.days = dict(self.events_of), dict(self.comments_of), dict(self.days)
             self._dicts_copied = True
+
+    def add(self, kind: str, record: Any, data: bytes) -> None:
+        self.lines += 1
+        if kind == "event":
+            self.add_event(record, data)
+        elif kind == "comment":
+            self.add_comment(record, data)
 
     def add_event(self, event: Event, data: bytes) -> None:
         self._own_dicts()
@@ -140,7 +146,9 @@ class Growing:
         self.comments_of[comment["ticket_id"]] = (*self.comments_of.get(comment["ticket_id"], ()), data)
 
     def content(self) -> Content:
-        return Content(self.events, self.event_ids, len(self.events), self.events_of, self.comments_of, self.days)
+        return Content(
+            self.events, self.event_ids, len(self.events), self.events_of, self.comments_of, self.days, self.lines
+        )
 
 
 class LogMoved(StoreUnreadable):
@@ -151,27 +159,33 @@ class LogMoved(StoreUnreadable):
 class Log:
     """One committed version of the history, as a snapshot of the store sees it.
 
-    The head (generation, counters, committed end) is read at once, from the log's last lines only. What the
-    log holds is parsed on first use (`content()`), from the file itself up to the committed end: a command
-    that only reads or adds tickets never parses a history of a hundred thousand lines, and a version never
-    needs the one before it. A server parses the history once and then each version's new lines as it reads
-    or writes them.
+    The head (name, counters, committed end and digest) comes from tickets.json and is checked against the
+    log's last committed line at once. What the log holds is parsed on first use (`content()`), from the file
+    itself up to the committed end, every link checked: a command that only reads or adds tickets never parses
+    a history of a hundred thousand lines. A server parses the history once and then each version's new lines.
     """
 
     def __init__(
         self,
-        generation: int | None = None,
+        name: str | None = None,
         next_comment_id: int = 1,
         next_event_id: int = 1,
         end: int = 0,
+        digest: bytes = GENESIS,
+        *,
+        chained: bool = True,
         identity: tuple[int, int] | None = None,
         content: Content | None = None,
         path: Path | None = None,
+        generation: int | None = None,
     ) -> None:
-        self.generation = generation  # None: no log yet
+        self.name = name  # None: no log yet
+        self.generation = generation
         self.next_comment_id, self.next_event_id = next_comment_id, next_event_id
         self.end = end  # committed bytes of the log file
-        self.identity = identity  # (st_dev, st_ino) of the log read, for reading only what was added
+        self.digest = digest  # of the last committed record
+        self.chained = chained  # False: a log written before digests (upgraded at the next write)
+        self.identity = identity  # (st_dev, st_ino) of the log read
         self.path = path  # the log file, where an unparsed content is read from
         self._content = Content() if content is None and path is None else content  # no file: no history yet
         self._lock = threading.Lock()
@@ -185,20 +199,79 @@ class Log:
         if content is None:
             with self._lock:
                 if self._content is None:
-                    self._content = _read_content(self.path, self.identity, self.end)  # type: ignore[arg-type]
+                    parsed = self._read_parsed()
+                    self._content = _with_parsed(Content(), parsed)
                 content = self._content
         return content
 
-    def head(self, data_file: Path) -> dict[str, Any]:
+    def records(self) -> list[Record]:
+        """Every committed record in chain order, with its digest (for a copy, a backup, a rewrite); a log
+        written before digests gets them now, its comments put just before the events that name them."""
+        if self.path is None:
+            return []
+        parsed = self._read_parsed()
+        if self.chained:
+            return parsed.as_records()
+        return chain_of(_in_chain_order(parsed))
+
+    def iter_records(self) -> Iterator[Record]:
+        """Every committed record in chain order, read and checked a block at a time (verify: a history of a
+        million records is never held whole)."""
+        if not self.chained or self.path is None:
+            yield from self.records()
+            return
+        assert self.identity is not None
+        with _open_log(self.path) as file:
+            st = os.fstat(file.fileno())
+            if (st.st_dev, st.st_ino) != self.identity or st.st_size < self.end:
+                raise LogMoved(self.path, "the history was written again meanwhile; read it again")
+            position, lines, previous, rest = 0, 0, GENESIS, b""
+            while position < self.end:
+                block = rest + file.read(min(BLOCK, self.end - position))
+                position = file.tell()
+                cut = len(block) if position >= self.end else block.rfind(b"\n") + 1
+                parsed = parse_lines(block[:cut], self.path, lines, previous)
+                rest = block[cut:]
+                if parsed.kinds:
+                    previous = parsed.digests[-1] or previous
+                    lines += len(parsed.kinds)
+                yield from parsed.as_records()
+        if previous != self.digest:
+            raise StoreUnreadable(self.path, "its last committed record does not carry the digest tickets.json names")
+
+    def _read_parsed(self) -> Parsed:
+        """The committed lines, read from the file and checked link by link; LogMoved when the file is no longer
+        the one this version read (written again under another name, and this one removed)."""
+        assert self.path is not None and self.identity is not None
+        try:
+            with _open_log(self.path) as file:
+                st = os.fstat(file.fileno())
+                if (st.st_dev, st.st_ino) != self.identity or st.st_size < self.end:
+                    raise LogMoved(self.path, "the history was written again meanwhile; read it again")
+                chunk = file.read(self.end)
+        except FileNotFoundError:
+            raise LogMoved(self.path, "the history was written again meanwhile; read it again") from None
+        except OSError as exc:
+            raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
+        parsed = parse_lines(chunk, self.path, 0, GENESIS if self.chained else None)
+        if self.chained and (parsed.digests[-1] if parsed.digests else GENESIS) != self.digest:
+            raise StoreUnreadable(self.path, "its last committed record does not carry the digest tickets.json names")
+        return parsed
+
+    def head(self) -> dict[str, Any]:
         """The keys of tickets.json that commit this history; none while there is none (the file then
         stays exactly as a file written before comments and events existed)."""
-        if self.generation is None and self.next_comment_id == self.next_event_id == 1:
+        if self.name is None and self.next_comment_id == self.next_event_id == 1:
             return {}
-        return {
+        head: dict[str, Any] = {
             "next_comment_id": self.next_comment_id,
             "next_event_id": self.next_event_id,
-            "history_file": None if self.generation is None else history_name(data_file, self.generation),
+            "history_file": self.name,
         }
+        if self.name is not None:
+            head["history_length"] = self.end
+            head["history_digest"] = self.digest.hex()
+        return head
 
     def feed(self, after: int, limit: int) -> list[bytes]:
         content = self.content()
@@ -214,61 +287,189 @@ class Log:
     def comments_of(self, ticket_id: int) -> tuple[bytes, ...]:
         return self.content().comments_of.get(ticket_id, ())
 
-    def everything(self) -> tuple[list[Comment], list[Event]]:
-        """Every comment (in id order) and event, parsed, for a copy."""
-        content = self.content()
-        comments = sorted(
-            (pydantic_core.from_json(c) for cs in content.comments_of.values() for c in cs), key=lambda c: c["id"]
-        )
-        return comments, [pydantic_core.from_json(e) for e in content.events[: content.count]]
+    def still_on_disk(self) -> bool:
+        """Whether the log is still the file this version read, as long as it was (one stat): else the
+        version is read again, and checked again."""
+        if self.path is None:
+            return True
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self.identity and st.st_size >= self.end
+
+    def past_end(self) -> bytes:
+        """What the log holds past its committed end: normally nothing; lines of a write that crashed, or
+        records that a tickets.json put back from a backup no longer counts."""
+        if self.path is None:
+            return b""
+        try:
+            with _open_log(self.path) as file:
+                st = os.fstat(file.fileno())
+                if (st.st_dev, st.st_ino) != self.identity or st.st_size <= self.end:
+                    return b""
+                file.seek(self.end)
+                return file.read()
+        except OSError:
+            return b""
+
+
+def _in_chain_order(parsed: Parsed) -> list[tuple[RecordKind, dict[str, Any]]]:
+    """The records of a log written before digests, in the chain's order: events by id, each comment just
+    before the `commented` event naming it (a comment no event names comes first; one deleted with its ticket
+    back then is left as erased)."""
+    comments = {r["id"]: r for kind, r in zip(parsed.kinds, parsed.records, strict=True) if kind == "comment"}
+    events = sorted((r for kind, r in zip(parsed.kinds, parsed.records, strict=True) if kind == "event"), key=_id)
+    named = {e["changes"]["comment_id"]["to"] for e in events if e["type"] == "commented"}
+    items: list[tuple[RecordKind, dict[str, Any]]] = [
+        ("comment", c) for i, c in sorted(comments.items()) if i not in named
+    ]
+    for event in events:
+        if event["type"] == "commented":
+            named_id = event["changes"]["comment_id"]["to"]
+            comment = comments.get(named_id)
+            items.append(
+                ("comment", comment) if comment else ("erased", {"id": named_id, "ticket_id": event["ticket_id"]})
+            )
+        items.append(("event", event))
+    return items
+
+
+def _id(record: dict[str, Any]) -> int:
+    return int(record["id"])
 
 
 # --------------------------------------------------------------------------- reading
 
 
-def read_log(data_file: Path, head: dict[str, Any], previous: Log | None) -> Log | None:
-    """The committed history that tickets.json's head names; None when its log is missing (the caller
-    checks whether tickets.json changed meanwhile: a writer may have just replaced the log).
+def _open_log(path: Path) -> IO[bytes]:
+    """The log, opened without blocking (a FIFO in its place must not hang the open) and refused unless it is a
+    regular file (/dev/zero would be read until memory runs out)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise StoreUnreadable(path, "not a regular file; the history log must be a plain file beside tickets.json")
+    return open(fd, "rb")
 
-    When the previous version was parsed and comes from the same log, only the lines added since are read
-    and parsed (a server). Otherwise only the log's last lines are read, to find its committed end; the
+
+def read_log(data_file: Path, head: dict[str, Any], previous: Log | None) -> Log | None:
+    """The committed history that tickets.json's head names, checked against it; None when its log is missing
+    (the caller checks whether tickets.json changed meanwhile: a writer may have just replaced the log).
+
+    When the previous version was parsed and comes from the same log, which still holds it unchanged, only the
+    lines added since are read and checked (a server). Otherwise only the last committed line is read; the
     content is read when first asked for.
     """
     counters = {"next_comment_id": head.get("next_comment_id", 1), "next_event_id": head.get("next_event_id", 1)}
-    generation = generation_of(data_file, head.get("history_file"))
+    name = head.get("history_file")
+    chained = "history_digest" in head
+    if name is None:
+        if "history_length" in head or chained:
+            raise StoreUnreadable(data_file, "history_length and history_digest need a history_file")
+        return Log(None, **counters)
+    generation = (generation_of if chained else legacy_generation_of)(data_file, name)
     if generation is None:
-        return Log(None, counters["next_comment_id"], counters["next_event_id"])
-    path = data_file.parent / history_name(data_file, generation)
+        raise StoreUnreadable(
+            data_file,
+            f"history_file {name!r} is not a log of this file: it must be a plain name such as "
+            f"{history_name(data_file, 1)!r}, in the same folder (to copy a store, use `python script.py copy`)",
+        )
+    path = data_file.parent / name
     try:
-        with open(path, "rb") as file:
+        with _open_log(path) as file:
             st = os.fstat(file.fileno())
             identity = (st.st_dev, st.st_ino)
-            if (
-                previous is not None
-                and previous.parsed
-                and previous.generation == generation
-                and previous.identity == identity
-                and previous.end <= st.st_size
-            ):
-                file.seek(previous.end)
-                added = file.read()
-                used = _committed_length(added, counters["next_event_id"])
-                content = _with_records(previous.content(), added[:used], path, previous.end)
-                end = previous.end + used
+            if chained:
+                log = _checked(data_file, path, file, st.st_size, head, previous, identity, generation)
             else:
-                content, end = None, _committed_end(file, st.st_size, counters["next_event_id"])
+                log = _legacy(path, file, st.st_size, counters["next_event_id"], identity, generation, name)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StoreUnreadable(path, exc.strerror or str(exc)) from None
-    return Log(generation, **counters, end=end, identity=identity, content=content, path=path)
+    log.next_comment_id, log.next_event_id = counters["next_comment_id"], counters["next_event_id"]
+    return log
 
 
-TAIL = 1 << 16  # bytes read at a time from the end of the log, to find its committed end
+def _checked(
+    data_file: Path,
+    path: Path,
+    file: IO[bytes],
+    size: int,
+    head: dict[str, Any],
+    previous: Log | None,
+    identity: tuple[int, int],
+    generation: int,
+) -> Log:
+    end, digest = head.get("history_length", 0), bytes.fromhex(head["history_digest"])
+    if size < end:
+        raise StoreUnreadable(
+            path,
+            f"does not match {data_file.name}: the log has {size} bytes, {end} are committed; records were lost "
+            "(put the log back from a backup, or the tickets.json that goes with it)",
+        )
+    if _digest_ending_at(file, end) != digest:
+        raise StoreUnreadable(
+            path,
+            f"does not match {data_file.name}: its last committed record (ending at byte {end}) does not carry "
+            f"the digest {data_file.name} names; the log was changed, or belongs to another tickets.json",
+        )
+    content = None
+    if (
+        previous is not None
+        and previous.parsed
+        and previous.chained
+        and previous.name == head["history_file"]
+        and previous.identity == identity
+        and previous.end <= end
+        and _digest_ending_at(file, previous.end) == previous.digest
+    ):
+        file.seek(previous.end)
+        base = previous.content()
+        parsed = parse_lines(file.read(end - previous.end), path, base.lines, previous.digest)
+        content = _with_parsed(base, parsed)
+    return Log(
+        head["history_file"],
+        end=end,
+        digest=digest,
+        identity=identity,
+        content=content,
+        path=path,
+        generation=generation,
+    )
 
 
-def _committed_end(file: Any, size: int, next_event_id: int) -> int:
-    """The committed end of the log, read from its end backwards a block at a time: usually its last line."""
+def _digest_ending_at(file: IO[bytes], end: int) -> bytes | None:
+    """The digest of the line that ends at byte end (GENESIS at 0), read backwards a block at a time."""
+    if end == 0:
+        return GENESIS
+    block = 4096
+    while True:
+        start = max(0, end - block)
+        file.seek(start)
+        raw = file.read(end - start)
+        if not raw.endswith(b"\n"):
+            return None
+        cut = raw.rfind(b"\n", 0, len(raw) - 1)
+        if cut >= 0 or start == 0:
+            return digest_of_line(raw[cut + 1 :])
+        block *= 4
+
+
+def _legacy(
+    path: Path, file: IO[bytes], size: int, next_event_id: int, identity: tuple[int, int], generation: int, name: str
+) -> Log:
+    """A log written before digests: its committed end is found from its end, as it was then."""
+    end = _committed_end(file, size, next_event_id)
+    return Log(name, end=end, chained=False, identity=identity, path=path, generation=generation)
+
+
+TAIL = 1 << 16  # bytes read at a time from the end of an old log, to find its committed end
+
+
+def _committed_end(file: IO[bytes], size: int, next_event_id: int) -> int:
+    """The committed end of an old log, read from its end backwards a block at a time: usually its last line."""
     block = TAIL
     while True:
         start = max(0, size - block)
@@ -286,160 +487,51 @@ def _committed_end(file: Any, size: int, next_event_id: int) -> int:
         block *= 2
 
 
-def _read_content(path: Path, identity: tuple[int, int], end: int) -> Content:
-    """The content of a log up to its committed end, read from the file; LogMoved when the file is no longer
-    the one this version read (written again under another name, and this one removed)."""
-    try:
-        with open(path, "rb") as file:
-            st = os.fstat(file.fileno())
-            if (st.st_dev, st.st_ino) != identity or st.st_size < end:
-                raise LogMoved(path, "the history was written again meanwhile; read it again")
-            chunk = file.read(end)
-    except FileNotFoundError:
-        raise LogMoved(path, "the history was written again meanwhile; read it again") from None
-    except OSError as exc:
-        raise StoreUnreadable(path, exc.strerror or str(exc)) from None
-    return _with_records(Content(), chunk, path, 0)
-
-
-def _with_records(base: Content, chunk: bytes, path: Path, start: int) -> Content:
-    """base, with the records of these committed lines of the log (which start at offset start)."""
-    if not chunk:
-        return base
-    growing = Growing(base)
-    for record, data in _records(chunk, path, start):
-        if "comment" in record:
-            growing.add_comment(record["comment"], data)
-        else:
-            growing.add_event(record["event"], data)
-    return growing.content()
-
-
 def _committed_length(raw: bytes, next_event_id: int) -> int:
-    """How many bytes of raw the committed lines take: up to the last event numbered below next_event_id,
-    the last line of every commit. Found from the end: what follows it is a write that crashed or is
-    under way (ignored, even half-written), and is normally nothing at all."""
+    """How many bytes of raw an old log's committed lines take: up to the last event numbered below
+    next_event_id, the last line of every commit."""
     end = raw.rfind(b"\n") + 1
     while end > 0:
         start = raw.rfind(b"\n", 0, end - 1) + 1
         line = raw[start:end]
-        if line.startswith(b'{"event":{"id":'):  # every line the service writes starts so
+        if line.startswith(b'{"event":{"id":'):
             digits = line[15 : line.find(b",", 15)]
             if digits.isdigit() and int(digits) < next_event_id:
-                return end
-        elif not line.startswith(b'{"comment":'):  # written by hand: read it as JSON
-            event = _loose(line).get("event")
-            if isinstance(event, dict) and isinstance(event.get("id"), int) and event["id"] < next_event_id:
                 return end
         end = start
     return 0
 
 
-def _loose(line: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _records(chunk: bytes, path: Path, start: int) -> list[tuple[dict[str, Any], bytes]]:
-    """Each committed line's record and its compact JSON; StoreUnreadable naming the first bad line."""
-    lines = chunk.splitlines(keepends=True)
-    records = _parse(lines)
-    bad = next((index for index, record in enumerate(records) if record is None), None)
-    if bad is not None:
-        raise StoreUnreadable(path, f"line {_lines_before(path, start) + bad + 1}: {_problem(lines[bad])}")
-    return records  # type: ignore[return-value]
-
-
-def _lines_before(path: Path, offset: int) -> int:
-    try:
-        with open(path, "rb") as file:
-            return file.read(offset).count(b"\n")
-    except OSError:
-        return 0
-
-
-_EVENT_LINES = TypeAdapter(list[_EventLine])
-_COMMENT_LINES = TypeAdapter(list[_CommentLine])
-
-
-def _parse(lines: list[bytes]) -> list[tuple[dict[str, Any], bytes] | None]:
-    """The record of each line and its compact JSON (as written again), None for a bad line.
-
-    The service's own lines are validated by kind, all at once (one call for thousands of lines); any
-    other line, or any line of a group that fails, one by one. A good line matches the schema and
-    says exactly what its record says when written again; else it must at least hold no key twice
-    (the second would be lost when the log is written again).
-    """
-    records: list[Any] = [None] * len(lines)
-    groups: dict[str, list[int]] = {"event": [], "comment": [], "other": []}
-    for index, line in enumerate(lines):
-        kind = "event" if line.startswith(b'{"event":') else "comment" if line.startswith(b'{"comment":') else "other"
-        groups[kind].append(index)
-    for kind, adapter in (("event", _EVENT_LINES), ("comment", _COMMENT_LINES)):
-        indexes = groups[kind]
-        parsed: list[Any]
-        try:
-            parsed = adapter.validate_json(b"[" + b",".join([lines[i] for i in indexes]) + b"]")
-        except ValidationError:
-            parsed = []
-        if len(parsed) == len(indexes):
-            for i, record in zip(indexes, parsed, strict=True):
-                records[i] = record
-        else:
-            groups["other"] += indexes
-    for i in groups["other"]:
-        one: list[Any]
-        try:
-            one = _LINES.validate_json(b"[" + lines[i] + b"]")
-        except ValidationError:
-            one = []
-        records[i] = one[0] if len(one) == 1 else None
-    result: list[tuple[dict[str, Any], bytes] | None] = []
-    for line, record in zip(lines, records, strict=True):
-        if record is None:
-            result.append(None)
-            continue
-        kind = "comment" if "comment" in record else "event"
-        written = comment_line(record["comment"]) if kind == "comment" else event_line(record["event"])
-        bad = written != line and first_repeated_key(line)
-        result.append(None if bad else (record, written[len(kind) + 4 : -2]))  # b'{"event":' ... b'}\n'
-    return result
-
-
-def _problem(line: bytes) -> str:
-    """What is wrong with one bad line of the log, in one line."""
-    repeated = first_repeated_key(line)
-    if repeated:
-        return f"the key {repeated!r} appears twice in one object; keep one of them"
-    try:
-        data = json.loads(line)
-    except ValueError as exc:
-        return f"not JSON ({exc})"
-    kind = next((k for k in ("event", "comment") if isinstance(data, dict) and k in data), None)
-    if kind is None:
-        return 'expected {"comment": {...}} or {"event": {...}} on each line'
-    try:
-        TypeAdapter(_EventLine if kind == "event" else _CommentLine).validate_python(data)
-    except ValidationError as exc:
-        return _describe(exc.errors(include_url=False)[0])
-    return "not one comment or event of this service"
+def _with_parsed(base: Content, parsed: Parsed) -> Content:
+    """base, with these parsed records added."""
+    if not parsed.kinds:
+        return base
+    growing = Growing(base)
+    for kind, record, data in zip(parsed.kinds, parsed.records, parsed.data, strict=True):
+        growing.add(kind, record, data)
+    return growing.content()
 
 
 # --------------------------------------------------------------------------- changing
 
 
 class LogBatch:
-    """What a batch of changes adds to the history: the lines to append, and, when the history was parsed
-    already (a server), the content it makes; a command that only adds never parses the history."""
+    """What a batch of changes adds to the history: its records (chained when written), and, when the history
+    was parsed already (a server), the content it makes; a command that only adds never parses the history.
+
+    Lines past the committed end are looked at first: no id they name is handed out again.
+    """
 
     def __init__(self, log: Log) -> None:
         self.log = log
-        self.next_comment_id, self.next_event_id = log.next_comment_id, log.next_event_id
-        self.lines: list[bytes] = []  # what to append to the log
-        self.rewrite = False  # comments were deleted, or a copy: the log is written again, under its next name
+        self.past = log.past_end()
+        comment_id, event_id, self.past_ticket_id = ids_in(self.past)
+        self.next_comment_id = max(log.next_comment_id, comment_id + 1)
+        self.next_event_id = max(log.next_event_id, event_id + 1)
+        self.added: list[tuple[RecordKind, dict[str, Any], bytes]] = []  # this batch's records, in order
+        self.erasing: set[int] = set()  # tickets deleted with their comments
+        self.replacement: list[Record] | None = None  # a copy: these records in place of the log's
+        self.rewrite = not log.chained and log.name is not None  # an old log is written again, with digests
         self._growing: Growing | None = None
         self._base: Content | None = log._content  # parsed already, or None
 
@@ -450,69 +542,118 @@ class LogBatch:
 
     @property
     def changed(self) -> bool:
-        return bool(self.lines) or self.rewrite
+        return bool(self.added) or self.rewrite
+
+    def _add(self, kind: RecordKind, record: dict[str, Any]) -> None:
+        data = record_bytes(kind, record)
+        self.added.append((kind, record, data))
+        if self._base is not None or self._growing is not None:
+            self._content().add(kind, record, data)
 
     def add_comment(self, comment: Comment) -> None:
-        data = pydantic_core.to_json(comment)
         self.next_comment_id = max(self.next_comment_id, comment["id"] + 1)
-        self.lines.append(record_line("comment", data))
-        if self._base is not None or self._growing is not None:
-            self._content().add_comment(comment, data)
+        self._add("comment", comment)  # type: ignore[arg-type]
 
     def add_event(self, event: Event) -> None:
         if event["type"] == "deleted" and self.comments_of(event["ticket_id"]):
             self.rewrite = True  # its comments leave the disk too: the log is written again without them
-        data = pydantic_core.to_json(event)
+            self.erasing.add(event["ticket_id"])
         self.next_event_id = max(self.next_event_id, event["id"] + 1)
-        self.lines.append(record_line("event", data))
-        if self._base is not None or self._growing is not None:
-            self._content().add_event(event, data)
+        self._add("event", event)  # type: ignore[arg-type]
 
     def comments_of(self, ticket_id: int) -> tuple[bytes, ...]:
         """The ticket's comments, including this batch's (this needs the history parsed)."""
         if self._growing is None and self._base is None:
-            _replay(self._content(), self.lines)  # this batch's lines so far, on the freshly parsed content
+            growing = self._content()  # freshly parsed: this batch's records so far go on it
+            for kind, record, data in self.added:
+                growing.add(kind, record, data)
         return self._content().comments_of.get(ticket_id, ())
 
-    def replace_all(
-        self, comments: list[Comment], events: list[Event], next_comment_id: int, next_event_id: int
-    ) -> None:
-        """Everything in place of what the log held (a copy); the next ids never go back."""
-        had_log = self.log.generation is not None
-        self._base, self._growing, self.lines = Content(), None, []
-        for comment in comments:
-            self._content().add_comment(comment, pydantic_core.to_json(comment))
-        for event in events:
-            self._content().add_event(event, pydantic_core.to_json(event))
-        self.next_comment_id = max(next_comment_id, self.next_comment_id, *(c["id"] + 1 for c in comments))
-        self.next_event_id = max(next_event_id, self.next_event_id, *(e["id"] + 1 for e in events))
-        self.rewrite = bool(had_log or comments or events)  # no history: no log file
+    def replace_all(self, records: list[Record], next_comment_id: int, next_event_id: int) -> None:
+        """These records in place of what the log held (a copy); the next ids never go back."""
+        had_log = self.log.name is not None
+        self._base, self._growing, self.added, self.erasing = Content(), None, [], set()
+        growing = self._content()
+        for record in records:
+            growing.add(record.kind, record.data, record_bytes(record.kind, record.data))
+        self.replacement = records
+        comment_ids = [r.data["id"] + 1 for r in records if r.kind != "event"]
+        event_ids = [r.data["id"] + 1 for r in records if r.kind == "event"]
+        self.next_comment_id = max(next_comment_id, self.next_comment_id, *comment_ids)
+        self.next_event_id = max(next_event_id, self.next_event_id, *event_ids)
+        self.rewrite = bool(had_log or records)  # no history: no log file
+
+    def appended(self) -> tuple[list[bytes], bytes]:
+        """The lines to append after the committed end, chained from its digest, and the last digest."""
+        lines, digest = [], self.log.digest
+        for kind, _, data in self.added:
+            digest = chained(digest, data)
+            lines.append(line_of(kind, data, digest))
+        return lines, digest
+
+    def whole(self) -> tuple[list[bytes], bytes]:
+        """The whole log as it is now, for a rewrite: the records in chain order, each comment of a deleted
+        ticket left as its digest alone; and the last digest."""
+        records = self.replacement if self.replacement is not None else self.log.records()
+        digest = records[-1].digest if records else GENESIS
+        lines = [record_line(self._erased(record)) for record in records]
+        for kind, data, canonical in self.added:
+            digest = chained(digest, canonical)
+            lines.append(record_line(self._erased(Record(kind, data, digest))))
+        return lines, digest
+
+    def _erased(self, record: Record) -> Record:
+        if record.kind == "comment" and record.data["ticket_id"] in self.erasing:
+            return Record("erased", {"id": record.data["id"], "ticket_id": record.data["ticket_id"]}, record.digest)
+        return record
 
     def result(
-        self, *, end: int, identity: tuple[int, int] | None, path: Path | None, generation: int | None = None
+        self,
+        *,
+        name: str | None,
+        end: int,
+        digest: bytes,
+        identity: tuple[int, int] | None,
+        path: Path | None,
+        generation: int | None,
     ) -> Log:
         """The history once this batch is on disk: parsed when it was parsed before (a server), else read from
         the log file when first asked for, like any version read from disk."""
-        generation = generation or self.log.generation
         content = self._growing.content() if self._growing is not None else self._base
-        return Log(generation, self.next_comment_id, self.next_event_id, end, identity, content, path)
+        if content is None and path is None:
+            content = Content()
+        return Log(
+            name,
+            self.next_comment_id,
+            self.next_event_id,
+            end,
+            digest,
+            identity=identity,
+            content=content,
+            path=path,
+            generation=generation,
+        )
 
-    def all_lines(self) -> list[bytes]:
-        """The whole log as it is now, for a rewrite: comments of live tickets and every event, in id order."""
-        content = self._content()
-        comments = sorted((c for cs in content.comments_of.values() for c in cs), key=_comment_id)
-        return [record_line("comment", c) for c in comments] + [record_line("event", e) for e in content.events]
+    def unchanged(self) -> Log:
+        log = self.log
+        return Log(
+            log.name,
+            self.next_comment_id,
+            self.next_event_id,
+            log.end,
+            log.digest,
+            chained=log.chained,
+            identity=log.identity,
+            content=log._content,
+            path=log.path,
+            generation=log.generation,
+        )
 
 
-def _comment_id(data: bytes) -> int:
-    return int(data[6 : data.index(b",")])  # b'{"id":7,...': compact JSON as pydantic writes it
-
-
-def _replay(growing: Growing, lines: list[bytes]) -> None:
-    """Add lines this service wrote (and so already checked) to a content being built."""
-    for line in lines:
-        record = json.loads(line)
-        if "comment" in record:
-            growing.add_comment(record["comment"], pydantic_core.to_json(record["comment"]))
-        else:
-            growing.add_event(record["event"], pydantic_core.to_json(record["event"]))
+def everything(log: Log) -> tuple[list[Comment], list[Event]]:
+    """Every live comment (in id order) and every event, parsed."""
+    content = log.content()
+    comments = sorted(
+        (pydantic_core.from_json(c) for cs in content.comments_of.values() for c in cs), key=lambda c: c["id"]
+    )
+    return comments, [pydantic_core.from_json(e) for e in content.events[: content.count]]

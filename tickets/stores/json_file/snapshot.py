@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import chain, repeat
-from pathlib import Path
 from typing import Any
 
 import pydantic_core
 
+from tickets.engine.chain import History
 from tickets.engine.errors import (
     PreconditionFailed,
     StoreNotEmpty,
@@ -18,7 +18,6 @@ from tickets.engine.errors import (
 from tickets.engine.history import (
     Comment,
     Event,
-    History,
     NewComment,
     Page,
     changes_between,
@@ -125,11 +124,11 @@ class Snapshot:
         page, total = self.search(query)
         return self.list_json(page), total
 
-    def file_chunks(self, data_file: Path) -> Iterable[bytes]:
+    def file_chunks(self) -> Iterable[bytes]:
         """The whole file, in pieces to write one after the other: 2-space indent, id order,
         non-ASCII as itself, final newline. Never joined into one big string: at 100 000 tickets
         that copy alone took longer than writing the file."""
-        head = pydantic_core.to_json({"next_id": self.next_id, **self.log.head(data_file)}, indent=2)[:-2]
+        head = pydantic_core.to_json({"next_id": self.next_id, **self.log.head()}, indent=2)[:-2]
         if not self.tickets:
             return [head + b',\n  "tickets": []\n}\n']
         pretty = self._pretty  # holds only ids of this version (Batch.result drops changed ones)
@@ -153,12 +152,14 @@ class Batch:
 
     def __init__(self, snap: Snapshot) -> None:
         self.snap = snap
-        self.next_id = snap.next_id
         self.tickets = dict(snap.tickets)
         self.changed: set[int] = set()
         self.replaced = False  # every ticket replaced (a copy): the file is written even when empty
         self.time = now()
         self.history = LogBatch(snap.log)
+        # Lines past the log's committed end may name tickets this file no longer counts (a backup put back):
+        # their ids are never handed out again.
+        self.next_id = max(snap.next_id, self.history.past_ticket_id + 1)
 
     def _record(self, ticket_id: int, kind: str, changes: dict[str, Any], actor: str | None) -> None:
         event = {
@@ -234,7 +235,7 @@ class Batch:
         self.tickets = {t["id"]: t for t in sorted(tickets, key=lambda t: t["id"])}
         highest = max(self.tickets, default=0)
         self.next_id = max(next_id, self.next_id, highest + 1)  # no id this file gave is handed out again
-        self.history.replace_all(history.comments, history.events, history.next_comment_id, history.next_event_id)
+        self.history.replace_all(history.records, history.next_comment_id, history.next_event_id)
         self.replaced = True
 
     def result(self, log: Log) -> Snapshot:

@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tickets.engine.chain import History
 from tickets.engine.errors import (
     StoreBusy,
     StoreError,
@@ -30,19 +31,23 @@ from tickets.engine.errors import (
     TicketError,
     shown,
 )
-from tickets.engine.history import (
-    Comment,
-    Event,
-    History,
-    NewComment,
-    Page,
-)
+from tickets.engine.history import Comment, Event, NewComment, Page
 from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
 from tickets.engine.settings import LOCK_TIMEOUT_DEFAULT
+from tickets.engine.verify import Report, verify_history
 from tickets.stores.base import TicketStore
 from tickets.stores.json_file.file_format import parse_store
 from tickets.stores.json_file.folder_lock import Clock, FolderLock, LockTimeout
-from tickets.stores.json_file.history_log import Log, LogBatch, LogMoved, generation_of, history_name, read_log
+from tickets.stores.json_file.history_log import (
+    Log,
+    LogBatch,
+    LogMoved,
+    generation_of,
+    history_name,
+    legacy_generation_of,
+    read_log,
+    set_aside_name,
+)
 from tickets.stores.json_file.snapshot import Batch, Snapshot, _parsed
 
 T = TypeVar("T")
@@ -150,6 +155,17 @@ class JsonStore(TicketStore):
         except OSError as exc:
             raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
 
+    def _log_missing(self, name: str) -> StoreUnreadable:
+        """Never taken for an empty history: the comments and events it held would be lost at the next write."""
+        newer = sorted(n for n in os.listdir(self.folder) if (generation_of(self.path, n) or 0) > 0 and n != name)
+        hint = (
+            f"; {newer[-1]} is a later log of this file: was an older {self.path.name} put back? Put back the log "
+            "it names too, or copy the backup in with `python script.py copy BACKUP FILE --replace`"
+            if newer
+            else "; put it back from a backup"
+        )
+        return StoreUnreadable(self.folder / name, f"missing, and {self.path.name} names it as its history{hint}")
+
     def _no_folder(self) -> StoreUnreadable:
         """A path whose folder does not exist is an error, never an empty store."""
         return StoreUnreadable(self.path, f"the folder {shown(self.folder)} does not exist")
@@ -179,7 +195,7 @@ class JsonStore(TicketStore):
         if log is None:  # the log it names is gone: replaced by a writer since we read the file, or deleted
             if self._disk_key() != _stat_key(st):
                 return self._load(self._disk_key())  # a writer replaced both: read the new version
-            log = Log(next_comment_id=head.get("next_comment_id", 1), next_event_id=head.get("next_event_id", 1))
+            raise self._log_missing(head["history_file"])
         if self._keep_parsed and not log.parsed:
             try:
                 log.content()  # a server keeps its history parsed: then each version parses only its new lines
@@ -209,10 +225,21 @@ class JsonStore(TicketStore):
         again (under its next name) since it was read is outdated: the version after it is read instead."""
         for _ in range(2):
             try:
-                return read(self.snapshot())
+                return read(self._checked_snapshot())
             except LogMoved:
                 pass
-        return read(self.snapshot())  # moved a third time meanwhile: the error is told
+        return read(self._checked_snapshot())  # moved a third time meanwhile: the error is told
+
+    def _checked_snapshot(self) -> Snapshot:
+        """The current version, its log checked to be still the file it read, as long (one stat): a log
+        replaced, cut or deleted under this process is read again, and checked again, never trusted."""
+        snap = self.snapshot()
+        if snap.log.still_on_disk():
+            return snap
+        with self._load_lock:
+            if self._cache is snap:
+                self._cache = None
+        return self.snapshot()
 
     async def get(self, ticket_id: int) -> Ticket:
         return (await self.current()).get(ticket_id)
@@ -258,10 +285,8 @@ class JsonStore(TicketStore):
         return await self.commit_async(partial(Batch.comment, ticket_id=ticket_id, new=comment, actor=actor))
 
     async def export_all(self) -> tuple[int, list[Ticket], History]:
-        snap, (comments, events) = await asyncio.to_thread(
-            self._with_history, lambda snap: (snap, snap.log.everything())
-        )
-        history = History(snap.log.next_comment_id, comments, snap.log.next_event_id, events)
+        snap, records = await asyncio.to_thread(self._with_history, lambda snap: (snap, snap.log.records()))
+        history = History(snap.log.next_comment_id, snap.log.next_event_id, records)
         return snap.next_id, list(snap.tickets.values()), history
 
     async def replace_all(
@@ -277,6 +302,33 @@ class JsonStore(TicketStore):
                 history=history or History(),
             )
         )
+
+    async def verify(self) -> Report:
+        return await asyncio.to_thread(self._with_history, self._verify)
+
+    def _verify(self, snap: Snapshot) -> Report:
+        log = snap.log
+        report = verify_history(
+            self.name,
+            snap.tickets.values(),
+            log.iter_records(),
+            next_id=snap.next_id,
+            next_comment_id=log.next_comment_id,
+            next_event_id=log.next_event_id,
+            check_chain=not log.chained,  # the log's reader checks every link as it parses
+            head_digest=log.digest if log.chained and log.name is not None else None,
+        )
+        if log.name is not None and not log.chained:
+            report.notes.append(f"{log.name} was written before digests: the next write adds them")
+        try:
+            with open(self.folder / set_aside_name(self.path), "rb") as file:
+                count = sum(1 for _ in file)
+            report.notes.append(f"{count} lines set aside in {set_aside_name(self.path)} (past a committed end)")
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StoreUnreadable(self.folder / set_aside_name(self.path), exc.strerror or str(exc)) from None
+        return report
 
     # ---- writing
 
@@ -333,7 +385,7 @@ class JsonStore(TicketStore):
         try:
             self._acquire(min(p.deadline for p in pending))
             try:
-                batch = Batch(self.snapshot())
+                batch = Batch(self._checked_snapshot())
                 for p in pending:
                     try:
                         p.result = p.change(batch)
@@ -378,7 +430,7 @@ class JsonStore(TicketStore):
                 with suppress(FileNotFoundError):
                     os.fchmod(fd, os.stat(self.path).st_mode & 0o7777)
                 with open(fd, "wb", buffering=1 << 20, closefd=False) as file:
-                    file.writelines(snap.file_chunks(self.path))
+                    file.writelines(snap.file_chunks())
                 # A unique mtime tells every process's cache that the file changed, even when the
                 # new file reuses an old inode number and has the same size.
                 os.utime(fd, ns=(time.time_ns(), time.time_ns()))
@@ -405,44 +457,56 @@ class JsonStore(TicketStore):
                 "applied but may not survive a power cut",
                 file=sys.stderr,
             )
-        if before.generation is not None and before.generation != snap.log.generation:
+        if before.name is not None and before.name != snap.log.name:
             with suppress(OSError):  # the log written again replaces it; a leftover is removed at the next start
-                os.unlink(self.folder / history_name(self.path, before.generation))
+                os.unlink(self.folder / before.name)
 
     def _write_history(self, history: LogBatch) -> Log:
         """Put the batch's comments and events on disk (fsynced) and return the history they make.
 
-        Usually appended to the log, after its committed end (what lies beyond, a crashed write, is cut
-        off). When comments were deleted, or the log is new, missing or changed by hand, the whole
-        history is written under the next name instead, and the folder fsynced so that the name lasts.
+        Usually appended to the log, after its committed end. What lies beyond (a crashed write, or records a
+        tickets.json put back from a backup does not count) is first moved to the set-aside file, never lost.
+        When comments were deleted, or for a copy or an old log without digests, the whole history is written
+        under the next name instead, and the folder fsynced so that the name lasts.
         """
         log = history.log
         if not history.changed:
-            return history.result(end=log.end, identity=log.identity, path=log.path)
-        if not history.rewrite and log.generation is not None:
-            path = self.folder / history_name(self.path, log.generation)
-            with suppress(FileNotFoundError):
-                fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            return history.unchanged()
+        if history.past:
+            self._set_aside(history.past)
+        if not history.rewrite and log.name is not None:
+            path = self.folder / log.name
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+            try:
+                st = os.fstat(fd)
+                if (st.st_dev, st.st_ino) != log.identity or st.st_size < log.end:
+                    raise LogMoved(path, "the history changed while this write was prepared; try again")
+                lines, digest = history.appended()
+                os.ftruncate(fd, log.end)
                 try:
-                    st = os.fstat(fd)
-                    if (st.st_dev, st.st_ino) == log.identity and st.st_size >= log.end:
+                    end = log.end + _write_all(fd, lines, log.end)
+                    os.fsync(fd)
+                except BaseException:
+                    with suppress(OSError):  # not needed (readers stop at the committed end), but tidy
                         os.ftruncate(fd, log.end)
-                        try:
-                            end = log.end + _write_all(fd, history.lines, log.end)
-                            os.fsync(fd)
-                        except BaseException:
-                            with suppress(OSError):  # not needed (readers stop at the committed end), but tidy
-                                os.ftruncate(fd, log.end)
-                            raise
-                        return history.result(end=end, identity=log.identity, path=path)
-                finally:
-                    os.close(fd)
+                    raise
+            finally:
+                os.close(fd)
+            return history.result(
+                name=log.name, end=end, digest=digest, identity=log.identity, path=path, generation=log.generation
+            )
+        lines, digest = history.whole()
+        if not lines:
+            return history.result(name=None, end=0, digest=digest, identity=None, path=None, generation=None)
         generation = self._next_generation(log.generation)
         path = self.folder / history_name(self.path, generation)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         try:
             try:
-                end = _write_all(fd, history.all_lines(), 0)
+                if log.path is not None:
+                    with suppress(OSError):  # the log written again keeps the old one's permissions
+                        os.fchmod(fd, os.stat(log.path).st_mode & 0o7777)
+                end = _write_all(fd, lines, 0)
                 os.fsync(fd)
                 st = os.fstat(fd)
             finally:
@@ -452,7 +516,22 @@ class JsonStore(TicketStore):
             with suppress(OSError):  # no tickets.json names it: nothing is lost, nothing is left behind
                 os.unlink(path)
             raise
-        return history.result(end=end, identity=(st.st_dev, st.st_ino), path=path, generation=generation)
+        return history.result(
+            name=path.name, end=end, digest=digest, identity=(st.st_dev, st.st_ino), path=path, generation=generation
+        )
+
+    def _set_aside(self, lines: bytes) -> None:
+        """Append what lay past the log's committed end to the set-aside file (fsynced), before it is cut."""
+        if not lines.endswith(b"\n"):
+            lines += b"\n"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        fd = os.open(self.folder / set_aside_name(self.path), flags, 0o666)
+        try:
+            _write_all_appending(fd, lines)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_dir(self.folder)
 
     def _next_generation(self, current: int | None) -> int:
         """A log name no file of this store uses: one more than the highest found (a log left by a newer
@@ -486,12 +565,16 @@ class JsonStore(TicketStore):
         return removed
 
     def _remove_older_logs(self) -> None:
-        """Logs of this file older than the one it names: a crash came between a rewrite and their removal."""
+        """Logs of this file older than the one it names: a crash came between a rewrite and their removal
+        (and logs of the old naming once the file names a new one)."""
         with suppress(StoreError):
-            current = self.snapshot().log.generation
+            log = self.snapshot().log
+            if log.name is None or not log.chained:
+                return
             for name in os.listdir(self.folder):
                 generation = generation_of(self.path, name)
-                if current is not None and generation is not None and generation < current:
+                older = generation is not None and generation < (log.generation or 0)
+                if older or legacy_generation_of(self.path, name) is not None:
                     with suppress(FileNotFoundError):
                         os.unlink(self.folder / name)
 
@@ -512,6 +595,12 @@ def _write_all(fd: int, lines: list[bytes], offset: int) -> int:
     while written < len(data):
         written += os.pwrite(fd, data[written:], offset + written)
     return written
+
+
+def _write_all_appending(fd: int, data: bytes) -> None:
+    written = 0
+    while written < len(data):
+        written += os.write(fd, data[written:])
 
 
 def _fsync_dir(folder: Path) -> None:

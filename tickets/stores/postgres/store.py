@@ -16,13 +16,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar, cast
 
 import psycopg
 import psycopg.errors
 from psycopg import sql
 
+from tickets.engine.chain import GENESIS, History, Record
 from tickets.engine.errors import (
     CommentNotFound,
     PreconditionFailed,
@@ -33,7 +34,6 @@ from tickets.engine.errors import (
 from tickets.engine.history import (
     Comment,
     Event,
-    History,
     NewComment,
     Page,
     changes_between,
@@ -47,17 +47,21 @@ from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, Ticke
 from tickets.engine.rules import etag_matches, etag_of, now, ticket_json
 from tickets.engine.settings import LOCK_TIMEOUT_DEFAULT
 from tickets.engine.values import PRIORITIES, STATUSES, Priority, Status
+from tickets.engine.verify import Report, Verifier
 from tickets.stores.base import TicketStore
 from tickets.stores.postgres.connections import POOL_SIZE, Connections
 from tickets.stores.postgres.migrations import MIGRATION_LOCK
 from tickets.stores.postgres.sql import (
     COLUMNS,
     COMMENT_COLUMNS,
+    COMMENTED,
     EVENT_COLUMNS,
     EVENT_LOCK,
     EVENT_OF,
     FIELDS,
     ORDER_COLUMNS,
+    ORPHAN_COMMENTS,
+    RECORDS,
     comment_of,
     computed_columns,
     counted_filters_only,
@@ -289,15 +293,7 @@ class PostgresStore(Connections, TicketStore):
                 time = now()
                 event = event_params("commented", comment_changes(0), time, actor)
                 cursor = await conn.execute(
-                    "WITH changed AS (UPDATE tickets SET updated_at = %(updated_at)s, version = version + 1 "
-                    "WHERE id = %(id)s AND version = %(version)s RETURNING id), "
-                    "new AS (INSERT INTO comments (ticket_id, author, body, internal, created_at) "
-                    "SELECT id, %(author)s, %(body)s, %(internal)s, %(at)s FROM changed RETURNING id, ticket_id), "
-                    "locked AS (SELECT pg_advisory_xact_lock(%(lock)s) FROM new) "
-                    "INSERT INTO events (ticket_id, at, actor, type, changes, closes) "
-                    "SELECT new.ticket_id, %(at)s, %(actor)s, %(type)s, "
-                    "json_build_object('comment_id', json_build_object('from', null, 'to', new.id)), false "
-                    "FROM new, locked RETURNING (changes -> 'comment_id' ->> 'to')::bigint",
+                    COMMENTED,
                     {
                         "id": ticket_id,
                         "version": version,
@@ -393,20 +389,47 @@ class PostgresStore(Connections, TicketStore):
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one consistent picture
             cursor = await conn.execute(f"SELECT {COLUMNS} FROM tickets ORDER BY id")
             tickets = [ticket_of(row) for row in await cursor.fetchall()]
-            cursor = await conn.execute(f"SELECT {COMMENT_COLUMNS} FROM comments ORDER BY id")
-            comments = [comment_of(row) for row in await cursor.fetchall()]
-            cursor = await conn.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id")
-            events = [event_of(row) for row in await cursor.fetchall()]
+            records = [record async for record in self._records(conn)]
             next_id, next_comment_id, next_event_id = [
                 await self._next_id(conn, table) for table in ("tickets", "comments", "events")
             ]
         history = History(
-            max([next_comment_id, *(c["id"] + 1 for c in comments)]),
-            comments,
-            max([next_event_id, *(e["id"] + 1 for e in events)]),
-            events,
+            max([next_comment_id, *(r.data["id"] + 1 for r in records if r.kind != "event")]),
+            max([next_event_id, *(r.data["id"] + 1 for r in records if r.kind == "event")]),
+            records,
         )
         return max(next_id, max((t["id"] for t in tickets), default=0) + 1), tickets, history
+
+    async def _records(self, conn: psycopg.AsyncConnection[Any]) -> AsyncIterator[Record]:
+        """The history in the chain's order, read in pages by a server-side cursor (in the caller's transaction):
+        comments no event names first (none, unless written by hand), then each event after its comment."""
+        cursor = await conn.execute(ORPHAN_COMMENTS)
+        for row in await cursor.fetchall():
+            yield Record("comment", comment_of(row[:6]), row[6])
+        async with conn.cursor(name="tickets_history") as rows:
+            await rows.execute(RECORDS)
+            async for row in rows:
+                if row[7] is not None:
+                    yield Record("comment", comment_of(row[7:13]), row[13])
+                elif row[14] is not None:
+                    yield Record("erased", {"id": row[14], "ticket_id": row[15]}, row[16])
+                yield Record("event", event_of(row[:6]), row[6])
+
+    async def verify(self) -> Report:
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            await conn.execute("SET LOCAL statement_timeout = 0")
+            next_id, next_comment_id, next_event_id = [
+                await self._next_id(conn, table) for table in ("tickets", "comments", "events")
+            ]
+            verifier = Verifier(self.name, next_id, next_comment_id, next_event_id)
+            async for record in self._records(conn):
+                verifier.add(record)
+            head = await (await conn.execute("SELECT digest FROM chain_head")).fetchone()
+            async with conn.cursor(name="tickets_verified") as rows:
+                await rows.execute(f"SELECT {COLUMNS} FROM tickets ORDER BY id")
+                tickets = [ticket_of(row) async for row in rows]
+        return verifier.finish(tickets, head[0] if head else None)
 
     async def _next_id(self, conn: psycopg.AsyncConnection[Any], table: str = "tickets") -> int:
         cursor = await conn.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
@@ -429,27 +452,44 @@ class PostgresStore(Connections, TicketStore):
             if held and not replace:
                 raise StoreNotEmpty(self.name, held)
             current = {table: await self._next_id(conn, table) for table in ("tickets", "comments", "events")}
-            await conn.execute("TRUNCATE tickets, comments, events")  # inside the transaction: undone if the copy fails
+            # Inside the transaction: undone if the copy fails.
+            await conn.execute("TRUNCATE tickets, comments, events, erased_comments")
             async with conn.cursor().copy(
                 f"COPY tickets ({COLUMNS}, title_key, search_title, search_description) FROM STDIN"
             ) as copy:
                 for t in tickets:
                     await copy.write_row([t[f] for f in FIELDS] + computed_columns(t))  # type: ignore[literal-required]
-            async with conn.cursor().copy(f"COPY comments ({COMMENT_COLUMNS}) FROM STDIN") as copy:
-                for c in history.comments:
+            records = history.records
+            async with conn.cursor().copy(f"COPY comments ({COMMENT_COLUMNS}, digest) FROM STDIN") as copy:
+                for r in (r for r in records if r.kind == "comment"):
+                    c = r.data
                     await copy.write_row(
-                        [c["id"], c["ticket_id"], c["author"], c["body"], c["internal"], c["created_at"]]
+                        [c["id"], c["ticket_id"], c["author"], c["body"], c["internal"], c["created_at"], r.digest]
                     )
-            async with conn.cursor().copy(f"COPY events ({EVENT_COLUMNS}, closes) FROM STDIN") as copy:
-                for e in history.events:
+            async with conn.cursor().copy("COPY erased_comments (id, ticket_id, digest) FROM STDIN") as copy:
+                for r in (r for r in records if r.kind == "erased"):
+                    await copy.write_row([r.data["id"], r.data["ticket_id"], r.digest])
+            async with conn.cursor().copy(f"COPY events ({EVENT_COLUMNS}, closes, digest) FROM STDIN") as copy:
+                for r in (r for r in records if r.kind == "event"):
+                    e = r.data
                     await copy.write_row(
-                        [e["id"], e["ticket_id"], e["at"], e["actor"], e["type"], json_text(e["changes"]), closes(e)]
+                        [
+                            e["id"],
+                            e["ticket_id"],
+                            e["at"],
+                            e["actor"],
+                            e["type"],
+                            json_text(e["changes"]),
+                            closes(e),
+                            r.digest,
+                        ]
                     )
+            await conn.execute("UPDATE chain_head SET digest = %s", (records[-1].digest if records else GENESIS,))
             # Never below what this database already handed out: no id is ever given twice.
             for table, given, rows in (
                 ("tickets", next_id, tickets),
-                ("comments", history.next_comment_id, history.comments),
-                ("events", history.next_event_id, history.events),
+                ("comments", history.next_comment_id, [r.data for r in records if r.kind != "event"]),
+                ("events", history.next_event_id, [r.data for r in records if r.kind == "event"]),
             ):
                 highest = max((row["id"] for row in rows), default=0)
                 await conn.execute(

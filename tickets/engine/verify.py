@@ -1,0 +1,199 @@
+"""`verify`: a store's history checked whole, the same way for both stores.
+
+- the chain: every record's digest follows from the one before it (tickets.engine.chain);
+- ids only grow, and stay below the next ids the store will hand out;
+- every comment is followed by the `commented` event that names it, and every such event follows its comment
+  (or what is left of it, when its ticket was deleted);
+- replaying each ticket's events gives the ticket as stored: a `created` event first, each change going
+  from the value before it, nothing after `deleted`, and a live ticket holding the last value of every field.
+
+The records come as an iterable, in chain order, so that a history of a million events is checked without
+holding it all in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tickets.engine.chain import GENESIS, Record, chained
+from tickets.engine.errors import TicketError
+from tickets.engine.models import Ticket
+
+
+class HistoryProblem(TicketError):
+    """The first thing verify found wrong, named."""
+
+    def __init__(self, store: str, problem: str) -> None:
+        super().__init__(f"{store}: {problem}")
+
+
+@dataclass
+class Report:
+    """What verify checked: counts, the chain's last digest, and what the store adds (records set aside)."""
+
+    tickets: int = 0
+    events: int = 0
+    comments: int = 0
+    erased: int = 0
+    digest: bytes = GENESIS
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [
+            f"history verified: {self.events} events, {self.comments} comments",
+            f"{self.erased} comments erased with their tickets" if self.erased else "",
+            f"{self.tickets} tickets replayed",
+            f"chain ends at {self.digest.hex()[:16]}",
+        ]
+        return "; ".join([p for p in parts if p] + self.notes)
+
+
+@dataclass
+class _Replay:
+    """One ticket as its events tell it."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    created: int | None = None  # the id of its `created` event
+    deleted: int | None = None  # the id of its `deleted` event
+    erased: int | None = None  # the id of a `commented` event whose comment was erased with the ticket
+
+
+def verify_history(
+    store: str,
+    tickets: Iterable[Ticket],
+    records: Iterable[Record],
+    *,
+    next_id: int,
+    next_comment_id: int,
+    next_event_id: int,
+    check_chain: bool = True,
+    head_digest: bytes | None = None,
+) -> Report:
+    """The report of a history that holds together, or HistoryProblem naming the first thing that does not."""
+    verifier = Verifier(store, next_id, next_comment_id, next_event_id, check_chain=check_chain)
+    for record in records:
+        verifier.add(record)
+    return verifier.finish(tickets, head_digest)
+
+
+class Verifier:
+    """verify, one record at a time (a store that reads its history in pages feeds it as it goes).
+
+    check_chain: recompute every digest (False when the reader checked the chain already, as the JSON log's
+    parser does).
+    """
+
+    def __init__(
+        self, store: str, next_id: int, next_comment_id: int, next_event_id: int, *, check_chain: bool = True
+    ) -> None:
+        self.store, self.check_chain = store, check_chain
+        self.next_id, self.next_comment_id, self.next_event_id = next_id, next_comment_id, next_event_id
+        self.report = Report()
+        self.replays: dict[int, _Replay] = {}
+        self.previous, self.last_event, self.last_comment = GENESIS, 0, 0
+        self.waiting: Record | None = None  # a comment, until the `commented` event that names it
+
+    def problem(self, text: str) -> HistoryProblem:
+        return HistoryProblem(self.store, text)
+
+    def add(self, record: Record) -> None:
+        data, report = record.data, self.report
+        name = f"{'event' if record.kind == 'event' else 'comment'} {data['id']}"
+        if self.check_chain:
+            canonical = record.canonical()
+            if canonical is not None and chained(self.previous, canonical) != record.digest:
+                raise self.problem(
+                    f"{name}: its digest does not follow from the record before it "
+                    "(a record was changed, removed, repeated or swapped)"
+                )
+        self.previous = record.digest
+        if record.kind != "event":
+            if self.waiting is not None:
+                raise self.problem(f"comment {self.waiting.data['id']}: no `commented` event follows it")
+            if data["id"] <= self.last_comment or data["id"] >= self.next_comment_id:
+                raise self.problem(
+                    f"{name}: comment ids must only grow and stay below next_comment_id {self.next_comment_id}"
+                )
+            self.last_comment, self.waiting = data["id"], record
+            if record.kind == "erased":
+                report.erased += 1
+            else:
+                report.comments += 1
+            return
+        report.events += 1
+        if data["id"] <= self.last_event or data["id"] >= self.next_event_id:
+            raise self.problem(f"{name}: event ids must only grow and stay below next_event_id {self.next_event_id}")
+        self.last_event = data["id"]
+        _replay(self.problem, self.replays.setdefault(data["ticket_id"], _Replay()), data, self.waiting, self.next_id)
+        self.waiting = None
+
+    def finish(self, tickets: Iterable[Ticket], head_digest: bytes | None = None) -> Report:
+        """The report, once every record was added: the tickets as stored (in any order) are compared with
+        the replay of their events; head_digest is the digest the store names as its last record's."""
+        if self.waiting is not None:
+            raise self.problem(f"comment {self.waiting.data['id']}: no `commented` event follows it")
+        if head_digest is not None and self.previous != head_digest:
+            raise self.problem("the last record does not carry the digest the store names as its last")
+        self.report.digest = self.previous
+        replays = self.replays
+        for ticket in tickets:
+            self.report.tickets += 1
+            replay = replays.pop(ticket["id"], None)
+            if replay is not None:
+                _compare(self.problem, ticket["id"], ticket, replay)
+        for ticket_id, replay in replays.items():
+            _compare(self.problem, ticket_id, None, replay)
+        return self.report
+
+
+def _replay(problem: Any, replay: _Replay, event: dict[str, Any], waiting: Record | None, next_id: int) -> None:
+    """One event applied to its ticket's replay (waiting: the comment just before it, if any)."""
+    name, ticket_id, kind = f"event {event['id']}", event["ticket_id"], event["type"]
+    if replay.deleted is not None:
+        raise problem(f"{name}: ticket {ticket_id} was deleted before, by event {replay.deleted}")
+    if kind == "commented":
+        comment_id = event["changes"].get("comment_id", {}).get("to")
+        if waiting is None or waiting.data["id"] != comment_id:
+            raise problem(f"{name}: the comment {comment_id} it names does not come just before it")
+        if waiting.data["ticket_id"] != ticket_id:
+            raise problem(f"{name}: comment {comment_id} belongs to ticket {waiting.data['ticket_id']}")
+        if waiting.kind == "erased" and replay.erased is None:
+            replay.erased = event["id"]
+        return
+    if waiting is not None:
+        raise problem(f"comment {waiting.data['id']}: no `commented` event follows it")
+    if kind == "created":
+        if replay.created is not None or replay.fields:
+            raise problem(f"{name}: ticket {ticket_id} already had events before its creation")
+        if ticket_id >= next_id:
+            raise problem(f"{name}: ticket {ticket_id} is not below next_id {next_id}")
+        replay.created = event["id"]
+    elif kind == "deleted":
+        replay.deleted = event["id"]
+        return
+    for key, change in event["changes"].items():
+        if key in replay.fields and replay.fields[key] != change["from"]:
+            raise problem(
+                f"{name}: ticket {ticket_id}'s {key} goes from {change['from']!r}, "
+                f"but its history had it at {replay.fields[key]!r}"
+            )
+        replay.fields[key] = change["to"]
+
+
+def _compare(problem: Any, ticket_id: int, ticket: Ticket | None, replay: _Replay) -> None:
+    """A ticket as stored (None: not stored) against the replay of its events."""
+    if replay.deleted is not None:
+        if ticket is not None:
+            raise problem(f"ticket {ticket_id} is stored, but event {replay.deleted} deleted it")
+        return
+    if replay.erased is not None:
+        raise problem(f"event {replay.erased}: its comment was erased, but ticket {ticket_id} was never deleted")
+    if ticket is None:
+        if replay.created is not None:
+            raise problem(f"ticket {ticket_id} was created by event {replay.created}, never deleted, and is missing")
+        return
+    for key, value in replay.fields.items():
+        if ticket.get(key) != value:
+            raise problem(f"ticket {ticket_id}: its {key} is {ticket.get(key)!r}, its history says {value!r}")
