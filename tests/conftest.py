@@ -209,7 +209,8 @@ def history_agrees(place: TicketStore | Path | str) -> tuple[int, int]:
     Replaying each ticket's events from its creation gives the ticket as it is (so no acknowledged change
     lacks its event, and no event tells of a change that is not there); each `updated` starts from what
     the previous event left; a deleted ticket is gone with its comments; every comment has its
-    `commented` event and every such event of a live ticket its comment; event ids only grow.
+    `commented` event and every such event of a live ticket its comment; event ids only grow. The store's
+    own `verify` accepts it too.
     """
     if isinstance(place, TicketStore):
         place = place.path if isinstance(place, JsonStore) else place.url
@@ -217,6 +218,7 @@ def history_agrees(place: TicketStore | Path | str) -> tuple[int, int]:
     async def export() -> tuple[int, list[Any], Any]:
         fresh = PostgresStore(place) if str(place).startswith("postgresql://") else JsonStore(place)
         try:
+            await fresh.verify()  # the chain, the ids, each comment with its event, each ticket its replay
             return await fresh.export_all()
         finally:
             await fresh.close()

@@ -41,8 +41,19 @@ def test_file_format_is_readable_and_canonical(store: JsonStore, tickets_file: P
     assert text == json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     assert "répète" in text
     assert [t["id"] for t in data["tickets"]] == sorted(t["id"] for t in data["tickets"])
-    assert list(data) == ["next_id", "next_comment_id", "next_event_id", "history_file", "tickets"]
-    assert data["history_file"] == "tickets.history.1.jsonl" and (tickets_file.parent / data["history_file"]).is_file()
+    assert list(data) == [
+        "next_id",
+        "next_comment_id",
+        "next_event_id",
+        "history_file",
+        "history_length",
+        "history_digest",
+        "tickets",
+    ]
+    assert (
+        data["history_file"] == "tickets.json.history.1.jsonl"
+        and (tickets_file.parent / data["history_file"]).is_file()
+    )
 
 
 def test_missing_file_is_an_empty_store_created_at_first_write(tmp_path: Path) -> None:
@@ -244,7 +255,7 @@ def test_an_unexpected_error_acknowledges_no_change_of_the_batch(
 ) -> None:
     before = tickets_file.read_bytes()
 
-    def broken(self: json_store.Snapshot, data_file: Path) -> list[bytes]:
+    def broken(self: json_store.Snapshot) -> list[bytes]:
         raise ValueError("serializer bug")
 
     monkeypatch.setattr(json_store.Snapshot, "file_chunks", broken)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from conftest import contents, history_agrees, sync
+from tickets.engine.chain import chained, record_bytes
 from tickets.engine.errors import StoreUnreadable
 from tickets.engine.history import NewComment, Page
 from tickets.engine.models import TicketCreate, TicketUpdate
 from tickets.stores.json_file import JsonStore
 from tickets.stores.json_file import history_log as json_history
+from tickets.stores.json_file.log_lines import line_of
 
 # --------------------------------------------------------------------------- the log beside tickets.json
 
@@ -26,41 +29,41 @@ def test_a_file_from_before_the_history_loads_and_stays_as_it_was(store: JsonSto
     assert sorted(p.name for p in tickets_file.parent.iterdir()) == ["tickets.json"]
 
 
+def _line(kind: str, record: dict[str, Any], previous: bytes) -> bytes:
+    """A line as the service writes it, chained to previous."""
+    return line_of(kind, record_bytes(kind, record), chained(previous, record_bytes(kind, record)))
+
+
 def test_a_crash_between_the_log_and_the_file_leaves_neither_change(store: JsonStore, tickets_file: Path) -> None:
     sync(store.add(TicketCreate(title="avant"), actor="ana"))
-    log = tickets_file.parent / json.loads(tickets_file.read_text())["history_file"]
+    head = json.loads(tickets_file.read_text())
+    log = tickets_file.parent / head["history_file"]
     committed = log.read_bytes()
     # A writer appended its lines and died before tickets.json was replaced (the last one half-written):
-    event = json_history.event_line(
-        {
-            "id": 2,
-            "ticket_id": 17,
-            "at": "2026-11-27T10:00:00Z",
-            "actor": None,
-            "type": "updated",
-            "changes": {"title": {"from": "avant", "to": "fantôme"}},
-        }
+    ghost = (
+        _line(
+            "comment",
+            {
+                "id": 1,
+                "ticket_id": 17,
+                "author": "x",
+                "body": "fantôme",
+                "internal": False,
+                "created_at": "2026-11-27T10:00:00Z",
+            },
+            bytes.fromhex(head["history_digest"]),
+        )
+        + b'{"ev'
     )
     with open(log, "ab") as file:
-        file.write(
-            json_history.comment_line(
-                {
-                    "id": 1,
-                    "ticket_id": 17,
-                    "author": "x",
-                    "body": "fantôme",
-                    "internal": False,
-                    "created_at": "2026-11-27T10:00:00Z",
-                }
-            )
-            + event
-            + b'{"ev'
-        )
+        file.write(ghost)
     fresh = JsonStore(tickets_file)  # another process
     assert [e["type"] for e in sync(fresh.events(17, Page()))[0]] == ["created"]
     assert sync(fresh.comments(17, Page())) == ([], 0)
-    sync(fresh.add_comment(17, NewComment("ana", "vrai")))  # the next write cuts the dead lines off
+    comment = sync(fresh.add_comment(17, NewComment("ana", "vrai")))  # the next write sets the dead lines aside
+    assert comment["id"] == 2  # never an id a line past the committed end names
     assert log.read_bytes().startswith(committed) and b"fant" not in log.read_bytes()
+    assert (tickets_file.parent / "tickets.json.set-aside.jsonl").read_bytes() == ghost + b"\n"  # not destroyed
     assert [c["body"] for c in sync(JsonStore(tickets_file).comments(17, Page()))[0]] == ["vrai"]
     assert history_agrees(tickets_file) == (2, 1)
 
@@ -71,19 +74,19 @@ def test_a_damaged_log_is_refused_with_its_line(store: JsonStore, tickets_file: 
     log = tickets_file.parent / json.loads(tickets_file.read_text())["history_file"]
     lines = log.read_bytes().splitlines(keepends=True)
     for damaged, problem in (
-        (lines[0].replace(b'"created"', '"créé"'.encode()), "line 1: event.type"),
-        (lines[0].replace(b'{"id":1,', b'{"id":1,"id":1,'), "line 1: the key 'id' appears twice"),
-        (lines[0].replace(b'"actor":null', b'"actor":null,"extra":1'), "line 1: event.extra"),
+        (lines[0].replace(b'"created"', b'"updated"'), "line 1: its digest does not follow"),  # found by reading
+        (lines[0].replace(b'"un"', b'"UN"'), "line 1: its digest does not follow"),
+        (
+            lines[0].replace(b'{"id":1,', b'{"id":1,"id":1,'),
+            r"last committed record \(ending at byte \d+\) does not carry",
+        ),
     ):
         log.write_bytes(damaged + lines[1])
         fresh = JsonStore(tickets_file)
-        assert sync(fresh.get(1))["id"] == 1  # the tickets are still served; the history is read when asked for
-        with pytest.raises(StoreUnreadable, match=problem):
-            sync(fresh.events(17, Page()))
-        with pytest.raises(StoreUnreadable, match=problem):
-            sync(fresh.delete(17))  # its comments... the history must be read: refused, nothing written
         with pytest.raises(StoreUnreadable, match=problem):
             sync(fresh.warm_up())  # a server says so at start-up
+        with pytest.raises(StoreUnreadable, match=problem):
+            sync(fresh.add(TicketCreate(title="trois")))  # nothing is written while the log is refused
         assert log.read_bytes() == damaged + lines[1]  # never overwritten
 
 
@@ -92,9 +95,8 @@ def test_a_copy_of_the_file_under_another_name_does_not_share_its_history(store:
     backup = tickets_file.with_name("backup.json")
     backup.write_bytes(tickets_file.read_bytes())  # cp tickets.json backup.json
     copy = JsonStore(backup)
-    assert sync(copy.events(17, Page())) == ([], 0)  # the history stays with tickets.json
-    sync(copy.add(TicketCreate(title="dans la copie")))
-    assert json.loads(backup.read_text())["history_file"] == "backup.history.1.jsonl"
+    with pytest.raises(StoreUnreadable, match="is not a log of this file.*python script.py copy"):
+        sync(copy.add(TicketCreate(title="dans la copie")))  # never writes into tickets.json's log
     assert [e["ticket_id"] for e in sync(JsonStore(tickets_file).feed(0, 10))] == [17]
 
 
@@ -103,9 +105,10 @@ def test_deleting_a_ticket_removes_its_comments_from_the_disk(store: JsonStore, 
     sync(store.add_comment(4, NewComment("ana", "reste")))
     sync(store.delete(3, actor="ana"))
     names = sorted(p.name for p in tickets_file.parent.iterdir())
-    assert names == ["tickets.history.2.jsonl", "tickets.json"]  # written again without them; the old log removed
-    text = (tickets_file.parent / names[0]).read_text(encoding="utf-8")
+    assert names == ["tickets.json", "tickets.json.history.2.jsonl"]  # written again without them; the old removed
+    text = (tickets_file.parent / names[1]).read_text(encoding="utf-8")
     assert "hunter2" not in text and "reste" in text and '"deleted"' in text
+    assert text.startswith('{"erased":{"id":1,"ticket_id":3},"digest":"')  # its digest stays: the chain goes on
     assert history_agrees(tickets_file) == (3, 1)
 
 

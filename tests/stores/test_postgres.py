@@ -172,7 +172,7 @@ def test_a_copy_carries_comments_and_history_both_ways(
     assert main(["copy", empty_url, str(back)]) == 0
     log = json.loads(back.read_text())["history_file"]
     original = json.loads(tickets_file.read_text())["history_file"]
-    assert (log, original) == ("back.history.1.jsonl", "tickets.history.2.jsonl")  # (2: written again at the delete)
+    assert (log, original) == ("back.json.history.1.jsonl", "tickets.json.history.2.jsonl")  # 2: written again
     assert back.read_bytes() == tickets_file.read_bytes().replace(original.encode(), log.encode())
     assert (tmp_path / log).read_bytes() == (tmp_path / original).read_bytes()  # every comment and event, as written
     with _serving(PostgresStore(empty_url)) as client:
