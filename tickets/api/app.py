@@ -18,6 +18,7 @@ from tickets.api.responses import MAX_BODY_BYTES, TOO_LARGE_DETAIL, UNAVAILABLE
 from tickets.api.routes import comments, events, service, stats, tickets
 from tickets.engine.errors import StoreError
 from tickets.engine.settings import Settings
+from tickets.engine.verify import HistoryProblem
 from tickets.stores.base import TicketStore
 from tickets.stores.choice import open_store
 
@@ -38,8 +39,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         await store.open()
         await store.warm_up()
-    except StoreError as problem:
+        if app.state.settings.verify_on_start:
+            app.state.verification = {"ok": True, "summary": (await store.verify()).summary()}
+    except (StoreError, HistoryProblem) as problem:
         print(f"warning: {problem}", file=sys.stderr)
+        if app.state.settings.verify_on_start:
+            app.state.verification = {"ok": False, "problem": str(problem)}
     yield
     await store.close()
 
@@ -63,6 +68,7 @@ def create_app(settings: Settings | None = None, *, store: TicketStore | None = 
         swagger_ui_parameters={"validatorUrl": None},  # the default badge would call validator.swagger.io
     )
     app.state.settings, app.state.store = settings, store
+    app.state.verification = None  # the result of TICKETS_VERIFY_ON_START, told by /health
     # The statistics first: /tickets/stats must not be taken for /tickets/{ticket_id}.
     for router in (stats.router, tickets.router, comments.router, events.router, service.router):
         app.include_router(router)

@@ -39,6 +39,8 @@ class Settings:
     lock_timeout: float = LOCK_TIMEOUT_DEFAULT
     #: The keys the API accepts, {key: its name, or None for the one TICKETS_API_KEY}; empty: an open API.
     api_keys: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({}))
+    #: TICKETS_VERIFY_ON_START=1: a server verifies the whole history at start-up, and /health tells the result.
+    verify_on_start: bool = False
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -49,12 +51,22 @@ class Settings:
             database_url=env.get("TICKETS_DATABASE_URL") or None,
             lock_timeout=parse_lock_timeout(env.get("TICKETS_LOCK_TIMEOUT")),
             api_keys=MappingProxyType(parse_api_keys(env.get("TICKETS_API_KEY"), env.get("TICKETS_API_KEYS"))),
+            verify_on_start=parse_switch("TICKETS_VERIFY_ON_START", env.get("TICKETS_VERIFY_ON_START")),
         )
 
     @property
     def data_file(self) -> Path:
         """The JSON file the environment names: TICKETS_FILE, else tickets.json beside script.py."""
         return self.file or SAMPLE_FILE
+
+
+def parse_switch(name: str, text: str | None) -> bool:
+    """A setting that is on or off: 1 or 0 (unset: off); anything else is refused, never guessed."""
+    if text is None or text == "0":
+        return False
+    if text == "1":
+        return True
+    raise SettingInvalid(f"{name}={text!r}: expected 1 (on) or 0 (off)")
 
 
 def parse_lock_timeout(text: str | None) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tickets.api.dependencies import (
     get_store,
@@ -13,9 +13,20 @@ from tickets.api.dependencies import (
 router = APIRouter(tags=["service"])
 
 
+class Verification(BaseModel):
+    """The history verified at start-up (TICKETS_VERIFY_ON_START=1): ok and its summary, or the first problem."""
+
+    ok: bool
+    summary: str | None = None
+    problem: str | None = None
+
+
 class Health(BaseModel):
     status: str
     tickets: int
+    verification: Verification | None = Field(
+        default=None, description="Only when the server verified the history at start-up (TICKETS_VERIFY_ON_START=1)."
+    )
 
 
 @router.get("/", include_in_schema=False)
@@ -24,7 +35,12 @@ async def home() -> RedirectResponse:
     return RedirectResponse("/docs")
 
 
-@router.get("/health", summary="Service health")
+@router.get("/health", summary="Service health", response_model_exclude_none=True)
 async def health(request: Request) -> Health:
     """ok and the number of tickets; 503 naming the problem when the file or the database cannot be used."""
-    return Health(status="ok", tickets=await get_store(request).count())
+    verification = request.app.state.verification
+    return Health(
+        status="ok",
+        tickets=await get_store(request).count(),
+        verification=None if verification is None else Verification(**verification),
+    )
