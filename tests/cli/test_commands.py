@@ -167,7 +167,9 @@ def test_the_cli_comments_and_shows_the_history(capsys: pytest.CaptureFixture[st
     assert code == 2 and "body" in err
     code, _, err = run("comment", "3", "x", "--actor", " ")
     assert code == 2 and "--actor" in err
-    assert run("stats", "--days", "400")[0] == 2
+    with pytest.raises(SystemExit) as refused:  # argparse's own error: the bound is in the parser
+        run("stats", "--days", "400")
+    assert refused.value.code == 2
 
 
 def test_the_bar_chart_scales_to_the_busiest_day() -> None:
@@ -177,3 +179,36 @@ def test_the_bar_chart_scales_to_the_busiest_day() -> None:
     lines = chart.splitlines()
     assert lines[1].count("#") == BAR_WIDTH and lines[1].endswith(" 0")  # an empty bar for a zero
     assert lines[2].count("#") == BAR_WIDTH // 10 + BAR_WIDTH // 2  # 1 and 5 of a busiest 10
+
+
+BIGINT_MAX = 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["list", "--limit", str(BIGINT_MAX + 1)], f"invalid limit '{BIGINT_MAX + 1}'"),
+        (["list", "--offset", str(BIGINT_MAX + 1)], f"invalid offset '{BIGINT_MAX + 1}'"),
+        (["show", str(BIGINT_MAX + 1)], f"invalid ticket id '{BIGINT_MAX + 1}'"),
+        (["comments", "3", "--offset", "9" * 5000], "invalid offset '999999999999999999999999999..."),
+        (["history", str(BIGINT_MAX + 1)], "invalid ticket id"),
+        (["stats", "--days", "367"], "invalid number of days '367': expected a whole number from 1 to 366"),
+    ],
+)
+def test_cli_numbers_out_of_range_exit_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], store_args: list[str], argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main([*argv, *store_args])
+    err = capsys.readouterr().err
+    assert refused.value.code == 2
+    assert message in err and err.splitlines()[-1].startswith("script.py ") and len(err.splitlines()[-1]) < 200
+    if "days" not in message:
+        assert f"to {BIGINT_MAX}" in err
+
+
+def test_cli_largest_numbers_in_range_are_answered(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
+    assert run(capsys, "list", "--limit", str(BIGINT_MAX), "--offset", str(BIGINT_MAX), *store_args)[0] == 0
+    assert run(capsys, "comments", "3", "--limit", str(BIGINT_MAX), "--offset", str(BIGINT_MAX), *store_args)[0] == 0
+    code, _, err = run(capsys, "show", str(BIGINT_MAX), *store_args)
+    assert code == 1 and err == f"script.py: error: ticket {BIGINT_MAX} not found\n"

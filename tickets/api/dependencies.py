@@ -16,7 +16,7 @@ from tickets.api.responses import JSON
 from tickets.engine.history import FeedQuery, NameIn, Page
 from tickets.engine.models import StatsQuery, TicketQuery
 from tickets.engine.rules import etag_of
-from tickets.engine.values import parse_ticket_id
+from tickets.engine.values import NUMBER_MAX, parse_ticket_id
 from tickets.stores.base import TicketStore
 
 
@@ -27,8 +27,12 @@ def get_store(request: Request) -> TicketStore:
     return store
 
 
-TicketId = Annotated[int, Path(ge=1, description="The ticket's id.", examples=[3]), BeforeValidator(parse_ticket_id)]
-CommentId = Annotated[int, Path(ge=1, description="The comment's id.", examples=[7]), BeforeValidator(parse_ticket_id)]
+TicketId = Annotated[
+    int, Path(ge=1, le=NUMBER_MAX, description="The ticket's id.", examples=[3]), BeforeValidator(parse_ticket_id)
+]
+CommentId = Annotated[
+    int, Path(ge=1, le=NUMBER_MAX, description="The comment's id.", examples=[7]), BeforeValidator(parse_ticket_id)
+]
 
 
 def header_text(value: Any) -> Any:

@@ -33,7 +33,7 @@ from tickets.engine.errors import SettingInvalid, TicketError
 from tickets.engine.history import AUTHOR_MAX, BODY_MAX
 from tickets.engine.models import DAYS_DEFAULT, DAYS_MAX
 from tickets.engine.settings import Settings
-from tickets.engine.values import ASSIGNEE_MAX, DESCRIPTION_MAX, SORT_KEYS, TITLE_MAX
+from tickets.engine.values import ASSIGNEE_MAX, DESCRIPTION_MAX, NUMBER_MAX, SORT_KEYS, TITLE_MAX
 from tickets.stores.choice import open_store
 
 
@@ -43,12 +43,18 @@ def _etag_argument(value: str) -> str:
     return value if value.startswith(('"', "W/")) or value == "*" else f'"{value}"'
 
 
-def _whole_number(what: str, minimum: int) -> Callable[[str], int]:
-    """An argparse type for whole numbers >= minimum that names the bad value."""
+def _whole_number(what: str, minimum: int, maximum: int = NUMBER_MAX) -> Callable[[str], int]:
+    """An argparse type for whole numbers from minimum to maximum that names the bad value (argparse then
+    exits with 2, the code of invalid input)."""
 
     def convert(text: str) -> int:
-        if not (text.isascii() and text.isdigit()) or int(text) < minimum:
-            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected a whole number >= {minimum}")
+        digits = text.isascii() and text.isdigit()
+        # Compared as text first: int() of thousands of digits is slow, then refused (sys.get_int_max_str_digits).
+        if not digits or len(text.lstrip("0")) > len(str(maximum)) or not minimum <= int(text) <= maximum:
+            shown = text if len(text) <= 30 else text[:27] + "..."
+            raise argparse.ArgumentTypeError(
+                f"invalid {what} {shown!r}: expected a whole number from {minimum} to {maximum}"
+            )
         return int(text)
 
     return convert
@@ -107,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--days",
-        type=_positive("number of days"),
+        type=_whole_number("number of days", 1, DAYS_MAX),
         default=DAYS_DEFAULT,
         help=f"days of history per day covers, 1 to {DAYS_MAX} (default {DAYS_DEFAULT})",
     )

@@ -21,7 +21,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from tickets.engine.models import DayCount, Ticket
-from tickets.engine.values import _NOT_BLANK, Assignee, AssigneeIn, Timestamp, no_nul, not_blank
+from tickets.engine.values import _NOT_BLANK, NUMBER_MAX, Assignee, AssigneeIn, Timestamp, no_nul, not_blank
 
 AUTHOR_MAX, BODY_MAX = 100, 10_000
 FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX = 100, 1000
@@ -103,10 +103,10 @@ class Page(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    limit: Annotated[int | None, WithJsonSchema({"type": "integer", "minimum": 1})] = Field(
-        default=None, ge=1, description="At most this many (default: all)."
+    limit: Annotated[int | None, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": NUMBER_MAX})] = Field(
+        default=None, ge=1, le=NUMBER_MAX, description="At most this many (default: all)."
     )
-    offset: int = Field(default=0, ge=0, description="Skip this many first.")
+    offset: int = Field(default=0, ge=0, le=NUMBER_MAX, description="Skip this many first.")
 
 
 class FeedQuery(BaseModel):
@@ -114,7 +114,9 @@ class FeedQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    after: int = Field(default=0, ge=0, description="Only events with a greater id: the last id already seen.")
+    after: int = Field(
+        default=0, ge=0, le=NUMBER_MAX, description="Only events with a greater id: the last id already seen."
+    )
     limit: int = Field(
         default=FEED_LIMIT_DEFAULT,
         ge=1,

@@ -21,6 +21,7 @@ from typing_extensions import NotRequired, TypedDict
 
 from tickets.engine.values import (
     NO_NUL_PATTERN,
+    NUMBER_MAX,
     Assignee,
     AssigneeIn,
     Description,
@@ -151,10 +152,10 @@ class TicketQuery(TicketFilters):
     """Filters plus order and page of a listing."""
 
     sort: SortKey = Field(default="id", description="Sort key; prefix '-' for descending. Ties: ascending id.")
-    limit: Annotated[int | None, WithJsonSchema({"type": "integer", "minimum": 1})] = Field(
-        default=None, ge=1, description="At most this many tickets."
+    limit: Annotated[int | None, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": NUMBER_MAX})] = Field(
+        default=None, ge=1, le=NUMBER_MAX, description="At most this many tickets (default: all)."
     )
-    offset: int = Field(default=0, ge=0, description="Skip this many first.")
+    offset: int = Field(default=0, ge=0, le=NUMBER_MAX, description="Skip this many first.")
 
 
 _ALL = TicketQuery()

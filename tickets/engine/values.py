@@ -35,6 +35,9 @@ SortKey = Literal[
 ]
 
 TITLE_MAX, DESCRIPTION_MAX, ASSIGNEE_MAX = 200, 5000, 100
+# The largest id, offset or position a request may name: PostgreSQL's bigint, so that both stores answer a number
+# the same way (a 400 beyond it, never a database error).
+NUMBER_MAX = 2**63 - 1
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
 
 
@@ -123,7 +126,7 @@ def fold_text(text: str) -> str:
 def parse_ticket_id(value: Any) -> Any:
     """Ids typed as text must be plain ASCII digits: '1.0', '1e3', '0x10' or '٣' are refused."""
     if isinstance(value, str) and not (value.isascii() and value.isdigit()):
-        raise ValueError(f"invalid ticket id {value!r}: expected a whole number >= 1")
+        raise ValueError(f"invalid id {value[:30]!r}: expected a whole number from 1 to {NUMBER_MAX}")
     return value
 
 
