@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from conftest import ROOT
+from tickets.cli import commands
 from tickets.cli.main import main
 from tickets.cli.output import BAR_WIDTH, bar_chart
 from tickets.engine.rules import count
@@ -212,3 +213,26 @@ def test_cli_largest_numbers_in_range_are_answered(capsys: pytest.CaptureFixture
     assert run(capsys, "comments", "3", "--limit", str(BIGINT_MAX), "--offset", str(BIGINT_MAX), *store_args)[0] == 0
     code, _, err = run(capsys, "show", str(BIGINT_MAX), *store_args)
     assert code == 1 and err == f"script.py: error: ticket {BIGINT_MAX} not found\n"
+
+
+def test_cli_comments_and_history_show_everything_a_page_at_a_time(
+    capsys: pytest.CaptureFixture[str], store_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(commands, "CLI_PAGE", 2)  # the API's largest page is 1000: five comments make three pages
+    for n in range(1, 6):
+        assert run(capsys, "comment", "3", f"réponse {n}", "--actor", "karim", *store_args)[0] == 0
+    code, out, _ = run(capsys, "comments", "3", *store_args)
+    assert code == 0 and [f"réponse {n}" in out for n in range(1, 6)] == [True] * 5
+    assert out.splitlines()[-1] == "5 shown, 5 in all"
+    code, out, _ = run(capsys, "comments", "3", "--json", *store_args)
+    assert [c["body"] for c in json.loads(out)] == [f"réponse {n}" for n in range(1, 6)]
+    code, out, _ = run(capsys, "comments", "3", "--json", "--limit", "3", "--offset", "1", *store_args)
+    assert [c["body"] for c in json.loads(out)] == ["réponse 2", "réponse 3", "réponse 4"]
+    code, out, _ = run(capsys, "history", "3", "--limit", "4", *store_args)
+    assert out.splitlines()[-1] == "4 shown, 5 in all" and len(out.splitlines()) == 6
+    code, out, _ = run(capsys, "history", "3", "--json", *store_args)
+    assert [e["type"] for e in json.loads(out)] == ["commented"] * 5
+    assert run(capsys, "comments", "4", "--json", *store_args)[1] == "[]\n"
+    assert run(capsys, "comments", "3", "--offset", "9", *store_args)[1] == "0 shown, 5 in all\n"
+    code, out, err = run(capsys, "comments", "99", "--json", *store_args)
+    assert (code, out, err) == (1, "", "script.py: error: ticket 99 not found\n")

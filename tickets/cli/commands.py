@@ -7,21 +7,32 @@ import argparse
 import getpass
 import json
 import os
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 from pydantic import (
     BaseModel,
     ValidationError,
 )
 
-from tickets.cli.output import _bar_character, _print_json, _show_ticket, _table, bar_chart, describe_changes
+from tickets.cli.output import (
+    JsonArray,
+    _bar_character,
+    _print_json,
+    _show_ticket,
+    _table,
+    bar_chart,
+    describe_changes,
+)
 from tickets.engine.errors import describe_validation_error
-from tickets.engine.history import CommentCreate, NewComment, Page
+from tickets.engine.history import PAGE_MAX, CommentCreate, Event, NewComment, Page
 from tickets.engine.models import StatsQuery, TicketCreate, TicketQuery, TicketUpdate
 from tickets.engine.rules import etag_of
 from tickets.engine.settings import NAME
 from tickets.stores.base import TicketStore
 from tickets.stores.choice import POSTGRES_SCHEMES, open_store
+
+T = TypeVar("T")
 
 
 class UsageError(Exception):
@@ -145,30 +156,65 @@ async def cmd_comment(args: argparse.Namespace, store: TicketStore) -> None:
     print(f"added comment {comment['id']} to ticket {args.id}" + (" (internal)" if comment["internal"] else ""))
 
 
+#: How many comments or events the CLI reads at once: the API's largest page.
+CLI_PAGE = PAGE_MAX
+
+
+class _Pages(Generic[T]):
+    """The comments or events of the ticket args.id from --offset on, at most --limit (default: all of them),
+    read a page of CLI_PAGE at a time: the API pages them, the CLI shows everything unless told otherwise.
+    total: how many the ticket has, as the last page read said."""
+
+    def __init__(self, read: Callable[[int, Page], Awaitable[tuple[list[T], int]]], args: argparse.Namespace) -> None:
+        self.read, self.ticket_id, self.limit, self.offset = read, args.id, args.limit, args.offset
+        self.total = 0
+
+    async def __aiter__(self) -> AsyncIterator[list[T]]:
+        left, offset = self.limit, self.offset
+        while True:
+            size = CLI_PAGE if left is None else min(left, CLI_PAGE)
+            items, self.total = await self.read(self.ticket_id, Page(limit=size, offset=offset))
+            yield items
+            offset += len(items)
+            left = None if left is None else left - len(items)
+            if len(items) < size or left == 0 or offset >= self.total:
+                return
+
+
 async def cmd_comments(args: argparse.Namespace, store: TicketStore) -> None:
-    comments, total = await store.comments(args.id, Page(limit=args.limit, offset=args.offset))
+    pages, shown, as_json = _Pages(store.comments, args), 0, JsonArray()
+    async for comments in pages:
+        shown += len(comments)
+        if args.json:
+            as_json.add(comments)
+            continue
+        for c in comments:
+            print(f"#{c['id']}  {c['created_at']}  {c['author']}" + ("  (internal)" if c["internal"] else ""))
+            print("\n".join("    " + line for line in c["body"].splitlines() or [""]))
     if args.json:
-        return _print_json(comments)
-    if not total:
+        return as_json.close()
+    if not pages.total:
         print(f"no comment on ticket {args.id}")
         return
-    for c in comments:
-        print(f"#{c['id']}  {c['created_at']}  {c['author']}" + ("  (internal)" if c["internal"] else ""))
-        print("\n".join("    " + line for line in c["body"].splitlines() or [""]))
-    print(f"{len(comments)} shown, {total} in all")
+    print(f"{shown} shown, {pages.total} in all")
 
 
 async def cmd_history(args: argparse.Namespace, store: TicketStore) -> None:
-    events, total = await store.events(args.id, Page(limit=args.limit, offset=args.offset))
+    pages, events, as_json = _Pages(store.events, args), list[Event](), JsonArray()
+    async for page in pages:
+        if args.json:
+            as_json.add(page)
+        else:
+            events += page  # a few hundred bytes each: the table is aligned over all of them
     if args.json:
-        return _print_json(events)
-    if not total:
+        return as_json.close()
+    if not pages.total:
         print(f"no history for ticket {args.id} (it was made before the history began)")
         return
     rows = [["EVENT", "AT", "ACTOR", "TYPE", "CHANGES"]]
     rows += [[f"#{e['id']}", e["at"], e["actor"] or "-", e["type"], describe_changes(e)] for e in events]
     print(_table(rows))
-    print(f"{len(events)} shown, {total} in all")
+    print(f"{len(events)} shown, {pages.total} in all")
 
 
 async def cmd_copy(args: argparse.Namespace, source: TicketStore) -> None:

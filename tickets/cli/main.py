@@ -30,7 +30,7 @@ from tickets.cli.commands import (
     place,
 )
 from tickets.engine.errors import SettingInvalid, TicketError
-from tickets.engine.history import AUTHOR_MAX, BODY_MAX
+from tickets.engine.history import AUTHOR_MAX, BODY_MAX, PAGE_MAX
 from tickets.engine.models import DAYS_DEFAULT, DAYS_MAX
 from tickets.engine.settings import Settings
 from tickets.engine.values import ASSIGNEE_MAX, DESCRIPTION_MAX, NUMBER_MAX, SORT_KEYS, TITLE_MAX
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     acting = argparse.ArgumentParser(add_help=False)
     acting.add_argument("--actor", help="who makes the change, for the history (default: your login name)")
     paged = argparse.ArgumentParser(add_help=False)
-    paged.add_argument("--limit", type=_positive("limit"), help="at most N")
+    paged.add_argument("--limit", type=_positive("limit"), help=f"at most N (default: all, read {PAGE_MAX} at a time)")
     paged.add_argument("--offset", type=_not_negative("offset"), default=0, help="skip the first N (default 0)")
     guarded = argparse.ArgumentParser(add_help=False)
     guarded.add_argument(

@@ -13,15 +13,37 @@ from tickets.engine.history import Event
 from tickets.engine.models import DayCount, Ticket
 
 
-def _print_json(data: bytes | Any) -> None:
-    """--json: the JSON the API would answer (compact, non-ASCII as itself). On a terminal that cannot
-    show accents, non-ASCII characters are written as \\u escapes: still the same JSON data."""
+def _json_text(data: bytes | Any) -> str:
+    """The JSON the API would answer (compact, non-ASCII as itself). On a terminal that cannot show accents,
+    non-ASCII characters are written as \\u escapes: still the same JSON data."""
     text = (data if isinstance(data, bytes) else pydantic_core.to_json(data)).decode()
     try:
         text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
     except (UnicodeEncodeError, LookupError):
         text = json.dumps(json.loads(text), separators=(",", ":"))
-    print(text)
+    return text
+
+
+def _print_json(data: bytes | Any) -> None:
+    """--json: the JSON the API would answer."""
+    print(_json_text(data))
+
+
+class JsonArray:
+    """--json for a list read a page at a time: one JSON array printed as the pages come, so a long list never
+    sits whole in memory. Nothing is printed before the first page was read (an error comes alone)."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def add(self, items: list[Any]) -> None:
+        inner = _json_text(items)[1:-1]
+        if inner:
+            print("," if self.started else "[", inner, sep="", end="")
+            self.started = True
+
+    def close(self) -> None:
+        print("]" if self.started else "[]")
 
 
 def _table(rows: list[list[str]]) -> str:

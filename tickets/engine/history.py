@@ -15,7 +15,6 @@ from pydantic import (
     Field,
     JsonValue,
     StringConstraints,
-    WithJsonSchema,
     with_config,
 )
 from typing_extensions import TypedDict
@@ -25,6 +24,9 @@ from tickets.engine.values import _NOT_BLANK, NUMBER_MAX, Assignee, AssigneeIn, 
 
 AUTHOR_MAX, BODY_MAX = 100, 10_000
 FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX = 100, 1000
+# A ticket's comments or events come in pages: thousands of long comments read at once by a few clients took
+# gigabytes and stalled every other request.
+PAGE_DEFAULT, PAGE_MAX = 100, 1000
 EventType = Literal["created", "updated", "commented", "deleted"]
 TRACKED_FIELDS = ("title", "description", "status", "priority", "assignee")  # what an event's changes name
 
@@ -99,12 +101,15 @@ class Event(TypedDict):
 
 
 class Page(BaseModel):
-    """limit and offset of a ticket's comments or history."""
+    """limit and offset of a ticket's comments or history: 100 by default, 1000 at most."""
 
     model_config = ConfigDict(extra="forbid")
 
-    limit: Annotated[int | None, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": NUMBER_MAX})] = Field(
-        default=None, ge=1, le=NUMBER_MAX, description="At most this many (default: all)."
+    limit: int = Field(
+        default=PAGE_DEFAULT,
+        ge=1,
+        le=PAGE_MAX,
+        description=f"At most this many (1 to {PAGE_MAX}; default {PAGE_DEFAULT}): X-Total-Count says how many in all.",
     )
     offset: int = Field(default=0, ge=0, le=NUMBER_MAX, description="Skip this many first.")
 

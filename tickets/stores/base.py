@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 
 from tickets.engine.chain import History
 from tickets.engine.errors import CommentNotFound
-from tickets.engine.history import Comment, Event, NewComment, Page
+from tickets.engine.history import PAGE_MAX, Comment, Event, NewComment, Page
 from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
 from tickets.engine.rules import ticket_json
 from tickets.engine.verify import Report
@@ -91,12 +91,17 @@ class TicketStore(ABC):
         """The ticket's comments, oldest first, paged, and how many it has; TicketNotFound if it does not exist."""
 
     async def comment(self, ticket_id: int, comment_id: int) -> Comment:
-        """One comment of a ticket; TicketNotFound or CommentNotFound."""
-        comments, _ = await self.comments(ticket_id, Page())
-        found = next((c for c in comments if c["id"] == comment_id), None)
-        if found is None:
-            raise CommentNotFound(ticket_id, comment_id)
-        return found
+        """One comment of a ticket; TicketNotFound or CommentNotFound. Read a page at a time, never the whole
+        conversation at once; a ticket's comments come in id order, so the search stops past the id."""
+        offset = 0
+        while True:
+            comments, total = await self.comments(ticket_id, Page(limit=PAGE_MAX, offset=offset))
+            found = next((c for c in comments if c["id"] == comment_id), None)
+            if found is not None:
+                return found
+            offset += len(comments)
+            if not comments or comments[-1]["id"] > comment_id or offset >= total:
+                raise CommentNotFound(ticket_id, comment_id)
 
     @abstractmethod
     async def events(self, ticket_id: int, page: Page) -> tuple[list[Event], int]:
