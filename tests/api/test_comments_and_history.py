@@ -192,3 +192,30 @@ def test_the_openapi_schema_documents_the_new_routes(client: TestClient) -> None
     assert "X-Actor" in {p["name"] for p in paths["/tickets/{ticket_id}"]["patch"]["parameters"]}
     assert client.options("/tickets/3/comments").headers["Allow"] == "GET, HEAD, OPTIONS, POST"
     assert client.head("/events").status_code == 200
+
+
+NFC, NFD = "zo\u00e9", "zo\u0065\u0301"  # the same name: 'é' as one character, or 'e' and a combining accent
+
+
+@pytest.mark.parametrize(("key_name", "claimed"), [(NFD, NFC), (NFC, NFD)])
+def test_names_are_compared_in_nfc(
+    ticket_store: TicketStore, monkeypatch: pytest.MonkeyPatch, key_name: str, claimed: str
+) -> None:
+    monkeypatch.setenv("TICKETS_API_KEYS", f"{key_name}:key-of-zoe")
+    zoe = {"X-API-Key": "key-of-zoe"}
+    with _serving(ticket_store) as client:
+        acting = client.patch("/tickets/3", json={"status": "closed"}, headers={**zoe, "X-Actor": claimed.encode()})
+        assert acting.status_code == 200, acting.text
+        writing = client.post("/tickets/3/comments", json={"body": "vu", "author": claimed}, headers=zoe)
+        assert writing.status_code == 201, writing.text
+        assert writing.json()["author"] == NFC
+        events = client.get("/tickets/3/events", headers=zoe).json()
+        assert [e["actor"] for e in events] == [NFC, NFC]
+
+
+def test_actors_and_authors_are_stored_in_nfc(client: TestClient) -> None:
+    created = client.post("/tickets", json={"title": "Écran"}, headers={"X-Actor": NFD.encode()}).json()
+    comment = client.post(f"/tickets/{created['id']}/comments", json={"body": "vu", "author": NFD}).json()
+    assert comment["author"] == NFC
+    events = client.get(f"/tickets/{created['id']}/events").json()
+    assert [e["actor"] for e in events] == [NFC, NFC]

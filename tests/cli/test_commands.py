@@ -236,3 +236,13 @@ def test_cli_comments_and_history_show_everything_a_page_at_a_time(
     assert run(capsys, "comments", "3", "--offset", "9", *store_args)[1] == "0 shown, 5 in all\n"
     code, out, err = run(capsys, "comments", "99", "--json", *store_args)
     assert (code, out, err) == (1, "", "script.py: error: ticket 99 not found\n")
+
+
+def test_cli_names_are_taken_in_nfc(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:
+    nfd, nfc = "zo\u0065\u0301", "zo\u00e9"
+    assert run(capsys, "comment", "3", "vu", "--actor", nfd, *store_args)[0] == 0
+    assert run(capsys, "comment", "3", "lu", "--author", nfd, "--actor", "karim", *store_args)[0] == 0
+    code, out, _ = run(capsys, "comments", "3", "--json", *store_args)
+    assert [c["author"] for c in json.loads(out)] == [nfc, nfc]
+    code, out, _ = run(capsys, "history", "3", "--json", *store_args)
+    assert [e["actor"] for e in json.loads(out)] == [nfc, "karim"]

@@ -28,3 +28,11 @@ def test_unusable_named_keys_are_refused_without_showing_a_key(setting: str, mon
     with pytest.raises(SettingInvalid, match="TICKETS_API_KEYS") as problem:
         Settings.from_environment()
     assert "k1" not in str(problem.value) and "clé" not in str(problem.value)
+
+
+def test_key_names_are_read_in_nfc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKETS_API_KEYS", "zo\u0065\u0301:k1")  # 'e' and a combining accent
+    assert dict(Settings.from_environment().api_keys) == {"k1": "zo\u00e9"}
+    monkeypatch.setenv("TICKETS_API_KEYS", "zo\u00e9:k1,zo\u0065\u0301:k2")  # one name, spelled two ways
+    with pytest.raises(SettingInvalid, match="is given twice"):
+        Settings.from_environment()

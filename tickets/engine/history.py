@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -20,7 +21,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from tickets.engine.models import DayCount, Ticket
-from tickets.engine.values import _NOT_BLANK, NUMBER_MAX, Assignee, AssigneeIn, Timestamp, no_nul, not_blank
+from tickets.engine.values import _NOT_BLANK, NUMBER_MAX, Assignee, AssigneeIn, Timestamp, nfc, no_nul, not_blank
 
 AUTHOR_MAX, BODY_MAX = 100, 10_000
 FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX = 100, 1000
@@ -30,9 +31,10 @@ PAGE_DEFAULT, PAGE_MAX = 100, 1000
 EventType = Literal["created", "updated", "commented", "deleted"]
 TRACKED_FIELDS = ("title", "description", "status", "priority", "assignee")  # what an event's changes name
 
-# An author or actor: a name of 1-100 visible characters, trimmed, as an assignee.
+# An author or actor: a name of 1-100 visible characters, trimmed, as an assignee. Names given to the service (key
+# names, X-Actor, author, --actor) are taken in NFC before anything else: compared and stored alike however typed.
 Name = Assignee
-NameIn = AssigneeIn
+NameIn = Annotated[AssigneeIn, BeforeValidator(nfc)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=BODY_MAX), AfterValidator(no_nul)]
 BodyIn = Annotated[Body, AfterValidator(not_blank), _NOT_BLANK]
 

@@ -123,6 +123,12 @@ def fold_text(text: str) -> str:
     return _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", text)).casefold()
 
 
+def nfc(value: Any) -> Any:
+    """A name in Unicode NFC: 'é' typed as one character or as 'e' and a combining accent is the same name, so
+    names compare (and are stored) alike. A non-string is returned as it is, for the type to refuse."""
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+
+
 def parse_ticket_id(value: Any) -> Any:
     """Ids typed as text must be plain ASCII digits: '1.0', '1e3', '0x10' or '٣' are refused."""
     if isinstance(value, str) and not (value.isascii() and value.isdigit()):
