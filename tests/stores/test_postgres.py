@@ -293,3 +293,83 @@ def test_a_file_and_a_database_together_are_refused(tickets_file: Path, database
         [sys.executable, "-c", "import main"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
     assert server.returncode != 0 and "both set" in server.stderr
+
+
+def _database_of(url: str) -> str:
+    return url.split("/")[-1].split("?")[0]
+
+
+@pytest.mark.parametrize(
+    ("revoked", "expected"),
+    [
+        ("SELECT ON tickets", "permission denied for table tickets"),
+        ("SELECT ON comments", "permission denied for table comments"),
+        ("SELECT ON events", "permission denied for table events"),
+        ("SELECT ON ticket_counts", "permission denied for table ticket_counts"),
+        ("SELECT ON chain_head", "permission denied for table chain_head"),
+        ("INSERT ON events", "its role lacks INSERT on events: grant it"),
+        ("UPDATE ON tickets", "its role lacks UPDATE on tickets: grant it"),
+        ("INSERT ON erased_comments", "its role lacks INSERT on erased_comments: grant it"),
+        ("USAGE ON SEQUENCE events_id_seq", "its role lacks USAGE on sequence public.events_id_seq: grant it"),
+    ],
+)
+def test_health_is_503_naming_a_table_the_service_may_not_use(
+    postgres: Cluster, database_url: str, revoked: str, expected: str
+) -> None:
+    database = _database_of(database_url)
+    role, password = f"app_{database}", "app-Pa55word"  # the service's own role, not the superuser
+    with postgres.connect(database) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        conn.execute(f"GRANT USAGE, CREATE ON SCHEMA public TO {role}")
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    url = postgres.url(database, role, password)
+    try:
+        with _serving(PostgresStore(url)) as client:
+            assert client.get("/health").json() == {"status": "ok", "tickets": 14}
+            # every kind of write the service makes, by this role: a ticket, a comment, a deletion that erases it
+            created = client.post("/tickets", json={"title": "Nouveau poste"})
+            commented = client.post("/tickets/3/comments", json={"body": "vu", "author": "karim"})
+            deleted = client.delete("/tickets/3")
+            answers = [created.status_code, commented.status_code, deleted.status_code]
+            assert answers == [201, 201, 204], created.text + commented.text + deleted.text
+            with postgres.connect(database) as conn:
+                conn.execute(f"REVOKE {revoked} FROM {role}")
+            response = client.get("/health")
+            assert response.status_code == 503
+            detail = response.json()["detail"]
+            assert expected in detail and safe_url(url) in detail and password not in detail
+            with postgres.connect(database) as conn:
+                conn.execute(f"GRANT {revoked} TO {role}")
+            assert client.get("/health").json() == {"status": "ok", "tickets": 14}
+    finally:
+        with postgres.connect(database) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
+
+
+def test_a_database_dropped_and_created_again_empty_is_set_up_again(postgres: Cluster, database_url: str) -> None:
+    database = _database_of(database_url)
+    with _serving(PostgresStore(database_url)) as client:
+        assert client.get("/health").json() == {"status": "ok", "tickets": 14}
+        postgres.drop(database)  # WITH (FORCE): the server's connections are cut
+        gone = client.get("/health")
+        assert gone.status_code == 503 and f'database "{database}" does not exist' in gone.json()["detail"]
+        with postgres.connect("postgres") as conn:
+            conn.execute(f"CREATE DATABASE {database}")  # empty: no tables at all
+        created = client.post("/tickets", json={"title": "Première après la restauration"})
+        assert created.status_code == 201, created.text
+        assert created.json()["id"] == 1
+        assert client.get("/health").json() == {"status": "ok", "tickets": 1}
+        assert [e["type"] for e in client.get("/tickets/1/events").json()] == ["created"]
+
+
+def test_tables_dropped_under_a_running_server_are_made_again(postgres: Cluster, database_url: str) -> None:
+    database = _database_of(database_url)
+    with _serving(PostgresStore(database_url)) as client:
+        assert client.get("/health").status_code == 200
+        with postgres.connect(database) as conn:  # the connections stay: only the tables go
+            conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        assert client.get("/tickets").json() == []  # a read meets the missing table, makes it again, reads again
+        assert client.get("/health").json() == {"status": "ok", "tickets": 0}
+        assert client.post("/tickets", json={"title": "x"}).status_code == 201

@@ -40,6 +40,10 @@ class TicketStore(ABC):
     async def warm_up(self) -> None:
         """For a server, after open(): load what a command line run never needs (the JSON file's history)."""
 
+    async def check_usable(self) -> None:
+        """For /health, before it counts: raise StoreError naming what keeps the store from being used now,
+        beyond what count() reads (the JSON file's count reads the file itself)."""
+
     @abstractmethod
     async def get(self, ticket_id: int) -> Ticket: ...
 

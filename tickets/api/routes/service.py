@@ -37,10 +37,13 @@ async def home() -> RedirectResponse:
 
 @router.get("/health", summary="Service health", response_model_exclude_none=True)
 async def health(request: Request) -> Health:
-    """ok and the number of tickets; 503 naming the problem when the file or the database cannot be used."""
+    """ok and the number of tickets; 503 naming the problem when the file or the database cannot be used
+    (on PostgreSQL: unreachable, or a table this service may not read or write)."""
+    store = get_store(request)
+    await store.check_usable()
     verification = request.app.state.verification
     return Health(
         status="ok",
-        tickets=await get_store(request).count(),
+        tickets=await store.count(),
         verification=None if verification is None else Verification(**verification),
     )

@@ -42,6 +42,33 @@ class DatabaseUnavailable(StoreError):
         super().__init__(f"the database {name} cannot be used: {problem}")
 
 
+class TablesMissing(DatabaseUnavailable):
+    """A table is gone under a running service (its database dropped and created again empty): the next use
+    creates the tables again, and a read is tried once more at once."""
+
+
+# What the statements of store.py and sql.py (and the triggers of the migrations, which run as the service's
+# role) do to each table: /health checks the role may still do it. NEXTVAL: the statement takes the next id of
+# the table's id sequence itself (USAGE or UPDATE on it). Reading is checked by reading. To follow them when
+# they change: a write this list lacks is still a 503 naming it, only /health would not see it coming.
+WRITES = {
+    "tickets": ("INSERT", "UPDATE", "DELETE"),
+    "comments": ("INSERT", "NEXTVAL"),
+    "events": ("INSERT", "NEXTVAL"),
+    "ticket_counts": ("INSERT", "DELETE"),
+    "chain_head": ("UPDATE",),
+    "erased_comments": ("INSERT",),
+}
+# One round trip: a row of each table read (LIMIT 1: cheap at any size), and each write the role may not do.
+HEALTH_CHECK = (
+    "SELECT array(SELECT CASE p WHEN 'NEXTVAL' THEN 'USAGE on sequence ' || pg_get_serial_sequence(t, 'id') "
+    "ELSE p || ' on ' || t END FROM unnest(%s::text[], %s::text[]) AS needed (t, p) WHERE NOT CASE p "
+    "WHEN 'NEXTVAL' THEN has_sequence_privilege(pg_get_serial_sequence(t, 'id'), 'USAGE, UPDATE') "
+    "WHEN 'DELETE' THEN has_table_privilege(t, p) ELSE has_any_column_privilege(t, p) END)"
+    + "".join(f", (SELECT 1 FROM {table} LIMIT 1)" for table in [*WRITES, "tickets_schema"])
+)
+
+
 def _problem(error: BaseException) -> str:
     """One line from a psycopg or libpq error (libpq messages never hold the password)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
@@ -126,6 +153,9 @@ class Connections:
             ) from None
         except psycopg.errors.LockNotAvailable:
             raise StoreBusy(self.name, self.lock_timeout) from None
+        except psycopg.errors.UndefinedTable as exc:
+            self._migrated = False  # the tables went away (a database made again empty): the next use makes them
+            raise TablesMissing(self.name, _problem(exc)) from None
         except psycopg.OperationalError as exc:
             self._outage = True  # the server went away: the next request checks it and starts afresh
             raise DatabaseUnavailable(self.name, _problem(exc)) from None
@@ -143,6 +173,7 @@ class Connections:
                     raise DatabaseUnavailable(self.name, problem)
                 old, self._pool = self._pool, None
                 self._outage = False
+                self._migrated = False  # it may be another database now (dropped and created again): check its tables
                 if old is not None and not old.closed:
                     self._background(old.close(timeout=1))
         return self._pool_of_this_loop()
@@ -162,15 +193,30 @@ class Connections:
         task.add_done_callback(self._tasks.discard)
 
     async def _read(self, read: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
-        """A read, tried once more on a fresh connection when the first one was lost (a restarted server)."""
+        """A read, tried once more on a fresh connection when the first one was lost (a restarted server), or on
+        tables made again when they were gone."""
         try:
             async with self._connection() as conn:
                 return await read(conn)
-        except DatabaseUnavailable:
-            if not self._outage:
+        except DatabaseUnavailable as problem:
+            if not (self._outage or isinstance(problem, TablesMissing)):
                 raise
             async with self._connection() as conn:
                 return await read(conn)
+
+    async def check_usable(self) -> None:
+        """For /health: every table can be read, and written as the service writes it, by this role now (a
+        privilege revoked is a 503 naming it, not a 200 while every request fails)."""
+
+        async def check(conn: psycopg.AsyncConnection[Any]) -> list[str]:
+            tables = [table for table, writes in WRITES.items() for _ in writes]
+            writes = [write for each in WRITES.values() for write in each]
+            row = await (await conn.execute(HEALTH_CHECK, (tables, writes))).fetchone()
+            return list(row[0]) if row else []
+
+        denied = await self._read(check)
+        if denied:
+            raise DatabaseUnavailable(self.name, f"its role lacks {', '.join(denied)}: grant it")
 
     async def _migrate(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Create or upgrade the tables, once per process; servers starting together take turns."""
