@@ -44,7 +44,6 @@ from tickets.stores.json_file.history_log import (
     LogMoved,
     generation_of,
     history_name,
-    legacy_generation_of,
     read_log,
     set_aside_name,
 )
@@ -565,16 +564,16 @@ class JsonStore(TicketStore):
         return removed
 
     def _remove_older_logs(self) -> None:
-        """Logs of this file older than the one it names: a crash came between a rewrite and their removal
-        (and logs of the old naming once the file names a new one)."""
+        """Logs of this file older than the one it names: a crash came between a rewrite and their removal.
+        (A log of the old naming, tickets.history.N.jsonl, is left alone: it may be the log of a file named
+        `tickets`.)"""
         with suppress(StoreError):
             log = self.snapshot().log
             if log.name is None or not log.chained:
                 return
             for name in os.listdir(self.folder):
                 generation = generation_of(self.path, name)
-                older = generation is not None and generation < (log.generation or 0)
-                if older or legacy_generation_of(self.path, name) is not None:
+                if generation is not None and generation < (log.generation or 0):
                     with suppress(FileNotFoundError):
                         os.unlink(self.folder / name)
 
