@@ -4,6 +4,7 @@ by migration 4), and verify accepts them."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -58,9 +59,17 @@ def test_a_database_at_migration_3_gets_its_digests(empty_url: str, capsys: pyte
                 (
                     ticket_id,
                     at,
-                    '{"title":{"from":null,"to":"%s"},"description":{"from":null,"to":""},'
-                    '"status":{"from":null,"to":"open"},"priority":{"from":null,"to":"medium"},'
-                    '"assignee":{"from":null,"to":null}}' % title,
+                    json.dumps(
+                        {
+                            "title": {"from": None, "to": title},
+                            "description": {"from": None, "to": ""},
+                            "status": {"from": None, "to": "open"},
+                            "priority": {"from": None, "to": "medium"},
+                            "assignee": {"from": None, "to": None},
+                        },
+                        ensure_ascii=False,
+                        separators=(",", ":"),
+                    ),
                 ),
             )
             (comment_id,) = conn.execute(
@@ -83,9 +92,13 @@ def test_a_database_at_migration_3_gets_its_digests(empty_url: str, capsys: pyte
     assert "5 events, 1 comments; 1 comments erased" in capsys.readouterr().out
     assert main(["comment", "1", "après la migration", "--db", empty_url]) == 0
     assert main(["verify", "--db", empty_url]) == 0
-    store = PostgresStore(empty_url)
-    try:
-        events = sync(store.events(1, Page()))[0]
-    finally:
-        sync(store.close())
+
+    async def events_of_1() -> list[dict[str, object]]:
+        store = PostgresStore(empty_url)
+        try:
+            return (await store.events(1, Page()))[0]  # type: ignore[return-value]
+        finally:
+            await store.close()
+
+    events = sync(events_of_1())
     assert [e["type"] for e in events] == ["created", "commented", "commented"]
