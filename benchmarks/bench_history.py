@@ -32,16 +32,30 @@ import bench
 
 ROOT = bench.ROOT
 sys.path.insert(0, str(ROOT))
-from tickets.stores.json_file.history_log import comment_line, event_line  # noqa: E402
+from tickets.engine.chain import GENESIS, chained, record_bytes  # noqa: E402
+from tickets.stores.json_file.log_lines import line_of  # noqa: E402
 
 BEFORE = "c342640"  # main just before comments and history
 
 
-def with_history(path: Path, n: int) -> tuple[int, int]:
+def with_history(path: Path, n: int, *, chain: bool = True) -> tuple[int, int]:
     """Give the generated tickets a history: created (as a draft), two comments, two real changes, each
-    ticket's events replaying to the ticket as it is. Returns (events, comments)."""
+    ticket's events replaying to the ticket as it is. Returns (events, comments).
+
+    chain: the log as today's service writes it (digests, its name, its committed length); else as versions
+    before the digests wrote it (for --before such a commit)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     lines: list[bytes] = []
+    digest = GENESIS
+
+    def line(kind: str, record: dict) -> bytes:
+        nonlocal digest
+        canonical = record_bytes(kind, record)
+        if not chain:
+            return line_of(kind, canonical, None)
+        digest = chained(digest, canonical)
+        return line_of(kind, canonical, digest)
+
     event_id = comment_id = 1
     for t in data["tickets"]:
         day = f"2026-11-{14 + t['id'] % 14:02d}"
@@ -60,7 +74,8 @@ def with_history(path: Path, n: int) -> tuple[int, int]:
             at = f"{day}T09:{minute:02d}:00Z"
             if kind == "commented":
                 lines.append(
-                    comment_line(
+                    line(
+                        "comment",
                         {
                             "id": comment_id,
                             "ticket_id": t["id"],
@@ -68,13 +83,14 @@ def with_history(path: Path, n: int) -> tuple[int, int]:
                             "body": "Le technicien passe dans l'après-midi, merci de laisser le poste allumé.",
                             "internal": comment_id % 2 == 0,
                             "created_at": at,
-                        }
+                        },
                     )
-                )  # type: ignore[typeddict-item]
+                )
                 changes = {"comment_id": {"from": None, "to": comment_id}}
                 comment_id += 1
             lines.append(
-                event_line(
+                line(
+                    "event",
                     {
                         "id": event_id,
                         "ticket_id": t["id"],
@@ -82,13 +98,15 @@ def with_history(path: Path, n: int) -> tuple[int, int]:
                         "actor": "julie.martin",
                         "type": kind,
                         "changes": changes,
-                    }
+                    },
                 )
-            )  # type: ignore[typeddict-item]
+            )
             event_id += 1
-    log = path.stem + ".history.1.jsonl"
+    log = (path.name if chain else path.stem) + ".history.1.jsonl"
     (path.parent / log).write_bytes(b"".join(lines))
     head = {"next_id": data["next_id"], "next_comment_id": comment_id, "next_event_id": event_id, "history_file": log}
+    if chain:
+        head.update(history_length=(path.parent / log).stat().st_size, history_digest=digest.hex())
     path.write_text(
         json.dumps({**head, "tickets": data["tickets"]}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
@@ -124,6 +142,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--before", default=BEFORE, help=f"the commit to compare with (default {BEFORE})")
     parser.add_argument(
+        "--before-chained",
+        action="store_true",
+        help="the commit given by --before already writes digests in its log",
+    )
+    parser.add_argument(
         "--postgres",
         action="store_true",
         help="the same three servers on PostgreSQL (a server started for the run, in /tmp)",
@@ -146,7 +169,7 @@ def main() -> None:
             bench.generate(files[name], n)
         events, comments = with_history(files["history"], n)
         if args.before != BEFORE:  # a commit that has the history: it gets the same log as today's service
-            with_history(files["before"], n)
+            with_history(files["before"], n, chain=args.before_chained)
         places: dict[str, Path | str] = dict(files)
         if args.postgres:  # each file copied into its own database, by the service it is measured with
             sys.path.insert(0, str(ROOT / "tests"))
@@ -165,7 +188,7 @@ def main() -> None:
                 )
         print(
             f"{n} tickets; the history server's log holds {events} events and {comments} comments "
-            f"({(files['history'].parent / 'tickets.history.1.jsonl').stat().st_size / 1e6:.1f} MB); "
+            f"({(files['history'].parent / 'tickets.json.history.1.jsonl').stat().st_size / 1e6:.1f} MB); "
             f"tickets.json is {files['history'].stat().st_size / 1e6:.1f} MB"
         )
         servers = {}
