@@ -50,6 +50,21 @@ class Report:
         return "; ".join([p for p in parts if p] + self.notes)
 
 
+class _Name:
+    """"event 12" or "comment 7", written only when a problem is told (verify reads a million records)."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: Record | dict[str, Any]) -> None:
+        self.record = record
+
+    def __str__(self) -> str:
+        if isinstance(self.record, Record):
+            kind = "event" if self.record.kind == "event" else "comment"
+            return f"{kind} {self.record.data['id']}"
+        return f"event {self.record['id']}"
+
+
 @dataclass
 class _Replay:
     """One ticket as its events tell it."""
@@ -100,7 +115,7 @@ class Verifier:
 
     def add(self, record: Record) -> None:
         data, report = record.data, self.report
-        name = f"{'event' if record.kind == 'event' else 'comment'} {data['id']}"
+        name = _Name(record)
         if self.check_chain:
             canonical = record.canonical()
             if canonical is not None and chained(self.previous, canonical) != record.digest:
@@ -150,7 +165,7 @@ class Verifier:
 
 def _replay(problem: Any, replay: _Replay, event: dict[str, Any], waiting: Record | None, next_id: int) -> None:
     """One event applied to its ticket's replay (waiting: the comment just before it, if any)."""
-    name, ticket_id, kind = f"event {event['id']}", event["ticket_id"], event["type"]
+    name, ticket_id, kind = _Name(event), event["ticket_id"], event["type"]
     if replay.deleted is not None:
         raise problem(f"{name}: ticket {ticket_id} was deleted before, by event {replay.deleted}")
     if kind == "commented":
