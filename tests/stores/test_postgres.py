@@ -306,7 +306,7 @@ def _database_of(url: str) -> str:
         ("SELECT ON comments", "permission denied for table comments"),
         ("SELECT ON events", "permission denied for table events"),
         ("SELECT ON ticket_counts", "permission denied for table ticket_counts"),
-        ("SELECT ON chain_head", "permission denied for table chain_head"),
+        ("SELECT ON erased_comments", "permission denied for table erased_comments"),
         ("INSERT ON events", "its role lacks INSERT on events: grant it"),
         ("UPDATE ON tickets", "its role lacks UPDATE on tickets: grant it"),
         ("INSERT ON erased_comments", "its role lacks INSERT on erased_comments: grant it"),

@@ -51,7 +51,7 @@ class Report:
 
 
 class _Name:
-    """"event 12" or "comment 7", written only when a problem is told (verify reads a million records)."""
+    """ "event 12" or "comment 7", written only when a problem is told (verify reads a million records)."""
 
     __slots__ = ("record",)
 

@@ -56,7 +56,6 @@ WRITES = {
     "comments": ("INSERT", "NEXTVAL"),
     "events": ("INSERT", "NEXTVAL"),
     "ticket_counts": ("INSERT", "DELETE"),
-    "chain_head": ("UPDATE",),
     "erased_comments": ("INSERT",),
 }
 # One round trip: a row of each table read (LIMIT 1: cheap at any size), and each write the role may not do.

@@ -27,32 +27,33 @@ EVENT_LOCK = MIGRATION_LOCK + 2
 EVENT_COLUMNS = "id, ticket_id, at, actor, type, changes"
 COMMENT_COLUMNS = "id, ticket_id, author, body, internal, created_at"
 # The last step of every write: its event, after the lock, from the row the statement changed, with its digest
-# chained to the last record's (chain_head: its row lock makes a statement that waited read the newest digest).
+# chained to the last event's (tickets_last_digest(), a fresh snapshot taken after the lock: see migration 0004).
 EVENT_OF = """, locked AS (SELECT pg_advisory_xact_lock({lock}) FROM {rows}),
-    ids AS (SELECT {rows}.id AS ticket_id, nextval(pg_get_serial_sequence('events', 'id')) AS id FROM {rows}, locked),
-    head AS (UPDATE chain_head SET digest = sha256(chain_head.digest || tickets_event_bytes(ids.id, ids.ticket_id,
-        %(at)s, %(actor)s, %(type)s, %(changes)s::json)) FROM ids RETURNING chain_head.digest)
+    ids AS (SELECT {rows}.id AS ticket_id, nextval(pg_get_serial_sequence('events', 'id')) AS id,
+        tickets_last_digest() AS previous FROM {rows}, locked)
     INSERT INTO events (id, ticket_id, at, actor, type, changes, closes, digest)
-    SELECT ids.id, ids.ticket_id, %(at)s, %(actor)s, %(type)s, %(changes)s::json, %(closes)s, head.digest
-    FROM ids, head"""
-# A comment and its event: both chained in one update of chain_head (a row is updated once per statement).
+    SELECT ids.id, ids.ticket_id, %(at)s, %(actor)s, %(type)s, %(changes)s::json, %(closes)s,
+        sha256(ids.previous || tickets_event_bytes(ids.id, ids.ticket_id, %(at)s, %(actor)s, %(type)s,
+            %(changes)s::json))
+    FROM ids"""
+# A comment and its event, chained one after the other.
 COMMENTED = """WITH changed AS (UPDATE tickets SET updated_at = %(updated_at)s, version = version + 1
         WHERE id = %(id)s AND version = %(version)s RETURNING id),
     locked AS (SELECT pg_advisory_xact_lock(%(lock)s) FROM changed),
     ids AS (SELECT changed.id AS ticket_id, nextval(pg_get_serial_sequence('comments', 'id')) AS comment_id,
-        nextval(pg_get_serial_sequence('events', 'id')) AS id FROM changed, locked),
-    bytes AS (SELECT ids.*, tickets_comment_bytes(comment_id, ticket_id, %(author)s, %(body)s, %(internal)s, %(at)s)
-        AS comment, ('{"comment_id":{"from":null,"to":' || comment_id || '}}')::text AS changes FROM ids),
-    head AS (UPDATE chain_head SET comment_digest = sha256(chain_head.digest || bytes.comment),
-        digest = sha256(sha256(chain_head.digest || bytes.comment)
-            || tickets_event_bytes(bytes.id, bytes.ticket_id, %(at)s, %(actor)s, 'commented', bytes.changes::json))
-        FROM bytes RETURNING chain_head.digest, chain_head.comment_digest),
+        nextval(pg_get_serial_sequence('events', 'id')) AS id, tickets_last_digest() AS previous
+        FROM changed, locked),
+    made AS (SELECT ids.*, ('{"comment_id":{"from":null,"to":' || comment_id || '}}')::text AS changes,
+        sha256(previous || tickets_comment_bytes(comment_id, ticket_id, %(author)s, %(body)s, %(internal)s, %(at)s))
+        AS comment_digest FROM ids),
     new AS (INSERT INTO comments (id, ticket_id, author, body, internal, created_at, digest)
-        SELECT bytes.comment_id, bytes.ticket_id, %(author)s, %(body)s, %(internal)s, %(at)s, head.comment_digest
-        FROM bytes, head RETURNING id)
+        SELECT comment_id, ticket_id, %(author)s, %(body)s, %(internal)s, %(at)s, comment_digest FROM made
+        RETURNING id)
     INSERT INTO events (id, ticket_id, at, actor, type, changes, closes, digest)
-    SELECT bytes.id, bytes.ticket_id, %(at)s, %(actor)s, 'commented', bytes.changes::json, false, head.digest
-    FROM bytes, head, new RETURNING (changes -> 'comment_id' ->> 'to')::bigint"""
+    SELECT made.id, made.ticket_id, %(at)s, %(actor)s, 'commented', made.changes::json, false,
+        sha256(made.comment_digest || tickets_event_bytes(made.id, made.ticket_id, %(at)s, %(actor)s, 'commented',
+            made.changes::json))
+    FROM made, new RETURNING (changes -> 'comment_id' ->> 'to')::bigint"""
 # Comments no `commented` event names (none, unless written by hand): first in the chain.
 ORPHAN_COMMENTS = f"""SELECT {COMMENT_COLUMNS}, digest FROM comments c WHERE NOT EXISTS (SELECT 1 FROM events e
     WHERE e.type = 'commented' AND (e.changes -> 'comment_id' ->> 'to')::bigint = c.id) ORDER BY id"""
