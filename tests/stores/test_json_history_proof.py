@@ -239,3 +239,23 @@ def test_show_reads_only_the_end_of_a_big_log(tmp_path: Path) -> None:
     assert main(["verify", "--file", str(big)]) == 0  # a history the service itself would have written
     grown = _max_memory_of_show(big) - _max_memory_of_show(small)
     assert grown < 20_000, f"show took {grown} kB more for a 120 MB log"
+
+
+def test_a_log_put_back_is_seen_at_the_next_request(tickets_file: Path) -> None:
+    """The refusal of a damaged log is not remembered as the data file's: the log put back (or damaged
+    another way) is read again at the next request, with tickets.json untouched."""
+    store = JsonStore(tickets_file)
+    sync(store.add_comment(3, NewComment("ana", "un")))
+    log = log_of(tickets_file)
+    saved = log.read_bytes()
+    with _serving(JsonStore(tickets_file)) as client:
+        assert client.get("/tickets/3/comments").status_code == 200
+        os.truncate(log, len(saved) - 20)
+        assert "records were lost" in client.get("/tickets/3/comments").json()["detail"]
+        log.unlink()
+        os.mkfifo(log)
+        assert "not a regular file" in client.get("/tickets/3/comments").json()["detail"]
+        log.unlink()
+        log.write_bytes(saved)
+        answer = client.get("/tickets/3/comments")
+        assert answer.status_code == 200 and [c["body"] for c in answer.json()] == ["un"]

@@ -42,6 +42,7 @@ def shown(path: Path | str) -> str:
 class StoreUnreadable(StoreError):
     def __init__(self, path: Path | str, problem: str) -> None:
         super().__init__(f"{shown(path)}: {problem}")
+        self.path = str(path)  # the file at fault
 
 
 class StoreWriteFailed(StoreError):

@@ -139,8 +139,9 @@ class JsonStore(TicketStore):
             try:
                 snap = self._load(key)
             except StoreUnreadable as exc:
-                self._failure = (key, exc)
-                raise
+                if exc.path == str(self.path):  # the file itself: refused again until it changes (its stat)
+                    self._failure = (key, exc)
+                raise  # its log: read again at the next request, which sees it put back, or damaged otherwise
             self._cache = snap
             return snap
 
