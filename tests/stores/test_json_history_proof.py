@@ -18,7 +18,7 @@ from tickets.cli.main import main
 from tickets.engine.chain import chained, record_bytes
 from tickets.engine.errors import StoreUnreadable
 from tickets.engine.history import NewComment, Page
-from tickets.engine.models import TicketCreate, TicketUpdate
+from tickets.engine.models import TicketCreate
 from tickets.stores.json_file import JsonStore
 from tickets.stores.json_file.log_lines import line_of
 
@@ -173,18 +173,20 @@ def test_a_log_replaced_under_a_running_server_is_read_again_from_its_start(tick
     assert tickets_file.read_bytes() == head and log.read_bytes() == saved
 
 
-def test_two_data_files_of_one_folder_never_share_a_log(tmp_path: Path) -> None:
+def test_two_data_files_of_one_folder_never_share_a_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """X and X.json side by side, written by the CLI (which tidies old logs at each start)."""
     bare, dotted = tmp_path / "X", tmp_path / "X.json"
-    for path, body in ((bare, "dans X"), (dotted, "dans X.json")):
-        store = JsonStore(path)
-        ticket = sync(store.add(TicketCreate(title=path.name)))
-        sync(store.add_comment(ticket["id"], NewComment("ana", body)))
-        sync(store.update(ticket["id"], TicketUpdate(status="closed")))
-    for path, body in ((bare, "dans X"), (dotted, "dans X.json")):
-        assert [c["body"] for c in sync(JsonStore(path).comments(1, Page()))[0]] == [body]
+    for _ in range(2):
+        for path in (bare, dotted):
+            for args in (["add", path.name], ["comment", "1", f"dans {path.name}"], ["update", "1", "--title", "x"]):
+                assert main([*args, "--file", str(path)]) == 0
+    for path in (bare, dotted):
+        assert main(["comments", "1", "--json", "--file", str(path)]) == 0
+        assert [c["body"] for c in json.loads(capsys.readouterr().out.splitlines()[-1])] == [f"dans {path.name}"] * 2
+    for path in (bare, dotted):
         assert main(["verify", "--file", str(path)]) == 0
-    sync(JsonStore(bare).delete(1))  # a rewrite of X's log leaves X.json's alone
-    assert [c["body"] for c in sync(JsonStore(dotted).comments(1, Page()))[0]] == ["dans X.json"]
+    assert main(["delete", "1", "--file", str(bare)]) == 0  # a rewrite of X's log leaves X.json's alone
+    assert [c["body"] for c in sync(JsonStore(dotted).comments(1, Page()))[0]] == ["dans X.json"] * 2
 
 
 def test_a_rewritten_log_keeps_its_permissions(tickets_file: Path) -> None:
