@@ -268,19 +268,19 @@ class PostgresStore(Connections, TicketStore):
 
     async def delete(self, ticket_id: int, if_match: str | None = None, actor: str | None = None) -> None:
         deleted = event_params("deleted", {}, now(), actor)
-        statement = "WITH gone AS (DELETE FROM tickets WHERE id = %(id)s{and_version} RETURNING id)" + EVENT_OF.format(
-            lock=EVENT_LOCK, rows="gone"
-        )
+        statement = "WITH gone AS (DELETE FROM tickets WHERE id = %(id)s{and_version} RETURNING id)" + EVENT_OF
         async with self._connection() as conn:
             if if_match is None:
-                cursor = await conn.execute(statement.format(and_version=""), {"id": ticket_id, **deleted})
+                cursor = await conn.execute(
+                    statement.format(lock=EVENT_LOCK, rows="gone", and_version=""), {"id": ticket_id, **deleted}
+                )
                 if cursor.rowcount == 0:
                     raise TicketNotFound(ticket_id)
                 return
             while True:
                 _, version = await self._current(conn, ticket_id, if_match)
                 cursor = await conn.execute(
-                    statement.format(and_version=" AND version = %(version)s"),
+                    statement.format(lock=EVENT_LOCK, rows="gone", and_version=" AND version = %(version)s"),
                     {"id": ticket_id, "version": version, **deleted},
                 )
                 if cursor.rowcount == 1:
