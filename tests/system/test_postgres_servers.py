@@ -139,16 +139,19 @@ def _writer(base: str, stop: threading.Event, ledger: Ledger, seed: int) -> None
                 time.sleep(0.02)  # a server is down: no busy loop on a refused connection
 
 
+def _start_writers(bases: list[str], stop: threading.Event, ledger: Ledger, rng: Random) -> list[threading.Thread]:
+    """One writer thread per base URL (each with its own seed), started; they write until stop is set."""
+    writers = [threading.Thread(target=_writer, args=(base, stop, ledger, rng.randrange(2**32))) for base in bases]
+    for w in writers:
+        w.start()
+    return writers
+
+
 def test_two_servers_and_cli_processes_on_one_database_lose_nothing(database_url: str, rng: Random) -> None:
     ledger = Ledger()
     with running_server(database_url) as first, running_server(database_url) as second:
         stop = threading.Event()
-        writers = [
-            threading.Thread(target=_writer, args=(base, stop, ledger, rng.randrange(2**32)))
-            for base in [first, second] * 3
-        ]
-        for w in writers:
-            w.start()
+        writers = _start_writers([first, second] * 3, stop, ledger, rng)
         env = store_environment(database_url)
         clis = [
             subprocess.Popen(
@@ -207,12 +210,7 @@ def test_a_crash_mid_storm_loses_no_acknowledged_write(
     for _ in range(rounds):
         with running_server(database_url) as first, running_server(database_url) as second:
             stop = threading.Event()
-            writers = [
-                threading.Thread(target=_writer, args=(base, stop, ledger, rng.randrange(2**32)))
-                for base in [first, second] * 2
-            ]
-            for w in writers:
-                w.start()
+            writers = _start_writers([first, second] * 2, stop, ledger, rng)
             # The crash comes after a random number of acknowledged writes: at a random moment of the storm,
             # wherever a loaded machine has got to, and never before the storm has begun.
             eventually(ledger.progressed(rng.randint(20, 120)), "the storm to be under way")

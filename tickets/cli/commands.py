@@ -220,18 +220,8 @@ async def cmd_history(args: argparse.Namespace, store: TicketStore) -> None:
 async def cmd_copy(args: argparse.Namespace, source: TicketStore) -> None:
     """Every ticket of the source (--file, --db or the environment, or SOURCE) into TARGET, all or nothing."""
     target = open_store(args.settings, **place(args.target))
-    if source.name == target.name:
-        raise UsageError(f"the source and the target are the same store: {source.name}")
-    await target.open()
-    try:
-        next_id, tickets, history = await source.export_all()
-        await target.replace_all(next_id, tickets, replace=args.replace, history=history)
-    finally:
-        await target.close()
-    print(
-        f"copied {len(tickets)} tickets, {len(history.comments)} comments and {len(history.events)} events "
-        f"from {source.name} to {target.name} (next id {next_id})"
-    )
+    next_id, what = await _copy(source, target, args.replace, "the source and the target are the same store")
+    print(f"copied {what} from {source.name} to {target.name} (next id {next_id})")
 
 
 async def cmd_verify(args: argparse.Namespace, store: TicketStore) -> None:
@@ -245,18 +235,21 @@ async def cmd_backup(args: argparse.Namespace, store: TicketStore) -> None:
     if os.path.lexists(args.dest):
         raise UsageError(f"{args.dest} already exists; a backup goes into a new file")
     target = open_store(args.settings, file=args.dest, environment=False)
-    if store.name == target.name:
-        raise UsageError(f"the backup cannot be the store itself: {store.name}")
+    _, what = await _copy(store, target, False, "the backup cannot be the store itself")
+    print(f"backed up {what} from {store.name} to {target.name}")
+
+
+async def _copy(source: TicketStore, target: TicketStore, replace: bool, same: str) -> tuple[int, str]:
+    """Everything of source into target (opened and closed here): the next id, and what was copied, counted."""
+    if source.name == target.name:
+        raise UsageError(f"{same}: {source.name}")
     await target.open()
     try:
-        next_id, tickets, history = await store.export_all()
-        await target.replace_all(next_id, tickets, replace=False, history=history)
+        next_id, tickets, history = await source.export_all()
+        await target.replace_all(next_id, tickets, replace=replace, history=history)
     finally:
         await target.close()
-    print(
-        f"backed up {len(tickets)} tickets, {len(history.comments)} comments and {len(history.events)} events "
-        f"from {store.name} to {target.name}"
-    )
+    return next_id, f"{len(tickets)} tickets, {len(history.comments)} comments and {len(history.events)} events"
 
 
 def place(text: str) -> dict[str, Any]:

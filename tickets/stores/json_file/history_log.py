@@ -32,10 +32,9 @@ import re
 import stat
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
-
-import pydantic_core
 
 from tickets.engine.chain import GENESIS, Record, RecordKind, chain_of, chained, record_bytes
 from tickets.engine.errors import StoreUnreadable
@@ -220,11 +219,7 @@ class Log:
         if not self.chained or self.path is None:
             yield from self.records()
             return
-        assert self.identity is not None
-        with _open_log(self.path) as file:
-            st = os.fstat(file.fileno())
-            if (st.st_dev, st.st_ino) != self.identity or st.st_size < self.end:
-                raise LogMoved(self.path, "the history was written again meanwhile; read it again")
+        with self._committed_file() as file:
             position, lines, previous, rest = 0, 0, GENESIS, b""
             while position < self.end:
                 block = rest + file.read(min(BLOCK, self.end - position))
@@ -236,27 +231,37 @@ class Log:
                     previous = parsed.digests[-1] or previous
                     lines += len(parsed.kinds)
                 yield from parsed.as_records()
-        if previous != self.digest:
-            raise StoreUnreadable(self.path, "its last committed record does not carry the digest tickets.json names")
+        self._check_last(previous)
 
     def _read_parsed(self) -> Parsed:
-        """The committed lines, read from the file and checked link by link; LogMoved when the file is no longer
-        the one this version read (written again under another name, and this one removed)."""
+        """The committed lines, read from the file and checked link by link."""
+        with self._committed_file() as file:
+            chunk = file.read(self.end)
+        parsed = parse_lines(chunk, self.path, 0, GENESIS if self.chained else None)  # type: ignore[arg-type]
+        if self.chained:
+            self._check_last((parsed.digests[-1] if parsed.digests else None) or GENESIS)
+        return parsed
+
+    @contextmanager
+    def _committed_file(self) -> Iterator[IO[bytes]]:
+        """The log file this version read, open; LogMoved when it is no longer that file (written again under
+        another name, and this one removed)."""
         assert self.path is not None and self.identity is not None
         try:
-            with _open_log(self.path) as file:
-                st = os.fstat(file.fileno())
-                if (st.st_dev, st.st_ino) != self.identity or st.st_size < self.end:
-                    raise LogMoved(self.path, "the history was written again meanwhile; read it again")
-                chunk = file.read(self.end)
+            file = _open_log(self.path)
         except FileNotFoundError:
             raise LogMoved(self.path, "the history was written again meanwhile; read it again") from None
         except OSError as exc:
             raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
-        parsed = parse_lines(chunk, self.path, 0, GENESIS if self.chained else None)
-        if self.chained and (parsed.digests[-1] if parsed.digests else GENESIS) != self.digest:
-            raise StoreUnreadable(self.path, "its last committed record does not carry the digest tickets.json names")
-        return parsed
+        with file:
+            st = os.fstat(file.fileno())
+            if (st.st_dev, st.st_ino) != self.identity or st.st_size < self.end:
+                raise LogMoved(self.path, "the history was written again meanwhile; read it again")
+            yield file
+
+    def _check_last(self, digest: bytes) -> None:
+        if digest != self.digest:
+            raise StoreUnreadable(self.path, "its last committed record does not carry the digest tickets.json names")  # type: ignore[arg-type]
 
     def head(self) -> dict[str, Any]:
         """The keys of tickets.json that commit this history; none while there is none (the file then
@@ -648,12 +653,3 @@ class LogBatch:
             path=log.path,
             generation=log.generation,
         )
-
-
-def everything(log: Log) -> tuple[list[Comment], list[Event]]:
-    """Every live comment (in id order) and every event, parsed."""
-    content = log.content()
-    comments = sorted(
-        (pydantic_core.from_json(c) for cs in content.comments_of.values() for c in cs), key=lambda c: c["id"]
-    )
-    return comments, [pydantic_core.from_json(e) for e in content.events[: content.count]]

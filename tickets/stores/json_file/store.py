@@ -524,10 +524,10 @@ class JsonStore(TicketStore):
         """Append what lay past the log's committed end to the set-aside file (fsynced), before it is cut."""
         if not lines.endswith(b"\n"):
             lines += b"\n"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
         fd = os.open(self.folder / set_aside_name(self.path), flags, 0o666)
         try:
-            _write_all_appending(fd, lines)
+            _write_all(fd, [lines], os.fstat(fd).st_size)  # only this writer, under the lock, appends to it
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -595,12 +595,6 @@ def _write_all(fd: int, lines: list[bytes], offset: int) -> int:
     while written < len(data):
         written += os.pwrite(fd, data[written:], offset + written)
     return written
-
-
-def _write_all_appending(fd: int, data: bytes) -> None:
-    written = 0
-    while written < len(data):
-        written += os.write(fd, data[written:])
 
 
 def _fsync_dir(folder: Path) -> None:
