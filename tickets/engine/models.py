@@ -3,7 +3,7 @@ an update, the filters, order and page of a listing, and the statistics."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -22,20 +22,47 @@ from typing_extensions import NotRequired, TypedDict
 from tickets.engine.values import (
     NO_NUL_PATTERN,
     NUMBER_MAX,
+    TAGS_MAX,
     Assignee,
     AssigneeIn,
     Description,
+    Email,
     Priority,
     PriorityIn,
     SortKey,
     Status,
     StatusIn,
+    Tag,
     Timestamp,
     Title,
     TitleIn,
+    nfc,
     no_nul,
     split_commas,
 )
+
+SlaState = Literal["none", "on_track", "paused", "met", "breached"]
+SLA_STATES: tuple[SlaState, ...] = ("none", "on_track", "paused", "met", "breached")
+
+
+@with_config(ConfigDict(extra="forbid"))
+class Requester(TypedDict):
+    """Who asked: whom to answer. The email may be unknown (a phone call)."""
+
+    name: Annotated[Assignee, BeforeValidator(nfc)]
+    email: Email | None
+
+
+class RequesterIn(BaseModel):
+    """A requester in a request body: the name is required, the email optional."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Claire Dubois", "email": "claire.dubois@example.fr"}]})
+
+    name: Annotated[AssigneeIn, BeforeValidator(nfc)]
+    email: Email | None = None
+
+
+Tags = Annotated[list[Tag], AfterValidator(lambda tags: sorted(set(tags))), Field(max_length=TAGS_MAX)]
 
 _TICKET_EXAMPLE: dict[str, JsonValue] = {
     "id": 3,
@@ -44,15 +71,50 @@ _TICKET_EXAMPLE: dict[str, JsonValue] = {
     "status": "in_progress",
     "priority": "high",
     "assignee": "karim.benali",
+    "requester": {"name": "Claire Dubois", "email": "claire.dubois@example.fr"},
+    "tags": ["impression", "materiel"],
     "created_at": "2026-11-20T09:14:00Z",
-    "updated_at": "2026-11-21T16:02:31Z",
+    "updated_at": "2026-11-20T10:02:31Z",
+    "first_response_at": "2026-11-20T09:40:00Z",
+    "resolved_at": None,
+    "first_response_due": "2026-11-20T10:14:00Z",
+    "resolution_due": "2026-11-23T09:14:00Z",
+    "sla_state": "on_track",
+}
+
+# The fields a ticket stores and the API shows, in the order both write them; then what the service keeps for the
+# SLA clocks (never shown: tickets.engine.sla), and what it computes at each reading.
+PUBLIC_FIELDS = (
+    "id",
+    "title",
+    "description",
+    "status",
+    "priority",
+    "assignee",
+    "requester",
+    "tags",
+    "created_at",
+    "updated_at",
+    "first_response_at",
+    "resolved_at",
+)
+CLOCK_FIELDS = ("paused", "sla_breached")
+COMPUTED_FIELDS = ("first_response_due", "resolution_due", "sla_state")
+HELP_DESK_DEFAULTS: dict[str, Any] = {
+    "requester": None,
+    "tags": [],
+    "first_response_at": None,
+    "resolved_at": None,
+    "paused": [],
+    "sla_breached": False,
 }
 
 
-# An unknown key in the file is refused: kept silently, it would vanish at the next write.
-@with_config(ConfigDict(extra="forbid", json_schema_extra={"examples": [_TICKET_EXAMPLE]}))
+# An unknown key in the file is refused: kept silently, it would vanish at the next write. The help desk's fields
+# may be absent from a file written before them (complete() fills them in).
+@with_config(ConfigDict(extra="forbid"))
 class Ticket(TypedDict):
-    """A ticket as stored in the file and returned by the API."""
+    """A ticket as stored, in the file and in the database."""
 
     id: Annotated[int, Field(ge=1, strict=True)]
     title: Title
@@ -60,8 +122,45 @@ class Ticket(TypedDict):
     status: Status
     priority: Priority
     assignee: Assignee | None
+    requester: NotRequired[Requester | None]
+    tags: NotRequired[Tags]
     created_at: Timestamp
     updated_at: Timestamp
+    first_response_at: NotRequired[Timestamp | None]
+    resolved_at: NotRequired[Timestamp | None]
+    # When the SLA clocks stopped (waiting or closed) and started again: [from, to], to null while stopped.
+    paused: NotRequired[list[tuple[Timestamp, Timestamp | None]]]
+    # A target was missed once: the ticket stays breached whatever changes after.
+    sla_breached: NotRequired[Annotated[bool, Field(strict=True)]]
+
+
+def complete(ticket: Ticket) -> Ticket:
+    """A ticket with every field, in the stored order: one written before the help desk gets its defaults."""
+    if len(ticket) == len(PUBLIC_FIELDS) + len(CLOCK_FIELDS):
+        return ticket
+    full = {**HELP_DESK_DEFAULTS, **ticket}
+    return {key: full[key] for key in (*PUBLIC_FIELDS, *CLOCK_FIELDS)}  # type: ignore[return-value]
+
+
+@with_config(ConfigDict(extra="forbid", json_schema_extra={"examples": [_TICKET_EXAMPLE]}))
+class TicketOut(TypedDict):
+    """A ticket as the API returns it: what it stores, and its SLA as of the moment of the answer."""
+
+    id: int
+    title: str
+    description: str
+    status: Status
+    priority: Priority
+    assignee: str | None
+    requester: Requester | None
+    tags: list[str]
+    created_at: str
+    updated_at: str
+    first_response_at: str | None
+    resolved_at: str | None
+    first_response_due: str | None
+    resolution_due: str | None
+    sla_state: SlaState
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -96,6 +195,8 @@ class TicketCreate(BaseModel):
     status: StatusIn = "open"
     priority: PriorityIn = "medium"
     assignee: AssigneeIn | None = None
+    requester: RequesterIn | None = Field(default=None, description="Who asked: name, and email if known.")
+    tags: Tags = Field(default=[], description=f"At most {TAGS_MAX} tags: letters, digits, '-' or '_'.")
 
 
 class TicketUpdate(BaseModel):
@@ -113,11 +214,26 @@ class TicketUpdate(BaseModel):
     status: StatusIn = None  # type: ignore[assignment]
     priority: PriorityIn = None  # type: ignore[assignment]
     assignee: AssigneeIn | None = None
+    requester: RequesterIn | None = Field(default=None, description="Who asked; null removes the requester.")
+    tags: Tags = Field(default=None, description="The new tags, in place of the old ones.")  # type: ignore[assignment]
+    add_tags: Annotated[list[Tag], Field(max_length=TAGS_MAX)] = Field(
+        default=None,  # type: ignore[assignment]
+        description="Tags to add to those the ticket has.",
+    )
+    remove_tags: Annotated[list[Tag], Field(max_length=TAGS_MAX)] = Field(
+        default=None,  # type: ignore[assignment]
+        description="Tags to take away (a tag the ticket does not have is ignored).",
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> TicketUpdate:
         if not self.model_fields_set:
             raise ValueError("the update is empty; give at least one of " + ", ".join(type(self).model_fields))
+        if "tags" in self.model_fields_set and self.model_fields_set & {"add_tags", "remove_tags"}:
+            raise ValueError("give tags (the new list) or add_tags/remove_tags, not both")
+        both = set(self.add_tags or ()) & set(self.remove_tags or ())
+        if both:
+            raise ValueError(f"the tag {sorted(both)[0]!r} is both added and removed")
         return self
 
 
@@ -141,11 +257,29 @@ class TicketFilters(BaseModel):
     )
     # A query string has no null: the schema says "string, optional", the Python default is None.
     assignee: Annotated[str | None, AfterValidator(_no_nul_or_none), WithJsonSchema(_QUERY_TEXT)] = Field(
-        default=None, description="Exact assignee."
+        default=None, description="Exact assignee; none for the unassigned tickets."
     )
     q: Annotated[str | None, AfterValidator(_no_nul_or_none), WithJsonSchema(_QUERY_TEXT)] = Field(
         default=None, description="Text in title or description, ignoring case and accents (reseau finds Réseau)."
     )
+    requester: Annotated[str | None, AfterValidator(_no_nul_or_none), WithJsonSchema(_QUERY_TEXT)] = Field(
+        default=None, description="The requester's name or email, ignoring case."
+    )
+    tag: Annotated[list[Tag], BeforeValidator(split_commas)] = Field(
+        default=[], description="Keep tickets that have all these tags: repeat it or separate with commas."
+    )
+    sla: Annotated[list[SlaState], BeforeValidator(split_commas)] = Field(
+        default=[], description="Keep tickets in any of these SLA states: " + ", ".join(SLA_STATES) + "."
+    )
+    due_before: Timestamp | None = Field(
+        default=None,
+        description="Keep tickets whose next pending due time (first response, else resolution) is before this time.",
+    )
+
+    @property
+    def unassigned(self) -> bool:
+        """?assignee=none asks for the tickets nobody is assigned to."""
+        return self.assignee is not None and self.assignee.casefold() == "none"
 
 
 class TicketQuery(TicketFilters):
@@ -173,6 +307,10 @@ class Counts(TypedDict):
     total: int
     by_status: dict[Status, int]
     by_priority: dict[Priority, int]
+    by_tag: dict[str, int]
+    sla: dict[SlaState, int]
+    first_response_minutes_median: float | None
+    resolution_minutes_median: float | None
 
 
 class Stats(Counts):

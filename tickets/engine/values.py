@@ -10,15 +10,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
-Status = Literal["open", "in_progress", "closed"]
+Status = Literal["open", "in_progress", "waiting", "closed"]
 Priority = Literal["low", "medium", "high", "urgent"]
-STATUSES: tuple[Status, ...] = ("open", "in_progress", "closed")  # workflow order
+STATUSES: tuple[Status, ...] = ("open", "in_progress", "waiting", "closed")  # workflow order
 PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high", "urgent")  # rank order
 STATUS_RANK = {s: i for i, s in enumerate(STATUSES)}
 PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
-STATUS_ALIASES = {"ouvert": "open", "en_cours": "in_progress", "ferme": "closed"}
+STATUS_ALIASES = {"ouvert": "open", "en_cours": "in_progress", "en_attente": "waiting", "ferme": "closed"}
 PRIORITY_ALIASES = {"basse": "low", "moyenne": "medium", "haute": "high", "urgente": "urgent"}
-SORT_KEYS = ("id", "priority", "status", "created_at", "updated_at", "title")
+SORT_KEYS = ("id", "priority", "status", "created_at", "updated_at", "title", "due")
 SortKey = Literal[
     "id",
     "-id",
@@ -32,6 +32,8 @@ SortKey = Literal[
     "-updated_at",
     "title",
     "-title",
+    "due",
+    "-due",
 ]
 
 TITLE_MAX, DESCRIPTION_MAX, ASSIGNEE_MAX = 200, 5000, 100
@@ -60,7 +62,7 @@ def _parse_choice(value: Any, kind: str, choices: tuple[str, ...], aliases: dict
 
 def parse_status(value: Any) -> Any:
     """Accept a status in any case, in English or French ('fermé', 'en cours'); return the English value."""
-    return _parse_choice(value, "status", STATUSES, STATUS_ALIASES, "ouvert, en cours, fermé")
+    return _parse_choice(value, "status", STATUSES, STATUS_ALIASES, "ouvert, en cours, en attente, fermé")
 
 
 def parse_priority(value: Any) -> Any:
@@ -161,3 +163,51 @@ Timestamp = Annotated[
 _NOT_BLANK = Field(json_schema_extra={"pattern": f"^[^\x00]*[^{INVISIBLE}\x00][^\x00]*$"})
 TitleIn = Annotated[Title, AfterValidator(not_blank), _NOT_BLANK]
 AssigneeIn = Annotated[Assignee, AfterValidator(not_blank), _NOT_BLANK]
+
+
+# --------------------------------------------------------------------------- help desk: tags and requesters
+
+TAG_MAX, TAGS_MAX, EMAIL_MAX = 50, 20, 254
+TAG_PATTERN = r"^[\w-]{1,50}$"
+
+
+def parse_tag(value: Any) -> Any:
+    """A tag as stored: trimmed, NFC, lower-case; 1-50 letters (accents allowed), digits, '-' or '_'."""
+    if not isinstance(value, str):
+        return value
+    tag = unicodedata.normalize("NFC", value.strip()).lower()
+    if not 1 <= len(tag) <= TAG_MAX or not re.fullmatch(r"[\w-]+", tag):
+        raise ValueError(
+            f"invalid tag {value[:60]!r}: 1 to {TAG_MAX} letters, digits, '-' or '_' (no spaces or punctuation)"
+        )
+    return tag
+
+
+def tag_list(value: Any) -> Any:
+    """A list of tags as stored: each normalized, repeats dropped, sorted."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return sorted({parse_tag(v) for v in value})
+    return value
+
+
+_EMAIL = re.compile(r"[^@\s\x00]{1,64}@[^@\s.\x00]+(\.[^@\s.\x00]+)+")
+
+
+def parse_email(value: Any) -> Any:
+    """An address as people type it: something@domain.tld, no spaces, trimmed (not a full RFC 5322 parser:
+    the service never sends mail, it only has to find the requester again)."""
+    if not isinstance(value, str):
+        return value
+    email = unicodedata.normalize("NFC", value.strip())
+    if len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
+        raise ValueError(f"invalid email address {value[:60]!r}: expected name@domain.tld")
+    return email
+
+
+def same_person(a: str, b: str) -> bool:
+    """Names and email addresses compare without case, in NFC."""
+    return unicodedata.normalize("NFC", a).casefold() == unicodedata.normalize("NFC", b).casefold()
+
+
+Tag = Annotated[str, BeforeValidator(parse_tag), Field(json_schema_extra={"pattern": TAG_PATTERN}, examples=["vpn"])]
+Email = Annotated[str, BeforeValidator(parse_email), Field(examples=["claire.dubois@example.fr"])]

@@ -1,0 +1,438 @@
+"""The SLA clocks: the policy (time zone, business hours, holidays, targets per priority), the business calendar it
+makes, and what a ticket's clocks say at a given moment.
+
+The clocks count business time: a calendar maps every instant t to B(t), the business microseconds from a fixed
+origin to t (B stands still at night, on weekends and holidays). A target of N business minutes from a ticket's
+creation is due at the first instant when the ticket has been *active* for N business minutes: its business time
+minus the business time it spent stopped (`waiting` or `closed`, the intervals the ticket keeps in `paused`).
+Working in B makes everything a sum: a pause over a weekend costs nothing, a pause from Friday 17:00 to Monday
+10:00 costs two business hours, and a change of the policy recomputes every due time from the same stored wall
+clock times (GLPI #15605 lost the pauses when its SLA changed).
+
+A ticket's plan (plan_of) is what its stored fields and the policy say, apart from the moment of reading: each
+target is either concluded (its event happened: on time or late), pending with a fixed due time, or pending and
+moving (the ticket waits: its due time is "now plus what is left", so it never moves earlier while it waits). The
+plan is computed from stored times only, never by replaying the history; view() adds the moment of reading.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from tickets.engine.models import SlaState, Ticket
+from tickets.engine.values import Priority
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TARGET_MAX = 10 * 366 * 24 * 60  # ten years of minutes: beyond, a target is a typo
+MICRO = 1_000_000
+MINUTE = 60 * MICRO
+UTC = timezone.utc
+_UNIX = datetime(1970, 1, 1, tzinfo=UTC)
+ORIGIN = date(2020, 1, 1).toordinal()  # B is counted from this local date's midnight (before it: negative)
+HOLIDAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+CLOCK_PATTERN = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
+
+
+def _real_date(value: str) -> str:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a real date (YYYY-MM-DD)") from None
+    return value
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+Holiday = Annotated[str, StringConstraints(pattern=HOLIDAY_PATTERN), AfterValidator(_real_date)]
+ClockTime = Annotated[str, StringConstraints(pattern=CLOCK_PATTERN), Field(examples=["09:00"])]
+Minutes = Annotated[int, Field(ge=1, le=TARGET_MAX, strict=True)]
+
+
+class Target(BaseModel):
+    """A priority's targets in business minutes; one left out (or null) has none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_response: Minutes | None = None
+    resolution: Minutes | None = None
+
+
+_POLICY_EXAMPLE = {
+    "timezone": "Europe/Paris",
+    "business_hours": {
+        **{day: [["09:00", "12:30"], ["13:30", "18:00"]] for day in WEEKDAYS[:5]},
+        "sat": [],
+        "sun": [],
+    },
+    "holidays": ["2026-12-25", "2027-01-01"],
+    "targets": {
+        "urgent": {"first_response": 30, "resolution": 240},
+        "high": {"first_response": 60, "resolution": 480},
+        "medium": {"first_response": 240, "resolution": 1440},
+        "low": {"first_response": 480, "resolution": 2880},
+    },
+}
+
+
+class Policy(BaseModel):
+    """The SLA policy: when business time runs, and the targets of each priority."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_POLICY_EXAMPLE]})
+
+    timezone: str = Field(default="UTC", description="An IANA time zone, such as Europe/Paris.")
+    business_hours: dict[Weekday, list[tuple[ClockTime, ClockTime]]] | None = Field(
+        default=None,
+        description="Per day, the ranges [start, end] of business time (HH:MM, local), in order and not "
+        "overlapping; a day left out or [] has none. null: every hour counts.",
+    )
+    holidays: list[Holiday] = Field(default=[], description="Days (YYYY-MM-DD, local) without business time.")
+    targets: dict[Priority, Target] = Field(
+        default={}, description="Per priority, the targets in business minutes; a priority left out has none."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in _zones():
+            raise ValueError(f"unknown time zone {value[:60]!r}: expected an IANA name such as Europe/Paris or UTC")
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _sorted_holidays(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
+
+    @field_validator("business_hours")
+    @classmethod
+    def _ordered_ranges(
+        cls, value: dict[Weekday, list[tuple[str, str]]] | None
+    ) -> dict[Weekday, list[tuple[str, str]]] | None:
+        if value is None:
+            return None
+        for day, ranges in value.items():
+            previous_end = -1
+            for start, end in ranges:
+                if _minutes(start) >= _minutes(end):
+                    raise ValueError(f"{day}: the range {start}-{end} ends before it starts")
+                if _minutes(start) < previous_end:
+                    raise ValueError(f"{day}: the range {start}-{end} overlaps or precedes the one before it")
+                previous_end = _minutes(end)
+        if not any(value.values()):
+            raise ValueError("no day has business hours: give some, or null for every hour")
+        return {day: value.get(day, []) for day in WEEKDAYS}
+
+    def targets_of(self, priority: str) -> tuple[int | None, int | None]:
+        """(first response, resolution) targets of a priority, in minutes."""
+        target = self.targets.get(priority)  # type: ignore[call-overload]
+        return (None, None) if target is None else (target.first_response, target.resolution)
+
+    def targeted(self) -> list[str]:
+        """The priorities that have at least one target."""
+        return [p for p, t in self.targets.items() if t.first_response is not None or t.resolution is not None]
+
+
+NO_POLICY = Policy()
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones()) | {"UTC"}
+
+
+# --------------------------------------------------------------------------- times as integers
+
+
+def micros(timestamp: str) -> int:
+    """A stored time ("2026-11-27T16:50:00Z", maybe with a fraction) as microseconds since 1970 (UTC)."""
+    moment = datetime.fromisoformat(timestamp[:-1] + "+00:00" if timestamp.endswith("Z") else timestamp)
+    return (moment - _UNIX) // timedelta(microseconds=1)
+
+
+def timestamp_of(us: int) -> str:
+    """Microseconds since 1970 as a stored time: seconds, and a fraction only when there is one."""
+    moment = _UNIX + timedelta(microseconds=us)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return text + (f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else "") + "Z"
+
+
+# --------------------------------------------------------------------------- the business calendar
+
+
+class Calendar:
+    """B(t) and its inverse for one policy: business microseconds since ORIGIN, day by day.
+
+    The business intervals of each local day are computed in UTC with the zone's rules (so a day of a DST change
+    has the hours it really has), and their running sums are kept in one list, extended as dates are asked for.
+    """
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.zone = ZoneInfo(policy.timezone)
+        self._holidays = {date.fromisoformat(d).toordinal() for d in policy.holidays}
+        hours = policy.business_hours
+        self._hours: list[list[tuple[int, int]]] | None = (
+            None if hours is None else [[(_minutes(a), _minutes(b)) for a, b in hours.get(d, [])] for d in WEEKDAYS]
+        )
+        self._first = ORIGIN  # the ordinal of _cum[0]
+        self._cum = [0]  # _cum[i]: business microseconds from ORIGIN's midnight to the midnight of day _first + i
+        self._days: dict[int, list[tuple[int, int]]] = {}
+
+    def intervals(self, ordinal: int) -> list[tuple[int, int]]:
+        """The business intervals of a local date, as (start, end) microseconds since 1970 (UTC)."""
+        found = self._days.get(ordinal)
+        if found is not None:
+            return found
+        day = date.fromordinal(ordinal)
+        if ordinal in self._holidays:
+            ranges: list[tuple[int, int]] = []
+        elif self._hours is None:
+            ranges = [(0, 24 * 60)]
+        else:
+            ranges = self._hours[day.weekday()]
+        found = [(self._utc(day, start), self._utc(day, end)) for start, end in ranges]
+        self._days[ordinal] = found
+        return found
+
+    def _utc(self, day: date, minute: int) -> int:
+        if minute == 24 * 60:
+            day, minute = day + timedelta(days=1), 0
+        local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=self.zone)
+        return (local - _UNIX) // timedelta(microseconds=1)
+
+    def _total(self, ordinal: int) -> int:
+        return sum(end - start for start, end in self.intervals(ordinal))
+
+    def _cover(self, ordinal: int) -> None:
+        """Make _cum reach from ordinal to ordinal + 1."""
+        if ordinal < self._first:
+            before = [0]
+            for o in range(self._first - 1, ordinal - 1, -1):
+                before.append(before[-1] - self._total(o))
+            base = self._cum[0]
+            self._cum = [base + b for b in reversed(before[1:])] + self._cum
+            self._first = ordinal
+        while self._first + len(self._cum) - 1 <= ordinal + 1:
+            o = self._first + len(self._cum) - 1
+            self._cum.append(self._cum[-1] + self._total(o))
+
+    def local_ordinal(self, us: int) -> int:
+        return (_UNIX + timedelta(microseconds=us)).astimezone(self.zone).toordinal()
+
+    def at(self, us: int) -> int:
+        """B(t): business microseconds from the origin to the instant t (microseconds since 1970)."""
+        ordinal = self.local_ordinal(us)
+        self._cover(ordinal)
+        b = self._cum[ordinal - self._first]
+        for start, end in self.intervals(ordinal):
+            if us <= start:
+                break
+            b += min(us, end) - start
+        return b
+
+    def instant(self, b: int) -> int:
+        """The first instant t at which B(t) = b (a due time at the end of a day's hours is that end, not the
+        next morning)."""
+        while b <= self._cum[0]:
+            self._cover(self._first - 366)
+        while b > self._cum[-1]:
+            self._cover(self._first + len(self._cum) + 365)
+        i = bisect.bisect_left(self._cum, b) - 1  # _cum[i] < b <= _cum[i + 1]
+        rest = b - self._cum[i]
+        for start, end in self.intervals(self._first + i):
+            if rest <= end - start:
+                return start + rest
+            rest -= end - start
+        raise AssertionError("the running sums and the day's intervals disagree")  # pragma: no cover
+
+    def before(self, us: int) -> int:
+        """The bound k such that a due time b is before the instant t exactly when b < k."""
+        b = self.at(us)
+        return b + 1 if self.instant(b) < us else b
+
+
+_CALENDARS: dict[str, Calendar] = {}
+
+
+def calendar_of(policy: Policy) -> Calendar:
+    """One calendar per policy, its running sums kept from one request to the next."""
+    key = policy.model_dump_json()
+    found = _CALENDARS.get(key)
+    if found is None:
+        if len(_CALENDARS) >= 8:
+            _CALENDARS.pop(next(iter(_CALENDARS)))
+        found = _CALENDARS[key] = Calendar(policy)
+    return found
+
+
+# --------------------------------------------------------------------------- a ticket's clocks
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """One target of a ticket: its due time in business microseconds, or what is left of it while the ticket
+    waits (moving: due at B(now) + value); and, once its event happened, whether it came late."""
+
+    value: int
+    moving: bool = False
+    done: bool = False
+    late: bool = False
+    due_us: int = 0  # a fixed due time as an instant (microseconds since 1970), and as the API shows it
+    due_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A ticket's SLA apart from the moment of reading (plan_of): its two clocks (None: no target), whether it
+    is already breached for good, its status, and the business minutes its first response and resolution took."""
+
+    first_response: Clock | None
+    resolution: Clock | None
+    breached: bool
+    status: str
+    first_response_minutes: float | None = None
+    resolution_minutes: float | None = None
+
+    @property
+    def targeted(self) -> bool:
+        return self.first_response is not None or self.resolution is not None
+
+    def pending(self) -> tuple[int | None, int | None]:
+        """The next pending due time, as (fixed business time, or None; what is left while waiting, or None):
+        it is the smaller of fixed and B(now) + left. (None, None): nothing pending."""
+        fixed = [c.value for c in (self.first_response, self.resolution) if c and not c.done and not c.moving]
+        left = [c.value for c in (self.first_response, self.resolution) if c and not c.done and c.moving]
+        return (min(fixed) if fixed else None), (min(left) if left else None)
+
+
+def _due(created: int, target: int, pauses: list[tuple[int, int | None]]) -> tuple[int, bool]:
+    """When a target of `target` business microseconds falls due: (due time, False), or (what is left, True) when
+    the ticket is stopped now (a pause without an end) before it fell due."""
+    remaining, cursor = target, created
+    for start, end in pauses:
+        if start - cursor >= remaining:
+            break  # due before this pause began
+        remaining -= max(0, start - cursor)
+        if end is None:
+            return remaining, True
+        cursor = max(cursor, end)
+    return cursor + remaining, False
+
+
+def _clipped(pauses: list[tuple[int, int | None]], event: int) -> list[tuple[int, int | None]]:
+    """The pauses as they were when an event happened: those begun before it, each ending by then."""
+    return [(s, event if e is None or e > event else e) for s, e in pauses if s < event]
+
+
+def _active(created: int, pauses: list[tuple[int, int | None]], event: int) -> int:
+    """Business microseconds from creation to the event, the stopped ones left out."""
+    stopped = sum((e if e is not None else event) - s for s, e in _clipped(pauses, event))
+    return event - created - stopped
+
+
+def plan_of(ticket: Ticket, policy: Policy, calendar: Calendar | None = None) -> Plan:
+    """The SLA of a stored ticket under a policy, apart from the moment of reading."""
+    calendar = calendar or calendar_of(policy)
+    first_target, resolution_target = policy.targets_of(ticket["priority"])
+    created = calendar.at(micros(ticket["created_at"]))
+    pauses = [
+        (calendar.at(micros(start)), None if end is None else calendar.at(micros(end)))
+        for start, end in ticket.get("paused", [])
+    ]
+    responded, resolved = ticket.get("first_response_at"), ticket.get("resolved_at")
+    clocks: list[Clock | None] = []
+    # Closing a ticket answers it: a first response still pending is judged at its resolution.
+    for target, event in ((first_target, responded or resolved), (resolution_target, resolved)):
+        if target is None:
+            clocks.append(None)
+        elif event is not None:
+            event_us = micros(event)
+            event_b = calendar.at(event_us)
+            due, _ = _due(created, target * MINUTE, _clipped(pauses, event_b))
+            due_us = calendar.instant(due)
+            clocks.append(Clock(due, done=True, late=event_us > due_us, due_us=due_us, due_text=_shown(due_us)))
+        else:
+            due, moving = _due(created, target * MINUTE, pauses)
+            if moving:
+                clocks.append(Clock(due, moving=True))
+            else:
+                due_us = calendar.instant(due)
+                clocks.append(Clock(due, due_us=due_us, due_text=_shown(due_us)))
+    minutes = [
+        None if event is None else _active(created, pauses, calendar.at(micros(event))) / MINUTE
+        for event in (responded, resolved)
+    ]
+    return Plan(
+        clocks[0],
+        clocks[1],
+        breached=bool(ticket.get("sla_breached")) or any(c is not None and c.late for c in clocks),
+        status=ticket["status"],
+        first_response_minutes=minutes[0],
+        resolution_minutes=minutes[1],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A ticket's SLA as the API shows it at one moment."""
+
+    first_response_due: str | None
+    resolution_due: str | None
+    sla_state: SlaState
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "first_response_due": self.first_response_due,
+            "resolution_due": self.resolution_due,
+            "sla_state": self.sla_state,
+        }
+
+
+def view(plan: Plan, calendar: Calendar, now: str | int) -> View:
+    """What a plan shows at the instant now (a stored time, or microseconds since 1970)."""
+    now_us = micros(now) if isinstance(now, str) else now
+    now_b: int | None = None
+    shown: list[str | None] = []
+    passed = False
+    for clock in (plan.first_response, plan.resolution):
+        if clock is None:
+            shown.append(None)
+            continue
+        if clock.moving:
+            now_b = calendar.at(now_us) if now_b is None else now_b
+            shown.append(_shown(calendar.instant(now_b + clock.value)))
+        else:
+            shown.append(clock.due_text)
+            passed = passed or (not clock.done and clock.due_us < now_us)
+    return View(shown[0], shown[1], state_of(plan, passed))
+
+
+def state_of(plan: Plan, passed: bool) -> SlaState:
+    """none without a target; breached once a target is missed (passed: a pending due time is past); otherwise
+    paused while waiting, met once closed, on_track while the clocks run."""
+    if not plan.targeted:
+        return "none"
+    if plan.breached or passed:
+        return "breached"
+    return "paused" if plan.status == "waiting" else "met" if plan.status == "closed" else "on_track"
+
+
+def _shown(us: int) -> str | None:
+    try:
+        return timestamp_of(us)
+    except (OverflowError, ValueError):  # past the year 9999: no date to show
+        return None
+
+
+def no_sla() -> View:
+    return View(None, None, "none")
