@@ -30,6 +30,14 @@ class PreconditionFailed(TicketError):
         super().__init__(f"ticket {ticket_id} has changed: its ETag is {current}, not {expected}")
 
 
+class InvalidChange(TicketError):
+    """A change that is valid alone but not on this ticket (too many tags once added): a 400, exit 2."""
+
+    def __init__(self, ticket_id: int, problem: str, field: str) -> None:
+        super().__init__(f"ticket {ticket_id}: {problem}")
+        self.field = field
+
+
 class StoreError(TicketError):
     """The store cannot be used right now (unreadable file, write failure, lock held too long)."""
 

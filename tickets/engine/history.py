@@ -16,9 +16,10 @@ from pydantic import (
     Field,
     JsonValue,
     StringConstraints,
+    model_validator,
     with_config,
 )
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 from tickets.engine.models import DayCount, Ticket
 from tickets.engine.values import _NOT_BLANK, NUMBER_MAX, Assignee, AssigneeIn, Timestamp, nfc, no_nul, not_blank
@@ -28,8 +29,20 @@ FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX = 100, 1000
 # A ticket's comments or events come in pages: thousands of long comments read at once by a few clients took
 # gigabytes and stalled every other request.
 PAGE_DEFAULT, PAGE_MAX = 100, 1000
-EventType = Literal["created", "updated", "commented", "deleted"]
-TRACKED_FIELDS = ("title", "description", "status", "priority", "assignee")  # what an event's changes name
+EventType = Literal["created", "updated", "commented", "deleted", "comment_edited", "comment_deleted"]
+COMMENT_EVENTS = ("commented", "comment_edited", "comment_deleted")  # events about one comment, named by comment_id
+# What an event's changes name: the fields a ticket stores and shows (its clocks' bookkeeping is derived).
+TRACKED_FIELDS = (
+    "title",
+    "description",
+    "status",
+    "priority",
+    "assignee",
+    "requester",
+    "tags",
+    "first_response_at",
+    "resolved_at",
+)
 
 # An author or actor: a name of 1-100 visible characters, trimmed, as an assignee. Names given to the service (key
 # names, X-Actor, author, --actor) are taken in NFC before anything else: compared and stored alike however typed.
@@ -50,7 +63,8 @@ _COMMENT_EXAMPLE: dict[str, JsonValue] = {
 
 @with_config(ConfigDict(extra="forbid", json_schema_extra={"examples": [_COMMENT_EXAMPLE]}))
 class Comment(TypedDict):
-    """A reply on a ticket (internal: a note for the team, not for the requester)."""
+    """A reply on a ticket (internal: a note for the team, not for the requester); edited_at: when it was last
+    corrected (absent from the history's records, which keep each comment as it was first written)."""
 
     id: Annotated[int, Field(ge=1, strict=True)]
     ticket_id: Annotated[int, Field(ge=1, strict=True)]
@@ -58,6 +72,25 @@ class Comment(TypedDict):
     body: Body
     internal: Annotated[bool, Field(strict=True)]
     created_at: Timestamp
+    edited_at: NotRequired[Timestamp | None]
+
+
+class CommentEdit(BaseModel):
+    """Body of a correction: the new text, or the new internal flag, or both."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"minProperties": 1, "examples": [{"body": "Le technicien passe demain matin."}]},
+    )
+
+    body: BodyIn = None  # type: ignore[assignment]
+    internal: bool = Field(default=None, strict=True)  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> CommentEdit:
+        if not self.model_fields_set:
+            raise ValueError("the correction is empty; give body, internal or both")
+        return self
 
 
 class CommentCreate(BaseModel):
@@ -192,9 +225,61 @@ class NewComment:
     internal: bool = False
 
 
-def comment_changes(comment_id: int) -> dict[str, Change]:
-    """What a `commented` event records: the new comment's id."""
-    return {"comment_id": {"from": None, "to": comment_id}}
+def comment_changes(comment_id: int, internal: bool = False) -> dict[str, Change]:
+    """What a `commented` event records: the new comment's id, and for an internal note a mark saying so (events
+    written before the mark existed are told apart by their comment: about_internal)."""
+    changes: dict[str, Change] = {"comment_id": {"from": None, "to": comment_id}}
+    if internal:
+        changes["internal"] = {"from": None, "to": True}
+    return changes
+
+
+def edit_changes(comment: Comment, edit: CommentEdit) -> dict[str, Change]:
+    """What a `comment_edited` event records: the comment's id, each changed value from old to new, and its
+    internal flag (from, to) whenever it is or was internal; empty when nothing changes."""
+    changes: dict[str, Change] = {}
+    if edit.body is not None and edit.body != comment["body"]:
+        changes["body"] = {"from": comment["body"], "to": edit.body}
+    internal = comment["internal"] if edit.internal is None else edit.internal
+    if internal != comment["internal"] or (changes and internal):
+        changes["internal"] = {"from": comment["internal"], "to": internal}
+    return {"comment_id": {"from": comment["id"], "to": comment["id"]}, **changes} if changes else {}
+
+
+def deletion_changes(comment: Comment) -> dict[str, Change]:
+    """What a `comment_deleted` event records: the comment's id (and its mark, for an internal note)."""
+    changes: dict[str, Change] = {"comment_id": {"from": comment["id"], "to": None}}
+    if comment["internal"]:
+        changes["internal"] = {"from": True, "to": None}
+    return changes
+
+
+def edited(comment: Comment, event: Event | dict[str, Any]) -> Comment:
+    """A comment as a comment_edited event leaves it."""
+    changes = event["changes"]
+    new: Comment = {**comment, "edited_at": event["at"]}
+    if "body" in changes:
+        new["body"] = changes["body"]["to"]
+    if "internal" in changes:
+        new["internal"] = changes["internal"]["to"]
+    return new
+
+
+def commented_id(event: Event | dict[str, Any]) -> int | None:
+    """The comment an event is about (commented, comment_edited, comment_deleted), or None."""
+    if event["type"] not in COMMENT_EVENTS:
+        return None
+    named = event["changes"].get("comment_id", {})
+    return named.get("to") if named.get("to") is not None else named.get("from")
+
+
+def about_internal(event: Event | dict[str, Any], internal_comments: Any = ()) -> bool:
+    """Whether a viewer may not see this event: it is about an internal note (its mark, or for an older event,
+    its comment among internal_comments, a container of ids)."""
+    mark = event["changes"].get("internal") if event["type"] in COMMENT_EVENTS else None
+    if mark is not None and (mark.get("from") is True or mark.get("to") is True):
+        return True
+    return event["type"] == "commented" and commented_id(event) in internal_comments
 
 
 def later_than(previous: str, time: str) -> str:

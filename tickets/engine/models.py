@@ -56,7 +56,9 @@ class Requester(TypedDict):
 class RequesterIn(BaseModel):
     """A requester in a request body: the name is required, the email optional."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Claire Dubois", "email": "claire.dubois@example.fr"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"name": "Claire Dubois", "email": "claire.dubois@example.fr"}]}
+    )
 
     name: Annotated[AssigneeIn, BeforeValidator(nfc)]
     email: Email | None = None
@@ -129,7 +131,7 @@ class Ticket(TypedDict):
     first_response_at: NotRequired[Timestamp | None]
     resolved_at: NotRequired[Timestamp | None]
     # When the SLA clocks stopped (waiting or closed) and started again: [from, to], to null while stopped.
-    paused: NotRequired[list[tuple[Timestamp, Timestamp | None]]]
+    paused: NotRequired[list[Annotated[tuple[Timestamp, Timestamp | None], AfterValidator(list)]]]
     # A target was missed once: the ticket stays breached whatever changes after.
     sla_breached: NotRequired[Annotated[bool, Field(strict=True)]]
 

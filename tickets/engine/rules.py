@@ -4,26 +4,125 @@ return lists or numbers, and know nothing of files, databases or HTTP."""
 from __future__ import annotations
 
 import hashlib
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import pydantic_core
 
-from tickets.engine.models import Counts, Ticket, TicketFilters
-from tickets.engine.values import PRIORITIES, PRIORITY_RANK, STATUS_RANK, STATUSES, Priority, Status, fold_text
+from tickets.engine.models import SLA_STATES, Counts, SlaState, Ticket, TicketFilters
+from tickets.engine.sla import Plan, Policy, calendar_of, micros, plan_of, state_of, view
+from tickets.engine.values import (
+    PRIORITIES,
+    PRIORITY_RANK,
+    STATUS_RANK,
+    STATUSES,
+    Priority,
+    Status,
+    fold_text,
+    same_person,
+)
+from tickets.engine.workflow import public
 
 T = TypeVar("T")
 
 
-def count(tickets: Iterable[Ticket]) -> Counts:
-    """Count tickets by status and by priority; every key is present."""
+class Reading:
+    """What an answer is rendered with: the SLA policy and the moment of reading (the store's clock)."""
+
+    def __init__(self, policy: Policy, time: str) -> None:
+        self.policy, self.time = policy, time
+        self.calendar = calendar_of(policy)
+        self.now_us = micros(time)
+        self._now_b: int | None = None
+
+    def plan(self, ticket: Ticket) -> Plan:
+        return plan_of(ticket, self.policy, self.calendar)
+
+    def state(self, plan: Plan) -> SlaState:
+        """The SLA state at this moment (cheaper than view: no due time is formatted)."""
+        passed = any(
+            c is not None and not c.done and not c.moving and c.due_us < self.now_us
+            for c in (plan.first_response, plan.resolution)
+        )
+        return state_of(plan, passed)
+
+    @property
+    def now_b(self) -> int:
+        if self._now_b is None:
+            self._now_b = self.calendar.at(self.now_us)
+        return self._now_b
+
+    def due_key(self, plan: Plan) -> int | None:
+        """The next pending due time in business microseconds (sort=due, due_before), or None."""
+        fixed, left = plan.pending()
+        keys = [k for k in (fixed, None if left is None else self.now_b + left) if k is not None]
+        return min(keys) if keys else None
+
+    def answer(self, ticket: Ticket, stored_json: bytes | None = None, plan: Plan | None = None) -> tuple[bytes, str]:
+        """The ticket as the API answers it (what it stores, then its SLA now), and its ETag, which covers what
+        it stores only: a due time that moves while the ticket waits does not make an If-Match fail."""
+        stored_json = stored_json if stored_json is not None else public_json(ticket)
+        shown = view(plan or self.plan(ticket), self.calendar, self.now_us)
+        tail = pydantic_core.to_json(shown.fields())
+        return stored_json[:-1] + b"," + tail[1:], etag_of(stored_json)
+
+
+def public_json(ticket: Ticket) -> bytes:
+    """What a ticket stores and shows, as compact JSON: the part of its answer its ETag covers."""
+    return pydantic_core.to_json(public(ticket))
+
+
+def count(
+    tickets: Iterable[Ticket], reading: Reading | None = None, plan: Callable[[Ticket], Plan] | None = None
+) -> Counts:
+    """Count tickets by status, priority, tag and SLA state, and the medians of their first response and
+    resolution times in business minutes; every status, priority and state is present."""
     by_status: dict[Status, int] = dict.fromkeys(STATUSES, 0)
     by_priority: dict[Priority, int] = dict.fromkeys(PRIORITIES, 0)
+    by_tag: dict[str, int] = {}
+    sla: dict[SlaState, int] = dict.fromkeys(SLA_STATES, 0)
+    first: list[float] = []
+    resolved: list[float] = []
     for t in tickets:
         by_status[t["status"]] += 1
         by_priority[t["priority"]] += 1
-    return {"total": sum(by_status.values()), "by_status": by_status, "by_priority": by_priority}
+        for tag in t.get("tags", ()):
+            by_tag[tag] = by_tag.get(tag, 0) + 1
+        if reading is not None:
+            p = plan(t) if plan is not None else reading.plan(t)
+            sla[reading.state(p)] += 1
+            if p.first_response_minutes is not None:
+                first.append(p.first_response_minutes)
+            if p.resolution_minutes is not None:
+                resolved.append(p.resolution_minutes)
+        else:
+            sla["none"] += 1
+    return {
+        "total": sum(by_status.values()),
+        "by_status": by_status,
+        "by_priority": by_priority,
+        "by_tag": dict(sorted(by_tag.items())),
+        "sla": sla,
+        "first_response_minutes_median": median(first),
+        "resolution_minutes_median": median(resolved),
+    }
+
+
+def median(values: list[float]) -> float | None:
+    """The median, rounded to a tenth of a minute; None for no values."""
+    return round(statistics.median(values), 1) if values else None
+
+
+def is_requester(ticket: Ticket, who: str) -> bool:
+    """?requester= : the requester's name or email, ignoring case."""
+    requester = ticket.get("requester")
+    if requester is None:
+        return False
+    return same_person(who, requester["name"]) or (
+        requester["email"] is not None and same_person(who, requester["email"])
+    )
 
 
 def searchable_text(ticket: Ticket) -> str:
@@ -32,9 +131,14 @@ def searchable_text(ticket: Ticket) -> str:
 
 
 def filter_tickets(
-    tickets: Iterable[Ticket], filters: TicketFilters, text_of: Callable[[Ticket], str] = searchable_text
+    tickets: Iterable[Ticket],
+    filters: TicketFilters,
+    text_of: Callable[[Ticket], str] = searchable_text,
+    reading: Reading | None = None,
+    plan_of_ticket: Callable[[Ticket], Plan] | None = None,
 ) -> list[Ticket]:
-    """Keep the tickets that match every given filter; text_of may serve cached folded texts.
+    """Keep the tickets that match every given filter; text_of may serve cached folded texts, plan_of_ticket
+    cached plans; the SLA filters need the reading (its policy and moment).
 
     One pass per given filter: each is a tight loop, and each works on what the previous one kept.
     """
@@ -45,11 +149,26 @@ def filter_tickets(
     if filters.priority:
         priorities = set(filters.priority)
         kept = [t for t in kept if t["priority"] in priorities]
-    if filters.assignee is not None:
+    if filters.unassigned:
+        kept = [t for t in kept if t["assignee"] is None]
+    elif filters.assignee is not None:
         kept = [t for t in kept if t["assignee"] == filters.assignee]
     if filters.q:
         needle = fold_text(filters.q)
         kept = [t for t in kept if needle in text_of(t)]
+    if filters.requester is not None:
+        kept = [t for t in kept if is_requester(t, filters.requester)]
+    if filters.tag:
+        wanted = set(filters.tag)
+        kept = [t for t in kept if wanted.issubset(t.get("tags", ()))]
+    if (filters.sla or filters.due_before is not None) and reading is not None:
+        plan = plan_of_ticket or reading.plan
+        if filters.sla:
+            states = set(filters.sla)
+            kept = [t for t in kept if reading.state(plan(t)) in states]
+        if filters.due_before is not None:
+            bound = reading.calendar.before(micros(filters.due_before))
+            kept = [t for t in kept if (k := reading.due_key(plan(t))) is not None and k < bound]
     return kept
 
 
@@ -63,10 +182,23 @@ _SORT_FIELD: dict[str, Callable[[Ticket], Any]] = {
 }
 
 
-def sort_tickets(tickets: Iterable[Ticket], sort: str = "id") -> list[Ticket]:
-    """Sort by a key of SORT_KEYS ('-' prefix: descending); ties stay in ascending id order."""
+def sort_tickets(
+    tickets: Iterable[Ticket],
+    sort: str = "id",
+    reading: Reading | None = None,
+    plan_of_ticket: Callable[[Ticket], Plan] | None = None,
+) -> list[Ticket]:
+    """Sort by a key of SORT_KEYS ('-' prefix: descending); ties stay in ascending id order. due: by the next
+    pending due time (the reading's), tickets without one last in both directions."""
     descending, name = sort.startswith("-"), sort.lstrip("-")
     by_id = sorted(tickets, key=_SORT_FIELD["id"])
+    if name == "due":
+        assert reading is not None, "sort=due needs the reading"
+        plan = plan_of_ticket or reading.plan
+        keyed = [(reading.due_key(plan(t)), t) for t in by_id]
+        with_due = [(k, t) for k, t in keyed if k is not None]
+        with_due.sort(key=lambda kt: kt[0], reverse=descending)
+        return [t for _, t in with_due] + [t for k, t in keyed if k is None]
     # sorted() is stable even with reverse=True, so equal keys keep ascending ids.
     return by_id if name == "id" and not descending else sorted(by_id, key=_SORT_FIELD[name], reverse=descending)
 

@@ -12,12 +12,14 @@ pure functions they share live in the engine.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 from tickets.engine.chain import History
 from tickets.engine.errors import CommentNotFound
-from tickets.engine.history import PAGE_MAX, Comment, Event, NewComment, Page
+from tickets.engine.history import PAGE_MAX, Comment, CommentEdit, Event, NewComment, Page
 from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
-from tickets.engine.rules import ticket_json
+from tickets.engine.rules import Reading, now
+from tickets.engine.sla import Policy
 from tickets.engine.verify import Report
 
 
@@ -30,6 +32,9 @@ class TicketStore(ABC):
 
     #: Names the store in messages: the file's path, or the database URL without its password.
     name: str
+    #: The store's clock: the time of every write and of every SLA reading, as a stored time. Tests (and
+    #: TICKETS_NOW, for a demonstration) pin it; nothing else in the store reads the wall clock.
+    now: Callable[[], str] = staticmethod(now)
 
     async def open(self) -> None:
         """Get ready before the first request: clean up after a crash, create or upgrade tables."""
@@ -45,11 +50,29 @@ class TicketStore(ABC):
         beyond what count() reads (the JSON file's count reads the file itself)."""
 
     @abstractmethod
-    async def get(self, ticket_id: int) -> Ticket: ...
+    async def get(self, ticket_id: int) -> Ticket:
+        """The ticket as stored (with its clocks' bookkeeping: tickets.engine.models.Ticket)."""
 
-    async def get_json(self, ticket_id: int) -> bytes:
-        """The ticket as the API answers it; its ETag is etag_of() of these bytes."""
-        return ticket_json(await self.get(ticket_id))
+    @abstractmethod
+    async def policy(self) -> Policy:
+        """The SLA policy (NO_POLICY when none was set)."""
+
+    @abstractmethod
+    async def set_policy(self, policy: Policy) -> Policy:
+        """Put a new SLA policy in place; every ticket's due times follow it. A ticket breached under the old
+        policy stays breached."""
+
+    async def reading(self) -> Reading:
+        """What answers are rendered with: the policy and this moment."""
+        return Reading(await self.policy(), self.now())
+
+    async def render(self, ticket: Ticket) -> tuple[bytes, str]:
+        """A ticket as the API answers it, with its SLA as of now, and its ETag."""
+        return (await self.reading()).answer(ticket)
+
+    async def get_json(self, ticket_id: int) -> tuple[bytes, str]:
+        """The ticket as the API answers it, and its ETag (which covers what it stores, not its SLA view)."""
+        return (await self.reading()).answer(await self.get(ticket_id))
 
     @abstractmethod
     async def search(self, query: TicketQuery) -> tuple[list[Ticket], int]:
@@ -57,7 +80,8 @@ class TicketStore(ABC):
 
     async def search_json(self, query: TicketQuery) -> tuple[bytes, int]:
         page, total = await self.search(query)
-        return b"[" + b",".join([ticket_json(t) for t in page]) + b"]", total
+        reading = await self.reading()
+        return b"[" + b",".join([reading.answer(t)[0] for t in page]) + b"]", total
 
     @abstractmethod
     async def stats(self, query: StatsQuery) -> Stats:
@@ -81,6 +105,12 @@ class TicketStore(ABC):
         A change that changes nothing records no event."""
 
     @abstractmethod
+    async def update_many(self, ids: list[int], changes: TicketUpdate, actor: str | None = None) -> list[Ticket]:
+        """The same changes on every ticket of ids (distinct), all or nothing: TicketNotFound naming the first
+        unknown id, InvalidChange for one that cannot take them, and then nothing changes. One event per ticket
+        that really changed; the tickets come back in the order of ids."""
+
+    @abstractmethod
     async def delete(self, ticket_id: int, if_match: str | None = None, actor: str | None = None) -> None:
         """Delete the ticket and its comments; its history stays."""
 
@@ -91,15 +121,30 @@ class TicketStore(ABC):
         """Add a comment with a new id; the ticket's updated_at moves (later_than)."""
 
     @abstractmethod
-    async def comments(self, ticket_id: int, page: Page) -> tuple[list[Comment], int]:
-        """The ticket's comments, oldest first, paged, and how many it has; TicketNotFound if it does not exist."""
+    async def edit_comment(
+        self, ticket_id: int, comment_id: int, changes: CommentEdit, author: str | None, actor: str | None = None
+    ) -> Comment:
+        """Change a comment's body or internal flag; edited_at is set, event comment_edited records the old and
+        new values. author: only this author may (Forbidden otherwise; None: anybody, an admin).
+        A change that changes nothing records nothing."""
 
-    async def comment(self, ticket_id: int, comment_id: int) -> Comment:
+    @abstractmethod
+    async def delete_comment(
+        self, ticket_id: int, comment_id: int, author: str | None, actor: str | None = None
+    ) -> None:
+        """Delete a comment (its record in the chain becomes an erased stub); event comment_deleted."""
+
+    @abstractmethod
+    async def comments(self, ticket_id: int, page: Page, internal: bool = True) -> tuple[list[Comment], int]:
+        """The ticket's comments, oldest first, paged, and how many it has; TicketNotFound if it does not exist.
+        internal=False: the internal notes are left out (and not counted)."""
+
+    async def comment(self, ticket_id: int, comment_id: int, internal: bool = True) -> Comment:
         """One comment of a ticket; TicketNotFound or CommentNotFound. Read a page at a time, never the whole
         conversation at once; a ticket's comments come in id order, so the search stops past the id."""
         offset = 0
         while True:
-            comments, total = await self.comments(ticket_id, Page(limit=PAGE_MAX, offset=offset))
+            comments, total = await self.comments(ticket_id, Page(limit=PAGE_MAX, offset=offset), internal)
             found = next((c for c in comments if c["id"] == comment_id), None)
             if found is not None:
                 return found
@@ -108,14 +153,16 @@ class TicketStore(ABC):
                 raise CommentNotFound(ticket_id, comment_id)
 
     @abstractmethod
-    async def events(self, ticket_id: int, page: Page) -> tuple[list[Event], int]:
+    async def events(self, ticket_id: int, page: Page, internal: bool = True) -> tuple[list[Event], int]:
         """The ticket's history, oldest first, paged, and its length, also after the ticket was deleted;
-        TicketNotFound when no ticket ever had this id."""
+        TicketNotFound when no ticket ever had this id. internal=False: the events of internal notes
+        (tickets.engine.history.about_internal) are left out and not counted."""
 
     @abstractmethod
-    async def feed(self, after: int, limit: int) -> list[Event]:
+    async def feed(self, after: int, limit: int, internal: bool = True) -> list[Event]:
         """Events with an id above `after`, in id order, at most limit. Ids are handed out in commit
-        order: a poller that passes the last id it saw misses none and sees none twice."""
+        order: a poller that passes the last id it saw misses none and sees none twice.
+        internal=False: as events()."""
 
     # ---- copies
 
@@ -135,9 +182,16 @@ class TicketStore(ABC):
 
     @abstractmethod
     async def replace_all(
-        self, next_id: int, tickets: list[Ticket], *, replace: bool, history: History | None = None
+        self,
+        next_id: int,
+        tickets: list[Ticket],
+        *,
+        replace: bool,
+        history: History | None = None,
+        policy: Policy | None = None,
     ) -> None:
-        """Put these tickets (and this history) in place of the store's, all or nothing.
+        """Put these tickets (and this history, and this SLA policy when given) in place of the store's, all or
+        nothing. The tickets are complete (tickets.engine.models.complete), their clocks' bookkeeping included.
 
         Refuses (StoreNotEmpty) a store that holds tickets unless replace is true. The store's next
         ids become the highest of the given ones and its own, so no id it ever gave is handed out again.
