@@ -30,6 +30,16 @@ class PreconditionFailed(TicketError):
         super().__init__(f"ticket {ticket_id} has changed: its ETag is {current}, not {expected}")
 
 
+class NotAuthor(TicketError):
+    """A comment corrected or deleted by someone else than its author, without an admin key (a 403)."""
+
+    def __init__(self, ticket_id: int, comment_id: int, author: str) -> None:
+        super().__init__(
+            f"comment {comment_id} of ticket {ticket_id} was written by {author!r}: "
+            "only its author or an admin key may change it"
+        )
+
+
 class InvalidChange(TicketError):
     """A change that is valid alone but not on this ticket (too many tags once added): a 400, exit 2."""
 
