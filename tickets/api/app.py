@@ -13,9 +13,9 @@ from fastapi_offline import FastAPIOffline
 
 from tickets.api import errors
 from tickets.api.http_rules import BodyLimit, DocsStayHome, HeadAndOptions, RequireApiKey
-from tickets.api.openapi import DOCS_PAGES, Paths, is_open, schema_of
+from tickets.api.openapi import DOCS_PAGES, Paths, admin_only, is_open, schema_of
 from tickets.api.responses import MAX_BODY_BYTES, TOO_LARGE_DETAIL, UNAVAILABLE
-from tickets.api.routes import comments, events, service, stats, tickets
+from tickets.api.routes import comments, events, service, sla, stats, tickets
 from tickets.engine.errors import StoreError
 from tickets.engine.settings import Settings
 from tickets.engine.verify import HistoryProblem
@@ -26,7 +26,8 @@ TAGS = [
     {"name": "tickets", "description": "Create, read, change and delete support tickets"},
     {"name": "comments", "description": "Replies and internal notes on a ticket"},
     {"name": "history", "description": "Who changed what and when: each ticket's events, and the feed of all"},
-    {"name": "statistics", "description": "Counts by status and priority, opened and closed per day"},
+    {"name": "statistics", "description": "Counts by status, priority, tag and SLA state; opened and closed per day"},
+    {"name": "sla", "description": "The SLA policy: business hours, holidays, targets per priority"},
     {"name": "service", "description": "Health of the service"},
 ]
 
@@ -70,13 +71,15 @@ def create_app(settings: Settings | None = None, *, store: TicketStore | None = 
     app.state.settings, app.state.store = settings, store
     app.state.verification = None  # the result of TICKETS_VERIFY_ON_START, told by /health
     # The statistics first: /tickets/stats must not be taken for /tickets/{ticket_id}.
-    for router in (stats.router, tickets.router, comments.router, events.router, service.router):
+    for router in (stats.router, tickets.router, comments.router, events.router, sla.router, service.router):
         app.include_router(router)
     paths = Paths(app)
     app.add_middleware(DocsStayHome, pages=DOCS_PAGES)
     app.add_middleware(HeadAndOptions, allowed_methods=paths.allowed_methods)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, detail=TOO_LARGE_DETAIL)
-    app.add_middleware(RequireApiKey, keys=settings.api_keys, is_open=is_open)  # added last, so it runs first
+    app.add_middleware(  # added last, so it runs first
+        RequireApiKey, keys=settings.api_keys, is_open=is_open, roles=settings.key_roles, admin_only=admin_only
+    )
     errors.install(app, paths.allowed_methods)
     app.openapi = functools.partial(schema_of, app)  # type: ignore[method-assign]
     return app

@@ -11,11 +11,10 @@ from fastapi import Depends, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
 
-from tickets.api.http_rules import KEY_NAME
+from tickets.api.http_rules import KEY_NAME, ROLE
 from tickets.api.responses import JSON
 from tickets.engine.history import FeedQuery, NameIn, Page
 from tickets.engine.models import StatsQuery, TicketQuery
-from tickets.engine.rules import etag_of
 from tickets.engine.values import NUMBER_MAX, parse_ticket_id
 from tickets.stores.base import TicketStore
 
@@ -68,6 +67,17 @@ def actor_of(request: Request, claimed: str | None) -> str | None:
     return key_name
 
 
+def sees_internal(request: Request) -> bool:
+    """Whether the request may see internal notes and their events (every role but viewer)."""
+    return request.scope.get(ROLE) != "viewer"
+
+
+def corrector(request: Request) -> str | None:
+    """Whose comments this request may correct: its named key's (an agent's), or anybody's (None: an admin key,
+    or no named keys)."""
+    return None if request.scope.get(ROLE, "admin") == "admin" else request.scope.get(KEY_NAME)
+
+
 SINGLE_VALUED = sorted(
     {
         name
@@ -93,9 +103,10 @@ async def each_parameter_once(request: Request) -> None:
 ONCE = [Depends(each_parameter_once)]
 
 
-def one_ticket(body: bytes, status_code: int = 200, etag: str | None = None, **headers: str) -> Response:
-    """A ticket's JSON with its ETag (and any other header)."""
-    return Response(body, status_code, headers={"ETag": etag or etag_of(body), **headers}, media_type=JSON)
+def one_ticket(answer: tuple[bytes, str], status_code: int = 200, **headers: str) -> Response:
+    """A ticket's JSON with its ETag (and any other header): answer is what the store renders (TicketStore.render)."""
+    body, etag = answer
+    return Response(body, status_code, headers={"ETag": etag, **headers}, media_type=JSON)
 
 
 def listing(items: list[Any], total: int | None = None) -> Response:

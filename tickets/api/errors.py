@@ -13,7 +13,15 @@ from starlette.exceptions import HTTPException
 
 from tickets.api.dependencies import Forbidden
 from tickets.api.responses import JSON
-from tickets.engine.errors import CommentNotFound, PreconditionFailed, SettingInvalid, StoreError, TicketNotFound
+from tickets.engine.errors import (
+    CommentNotFound,
+    InvalidChange,
+    NotAuthor,
+    PreconditionFailed,
+    SettingInvalid,
+    StoreError,
+    TicketNotFound,
+)
 
 NOT_JSON = "send the body as JSON, with the header Content-Type: application/json"
 # Each domain error and its status code: the message is the error's own, which names the problem.
@@ -22,6 +30,7 @@ CODES: dict[type[Exception], int] = {
     CommentNotFound: status.HTTP_404_NOT_FOUND,
     PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
     Forbidden: status.HTTP_403_FORBIDDEN,
+    NotAuthor: status.HTTP_403_FORBIDDEN,
     StoreError: status.HTTP_503_SERVICE_UNAVAILABLE,
     SettingInvalid: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
@@ -56,11 +65,17 @@ def install(app: FastAPI, allowed_methods: Callable[[Any], list[str]]) -> None:
             )
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
+    async def invalid_change(request: Request, exc: Exception) -> Response:
+        """A change valid alone but not on this ticket: a 400 shaped like the others."""
+        assert isinstance(exc, InvalidChange)
+        return JSONResponse({"detail": [{"type": "invalid_change", "loc": ["body", exc.field], "msg": str(exc)}]}, 400)
+
     async def domain_error(request: Request, exc: Exception) -> Response:
         code = next(code for kind, code in CODES.items() if isinstance(exc, kind))
         return JSONResponse({"detail": str(exc)}, code)
 
     app.add_exception_handler(RequestValidationError, invalid_input)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(InvalidChange, invalid_change)
     for kind in CODES:
         app.add_exception_handler(kind, domain_error)

@@ -14,6 +14,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 KEY_NAME = "tickets.key_name"  # where the scope keeps the name of the named key a request used
+ROLE = "tickets.role"  # and its role (admin, agent, viewer); absent: an admin (open API, or the one key)
+READS = ("GET", "HEAD", "OPTIONS")
 
 
 class RequireApiKey:
@@ -24,26 +26,46 @@ class RequireApiKey:
     comparison takes the same time whatever the key, and every named key is compared.
     """
 
-    def __init__(self, app: Any, keys: Mapping[str, str | None], is_open: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        app: Any,
+        keys: Mapping[str, str | None],
+        is_open: Callable[[str], bool],
+        roles: Mapping[str, str] | None = None,
+        admin_only: Callable[[str, str], bool] = lambda method, path: False,
+    ) -> None:
         """keys: {key: its name, or None for the one TICKETS_API_KEY} (the settings' api_keys); empty: an open
-        API, for local use."""
+        API, for local use. roles: {key: role} of the named keys (admin when absent); admin_only(method, path):
+        what an agent may not do."""
         self.app, self.keys, self.is_open = app, dict(keys), is_open
+        self.roles, self.admin_only = dict(roles or {}), admin_only
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and self.keys and not self.is_open(scope["path"]):
             keys = self.keys
             given = dict(scope["headers"]).get(b"x-api-key", b"")
-            matched, name = False, None
+            matched, name, role = False, None, "admin"
             for key, who in keys.items():  # no early exit: the time does not tell which key came close
                 if hmac.compare_digest(given, key.encode()):
-                    matched, name = True, who
+                    matched, name, role = True, who, self.roles.get(key, "admin")
             if not matched:
                 detail = "missing API key: send the X-API-Key header" if not given else "wrong API key"
                 response = JSONResponse({"detail": detail}, 401, headers={"WWW-Authenticate": "APIKey"})
                 return await response(scope, receive, send)
+            refused = self._refused(role, scope["method"], scope["path"])
+            if refused is not None:
+                return await JSONResponse({"detail": refused}, 403)(scope, receive, send)
             if name is not None:
-                scope = {**scope, KEY_NAME: name}
+                scope = {**scope, KEY_NAME: name, ROLE: role}
         await self.app(scope, receive, send)
+
+    def _refused(self, role: str, method: str, path: str) -> str | None:
+        """Why this role may not do this (a 403), or None."""
+        if role == "viewer" and method not in READS:
+            return f"this API key's role is viewer: it may only read (GET, HEAD, OPTIONS), not {method}"
+        if role == "agent" and self.admin_only(method, path):
+            return f"this API key's role is agent: {method} {path} needs an admin key"
+        return None
 
 
 class BodyLimit:

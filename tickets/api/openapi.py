@@ -29,6 +29,11 @@ def is_open(path: str) -> bool:
     return path in OPEN_PATHS or path.startswith(DOCS_ASSETS)
 
 
+def admin_only(method: str, path: str) -> bool:
+    """What only an admin key may do: change the SLA policy (and, later, the webhooks)."""
+    return method not in ("GET", "HEAD", "OPTIONS") and (path.rstrip("/") == "/sla" or path.startswith("/webhooks"))
+
+
 class Paths:
     """The methods each path of an app answers, from its OpenAPI paths (built once, on first use)."""
 

@@ -27,7 +27,6 @@ from tickets.cli.output import (
 from tickets.engine.errors import describe_validation_error
 from tickets.engine.history import PAGE_MAX, CommentCreate, Event, NewComment, Page
 from tickets.engine.models import StatsQuery, TicketCreate, TicketQuery, TicketUpdate
-from tickets.engine.rules import etag_of
 from tickets.engine.settings import NAME
 from tickets.stores.base import TicketStore
 from tickets.stores.choice import POSTGRES_SCHEMES, open_store
@@ -88,10 +87,10 @@ async def cmd_list(args: argparse.Namespace, store: TicketStore) -> None:
 
 
 async def cmd_show(args: argparse.Namespace, store: TicketStore) -> None:
-    data = await store.get_json(args.id)
+    data, etag = await store.get_json(args.id)
     if args.json:
         return _print_json(data)
-    print(_show_ticket(json.loads(data), etag_of(data)))
+    print(_show_ticket(json.loads(data), etag))
 
 
 def default_actor() -> str | None:

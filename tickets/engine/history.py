@@ -175,9 +175,10 @@ def changes_between(old: Ticket | None, new: Ticket | None) -> dict[str, Change]
     """
     if new is None:
         return {}
+    fields = [f for f in TRACKED_FIELDS if f in new]  # a ticket of older data may lack the help desk's fields
     if old is None:
-        return {f: {"from": None, "to": new[f]} for f in TRACKED_FIELDS}  # type: ignore[literal-required]
-    return {f: {"from": old[f], "to": new[f]} for f in TRACKED_FIELDS if old[f] != new[f]}  # type: ignore[literal-required]
+        return {f: {"from": None, "to": new[f]} for f in fields}  # type: ignore[literal-required]
+    return {f: {"from": old.get(f), "to": new[f]} for f in fields if old.get(f) != new[f]}  # type: ignore[literal-required]
 
 
 def closes(event: Event) -> bool:
@@ -269,7 +270,7 @@ def commented_id(event: Event | dict[str, Any]) -> int | None:
     """The comment an event is about (commented, comment_edited, comment_deleted), or None."""
     if event["type"] not in COMMENT_EVENTS:
         return None
-    named = event["changes"].get("comment_id", {})
+    named: Any = event["changes"].get("comment_id", {})
     return named.get("to") if named.get("to") is not None else named.get("from")
 
 

@@ -176,6 +176,8 @@ class StoreFile(TypedDict):
     history_file: NotRequired[Annotated[str, StringConstraints(min_length=1, max_length=255)] | None]
     history_length: NotRequired[Annotated[int, Field(ge=0, strict=True)]]  # committed bytes of the log
     history_digest: NotRequired[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]]  # its last record's
+    # The SLA policy (tickets.engine.sla.Policy, validated by the JSON store): absent until one is set.
+    sla_policy: NotRequired[dict[str, Any]]
     tickets: list[Ticket]
 
 
@@ -217,13 +219,13 @@ class TicketUpdate(BaseModel):
     priority: PriorityIn = None  # type: ignore[assignment]
     assignee: AssigneeIn | None = None
     requester: RequesterIn | None = Field(default=None, description="Who asked; null removes the requester.")
-    tags: Tags = Field(default=None, description="The new tags, in place of the old ones.")  # type: ignore[assignment]
+    tags: Tags = Field(default=None, description="The new tags, in place of the old ones.")  # type: ignore[arg-type]
     add_tags: Annotated[list[Tag], Field(max_length=TAGS_MAX)] = Field(
-        default=None,  # type: ignore[assignment]
+        default=None,  # type: ignore[arg-type]
         description="Tags to add to those the ticket has.",
     )
     remove_tags: Annotated[list[Tag], Field(max_length=TAGS_MAX)] = Field(
-        default=None,  # type: ignore[assignment]
+        default=None,  # type: ignore[arg-type]
         description="Tags to take away (a tag the ticket does not have is ignored).",
     )
 
@@ -236,6 +238,32 @@ class TicketUpdate(BaseModel):
         both = set(self.add_tags or ()) & set(self.remove_tags or ())
         if both:
             raise ValueError(f"the tag {sorted(both)[0]!r} is both added and removed")
+        return self
+
+
+BULK_MAX = 1000
+
+
+class BulkUpdate(BaseModel):
+    """Body of a bulk change: the same changes on each of 1 to 1000 distinct tickets."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"ids": [3, 5, 8], "changes": {"status": "closed", "add_tags": ["panne"]}}]},
+    )
+
+    ids: Annotated[
+        list[Annotated[int, Field(ge=1, le=NUMBER_MAX, strict=True)]], Field(min_length=1, max_length=BULK_MAX)
+    ] = Field(description=f"The tickets to change: 1 to {BULK_MAX} distinct ids.")
+    changes: TicketUpdate
+
+    @model_validator(mode="after")
+    def _distinct(self) -> BulkUpdate:
+        seen: set[int] = set()
+        for ticket_id in self.ids:
+            if ticket_id in seen:
+                raise ValueError(f"the id {ticket_id} is given twice")
+            seen.add(ticket_id)
         return self
 
 

@@ -13,16 +13,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Literal
 
 from pydantic import TypeAdapter, ValidationError
 
 from tickets.engine.errors import SettingInvalid
 from tickets.engine.history import AUTHOR_MAX, NameIn
+from tickets.engine.values import Timestamp
 
 # The sample data set shipped with the project, beside script.py: the file used when TICKETS_FILE is unset.
 SAMPLE_FILE = Path(__file__).resolve().parents[2] / "tickets.json"
 LOCK_TIMEOUT_DEFAULT = 10.0
 NAME = TypeAdapter(NameIn)
+TIMESTAMP = TypeAdapter(Timestamp)
+Role = Literal["admin", "agent", "viewer"]
+ROLES: tuple[Role, ...] = ("admin", "agent", "viewer")
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,10 @@ class Settings:
     api_keys: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({}))
     #: TICKETS_VERIFY_ON_START=1: a server verifies the whole history at start-up, and /health tells the result.
     verify_on_start: bool = False
+    #: The role of each named key ({key: role}); a key not named here is an admin's.
+    key_roles: Mapping[str, Role] = field(default_factory=lambda: MappingProxyType({}))
+    #: TICKETS_NOW: the service's clock stands at this time (tests, demonstrations, training); None: the real clock.
+    now: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +61,8 @@ class Settings:
             lock_timeout=parse_lock_timeout(env.get("TICKETS_LOCK_TIMEOUT")),
             api_keys=MappingProxyType(parse_api_keys(env.get("TICKETS_API_KEY"), env.get("TICKETS_API_KEYS"))),
             verify_on_start=parse_switch("TICKETS_VERIFY_ON_START", env.get("TICKETS_VERIFY_ON_START")),
+            key_roles=MappingProxyType(parse_key_roles(env.get("TICKETS_API_KEYS"))),
+            now=parse_now(env.get("TICKETS_NOW")),
         )
 
     @property
@@ -104,17 +115,45 @@ def _usable_key(key: str) -> bool:
     return bool(key) and key.isascii() and key.isprintable()
 
 
+def parse_now(text: str | None) -> str | None:
+    """TICKETS_NOW: a time such as 2026-11-27T16:50:00Z at which the service's clock stands still."""
+    if text is None:
+        return None
+    try:
+        return TIMESTAMP.validate_python(text)
+    except ValidationError:
+        raise SettingInvalid(f"TICKETS_NOW={text[:40]!r}: expected a UTC time such as 2026-11-27T16:50:00Z") from None
+
+
+def parse_key_roles(text: str | None) -> dict[str, Role]:
+    """The role of each key of TICKETS_API_KEYS (name:key:role; admin when no role is written)."""
+    return {} if text is None else {key: role for _, key, role in _named_entries(text)}
+
+
+def _named_entries(text: str) -> list[tuple[str, str, Role]]:
+    """The entries of TICKETS_API_KEYS as (name, key, role)."""
+    entries: list[tuple[str, str, Role]] = []
+    for number, entry in enumerate(text.split(","), start=1):
+        parts = [part.strip() for part in entry.split(":")]
+        if len(parts) not in (2, 3) or not all(parts):
+            raise SettingInvalid(
+                f"TICKETS_API_KEYS: entry {number} is not name:key or name:key:role "
+                "(entries are separated by commas; a key may not hold ':' or ',')"
+            )
+        role = parts[2] if len(parts) == 3 else "admin"
+        if role not in ROLES:
+            raise SettingInvalid(f"TICKETS_API_KEYS: entry {number} has no role {role!r}; roles: {', '.join(ROLES)}")
+        entries.append((parts[0], parts[1], role))
+    return entries
+
+
 def parse_named_keys(text: str) -> dict[str, str]:
-    """TICKETS_API_KEYS=name:key,name:key as {key: name}: each request's actor is its key's name.
+    """TICKETS_API_KEYS=name:key[:role],... as {key: name}: each request's actor is its key's name.
     The entries are never quoted in a message: they hold the keys."""
     if not text.strip():
         raise SettingInvalid("TICKETS_API_KEYS is set but empty: give name:key,name:key, or unset it")
     keys: dict[str, str] = {}
-    for number, entry in enumerate(text.split(","), start=1):
-        name, colon, key = entry.partition(":")
-        name, key = name.strip(), key.strip()
-        if not colon or not name or not key:
-            raise SettingInvalid(f"TICKETS_API_KEYS: entry {number} is not name:key (entries are separated by commas)")
+    for number, (name, key, _) in enumerate(_named_entries(text), start=1):
         try:
             name = NAME.validate_python(name)
         except ValidationError:

@@ -68,7 +68,7 @@ class Target(BaseModel):
     resolution: Minutes | None = None
 
 
-_POLICY_EXAMPLE = {
+_POLICY_EXAMPLE: dict[str, Any] = {
     "timezone": "Europe/Paris",
     "business_hours": {
         **{day: [["09:00", "12:30"], ["13:30", "18:00"]] for day in WEEKDAYS[:5]},

@@ -19,6 +19,7 @@ from typing import Any
 
 from tickets.engine.chain import GENESIS, Record, chained
 from tickets.engine.errors import TicketError
+from tickets.engine.history import commented_id
 from tickets.engine.models import Ticket
 
 
@@ -72,7 +73,8 @@ class _Replay:
     fields: dict[str, Any] = field(default_factory=dict)
     created: int | None = None  # the id of its `created` event
     deleted: int | None = None  # the id of its `deleted` event
-    erased: int | None = None  # the id of a `commented` event whose comment was erased with the ticket
+    erased: dict[int, int] = field(default_factory=dict)  # comment id -> its `commented` event, comment erased
+    comments: set[int] = field(default_factory=set)  # the ids of its comments not deleted
 
 
 def verify_history(
@@ -174,11 +176,21 @@ def _replay(problem: Any, replay: _Replay, event: dict[str, Any], waiting: Recor
             raise problem(f"{name}: the comment {comment_id} it names does not come just before it")
         if waiting.data["ticket_id"] != ticket_id:
             raise problem(f"{name}: comment {comment_id} belongs to ticket {waiting.data['ticket_id']}")
-        if waiting.kind == "erased" and replay.erased is None:
-            replay.erased = event["id"]
+        if waiting.kind == "erased":
+            replay.erased[comment_id] = event["id"]
+        replay.comments.add(comment_id)
+        _apply(problem, replay, event, skip=("comment_id", "internal"))  # a first response
         return
     if waiting is not None:
         raise problem(f"comment {waiting.data['id']}: no `commented` event follows it")
+    if kind in ("comment_edited", "comment_deleted"):
+        comment_id = commented_id(event)
+        if comment_id not in replay.comments:
+            raise problem(f"{name}: ticket {ticket_id} has no comment {comment_id} to change")
+        if kind == "comment_deleted":
+            replay.comments.discard(comment_id)
+            replay.erased.pop(comment_id, None)
+        return
     if kind == "created":
         if replay.created is not None or replay.fields:
             raise problem(f"{name}: ticket {ticket_id} already had events before its creation")
@@ -188,7 +200,15 @@ def _replay(problem: Any, replay: _Replay, event: dict[str, Any], waiting: Recor
     elif kind == "deleted":
         replay.deleted = event["id"]
         return
+    _apply(problem, replay, event)
+
+
+def _apply(problem: Any, replay: _Replay, event: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
+    """An event's changes applied to its ticket's replay: each goes from the value the history had."""
+    name, ticket_id = _Name(event), event["ticket_id"]
     for key, change in event["changes"].items():
+        if key in skip:
+            continue
         if key in replay.fields and replay.fields[key] != change["from"]:
             raise problem(
                 f"{name}: ticket {ticket_id}'s {key} goes from {change['from']!r}, "
@@ -203,8 +223,11 @@ def _compare(problem: Any, ticket_id: int, ticket: Ticket | None, replay: _Repla
         if ticket is not None:
             raise problem(f"ticket {ticket_id} is stored, but event {replay.deleted} deleted it")
         return
-    if replay.erased is not None:
-        raise problem(f"event {replay.erased}: its comment was erased, but ticket {ticket_id} was never deleted")
+    if replay.erased:
+        comment_id, event_id = next(iter(replay.erased.items()))
+        raise problem(
+            f"event {event_id}: its comment {comment_id} was erased, but neither it nor ticket {ticket_id} was deleted"
+        )
     if ticket is None:
         if replay.created is not None:
             raise problem(f"ticket {ticket_id} was created by event {replay.created}, never deleted, and is missing")

@@ -48,7 +48,15 @@ def open_store(
 def _json_store(path: Path | str, settings: Settings) -> TicketStore:
     from tickets.stores.json_file import JsonStore
 
-    return JsonStore(path, lock_timeout=settings.lock_timeout)
+    return _clocked(JsonStore(path, lock_timeout=settings.lock_timeout), settings)
+
+
+def _clocked(store: TicketStore, settings: Settings) -> TicketStore:
+    """TICKETS_NOW: the store's clock stands at that time."""
+    if settings.now is not None:
+        fixed = settings.now
+        store.now = lambda: fixed
+    return store
 
 
 def _postgres_store(url: str, settings: Settings) -> TicketStore:
@@ -56,4 +64,4 @@ def _postgres_store(url: str, settings: Settings) -> TicketStore:
         from tickets.stores.postgres import PostgresStore
     except ImportError as exc:  # psycopg is an optional dependency
         raise SettingInvalid(f"PostgreSQL needs psycopg ({exc}): pip install -r requirements-postgres.txt") from None
-    return PostgresStore(url, lock_timeout=settings.lock_timeout)
+    return _clocked(PostgresStore(url, lock_timeout=settings.lock_timeout), settings)

@@ -15,8 +15,10 @@ from tickets.api.dependencies import (
     Forbidden,
     TicketId,
     actor_of,
+    corrector,
     get_store,
     listing,
+    sees_internal,
 )
 from tickets.api.http_rules import KEY_NAME
 from tickets.api.responses import (
@@ -29,7 +31,7 @@ from tickets.api.responses import (
     TOO_LARGE,
     TOTAL_OF_TICKET,
 )
-from tickets.engine.history import Comment, CommentCreate, NewComment, Page
+from tickets.engine.history import Comment, CommentCreate, CommentEdit, NewComment, Page
 
 router = APIRouter(tags=["comments"])
 
@@ -81,7 +83,7 @@ async def add_comment(
 )
 async def list_comments(request: Request, ticket_id: TicketId, page: Annotated[Page, Query()]) -> Response:
     """The ticket's comments, oldest first; X-Total-Count counts them all, before limit and offset."""
-    return listing(*await get_store(request).comments(ticket_id, page))
+    return listing(*await get_store(request).comments(ticket_id, page, sees_internal(request)))
 
 
 @router.get(
@@ -92,4 +94,37 @@ async def list_comments(request: Request, ticket_id: TicketId, page: Annotated[P
 )
 async def read_comment(request: Request, ticket_id: TicketId, comment_id: CommentId) -> Response:
     """One comment of a ticket: where the Location of a new comment points."""
-    return Response(pydantic_core.to_json(await get_store(request).comment(ticket_id, comment_id)), media_type=JSON)
+    comment = await get_store(request).comment(ticket_id, comment_id, sees_internal(request))
+    return Response(pydantic_core.to_json(comment), media_type=JSON)
+
+
+@router.patch(
+    "/tickets/{ticket_id}/comments/{comment_id}",
+    summary="Correct a comment",
+    response_model=Comment,
+    responses={400: BAD_REQUEST, 403: FORBIDDEN, 404: NO_COMMENT, 413: TOO_LARGE},
+)
+async def edit_comment(
+    request: Request, ticket_id: TicketId, comment_id: CommentId, changes: CommentEdit, x_actor: ActorHeader = None
+) -> Response:
+    """Change a comment's text or its internal flag; edited_at tells when. With named API keys, only its author
+    or an admin key may. The ticket's history records the old and new values (comment_edited)."""
+    comment = await get_store(request).edit_comment(
+        ticket_id, comment_id, changes, corrector(request), actor_of(request, x_actor)
+    )
+    return Response(pydantic_core.to_json(comment), media_type=JSON)
+
+
+@router.delete(
+    "/tickets/{ticket_id}/comments/{comment_id}",
+    summary="Delete a comment",
+    status_code=204,
+    responses={400: BAD_REQUEST, 403: FORBIDDEN, 404: NO_COMMENT},
+)
+async def delete_comment(
+    request: Request, ticket_id: TicketId, comment_id: CommentId, x_actor: ActorHeader = None
+) -> Response:
+    """Delete a comment for good (its place in the history's chain keeps only its digest); with named API keys,
+    only its author or an admin key may. The ticket's history records it (comment_deleted)."""
+    await get_store(request).delete_comment(ticket_id, comment_id, corrector(request), actor_of(request, x_actor))
+    return Response(status_code=204)

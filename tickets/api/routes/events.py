@@ -11,6 +11,7 @@ from tickets.api.dependencies import (
     TicketId,
     get_store,
     listing,
+    sees_internal,
 )
 from tickets.api.responses import (
     BAD_REQUEST,
@@ -32,7 +33,7 @@ router = APIRouter(tags=["history"])
 async def list_events(request: Request, ticket_id: TicketId, page: Annotated[Page, Query()]) -> Response:
     """Every creation, change, comment and deletion of the ticket, oldest first, with who and when; also
     after the ticket was deleted. X-Total-Count counts them all, before limit and offset."""
-    return listing(*await get_store(request).events(ticket_id, page))
+    return listing(*await get_store(request).events(ticket_id, page, sees_internal(request)))
 
 
 @router.get(
@@ -45,4 +46,4 @@ async def list_events(request: Request, ticket_id: TicketId, page: Annotated[Pag
 async def event_feed(request: Request, query: Annotated[FeedQuery, Query()]) -> Response:
     """Every event of every ticket, in id order. Poll with after = the last id you saw: ids are given in the
     order changes are committed, so you miss none and see none twice, even while writes go on."""
-    return listing(await get_store(request).feed(query.after, query.limit))
+    return listing(await get_store(request).feed(query.after, query.limit, sees_internal(request)))

@@ -15,7 +15,8 @@ from tickets.engine.errors import (
     _describe,
     first_repeated_key,
 )
-from tickets.engine.models import StoreFile, Ticket
+from tickets.engine.models import StoreFile, Ticket, complete
+from tickets.engine.sla import Policy
 
 # The rare bare-array form is validated by an adapter built on first use (defer_build).
 _STORE_OBJECT = TypeAdapter(StoreFile)
@@ -25,8 +26,9 @@ _STORE_ARRAY = TypeAdapter(list[Ticket], config=ConfigDict(defer_build=True))
 
 
 def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket], dict[str, Any]]:
-    """Validate the bytes of tickets.json: (next_id, tickets by id in id order, the head's other keys:
-    the history's counters and log, see json_history.py), or StoreUnreadable.
+    """Validate the bytes of tickets.json: (next_id, tickets by id in id order, each with every field
+    (tickets.engine.models.complete), the head's other keys: the history's counters and log, see
+    history_log.py, and the SLA policy as a Policy), or StoreUnreadable.
 
     Anything the schema does not know is refused, never dropped at the next write: unknown keys
     (pydantic's extra="forbid") and a key repeated in one object (see _repeated_key).
@@ -48,35 +50,58 @@ def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket], dict[st
         if not error["loc"] and error["type"] != "json_invalid":
             problem += ": expected a JSON object with next_id and tickets, or an array of tickets"
         raise StoreUnreadable(path, problem) from None
-    repeated = _repeated_key(raw, tickets, 0 if bare_array else 2 + len(head))
+    repeated = _repeated_key(raw, tickets, 0 if bare_array else 2 + len(head), head)
     if repeated:
         raise StoreUnreadable(path, f"the key {repeated!r} appears twice in one object; keep one of them")
-    by_id = {t["id"]: t for t in sorted(tickets, key=lambda t: t["id"])}
+    if "sla_policy" in head:
+        try:
+            head["sla_policy"] = Policy.model_validate(head["sla_policy"])
+        except ValidationError as exc:
+            raise StoreUnreadable(path, "sla_policy." + _describe(exc.errors(include_url=False)[0])) from None
+    by_id = {t["id"]: complete(t) for t in sorted(tickets, key=lambda t: t["id"])}
     if len(by_id) != len(tickets):
         raise StoreUnreadable(path, "two tickets have the same id")
     # next_id never goes below max id + 1, so an id is never handed out twice.
     return max(next_id, max(by_id, default=0) + 1), by_id, head
 
 
-_TICKET_KEYS = len(Ticket.__annotations__)
-
-
-def _repeated_key(raw: bytes, tickets: list[Ticket], top_keys: int) -> str | None:
+def _repeated_key(raw: bytes, tickets: list[Ticket], top_keys: int, head: dict[str, Any]) -> str | None:
     """The name of a key repeated in one object of the file, or None.
 
     JSON parsers keep the last of two equal keys, so the first value would vanish at the next write.
     Cheap proof first: with no \\u escape in the file, every ':' is either the separator after a key
-    or a ':' inside a string value. The parsed data tells how many keys there are (every key is known
-    and required) and how many ':' its strings hold (each timestamp has two); if the file has exactly
-    that many, no key is repeated. Otherwise an exact, slower parse finds the repeated key.
+    or a ':' inside a string value. The parsed data tells how many keys there are and how many ':' its
+    strings hold (each timestamp has two); if the file has exactly that many, no key is repeated.
+    Otherwise an exact, slower parse finds the repeated key.
     """
     if b"\\u" not in raw:
-        text_colons = sum(
-            "".join([t[field] or "" for t in tickets]).count(":") for field in ("title", "description", "assignee")
+        keys = sum(map(len, tickets)) + 2 * sum(1 for t in tickets if t.get("requester"))
+        texts = "".join([t["title"] + t["description"] + (t["assignee"] or "") + _requester_text(t) for t in tickets])
+        timestamps = sum(
+            2 + bool(t.get("first_response_at")) + bool(t.get("resolved_at")) + _pause_times(t) for t in tickets
         )
-        if raw.count(b":") == top_keys + len(tickets) * (_TICKET_KEYS + 4) + text_colons:
+        expected = top_keys + keys + texts.count(":") + 2 * timestamps + _colons_in(head.get("sla_policy"))
+        if raw.count(b":") == expected:
             return None
     return first_repeated_key(raw)
+
+
+def _requester_text(ticket: Ticket) -> str:
+    requester = ticket.get("requester")
+    return "" if not requester else requester["name"] + (requester["email"] or "")
+
+
+def _pause_times(ticket: Ticket) -> int:
+    return sum(1 + (end is not None) for _, end in ticket.get("paused", ()))
+
+
+def _colons_in(value: Any) -> int:
+    """The ':' a parsed JSON value is written with: one per key, and those inside its strings."""
+    if isinstance(value, dict):
+        return sum(1 + key.count(":") + _colons_in(item) for key, item in value.items())
+    if isinstance(value, list):
+        return sum(_colons_in(item) for item in value)
+    return value.count(":") if isinstance(value, str) else 0
 
 
 def _dump_pretty(ticket: Ticket) -> bytes:

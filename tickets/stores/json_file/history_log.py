@@ -36,9 +36,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+import pydantic_core
+
 from tickets.engine.chain import GENESIS, Record, RecordKind, chain_of, chained, record_bytes
 from tickets.engine.errors import StoreUnreadable
-from tickets.engine.history import Comment, Event, tally
+from tickets.engine.history import Comment, Event, commented_id, edited, tally
 from tickets.stores.json_file.log_lines import (
     Parsed,
     digest_of_line,
@@ -139,6 +141,19 @@ class Growing:
             self.days[day] = (before[0] + opened, before[1] + closed)
         if event["type"] == "deleted":
             self.comments_of.pop(event["ticket_id"], None)  # a deleted ticket's comments go with it
+        elif event["type"] in ("comment_edited", "comment_deleted"):
+            self._corrected(event)
+
+    def _corrected(self, event: Event) -> None:
+        """A comment as its correction leaves it (its record in the log keeps it as first written), or gone."""
+        comment_id, kept = commented_id(event), []
+        for data in self.comments_of.get(event["ticket_id"], ()):
+            comment = pydantic_core.from_json(data)
+            if comment["id"] != comment_id:
+                kept.append(data)
+            elif event["type"] == "comment_edited":
+                kept.append(pydantic_core.to_json(edited(comment, event)))
+        self.comments_of[event["ticket_id"]] = tuple(kept)
 
     def add_comment(self, comment: Comment, data: bytes) -> None:
         self._own_dicts()
@@ -535,6 +550,7 @@ class LogBatch:
         self.next_event_id = max(log.next_event_id, event_id + 1)
         self.added: list[tuple[RecordKind, dict[str, Any], bytes]] = []  # this batch's records, in order
         self.erasing: set[int] = set()  # tickets deleted with their comments
+        self.erasing_comments: set[int] = set()  # comments deleted alone
         self.replacement: list[Record] | None = None  # a copy: these records in place of the log's
         self.rewrite = not log.chained and log.name is not None  # an old log is written again, with digests
         self._growing: Growing | None = None
@@ -563,6 +579,9 @@ class LogBatch:
         if event["type"] == "deleted" and self.comments_of(event["ticket_id"]):
             self.rewrite = True  # its comments leave the disk too: the log is written again without them
             self.erasing.add(event["ticket_id"])
+        elif event["type"] == "comment_deleted":
+            self.rewrite = True  # the comment leaves the disk: the log is written again, its digest kept alone
+            self.erasing_comments.add(commented_id(event))  # type: ignore[arg-type]
         self.next_event_id = max(self.next_event_id, event["id"] + 1)
         self._add("event", event)  # type: ignore[arg-type]
 
@@ -578,6 +597,7 @@ class LogBatch:
         """These records in place of what the log held (a copy); the next ids never go back."""
         had_log = self.log.name is not None
         self._base, self._growing, self.added, self.erasing = Content(), None, [], set()
+        self.erasing_comments = set()
         growing = self._content()
         for record in records:
             growing.add(record.kind, record.data, record_bytes(record.kind, record.data))
@@ -608,7 +628,9 @@ class LogBatch:
         return lines, digest
 
     def _erased(self, record: Record) -> Record:
-        if record.kind == "comment" and record.data["ticket_id"] in self.erasing:
+        if record.kind == "comment" and (
+            record.data["ticket_id"] in self.erasing or record.data["id"] in self.erasing_comments
+        ):
             return Record("erased", {"id": record.data["id"], "ticket_id": record.data["ticket_id"]}, record.digest)
         return record
 

@@ -4,6 +4,7 @@ serializations cached; Batch, the working copy that a group of mutations changes
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from itertools import chain, repeat
 from typing import Any
 
@@ -11,32 +12,42 @@ import pydantic_core
 
 from tickets.engine.chain import History
 from tickets.engine.errors import (
+    CommentNotFound,
+    NotAuthor,
     PreconditionFailed,
     StoreNotEmpty,
     TicketNotFound,
 )
 from tickets.engine.history import (
     Comment,
+    CommentEdit,
     Event,
     NewComment,
     Page,
+    about_internal,
     changes_between,
     comment_changes,
+    deletion_changes,
+    edit_changes,
+    edited,
     later_than,
     per_day,
 )
-from tickets.engine.models import _ALL, Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
+from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate, complete
 from tickets.engine.rules import (
+    Reading,
     count,
     etag_matches,
     etag_of,
     filter_tickets,
-    now,
     paginate,
+    public_json,
     searchable_text,
     sort_tickets,
-    ticket_json,
 )
+from tickets.engine.sla import NO_POLICY, Plan, Policy, plan_of
+from tickets.engine.values import nfc
+from tickets.engine.workflow import breached_now, changed, commented, created
 from tickets.stores.json_file.file_format import _dump_pretty
 from tickets.stores.json_file.history_log import Log, LogBatch
 
@@ -55,16 +66,32 @@ class Snapshot:
         *,
         key: Any = None,
         log: Log | None = None,
+        policy: Policy | None = None,
         compact: dict[int, bytes] | None = None,
         pretty: dict[int, bytes] | None = None,
         folded: dict[int, str] | None = None,
+        plans: dict[int, Plan] | None = None,
     ) -> None:
         self.next_id, self.tickets, self.key = next_id, tickets, key
-        self.log = log if log is not None else Log()  # comments and events (json_history.py)
-        self._compact = compact if compact is not None else {}
+        self.log = log if log is not None else Log()  # comments and events (history_log.py)
+        self.policy = policy  # the SLA policy of the file's head; None: never set
+        self._compact = compact if compact is not None else {}  # what each ticket stores and shows (public_json)
         self._pretty = pretty if pretty is not None else {}
         self._folded = folded if folded is not None else {}  # searchable_text, filled by q searches
-        self._all_json: bytes | None = None
+        self._plans = plans if plans is not None else {}  # each ticket's SLA plan under this policy
+
+    @property
+    def sla(self) -> Policy:
+        return self.policy or NO_POLICY
+
+    def reading(self, time: str) -> Reading:
+        return Reading(self.sla, time)
+
+    def plan(self, ticket: Ticket) -> Plan:
+        found = self._plans.get(ticket["id"])
+        if found is None:
+            found = self._plans[ticket["id"]] = plan_of(ticket, self.sla)
+        return found
 
     def get(self, ticket_id: int) -> Ticket:
         try:
@@ -72,42 +99,74 @@ class Snapshot:
         except KeyError:
             raise TicketNotFound(ticket_id) from None
 
-    def ticket_json(self, ticket_id: int) -> bytes:
+    def stored_json(self, ticket_id: int) -> bytes:
+        """What the ticket stores and shows, as compact JSON (cached): its ETag's source."""
         data = self._compact.get(ticket_id)
         if data is None:
-            data = self._compact[ticket_id] = ticket_json(self.get(ticket_id))
+            data = self._compact[ticket_id] = public_json(self.get(ticket_id))
         return data
 
-    def etag(self, ticket_id: int) -> str:
-        return etag_of(self.ticket_json(ticket_id))
+    def answer(self, ticket_id: int, reading: Reading) -> tuple[bytes, str]:
+        """The ticket as the API answers it at the reading's moment, and its ETag."""
+        ticket = self.get(ticket_id)
+        return reading.answer(ticket, self.stored_json(ticket_id), self.plan(ticket))
 
-    def list_json(self, tickets: Iterable[Ticket]) -> bytes:
-        """A JSON array of these tickets, from the cached serializations."""
-        return b"[" + b",".join([self.ticket_json(t["id"]) for t in tickets]) + b"]"
+    def list_json(self, tickets: Iterable[Ticket], reading: Reading) -> bytes:
+        """A JSON array of these tickets, from the cached serializations and plans."""
+        return b"[" + b",".join([self.answer(t["id"], reading)[0] for t in tickets]) + b"]"
 
-    def search(self, query: TicketQuery) -> tuple[list[Ticket], int]:
+    def search(self, query: TicketQuery, reading: Reading) -> tuple[list[Ticket], int]:
         """The page of tickets a query asks for, and how many matched before paging."""
-        matched = filter_tickets(self.tickets.values(), query, self._text_of)
+        matched = filter_tickets(self.tickets.values(), query, self._text_of, reading, self.plan)
         # The snapshot keeps tickets in id order (new ids are the highest): the default sort is free.
-        ordered = matched if query.sort == "id" else sort_tickets(matched, query.sort)
+        ordered = matched if query.sort == "id" else sort_tickets(matched, query.sort, reading, self.plan)
         return paginate(ordered, query.limit, query.offset), len(ordered)
 
-    def stats(self, query: StatsQuery) -> Stats:
+    def stats(self, query: StatsQuery, reading: Reading) -> Stats:
         """Counts of the tickets that match the filters, and what the history says per day."""
-        counts = count(filter_tickets(self.tickets.values(), query, self._text_of))
-        return {**counts, "per_day": per_day(self.log.content().days, query.days)}
+        counts = count(
+            filter_tickets(self.tickets.values(), query, self._text_of, reading, self.plan), reading, self.plan
+        )
+        return {
+            **counts,
+            "per_day": per_day(self.log.content().days, query.days, date.fromisoformat(reading.time[:10])),
+        }
 
-    def comments(self, ticket_id: int, page: Page) -> tuple[list[Comment], int]:
+    def comments(self, ticket_id: int, page: Page, internal: bool = True) -> tuple[list[Comment], int]:
         self.get(ticket_id)
-        comments = self.log.comments_of(ticket_id)
-        return _parsed(paginate(comments, page.limit, page.offset)), len(comments)
+        if internal:
+            comments = self.log.comments_of(ticket_id)
+            return _comments(paginate(comments, page.limit, page.offset)), len(comments)
+        shown = [c for c in _comments(self.log.comments_of(ticket_id)) if not c["internal"]]
+        return paginate(shown, page.limit, page.offset), len(shown)
 
-    def events(self, ticket_id: int, page: Page) -> tuple[list[Event], int]:
+    def internal_comments(self, ticket_id: int) -> set[int]:
+        """The ids of the ticket's internal notes (to hide their older, unmarked events from a viewer)."""
+        return {c["id"] for c in _comments(self.log.comments_of(ticket_id)) if c["internal"]}
+
+    def events(self, ticket_id: int, page: Page, internal: bool = True) -> tuple[list[Event], int]:
         events = self.log.events_of(ticket_id)
         if events is None and ticket_id not in self.tickets:
             raise TicketNotFound(ticket_id)  # no ticket ever had this id (or none since the history began)
         events = events or []
-        return _parsed(paginate(events, page.limit, page.offset)), len(events)
+        if internal:
+            return _parsed(paginate(events, page.limit, page.offset)), len(events)
+        hidden = self.internal_comments(ticket_id)
+        shown = [e for e in _parsed(events) if not about_internal(e, hidden)]
+        return paginate(shown, page.limit, page.offset), len(shown)
+
+    def feed(self, after: int, limit: int, internal: bool = True) -> list[Event]:
+        """Events after `after`, at most limit; for a viewer, those about internal notes left out."""
+        if internal:
+            return _parsed(self.log.feed(after, limit))
+        shown: list[Event] = []
+        while len(shown) < limit:
+            batch = _parsed(self.log.feed(after, limit))
+            if not batch:
+                break
+            shown += [e for e in batch if not about_internal(e, self.internal_comments(e["ticket_id"]))]
+            after = batch[-1]["id"]
+        return shown[:limit]
 
     def _text_of(self, ticket: Ticket) -> str:
         text = self._folded.get(ticket["id"])
@@ -115,20 +174,17 @@ class Snapshot:
             text = self._folded[ticket["id"]] = searchable_text(ticket)
         return text
 
-    def search_json(self, query: TicketQuery) -> tuple[bytes, int]:
-        """search() as a JSON array; the plain full listing is serialized once per version."""
-        if query == _ALL:
-            if self._all_json is None:
-                self._all_json = self.list_json(self.tickets.values())
-            return self._all_json, len(self.tickets)
-        page, total = self.search(query)
-        return self.list_json(page), total
+    def search_json(self, query: TicketQuery, reading: Reading) -> tuple[bytes, int]:
+        """search() as a JSON array."""
+        page, total = self.search(query, reading)
+        return self.list_json(page, reading), total
 
     def file_chunks(self) -> Iterable[bytes]:
         """The whole file, in pieces to write one after the other: 2-space indent, id order,
         non-ASCII as itself, final newline. Never joined into one big string: at 100 000 tickets
         that copy alone took longer than writing the file."""
-        head = pydantic_core.to_json({"next_id": self.next_id, **self.log.head()}, indent=2)[:-2]
+        policy = {} if self.policy is None else {"sla_policy": self.policy.model_dump(mode="json")}
+        head = pydantic_core.to_json({"next_id": self.next_id, **self.log.head(), **policy}, indent=2)[:-2]
         if not self.tickets:
             return [head + b',\n  "tickets": []\n}\n']
         pretty = self._pretty  # holds only ids of this version (Batch.result drops changed ones)
@@ -150,16 +206,21 @@ class Snapshot:
 class Batch:
     """The working copy that a group of mutations changes before one atomic write."""
 
-    def __init__(self, snap: Snapshot) -> None:
+    def __init__(self, snap: Snapshot, time: str) -> None:
         self.snap = snap
         self.tickets = dict(snap.tickets)
         self.changed: set[int] = set()
         self.replaced = False  # every ticket replaced (a copy): the file is written even when empty
-        self.time = now()
+        self.policy = snap.policy
+        self.time = time
         self.history = LogBatch(snap.log)
         # Lines past the log's committed end may name tickets this file no longer counts (a backup put back):
         # their ids are never handed out again.
         self.next_id = max(snap.next_id, self.history.past_ticket_id + 1)
+
+    @property
+    def sla(self) -> Policy:
+        return self.policy or NO_POLICY
 
     def _record(self, ticket_id: int, kind: str, changes: dict[str, Any], actor: str | None) -> None:
         event = {
@@ -178,34 +239,45 @@ class Batch:
         if ticket is None:
             raise TicketNotFound(ticket_id)
         if if_match is not None:
-            etag = etag_of(ticket_json(ticket))
+            etag = etag_of(public_json(ticket))
             if not etag_matches(if_match, etag):
                 raise PreconditionFailed(ticket_id, if_match, etag)
         return ticket
+
+    def _put(self, ticket: Ticket) -> None:
+        self.tickets[ticket["id"]] = ticket
+        self.changed.add(ticket["id"])
 
     # Each change records its event first: whatever may fail (reading the history) fails before the
     # batch's tickets are touched, so a change is applied whole, with its event, or not at all.
 
     def add(self, data: TicketCreate, actor: str | None = None) -> Ticket:
-        ticket: Ticket = {"id": self.next_id, **data.model_dump(), "created_at": self.time, "updated_at": self.time}  # type: ignore[typeddict-item]
+        ticket = created(data, self.next_id, self.time)
         self._record(ticket["id"], "created", changes_between(None, ticket), actor)
-        self.tickets[ticket["id"]] = ticket
+        self._put(ticket)
         self.next_id += 1
-        self.changed.add(ticket["id"])
         return ticket
 
     def update(
         self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None, actor: str | None = None
     ) -> Ticket:
         old = self.current(ticket_id, if_match)
-        new: Ticket = {**old, **changes.model_dump(exclude_unset=True)}  # type: ignore[typeddict-item]
-        if new == old:
+        new = changed(old, changes, self.time, self.sla)
+        if new is old:
             return old  # nothing changes: same updated_at, same ETag, no write, no event
-        new["updated_at"] = self.time
         self._record(ticket_id, "updated", changes_between(old, new), actor)
-        self.tickets[ticket_id] = new
-        self.changed.add(ticket_id)
+        self._put(new)
         return new
+
+    def update_many(self, ids: list[int], changes: TicketUpdate, actor: str | None = None) -> list[Ticket]:
+        """All or nothing: every new version is made (and may be refused) before any is put in place."""
+        olds = [self.current(ticket_id, None) for ticket_id in ids]
+        news = [changed(old, changes, self.time, self.sla) for old in olds]
+        for old, new in zip(olds, news, strict=True):
+            if new is not old:
+                self._record(new["id"], "updated", changes_between(old, new), actor)
+                self._put(new)
+        return news
 
     def delete(self, ticket_id: int, if_match: str | None = None, actor: str | None = None) -> None:
         self.current(ticket_id, if_match)
@@ -223,35 +295,103 @@ class Batch:
             "internal": new.internal,
             "created_at": self.time,
         }
+        after = commented(
+            ticket, new.author, new.internal, self.time, later_than(ticket["updated_at"], self.time), self.sla
+        )
         self.history.add_comment(comment)
-        self._record(ticket_id, "commented", comment_changes(comment["id"]), actor)
-        self.tickets[ticket_id] = {**ticket, "updated_at": later_than(ticket["updated_at"], self.time)}
-        self.changed.add(ticket_id)
-        return comment
+        changes = {**comment_changes(comment["id"], new.internal), **changes_between(ticket, after)}
+        self._record(ticket_id, "commented", changes, actor)
+        self._put(after)
+        return {**comment, "edited_at": None}
 
-    def replace_all(self, next_id: int, tickets: list[Ticket], replace: bool, name: str, history: History) -> None:
+    def _comment(self, ticket_id: int, comment_id: int, author: str | None) -> Comment:
+        """A comment as it is now (corrections applied); NotAuthor when author is given and is not its own."""
+        self.current(ticket_id, None)
+        found = next((c for c in _comments(self.history.comments_of(ticket_id)) if c["id"] == comment_id), None)
+        if found is None:
+            raise CommentNotFound(ticket_id, comment_id)
+        if author is not None and nfc(author) != nfc(found["author"]):
+            raise NotAuthor(ticket_id, comment_id, found["author"])
+        return found
+
+    def edit_comment(
+        self, ticket_id: int, comment_id: int, edit: CommentEdit, author: str | None, actor: str | None = None
+    ) -> Comment:
+        comment = self._comment(ticket_id, comment_id, author)
+        changes = edit_changes(comment, edit)
+        if not changes:
+            return comment
+        self._record(ticket_id, "comment_edited", changes, actor)
+        return edited(comment, {"at": self.time, "changes": changes})
+
+    def delete_comment(self, ticket_id: int, comment_id: int, author: str | None, actor: str | None = None) -> None:
+        comment = self._comment(ticket_id, comment_id, author)
+        self._record(ticket_id, "comment_deleted", deletion_changes(comment), actor)
+
+    def set_policy(self, policy: Policy) -> Policy:
+        """A new SLA policy: a ticket breached under the old one stays breached."""
+        if self.policy is not None and self.policy == policy:
+            return policy
+        for ticket in list(self.tickets.values()):
+            judged = breached_now(ticket, self.sla, self.time)
+            if judged is not ticket:
+                self._put(judged)
+        self.policy = policy
+        self.replaced = True  # every plan changes: the snapshot starts afresh
+        return policy
+
+    def replace_all(
+        self,
+        next_id: int,
+        tickets: list[Ticket],
+        replace: bool,
+        name: str,
+        history: History,
+        policy: Policy | None = None,
+    ) -> None:
         if self.tickets and not replace:
             raise StoreNotEmpty(name, len(self.tickets))
-        self.tickets = {t["id"]: t for t in sorted(tickets, key=lambda t: t["id"])}
+        self.tickets = {t["id"]: complete(t) for t in sorted(tickets, key=lambda t: t["id"])}
         highest = max(self.tickets, default=0)
         self.next_id = max(next_id, self.next_id, highest + 1)  # no id this file gave is handed out again
         self.history.replace_all(history.records, history.next_comment_id, history.next_event_id)
+        if policy is not None:
+            self.policy = policy
         self.replaced = True
 
     def result(self, log: Log) -> Snapshot:
         """The new snapshot, with its history as written, keeping the cached serializations of the
         unchanged tickets."""
         if self.replaced:
-            return Snapshot(self.next_id, self.tickets, log=log)
+            return Snapshot(self.next_id, self.tickets, log=log, policy=self.policy)
         compact, pretty, folded = dict(self.snap._compact), dict(self.snap._pretty), dict(self.snap._folded)
-        complete = len(pretty) == len(self.snap.tickets)  # then keep it complete: no scan at write time
+        plans = dict(self.snap._plans)
+        complete_pretty = len(pretty) == len(self.snap.tickets)  # then keep it complete: no scan at write time
         for ticket_id in self.changed:
             compact.pop(ticket_id, None)
             pretty.pop(ticket_id, None)
             folded.pop(ticket_id, None)
-            if complete and ticket_id in self.tickets:
+            plans.pop(ticket_id, None)
+            if complete_pretty and ticket_id in self.tickets:
                 pretty[ticket_id] = _dump_pretty(self.tickets[ticket_id])
-        return Snapshot(self.next_id, self.tickets, log=log, compact=compact, pretty=pretty, folded=folded)
+        return Snapshot(
+            self.next_id,
+            self.tickets,
+            log=log,
+            policy=self.policy,
+            compact=compact,
+            pretty=pretty,
+            folded=folded,
+            plans=plans,
+        )
+
+
+def _comments(items: Iterable[bytes]) -> list[Comment]:
+    """Comments kept as their JSON, as dicts, each with edited_at (null unless corrected)."""
+    comments = _parsed(items)
+    for comment in comments:
+        comment.setdefault("edited_at", None)
+    return comments
 
 
 def _parsed(items: Iterable[bytes]) -> list[Any]:

@@ -31,9 +31,11 @@ from tickets.engine.errors import (
     TicketError,
     shown,
 )
-from tickets.engine.history import Comment, Event, NewComment, Page
+from tickets.engine.history import Comment, CommentEdit, Event, NewComment, Page
 from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
+from tickets.engine.rules import Reading
 from tickets.engine.settings import LOCK_TIMEOUT_DEFAULT
+from tickets.engine.sla import Policy
 from tickets.engine.verify import Report, verify_history
 from tickets.stores.base import TicketStore
 from tickets.stores.json_file.file_format import parse_store
@@ -47,7 +49,7 @@ from tickets.stores.json_file.history_log import (
     read_log,
     set_aside_name,
 )
-from tickets.stores.json_file.snapshot import Batch, Snapshot, _parsed
+from tickets.stores.json_file.snapshot import Batch, Snapshot
 
 T = TypeVar("T")
 WRITER_IDLE = 5.0  # seconds a writer thread waits for the next write before it ends (a new write starts it again)
@@ -201,7 +203,7 @@ class JsonStore(TicketStore):
                 log.content()  # a server keeps its history parsed: then each version parses only its new lines
             except LogMoved:  # written again by another process since this version was read: read the new one
                 return self._load(self._disk_key())
-        return Snapshot(next_id, tickets, key=_stat_key(st), log=log)
+        return Snapshot(next_id, tickets, key=_stat_key(st), log=log, policy=head.get("sla_policy"))
 
     # ---- the seam (stores.TicketStore): what the routes and the CLI call
 
@@ -244,29 +246,42 @@ class JsonStore(TicketStore):
     async def get(self, ticket_id: int) -> Ticket:
         return (await self.current()).get(ticket_id)
 
-    async def get_json(self, ticket_id: int) -> bytes:
-        return (await self.current()).ticket_json(ticket_id)
+    async def policy(self) -> Policy:
+        return (await self.current()).sla
+
+    async def reading(self) -> Reading:
+        return (await self.current()).reading(self.now())
+
+    async def render(self, ticket: Ticket) -> tuple[bytes, str]:
+        snap = await self.current()
+        return snap.reading(self.now()).answer(ticket)
+
+    async def get_json(self, ticket_id: int) -> tuple[bytes, str]:
+        snap = await self.current()
+        return snap.answer(ticket_id, snap.reading(self.now()))
 
     async def search(self, query: TicketQuery) -> tuple[list[Ticket], int]:
-        return (await self.current()).search(query)
+        snap = await self.current()
+        return snap.search(query, snap.reading(self.now()))
 
     async def search_json(self, query: TicketQuery) -> tuple[bytes, int]:
-        return (await self.current()).search_json(query)
+        snap = await self.current()
+        return snap.search_json(query, snap.reading(self.now()))
 
     async def stats(self, query: StatsQuery) -> Stats:
-        return self._with_history(lambda snap: snap.stats(query))
+        return self._with_history(lambda snap: snap.stats(query, snap.reading(self.now())))
 
     async def count(self) -> int:
         return len((await self.current()).tickets)
 
-    async def comments(self, ticket_id: int, page: Page) -> tuple[list[Comment], int]:
-        return self._with_history(lambda snap: snap.comments(ticket_id, page))
+    async def comments(self, ticket_id: int, page: Page, internal: bool = True) -> tuple[list[Comment], int]:
+        return self._with_history(lambda snap: snap.comments(ticket_id, page, internal))
 
-    async def events(self, ticket_id: int, page: Page) -> tuple[list[Event], int]:
-        return self._with_history(lambda snap: snap.events(ticket_id, page))
+    async def events(self, ticket_id: int, page: Page, internal: bool = True) -> tuple[list[Event], int]:
+        return self._with_history(lambda snap: snap.events(ticket_id, page, internal))
 
-    async def feed(self, after: int, limit: int) -> list[Event]:
-        return _parsed(self._with_history(lambda snap: snap.log.feed(after, limit)))
+    async def feed(self, after: int, limit: int, internal: bool = True) -> list[Event]:
+        return self._with_history(lambda snap: snap.feed(after, limit, internal))
 
     async def add(self, data: TicketCreate, actor: str | None = None) -> Ticket:
         return await self.commit_async(partial(Batch.add, data=data, actor=actor))
@@ -278,8 +293,30 @@ class JsonStore(TicketStore):
             partial(Batch.update, ticket_id=ticket_id, changes=changes, if_match=if_match, actor=actor)
         )
 
+    async def update_many(self, ids: list[int], changes: TicketUpdate, actor: str | None = None) -> list[Ticket]:
+        return await self.commit_async(partial(Batch.update_many, ids=ids, changes=changes, actor=actor))
+
     async def delete(self, ticket_id: int, if_match: str | None = None, actor: str | None = None) -> None:
         await self.commit_async(partial(Batch.delete, ticket_id=ticket_id, if_match=if_match, actor=actor))
+
+    async def edit_comment(
+        self, ticket_id: int, comment_id: int, changes: CommentEdit, author: str | None, actor: str | None = None
+    ) -> Comment:
+        return await self.commit_async(
+            partial(
+                Batch.edit_comment, ticket_id=ticket_id, comment_id=comment_id, edit=changes, author=author, actor=actor
+            )
+        )
+
+    async def delete_comment(
+        self, ticket_id: int, comment_id: int, author: str | None, actor: str | None = None
+    ) -> None:
+        await self.commit_async(
+            partial(Batch.delete_comment, ticket_id=ticket_id, comment_id=comment_id, author=author, actor=actor)
+        )
+
+    async def set_policy(self, policy: Policy) -> Policy:
+        return await self.commit_async(partial(Batch.set_policy, policy=policy))
 
     async def add_comment(self, ticket_id: int, comment: NewComment, actor: str | None = None) -> Comment:
         return await self.commit_async(partial(Batch.comment, ticket_id=ticket_id, new=comment, actor=actor))
@@ -290,7 +327,13 @@ class JsonStore(TicketStore):
         return snap.next_id, list(snap.tickets.values()), history
 
     async def replace_all(
-        self, next_id: int, tickets: list[Ticket], *, replace: bool, history: History | None = None
+        self,
+        next_id: int,
+        tickets: list[Ticket],
+        *,
+        replace: bool,
+        history: History | None = None,
+        policy: Policy | None = None,
     ) -> None:
         await self.commit_async(
             partial(
@@ -300,6 +343,7 @@ class JsonStore(TicketStore):
                 replace=replace,
                 name=self.name,
                 history=history or History(),
+                policy=policy,
             )
         )
 
@@ -385,13 +429,13 @@ class JsonStore(TicketStore):
         try:
             self._acquire(min(p.deadline for p in pending))
             try:
-                batch = Batch(self._checked_snapshot())
+                batch = Batch(self._checked_snapshot(), self.now())
                 for p in pending:
                     try:
                         p.result = p.change(batch)
                     except TicketError as exc:
                         p.error = exc
-                if batch.changed or batch.replaced:
+                if batch.changed or batch.replaced or batch.history.changed:
                     self._save(batch)
             finally:
                 self._lock.release()
