@@ -242,7 +242,12 @@ def history_agrees(place: TicketStore | Path | str) -> tuple[int, int]:
                     state[field] = change["to"]
             elif e["type"] == "commented":
                 commented.add(e["changes"]["comment_id"]["to"])
-            else:
+                for field, change in e["changes"].items():  # a first response
+                    if field not in ("comment_id", "internal"):
+                        state[field] = change["to"]
+            elif e["type"] == "comment_deleted":
+                commented.discard(e["changes"]["comment_id"]["from"])
+            elif e["type"] == "deleted":
                 replayed[e["ticket_id"]] = None
     for ticket_id, state in replayed.items():
         if state is None:

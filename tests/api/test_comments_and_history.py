@@ -27,6 +27,7 @@ def test_a_comment_is_created_listed_and_found_at_its_location(client: TestClien
         "body": "Je passe à 14 h.",
         "internal": False,
         "created_at": comment["created_at"],
+        "edited_at": None,
     }
     assert response.headers["Location"] == f"/tickets/3/comments/{comment['id']}"
     assert client.get(response.headers["Location"]).json() == comment
@@ -116,7 +117,10 @@ def test_every_change_is_in_the_history_with_who_and_what(client: TestClient) ->
         "status": {"from": "open", "to": "in_progress"},
         "assignee": {"from": None, "to": "karim"},
     }
-    assert events[2]["changes"] == {"comment_id": {"from": None, "to": comment["id"]}}
+    assert events[2]["changes"] == {  # a first public reply: the ticket's first response
+        "comment_id": {"from": None, "to": comment["id"]},
+        "first_response_at": {"from": None, "to": events[2]["at"]},
+    }
     assert events[3]["changes"] == {} and all(e["ticket_id"] == ticket_id for e in events)
     assert [e["id"] for e in events] == sorted(e["id"] for e in events)
     assert events[0]["at"] == created.json()["created_at"]

@@ -21,12 +21,16 @@ SAMPLE = [
 def test_count_has_every_key_even_zero() -> None:
     assert count([]) == {
         "total": 0,
-        "by_status": {"open": 0, "in_progress": 0, "closed": 0},
+        "by_status": {"open": 0, "in_progress": 0, "waiting": 0, "closed": 0},
         "by_priority": {"low": 0, "medium": 0, "high": 0, "urgent": 0},
+        "by_tag": {},
+        "sla": {"none": 0, "on_track": 0, "paused": 0, "met": 0, "breached": 0},
+        "first_response_minutes_median": None,
+        "resolution_minutes_median": None,
     }
     stats = count(SAMPLE)
     assert stats["total"] == 4
-    assert stats["by_status"] == {"open": 2, "in_progress": 1, "closed": 1}
+    assert stats["by_status"] == {"open": 2, "in_progress": 1, "waiting": 0, "closed": 1}
     assert stats["by_priority"] == {"low": 1, "medium": 0, "high": 1, "urgent": 2}
 
 

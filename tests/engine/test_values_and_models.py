@@ -33,7 +33,7 @@ def test_status_accepts_case_and_french(typed: str, stored: str) -> None:
     assert parse_status(typed) == stored
 
 
-@pytest.mark.parametrize("typed", ["", "done", "opened", "fermée", "en-attente"])
+@pytest.mark.parametrize("typed", ["", "done", "opened", "fermée", "attente"])
 def test_unknown_status_names_the_value(typed: str) -> None:
     with pytest.raises(ValueError, match="unknown status"):
         parse_status(typed)
@@ -74,6 +74,8 @@ def test_creation_trims_title_and_fills_defaults() -> None:
         "status": "open",
         "priority": "medium",
         "assignee": None,
+        "requester": None,
+        "tags": [],
     }
 
 

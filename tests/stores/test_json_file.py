@@ -15,7 +15,7 @@ from conftest import lock_held_by_another_process, sync, ticket
 from tickets.engine.errors import PreconditionFailed, StoreBusy, StoreUnreadable, StoreWriteFailed, TicketNotFound
 from tickets.engine.models import TicketCreate, TicketUpdate
 from tickets.engine.rules import count
-from tickets.stores.json_file import JsonStore, snapshot
+from tickets.stores.json_file import JsonStore
 from tickets.stores.json_file import store as json_store
 
 
@@ -30,7 +30,9 @@ def test_test_data_is_valid_and_varied(store: JsonStore) -> None:
     snap = store.snapshot()
     stats = count(snap.tickets.values())
     assert stats["total"] >= 12
-    assert all(stats["by_status"].values()) and all(stats["by_priority"].values())
+    # The test data predates the waiting status: the help desk's tests (tests/api/test_help_desk.py) make their own.
+    assert all(n for status, n in stats["by_status"].items() if status != "waiting")
+    assert all(stats["by_priority"].values())
     assert snap.next_id > max(snap.tickets)
 
 
@@ -118,9 +120,9 @@ def test_ids_are_never_reused_even_after_deleting_the_highest_across_restarts(ti
     assert sync(again.add(TicketCreate(title="Après redémarrage")))["id"] == newest["id"] + 1
 
 
-def test_update_changes_updated_at_only_when_a_value_changes(store: JsonStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_update_changes_updated_at_only_when_a_value_changes(store: JsonStore) -> None:
     before = store.snapshot().get(3)
-    monkeypatch.setattr(snapshot, "now", lambda: "2030-01-01T00:00:00Z")
+    store.now = lambda: "2030-01-01T00:00:00Z"
     same = sync(store.update(3, TicketUpdate(status=before["status"], title=f"  {before['title']} ")))
     assert same == before
     changed = sync(store.update(3, TicketUpdate(status="fermé")))
@@ -144,14 +146,14 @@ def test_unknown_id_raises_not_found(store: JsonStore) -> None:
 
 
 def test_if_match_guards_update_and_delete(store: JsonStore) -> None:
-    etag = store.snapshot().etag(3)
+    etag = sync(store.get_json(3))[1]
     sync(store.update(3, TicketUpdate(priority="urgent"), if_match=etag))
     with pytest.raises(PreconditionFailed, match="ticket 3 has changed"):
         sync(store.update(3, TicketUpdate(priority="low"), if_match=etag))
     with pytest.raises(PreconditionFailed):
         sync(store.delete(3, if_match=etag))
     assert store.snapshot().get(3)["priority"] == "urgent"
-    sync(store.delete(3, if_match=store.snapshot().etag(3)))
+    sync(store.delete(3, if_match=sync(store.get_json(3))[1]))
 
 
 def test_sees_changes_made_by_hand(store: JsonStore, tickets_file: Path) -> None:

@@ -47,7 +47,7 @@ def _validated(model: type[BaseModel], **values: Any) -> Any:
 
 def _given_fields(args: argparse.Namespace) -> dict[str, Any]:
     """The ticket fields given on the command line (title, description, status, priority, assignee)."""
-    return {name: getattr(args, name) for name in TicketUpdate.model_fields if getattr(args, name) is not None}
+    return {name: getattr(args, name) for name in TicketUpdate.model_fields if getattr(args, name, None) is not None}
 
 
 async def cmd_stats(args: argparse.Namespace, store: TicketStore) -> None:

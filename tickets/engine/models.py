@@ -66,23 +66,6 @@ class RequesterIn(BaseModel):
 
 Tags = Annotated[list[Tag], AfterValidator(lambda tags: sorted(set(tags))), Field(max_length=TAGS_MAX)]
 
-_TICKET_EXAMPLE: dict[str, JsonValue] = {
-    "id": 3,
-    "title": "Imprimante du 2e étage hors service",
-    "description": "Bourrage papier permanent, le voyant clignote en orange.",
-    "status": "in_progress",
-    "priority": "high",
-    "assignee": "karim.benali",
-    "requester": {"name": "Claire Dubois", "email": "claire.dubois@example.fr"},
-    "tags": ["impression", "materiel"],
-    "created_at": "2026-11-20T09:14:00Z",
-    "updated_at": "2026-11-20T10:02:31Z",
-    "first_response_at": "2026-11-20T09:40:00Z",
-    "resolved_at": None,
-    "first_response_due": "2026-11-20T10:14:00Z",
-    "resolution_due": "2026-11-23T09:14:00Z",
-    "sla_state": "on_track",
-}
 
 # The fields a ticket stores and the API shows, in the order both write them; then what the service keeps for the
 # SLA clocks (never shown: tickets.engine.sla), and what it computes at each reading.
@@ -142,27 +125,6 @@ def complete(ticket: Ticket) -> Ticket:
         return ticket
     full = {**HELP_DESK_DEFAULTS, **ticket}
     return {key: full[key] for key in (*PUBLIC_FIELDS, *CLOCK_FIELDS)}  # type: ignore[return-value]
-
-
-@with_config(ConfigDict(extra="forbid", json_schema_extra={"examples": [_TICKET_EXAMPLE]}))
-class TicketOut(TypedDict):
-    """A ticket as the API returns it: what it stores, and its SLA as of the moment of the answer."""
-
-    id: int
-    title: str
-    description: str
-    status: Status
-    priority: Priority
-    assignee: str | None
-    requester: Requester | None
-    tags: list[str]
-    created_at: str
-    updated_at: str
-    first_response_at: str | None
-    resolved_at: str | None
-    first_response_due: str | None
-    resolution_due: str | None
-    sla_state: SlaState
 
 
 @with_config(ConfigDict(extra="forbid"))

@@ -26,7 +26,8 @@ from tickets.api.responses import (
     TOO_LARGE,
     TOTAL,
 )
-from tickets.engine.models import BulkUpdate, TicketCreate, TicketOut, TicketQuery, TicketUpdate
+from tickets.api.schemas import Ticket
+from tickets.engine.models import BulkUpdate, TicketCreate, TicketQuery, TicketUpdate
 from tickets.engine.rules import etag_matches
 
 router = APIRouter(tags=["tickets"])
@@ -35,7 +36,7 @@ router = APIRouter(tags=["tickets"])
 @router.get(
     "/tickets",
     summary="List tickets",
-    response_model=list[TicketOut],
+    response_model=list[Ticket],
     dependencies=ONCE,
     responses={200: {"headers": TOTAL}, 400: BAD_REQUEST},
 )
@@ -49,7 +50,7 @@ async def list_tickets(request: Request, query: Annotated[TicketQuery, Query()])
     "/tickets",
     summary="Create a ticket",
     status_code=status.HTTP_201_CREATED,
-    response_model=TicketOut,
+    response_model=Ticket,
     responses={201: {"headers": {**LOCATION, **ETAG}}, 400: BAD_REQUEST, 403: FORBIDDEN, 413: TOO_LARGE},
 )
 async def create_ticket(data: TicketCreate, request: Request, x_actor: ActorHeader = None) -> Response:
@@ -62,7 +63,7 @@ async def create_ticket(data: TicketCreate, request: Request, x_actor: ActorHead
 @router.get(
     "/tickets/{ticket_id}",
     summary="Read a ticket",
-    response_model=TicketOut,
+    response_model=Ticket,
     responses={
         200: {"headers": ETAG},
         304: {"description": "If-None-Match names the current ETag", "headers": ETAG},
@@ -84,7 +85,7 @@ async def read_ticket(ticket_id: TicketId, request: Request) -> Response:
 @router.patch(
     "/tickets/{ticket_id}",
     summary="Update a ticket",
-    response_model=TicketOut,
+    response_model=Ticket,
     responses={200: {"headers": ETAG}, 400: BAD_REQUEST, 403: FORBIDDEN, 404: NOT_FOUND, 412: STALE, 413: TOO_LARGE},
 )
 async def update_ticket(
@@ -104,7 +105,7 @@ async def update_ticket(
 @router.patch(
     "/tickets",
     summary="Change many tickets at once",
-    response_model=list[TicketOut],
+    response_model=list[Ticket],
     responses={400: BAD_REQUEST, 403: FORBIDDEN, 404: NOT_FOUND, 413: TOO_LARGE},
 )
 async def update_tickets(bulk: BulkUpdate, request: Request, x_actor: ActorHeader = None) -> Response:
