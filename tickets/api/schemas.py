@@ -6,7 +6,7 @@ from pydantic import ConfigDict, JsonValue, with_config
 from typing_extensions import TypedDict
 
 from tickets.engine.models import Requester, SlaState
-from tickets.engine.values import Priority, Status
+from tickets.engine.values import Priority, Status, Timestamp
 
 _TICKET_EXAMPLE: dict[str, JsonValue] = {
     "id": 3,
@@ -39,10 +39,10 @@ class Ticket(TypedDict):
     assignee: str | None
     requester: Requester | None
     tags: list[str]
-    created_at: str
-    updated_at: str
-    first_response_at: str | None
-    resolved_at: str | None
-    first_response_due: str | None
-    resolution_due: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    first_response_at: Timestamp | None
+    resolved_at: Timestamp | None
+    first_response_due: Timestamp | None
+    resolution_due: Timestamp | None
     sla_state: SlaState
