@@ -20,7 +20,7 @@ FRIDAY_1750 = "2026-11-27T16:50:00Z"  # Friday 27 November 2026, 17:50 in Paris
 HOURS = [["09:00", "12:30"], ["13:30", "18:00"]]
 POLICY: dict[str, Any] = {
     "timezone": "Europe/Paris",
-    "business_hours": {**{d: HOURS for d in ("mon", "tue", "wed", "thu", "fri")}, "sat": [], "sun": []},
+    "business_hours": {**dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), HOURS), "sat": [], "sun": []},
     "holidays": ["2026-12-25", "2027-01-01"],
     "targets": {
         "urgent": {"first_response": 30, "resolution": 240},

@@ -17,8 +17,8 @@ from tickets.api.app import create_app
 from tickets.api.responses import MAX_BODY_BYTES
 from tickets.engine.errors import SettingInvalid
 from tickets.engine.models import COMPUTED_FIELDS, PUBLIC_FIELDS
-from tickets.engine.workflow import public
 from tickets.engine.values import real_timestamp
+from tickets.engine.workflow import public
 from tickets.stores import TicketStore
 
 Stored = Callable[[], tuple[int, dict[int, Any]]]  # the `stored` fixture: what the store holds

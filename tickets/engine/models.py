@@ -84,6 +84,7 @@ PUBLIC_FIELDS = (
     "resolved_at",
 )
 CLOCK_FIELDS = ("paused", "sla_breached")
+STORED_FIELDS = (*PUBLIC_FIELDS, *CLOCK_FIELDS)
 COMPUTED_FIELDS = ("first_response_due", "resolution_due", "sla_state")
 HELP_DESK_DEFAULTS: dict[str, Any] = {
     "requester": None,
@@ -121,10 +122,10 @@ class Ticket(TypedDict):
 
 def complete(ticket: Ticket) -> Ticket:
     """A ticket with every field, in the stored order: one written before the help desk gets its defaults."""
-    if len(ticket) == len(PUBLIC_FIELDS) + len(CLOCK_FIELDS):
+    if tuple(ticket) == STORED_FIELDS:
         return ticket
     full = {**HELP_DESK_DEFAULTS, **ticket}
-    return {key: full[key] for key in (*PUBLIC_FIELDS, *CLOCK_FIELDS)}  # type: ignore[return-value]
+    return {key: full[key] for key in STORED_FIELDS}  # type: ignore[return-value]
 
 
 @with_config(ConfigDict(extra="forbid"))

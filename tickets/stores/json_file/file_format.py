@@ -4,6 +4,7 @@ ticket is written in it."""
 from __future__ import annotations
 
 import codecs
+import json
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +105,44 @@ def _colons_in(value: Any) -> int:
     return value.count(":") if isinstance(value, str) else 0
 
 
+def dump_policy(policy: Policy) -> bytes:
+    """The SLA policy as it stands in the file's head: one line per setting, per day and per priority, so
+    that a change of the hours of one day is one line of a diff."""
+    data = policy.model_dump(mode="json")
+
+    def inline(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+    def block(mapping: dict[str, Any]) -> str:
+        if not mapping:
+            return "{}"
+        items = [f'      "{key}": {inline(value)}' for key, value in mapping.items()]
+        return "{\n" + ",\n".join(items) + "\n    }"
+
+    hours = data["business_hours"]
+    lines = [
+        f'    "timezone": {inline(data["timezone"])}',
+        f'    "business_hours": {"null" if hours is None else block(hours)}',
+        f'    "holidays": {inline(data["holidays"])}',
+        f'    "targets": {block(data["targets"])}',
+    ]
+    return ("{\n" + ",\n".join(lines) + "\n  }").encode()
+
+
+_INLINE = (b"requester", b"tags", b"paused")
+
+
 def _dump_pretty(ticket: Ticket) -> bytes:
-    """The ticket as it stands in the file: indented by 2, nested 4 deep in the tickets array."""
-    return b"    " + pydantic_core.to_json(ticket, indent=2).replace(b"\n", b"\n    ")
+    """The ticket as it stands in the file: indented by 2, nested 4 deep in the tickets array, one line per field
+    (its requester, tags and pauses written compactly on theirs). A JSON string never holds a raw newline, so
+    the indented form of a value is found only where that value is."""
+    text = pydantic_core.to_json(ticket, indent=2)
+    for key in _INLINE:
+        value = ticket.get(key.decode())  # type: ignore[call-overload]
+        if value:
+            nested = pydantic_core.to_json(value, indent=2).replace(b"\n", b"\n  ")
+            text = text.replace(b'"%s": %s' % (key, nested), b'"%s": %s' % (key, pydantic_core.to_json(value)), 1)
+    return b"    " + text.replace(b"\n", b"\n    ")
 
 
 # --------------------------------------------------------------------------- snapshots

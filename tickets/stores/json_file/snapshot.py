@@ -48,7 +48,7 @@ from tickets.engine.rules import (
 from tickets.engine.sla import NO_POLICY, Plan, Policy, plan_of
 from tickets.engine.values import nfc
 from tickets.engine.workflow import breached_now, changed, commented, created
-from tickets.stores.json_file.file_format import _dump_pretty
+from tickets.stores.json_file.file_format import _dump_pretty, dump_policy
 from tickets.stores.json_file.history_log import Log, LogBatch
 
 
@@ -183,8 +183,9 @@ class Snapshot:
         """The whole file, in pieces to write one after the other: 2-space indent, id order,
         non-ASCII as itself, final newline. Never joined into one big string: at 100 000 tickets
         that copy alone took longer than writing the file."""
-        policy = {} if self.policy is None else {"sla_policy": self.policy.model_dump(mode="json")}
-        head = pydantic_core.to_json({"next_id": self.next_id, **self.log.head(), **policy}, indent=2)[:-2]
+        head = pydantic_core.to_json({"next_id": self.next_id, **self.log.head()}, indent=2)[:-2]
+        if self.policy is not None:
+            head += b',\n  "sla_policy": ' + dump_policy(self.policy)
         if not self.tickets:
             return [head + b',\n  "tickets": []\n}\n']
         pretty = self._pretty  # holds only ids of this version (Batch.result drops changed ones)
