@@ -36,3 +36,24 @@ def test_key_names_are_read_in_nfc(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TICKETS_API_KEYS", "zo\u00e9:k1,zo\u0065\u0301:k2")  # one name, spelled two ways
     with pytest.raises(SettingInvalid, match="is given twice"):
         Settings.from_environment()
+
+
+def test_named_keys_take_a_role_admin_by_default() -> None:
+    settings = Settings.from_environment({"TICKETS_API_KEYS": "ana:k1, karim:k2:agent ,vera:k3:viewer"})
+    assert dict(settings.api_keys) == {"k1": "ana", "k2": "karim", "k3": "vera"}
+    assert dict(settings.key_roles) == {"k1": "admin", "k2": "agent", "k3": "viewer"}
+
+
+@pytest.mark.parametrize("setting", ["ana:k1:boss", "ana:k1:admin:x", "ana:k1:", "ana:k:1:agent"])
+def test_an_unknown_role_or_a_colon_in_a_key_is_refused(setting: str) -> None:
+    with pytest.raises(SettingInvalid, match="TICKETS_API_KEYS: entry 1") as problem:
+        Settings.from_environment({"TICKETS_API_KEYS": setting})
+    assert "k1" not in str(problem.value)
+
+
+def test_tickets_now_pins_the_clock_or_is_refused() -> None:
+    assert Settings.from_environment({"TICKETS_NOW": "2026-11-27T16:50:00Z"}).now == "2026-11-27T16:50:00Z"
+    assert Settings.from_environment({}).now is None
+    for value in ("demain", "2026-11-27 16:50", "2026-13-01T00:00:00Z"):
+        with pytest.raises(SettingInvalid, match="TICKETS_NOW"):
+            Settings.from_environment({"TICKETS_NOW": value})

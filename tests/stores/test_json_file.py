@@ -13,8 +13,9 @@ import pytest
 
 from conftest import lock_held_by_another_process, sync, ticket
 from tickets.engine.errors import PreconditionFailed, StoreBusy, StoreUnreadable, StoreWriteFailed, TicketNotFound
-from tickets.engine.models import TicketCreate, TicketUpdate
+from tickets.engine.models import STORED_FIELDS, TicketCreate, TicketUpdate
 from tickets.engine.rules import count
+from tickets.engine.sla import NO_POLICY, Policy
 from tickets.stores.json_file import JsonStore
 from tickets.stores.json_file import store as json_store
 
@@ -273,3 +274,30 @@ def test_an_unexpected_error_acknowledges_no_change_of_the_batch(
     batch = sync(one_group_commit())
     assert all(p.done and isinstance(p.error, ValueError) for p in batch)
     assert tickets_file.read_bytes() == before
+
+
+def test_a_file_from_before_the_help_desk_loads_and_is_written_whole(store: JsonStore, tickets_file: Path) -> None:
+    """The test data predates requesters, tags and the SLA: it loads as is, every ticket shows the defaults, and
+    the next write stores every field of every ticket (and no policy, since none was set)."""
+    raw = tickets_file.read_text()
+    assert "requester" not in raw and "sla_policy" not in raw
+    body, _ = sync(store.get_json(3))
+    ticket = json.loads(body)
+    assert (ticket["requester"], ticket["tags"], ticket["sla_state"]) == (None, [], "none")
+    assert sync(store.policy()) == NO_POLICY
+    sync(store.update(3, TicketUpdate(add_tags=["imprimante"])))
+    written = json.loads(tickets_file.read_text())
+    assert "sla_policy" not in written
+    assert all(list(t) == list(STORED_FIELDS) for t in written["tickets"])
+    assert JsonStore(tickets_file).snapshot().get(3)["tags"] == ["imprimante"]
+
+
+def test_the_policy_is_kept_in_the_file_head(store: JsonStore, tickets_file: Path) -> None:
+    policy = Policy(timezone="Europe/Paris", targets={"urgent": {"first_response": 30}})
+    sync(store.set_policy(policy))
+    assert json.loads(tickets_file.read_text())["sla_policy"]["timezone"] == "Europe/Paris"
+    assert sync(JsonStore(tickets_file).policy()) == policy
+    text = tickets_file.read_text().replace('"Europe/Paris"', '"Europe/Nowhere"')
+    tickets_file.write_text(text)
+    with pytest.raises(StoreUnreadable, match="sla_policy.timezone"):
+        JsonStore(tickets_file).snapshot()

@@ -160,11 +160,17 @@ class Snapshot:
         if internal:
             return _parsed(self.log.feed(after, limit))
         shown: list[Event] = []
+        hidden: dict[int, set[int]] = {}  # each ticket's internal notes, found once per call
         while len(shown) < limit:
             batch = _parsed(self.log.feed(after, limit))
             if not batch:
                 break
-            shown += [e for e in batch if not about_internal(e, self.internal_comments(e["ticket_id"]))]
+            for e in batch:
+                notes = hidden.get(e["ticket_id"])
+                if notes is None:
+                    notes = hidden[e["ticket_id"]] = self.internal_comments(e["ticket_id"])
+                if not about_internal(e, notes):
+                    shown.append(e)
             after = batch[-1]["id"]
         return shown[:limit]
 
