@@ -205,10 +205,22 @@ class Calendar:
         return found
 
     def _utc(self, day: date, minute: int) -> int:
+        """The first instant at which the local clock reads day and minute or later: an ambiguous time (the clock
+        set back) is its first occurrence, a time that does not exist (the clock set forward) is the change."""
         if minute == 24 * 60:
             day, minute = day + timedelta(days=1), 0
         local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=self.zone)
-        return (local - _UNIX) // timedelta(microseconds=1)
+        late = (local - _UNIX) // timedelta(seconds=1)
+        early = (local.replace(fold=1) - _UNIX) // timedelta(seconds=1)
+        if early < late:  # in a gap: the clock reads before it at `early`, after it at `late`
+            wall = local.replace(tzinfo=None)
+            while late - early > 1:
+                middle = (early + late) // 2
+                if (_UNIX + timedelta(seconds=middle)).astimezone(self.zone).replace(tzinfo=None) >= wall:
+                    late = middle
+                else:
+                    early = middle
+        return late * MICRO
 
     def _total(self, ordinal: int) -> int:
         return sum(end - start for start, end in self.intervals(ordinal))
