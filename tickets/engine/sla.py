@@ -18,6 +18,7 @@ plan is computed from stored times only, never by replaying the history; view() 
 from __future__ import annotations
 
 import bisect
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -174,6 +175,7 @@ class Calendar:
 
     The business intervals of each local day are computed in UTC with the zone's rules (so a day of a DST change
     has the hours it really has), and their running sums are kept in one list, extended as dates are asked for.
+    One calendar serves every thread (the event loop, the store's writer): a lock keeps the list whole.
     """
 
     def __init__(self, policy: Policy) -> None:
@@ -187,6 +189,7 @@ class Calendar:
         self._first = ORIGIN  # the ordinal of _cum[0]
         self._cum = [0]  # _cum[i]: business microseconds from ORIGIN's midnight to the midnight of day _first + i
         self._days: dict[int, list[tuple[int, int]]] = {}
+        self._lock = threading.Lock()
 
     def intervals(self, ordinal: int) -> list[tuple[int, int]]:
         """The business intervals of a local date, as (start, end) microseconds since 1970 (UTC)."""
@@ -244,8 +247,9 @@ class Calendar:
     def at(self, us: int) -> int:
         """B(t): business microseconds from the origin to the instant t (microseconds since 1970)."""
         ordinal = self.local_ordinal(us)
-        self._cover(ordinal)
-        b = self._cum[ordinal - self._first]
+        with self._lock:
+            self._cover(ordinal)
+            b = self._cum[ordinal - self._first]
         for start, end in self.intervals(ordinal):
             if us <= start:
                 break
@@ -255,13 +259,14 @@ class Calendar:
     def instant(self, b: int) -> int:
         """The first instant t at which B(t) = b (a due time at the end of a day's hours is that end, not the
         next morning)."""
-        while b <= self._cum[0]:
-            self._cover(self._first - 366)
-        while b > self._cum[-1]:
-            self._cover(self._first + len(self._cum) + 365)
-        i = bisect.bisect_left(self._cum, b) - 1  # _cum[i] < b <= _cum[i + 1]
-        rest = b - self._cum[i]
-        for start, end in self.intervals(self._first + i):
+        with self._lock:
+            while b <= self._cum[0]:
+                self._cover(self._first - 366)
+            while b > self._cum[-1]:
+                self._cover(self._first + len(self._cum) + 365)
+            i = bisect.bisect_left(self._cum, b) - 1  # _cum[i] < b <= _cum[i + 1]
+            rest, ordinal = b - self._cum[i], self._first + i
+        for start, end in self.intervals(ordinal):
             if rest <= end - start:
                 return start + rest
             rest -= end - start
