@@ -749,3 +749,27 @@ def test_a_day_has_the_business_time_its_clock_shows(data: st.DataObject) -> Non
         expected = _clock_minutes(policy, day)
         if expected is not None:
             assert sum(e - s for s, e in spans) == expected * MINUTE
+
+
+def test_a_calendar_shared_by_threads_stays_whole() -> None:
+    """The store's writer thread and the event loop use the same calendar (calendar_of): extending its running
+    sums from two threads at once appended a day twice, and every later due time was a day off."""
+    import sys
+    import threading
+
+    policy = Policy.model_validate({"timezone": "Europe/Paris", "business_hours": {"mon": [["09:00", "18:00"]]}})
+    far = micros("2030-01-07T12:00:00Z")
+    expected = Calendar(policy).at(far)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(5):
+            cal = Calendar(policy)
+            threads = [threading.Thread(target=cal.at, args=(far,)) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert cal.at(far) == expected
+    finally:
+        sys.setswitchinterval(interval)
