@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from conftest import ROOT
-from tickets.cli import commands
+from tickets.cli import conversation
 from tickets.cli.main import main
 from tickets.cli.output import BAR_WIDTH, bar_chart
 from tickets.engine.rules import count
@@ -218,7 +218,7 @@ def test_cli_largest_numbers_in_range_are_answered(capsys: pytest.CaptureFixture
 def test_cli_comments_and_history_show_everything_a_page_at_a_time(
     capsys: pytest.CaptureFixture[str], store_args: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(commands, "CLI_PAGE", 2)  # the API's largest page is 1000: five comments make three pages
+    monkeypatch.setattr(conversation, "CLI_PAGE", 2)  # the API's largest page is 1000: five comments make three pages
     for n in range(1, 6):
         assert run(capsys, "comment", "3", f"réponse {n}", "--actor", "karim", *store_args)[0] == 0
     code, out, _ = run(capsys, "comments", "3", *store_args)

@@ -85,13 +85,46 @@ def test_list_offset(capsys: pytest.CaptureFixture[str], store_args: list[str]) 
 @pytest.mark.parametrize(
     ("command", "values"),
     [
-        ("list", ["open, in_progress, closed", "low, medium, high, urgent", "haute", "priority", "-priority"]),
-        ("add", ["open, in_progress, closed", "low, medium, high, urgent", "fermé"]),
-        ("update", ["open, in_progress, closed", "low, medium, high, urgent", "quotes optional"]),
+        (
+            ["list"],
+            [
+                "open, in_progress, waiting, closed",
+                "low, medium, high, urgent",
+                "haute",
+                "priority",
+                "-priority",
+                "due",
+                "none, on_track, paused, met, breached",
+                "--unassigned",
+                "--requester",
+                "--tag",
+                "--due-before",
+                "2026-11-30T09:00:00Z",
+            ],
+        ),
+        (["add"], ["open, in_progress, waiting, closed", "en attente", "low, medium, high, urgent", "fermé", "--tag"]),
+        (
+            ["update"],
+            [
+                "open, in_progress, waiting, closed",
+                "en attente",
+                "low, medium, high, urgent",
+                "quotes optional",
+                "--no-requester",
+                "--add-tag",
+                "--remove-tag",
+                "all or nothing",
+            ],
+        ),
+        (["comment-edit"], ["--body", "--internal", "--public"]),
+        (
+            ["sla", "set"],
+            ["Europe/Paris", "mon, tue, wed, thu, fri, sat, sun", "low, medium, high, urgent", "standard input"],
+        ),
     ],
 )
-def test_help_lists_the_accepted_values(command: str, values: list[str]) -> None:
-    run = cli(command, "--help", text=True)
+def test_help_lists_the_accepted_values(command: list[str], values: list[str]) -> None:
+    run = cli(*command, "--help", text=True)
     assert run.returncode == 0
     for value in values:
         assert value in " ".join(run.stdout.split()), value

@@ -13,34 +13,50 @@ from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
-from tickets.cli.commands import (
-    UsageError,
-    cmd_add,
-    cmd_backup,
-    cmd_comment,
-    cmd_comments,
-    cmd_copy,
-    cmd_delete,
-    cmd_history,
-    cmd_list,
-    cmd_show,
-    cmd_stats,
-    cmd_update,
-    cmd_verify,
-    place,
-)
-from tickets.engine.errors import SettingInvalid, TicketError
+from pydantic import TypeAdapter, ValidationError
+
+from tickets.cli.commands import cmd_add, cmd_delete, cmd_list, cmd_show, cmd_stats, cmd_update
+from tickets.cli.conversation import cmd_comment, cmd_comment_delete, cmd_comment_edit, cmd_comments, cmd_history
+from tickets.cli.inputs import UsageError
+from tickets.cli.maintenance import cmd_backup, cmd_copy, cmd_sla_set, cmd_sla_show, cmd_verify, place
+from tickets.engine.errors import InvalidChange, SettingInvalid, TicketError
 from tickets.engine.history import AUTHOR_MAX, BODY_MAX, PAGE_MAX
-from tickets.engine.models import DAYS_DEFAULT, DAYS_MAX
+from tickets.engine.models import BULK_MAX, DAYS_DEFAULT, DAYS_MAX, SLA_STATES
 from tickets.engine.settings import Settings
-from tickets.engine.values import ASSIGNEE_MAX, DESCRIPTION_MAX, NUMBER_MAX, SORT_KEYS, TITLE_MAX
+from tickets.engine.sla import WEEKDAYS
+from tickets.engine.values import (
+    ASSIGNEE_MAX,
+    DESCRIPTION_MAX,
+    NUMBER_MAX,
+    PRIORITIES,
+    PRIORITY_ALIASES,
+    SORT_KEYS,
+    STATUSES,
+    TAG_MAX,
+    TAGS_MAX,
+    TITLE_MAX,
+    Timestamp,
+)
 from tickets.stores.choice import open_store
+
+TIME = TypeAdapter(Timestamp)
 
 
 def _etag_argument(value: str) -> str:
     """--if-match takes the ETag as `show` prints it, with or without its quotes."""
     value = value.strip()
     return value if value.startswith(('"', "W/")) or value == "*" else f'"{value}"'
+
+
+def _time(text: str) -> str:
+    """--due-before takes a time as the API does: UTC, such as 2026-11-30T09:00:00Z."""
+    try:
+        return TIME.validate_python(text)
+    except ValidationError:
+        shown = text if len(text) <= 30 else text[:27] + "..."
+        raise argparse.ArgumentTypeError(
+            f"invalid time {shown!r}: expected a UTC time such as 2026-11-30T09:00:00Z"
+        ) from None
 
 
 def _whole_number(what: str, minimum: int, maximum: int = NUMBER_MAX) -> Callable[[str], int]:
@@ -68,8 +84,16 @@ def _not_negative(what: str) -> Callable[[str], int]:
     return _whole_number(what, 0)
 
 
-STATUS_HELP = "open, in_progress, closed (or ouvert, en cours, fermé)"
-PRIORITY_HELP = "low, medium, high, urgent (or basse, moyenne, haute, urgente)"
+STATUS_HELP = f"{', '.join(STATUSES)} (or ouvert, en cours, en attente, fermé); waiting stops the SLA clocks"
+PRIORITY_HELP = f"{', '.join(PRIORITIES)} (or {', '.join(PRIORITY_ALIASES)})"
+TAG_HELP = f"1 to {TAG_MAX} letters, digits, - or _, lower-cased; at most {TAGS_MAX} a ticket"
+SLA_HELP = ", ".join(SLA_STATES)
+
+
+def _ticket_fields(p: argparse.ArgumentParser) -> None:
+    """The options of add and update that set a requester."""
+    p.add_argument("--requester-name", metavar="NAME", help=f"who asked, 1 to {ASSIGNEE_MAX} characters")
+    p.add_argument("--requester-email", metavar="EMAIL", help="the requester's email (name@domain.tld); needs the name")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,14 +146,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", parents=[common, as_json], help="list tickets, filtered and sorted")
     p.add_argument("--status", action="append", help=f"keep this status (repeatable, or a,b): {STATUS_HELP}")
     p.add_argument("--priority", action="append", help=f"keep this priority (repeatable, or a,b): {PRIORITY_HELP}")
-    p.add_argument("--assignee", help="exact assignee")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--assignee", help="exact assignee (none: the unassigned tickets)")
+    who.add_argument("--unassigned", action="store_true", help="only the tickets nobody is assigned to")
     p.add_argument("--q", help="text in title or description, ignoring case and accents")
-    p.add_argument("--sort", default="id", help=f"one of {', '.join(SORT_KEYS)}; prefix - for descending (default id)")
+    p.add_argument("--requester", metavar="R", help="the requester's name or email, ignoring case")
+    p.add_argument(
+        "--tag", action="append", help="keep the tickets that have this tag (repeatable, or a,b: all of them)"
+    )
+    p.add_argument(
+        "--sla", action="append", metavar="STATE", help=f"keep these SLA states (repeatable, or a,b): {SLA_HELP}"
+    )
+    p.add_argument(
+        "--due-before",
+        metavar="TIME",
+        type=_time,
+        help="keep the tickets whose next due time (first response, else resolution) is before TIME, "
+        "a UTC time such as 2026-11-30T09:00:00Z",
+    )
+    p.add_argument(
+        "--sort",
+        default="id",
+        help=f"one of {', '.join(SORT_KEYS)}; prefix - for descending (default id); due: the nearest next due "
+        "time first, tickets without one last",
+    )
     p.add_argument("--limit", type=_positive("limit"), help="at most N tickets")
     p.add_argument("--offset", type=_not_negative("offset"), default=0, help="skip the first N tickets (default 0)")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("show", parents=[common, as_json], help="show one ticket")
+    p = sub.add_parser(
+        "show", parents=[common, as_json], help="show one ticket: its fields, requester, tags, SLA and ETag"
+    )
     p.add_argument("id", type=_positive("ticket id"))
     p.set_defaults(func=cmd_show)
 
@@ -139,10 +186,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--priority", help=f"{PRIORITY_HELP} (default medium)")
     p.add_argument("--status", help=f"{STATUS_HELP} (default open)")
     p.add_argument("--assignee", help=f"1 to {ASSIGNEE_MAX} characters")
+    _ticket_fields(p)
+    p.add_argument("--tag", action="append", help=f"a tag (repeatable, or a,b): {TAG_HELP}")
     p.set_defaults(func=cmd_add)
 
-    p = sub.add_parser("update", parents=[common, as_json, guarded, acting], help="change fields of a ticket")
-    p.add_argument("id", type=_positive("ticket id"))
+    p = sub.add_parser(
+        "update",
+        parents=[common, as_json, guarded, acting],
+        help="change fields of a ticket, or of several at once (all or nothing)",
+        description=f"Change fields of one ticket, or the same fields of up to {BULK_MAX} tickets at once: "
+        "all or nothing (an unknown id changes none of them).",
+    )
+    p.add_argument("ids", metavar="ID", nargs="+", type=_positive("ticket id"), help="the ticket, or several")
     p.add_argument("--title", help=f"1 to {TITLE_MAX} characters")
     p.add_argument("--description", help=f"at most {DESCRIPTION_MAX} characters")
     p.add_argument("--status", help=STATUS_HELP)
@@ -150,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     who = p.add_mutually_exclusive_group()
     who.add_argument("--assignee", help=f"1 to {ASSIGNEE_MAX} characters")
     who.add_argument("--unassign", action="store_true", help="remove the assignee")
+    _ticket_fields(p)
+    p.add_argument("--no-requester", action="store_true", help="remove the requester")
+    p.add_argument("--tags", metavar="T,T", help=f"the new tags, in place of the old ones ('' for none): {TAG_HELP}")
+    p.add_argument("--add-tag", action="append", metavar="T", help="add this tag (repeatable, or a,b)")
+    p.add_argument("--remove-tag", action="append", metavar="T", help="take this tag away (repeatable, or a,b)")
     p.set_defaults(func=cmd_update)
 
     p = sub.add_parser("delete", parents=[common, guarded, acting], help="delete a ticket and its comments")
@@ -174,6 +234,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("id", type=_positive("ticket id"))
     p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser(
+        "comment-edit",
+        parents=[common, as_json, acting],
+        help="correct a comment's text, or make it internal or public",
+        description="Correct a comment; the history records the old and new values. The command line acts with "
+        "the rights of the store's owner: any author's comment.",
+    )
+    p.add_argument("id", type=_positive("ticket id"))
+    p.add_argument("comment_id", metavar="COMMENT_ID", type=_positive("comment id"))
+    p.add_argument("--body", metavar="TEXT", help=f"the new text, 1 to {BODY_MAX} characters")
+    shown_to = p.add_mutually_exclusive_group()
+    shown_to.add_argument(
+        "--internal", dest="internal", action="store_const", const=True, help="make it a note for the team"
+    )
+    shown_to.add_argument(
+        "--public", dest="internal", action="store_const", const=False, help="make it visible to the requester"
+    )
+    p.set_defaults(func=cmd_comment_edit)
+
+    p = sub.add_parser(
+        "comment-delete",
+        parents=[common, acting],
+        help="delete a comment (the history records it)",
+    )
+    p.add_argument("id", type=_positive("ticket id"))
+    p.add_argument("comment_id", metavar="COMMENT_ID", type=_positive("comment id"))
+    p.set_defaults(func=cmd_comment_delete)
 
     p = sub.add_parser(
         "copy",
@@ -202,7 +290,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("dest", metavar="DEST", help="the new JSON file (its log is written beside it)")
     p.set_defaults(func=cmd_backup)
+
+    _sla_parsers(sub, common, as_json)
     return parser
+
+
+def _sla_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+    as_json: argparse.ArgumentParser,
+) -> None:
+    """sla show, sla set FILE."""
+    sla = sub.add_parser(
+        "sla",
+        parents=[common],
+        help="show or set the SLA policy: business hours, holidays, targets per priority",
+        description="The SLA policy every ticket's due times follow. Its targets are business minutes; the clocks "
+        "stop while a ticket is waiting (en attente) or closed.",
+    )
+    sla.set_defaults(func=None, sla_parser=sla)
+    commands = sla.add_subparsers(title="commands", metavar="COMMAND")
+    p = commands.add_parser("show", parents=[common, as_json], help="print the policy")
+    p.set_defaults(func=cmd_sla_show)
+    p = commands.add_parser(
+        "set",
+        parents=[common, as_json],
+        help="put the policy of a JSON file in place",
+        description="Put the policy of FILE in place; every ticket's due times follow it at once, and a ticket "
+        "already breached stays breached. FILE is a JSON object with: timezone (an IANA name such as Europe/Paris, "
+        f'default UTC); business_hours, per day ({", ".join(WEEKDAYS)}) a list of ["HH:MM", "HH:MM"] ranges in '
+        "order, or null for every hour; holidays, a list of YYYY-MM-DD dates; targets, per priority "
+        f"({', '.join(PRIORITIES)}) an object with first_response and resolution in business minutes.",
+    )
+    p.add_argument("policy_file", metavar="FILE", help="the policy as JSON; - reads it from standard input")
+    p.set_defaults(func=cmd_sla_set)
 
 
 def _join_option_values(argv: list[str]) -> list[str]:
@@ -224,12 +345,15 @@ def main(argv: list[str] | None = None) -> int:
     """
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(errors="replace")  # '?' for what the terminal cannot show
-    args = build_parser().parse_args(_join_option_values(list(sys.argv[1:] if argv is None else argv)))
+    parser = build_parser()
+    args = parser.parse_args(_join_option_values(list(sys.argv[1:] if argv is None else argv)))
+    if args.func is None:  # `sla` alone
+        args.sla_parser.error("give a command: show or set")
     try:
         args.settings = Settings.from_environment()
         asyncio.run(_execute(args))
         sys.stdout.flush()
-    except (UsageError, SettingInvalid) as exc:
+    except (UsageError, SettingInvalid, InvalidChange) as exc:
         return _fail(str(exc), 2)
     except TicketError as exc:
         return _fail(str(exc), 1)

@@ -1,5 +1,5 @@
-"""What the command line prints: tables, a ticket, JSON as the API answers it, the per-day bar chart and
-an event's changes on one line."""
+"""What the command line prints: tables, a ticket, JSON as the API answers it, the statistics with their per-day
+bar chart, the SLA policy and an event's changes on one line."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from typing import Any
 
 import pydantic_core
 
-from tickets.engine.history import Event
-from tickets.engine.models import DayCount, Ticket
+from tickets.engine.history import Event, commented_id
+from tickets.engine.models import DayCount, Stats
+from tickets.engine.sla import Policy
+from tickets.engine.values import PRIORITIES
 
 
 def _json_text(data: bytes | Any) -> str:
@@ -51,9 +53,85 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
-def _show_ticket(ticket: Ticket, etag: str) -> str:
-    lines = [f"{key + ':':13}{'-' if value is None else value}" for key, value in ticket.items()]
-    return "\n".join([*lines, f"{'etag:':13}{etag}"])
+def short_time(timestamp: str | None) -> str:
+    """A time for a narrow column: '11-30 10:00Z' (UTC, to the minute), or '-'."""
+    return "-" if timestamp is None else f"{timestamp[5:10]} {timestamp[11:16]}Z"
+
+
+def requester_text(requester: dict[str, Any] | None) -> str:
+    """'Claire Dubois <claire.dubois@example.fr>', the name alone without an email, or '-'."""
+    if requester is None:
+        return "-"
+    return requester["name"] if requester.get("email") is None else f"{requester['name']} <{requester['email']}>"
+
+
+def _field_text(key: str, value: Any) -> str:
+    if key == "requester":
+        return requester_text(value)
+    if key == "tags":
+        return ", ".join(value) or "-"
+    return "-" if value is None else str(value)
+
+
+def _show_ticket(ticket: dict[str, Any], etag: str) -> str:
+    """A ticket as the API answers it (its SLA included), one field a line, then its ETag."""
+    width = max(len(key) for key in ticket) + 2
+    lines = [f"{key + ':':{width}}{_field_text(key, value)}" for key, value in ticket.items()]
+    return "\n".join([*lines, f"{'etag:':{width}}{etag}"])
+
+
+def minutes_text(minutes: float | None) -> str:
+    """A median in business minutes: '42', '42.5', or '-' when there is none."""
+    if minutes is None:
+        return "-"
+    return f"{minutes:.0f}" if float(minutes).is_integer() else f"{minutes:.1f}"
+
+
+def stats_text(stats: Stats, bar: str) -> str:
+    """The statistics for a person: the counts, the per-day chart, then the SLA, the medians and the tags."""
+    rows = [["total", str(stats["total"])]]
+    rows += [[f"status {k}", str(v)] for k, v in stats["by_status"].items()]
+    rows += [[f"priority {k}", str(v)] for k, v in stats["by_priority"].items()]
+    help_desk = [[f"sla {k}", str(v)] for k, v in stats["sla"].items()]
+    help_desk += [
+        ["first response median", _in_minutes(stats["first_response_minutes_median"])],
+        ["resolution median", _in_minutes(stats["resolution_minutes_median"])],
+    ]
+    help_desk += [[f"tag {k}", str(v)] for k, v in stats["by_tag"].items()] or [["tags", "-"]]
+    return "\n".join([_table(rows), "", bar_chart(stats["per_day"], bar), "", _table(help_desk)])
+
+
+def _in_minutes(minutes: float | None) -> str:
+    shown = minutes_text(minutes)
+    return shown if minutes is None else f"{shown} business minutes"
+
+
+def policy_text(policy: Policy) -> str:
+    """The SLA policy for a person: time zone, business hours per day, holidays, targets per priority."""
+    width = len("business hours:") + 2
+    lines = [f"{'time zone:':{width}}{policy.timezone}"]
+    if policy.business_hours is None:
+        lines.append(f"{'business hours:':{width}}every hour counts")
+    else:
+        for n, (day, ranges) in enumerate(policy.business_hours.items()):
+            label = "business hours:" if n == 0 else ""
+            hours = ", ".join(f"{start}-{end}" for start, end in ranges) or "-"
+            lines.append(f"{label:{width}}{day} {hours}")
+    lines.append(f"{'holidays:':{width}}{', '.join(policy.holidays) or '-'}")
+    if not policy.targets:
+        lines.append(f"{'targets:':{width}}none (every ticket's SLA state is none)")
+        return "\n".join(lines)
+    lines.append("targets, in business minutes:")
+    rows = [["  PRIORITY", "FIRST RESPONSE", "RESOLUTION"]]
+    for priority in PRIORITIES:
+        target = policy.targets.get(priority)
+        if target is not None:
+            rows.append([f"  {priority}", _or_dash(target.first_response), _or_dash(target.resolution)])
+    return "\n".join([*lines, _table(rows)])
+
+
+def _or_dash(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 BAR_WIDTH = 30
@@ -86,15 +164,29 @@ def _bar_character() -> str:
 
 
 def _shown_value(value: Any) -> str:
-    return "-" if value is None else json.dumps(value, ensure_ascii=False) if isinstance(value, str) else str(value)
+    """A value in an event: JSON (strings quoted, a requester as an object), '-' for null."""
+    return "-" if value is None else json.dumps(value, ensure_ascii=False)
 
 
 def describe_changes(event: Event) -> str:
-    """An event's changes on one line: status: "open" -> "closed"; a creation lists its values."""
-    if event["type"] == "commented":
-        return f"comment {event['changes']['comment_id']['to']}"
+    """An event's changes on one line: status: "open" -> "closed"; a creation lists its values; a comment's
+    events name the comment."""
+    changes = dict(event["changes"])
+    if event["type"] in ("commented", "comment_edited", "comment_deleted"):
+        comment_id = commented_id(event)
+        internal = changes.pop("internal", None)
+        changes.pop("comment_id", None)
+        if event["type"] == "commented":
+            return f"comment {comment_id}" + (" (internal)" if internal else "")
+        if event["type"] == "comment_deleted":
+            return f"comment {comment_id} deleted" + (" (internal)" if internal else "")
+        if internal is not None:
+            changes["internal"] = internal
+        return f"comment {comment_id}: " + _from_to(changes)
     if event["type"] == "created":
-        return ", ".join(f"{field}: {_shown_value(c['to'])}" for field, c in event["changes"].items())
-    return ", ".join(
-        f"{field}: {_shown_value(c['from'])} -> {_shown_value(c['to'])}" for field, c in event["changes"].items()
-    )
+        return ", ".join(f"{field}: {_shown_value(c['to'])}" for field, c in changes.items())
+    return _from_to(changes)
+
+
+def _from_to(changes: dict[str, Any]) -> str:
+    return ", ".join(f"{field}: {_shown_value(c['from'])} -> {_shown_value(c['to'])}" for field, c in changes.items())

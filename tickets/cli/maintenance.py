@@ -1,0 +1,106 @@
+"""The store as a whole: its SLA policy (show, set), copies between stores, backups and the proof of its history."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from pydantic import ValidationError
+
+from tickets.cli.inputs import UsageError
+from tickets.cli.output import _print_json, policy_text
+from tickets.engine.errors import StoreError, describe_validation_error, first_repeated_key, shown
+from tickets.engine.sla import Policy
+from tickets.stores.base import TicketStore
+from tickets.stores.choice import POSTGRES_SCHEMES, open_store
+
+#: The largest policy file `sla set` reads: the API's largest body (1 MiB).
+POLICY_FILE_MAX = 1024 * 1024
+
+
+async def cmd_sla_show(args: argparse.Namespace, store: TicketStore) -> None:
+    policy = await store.policy()
+    if args.json:
+        return _print_json(policy)
+    print(policy_text(policy))
+
+
+def read_policy(path: str) -> Policy:
+    """The policy in the JSON file path ('-': standard input), checked as PUT /sla checks its body: UsageError
+    naming the field for a bad policy, StoreError (exit 1) for a file that cannot be read."""
+    try:
+        if path == "-":
+            raw = sys.stdin.buffer.read(POLICY_FILE_MAX + 1)
+        else:
+            with open(path, "rb") as file:
+                raw = file.read(POLICY_FILE_MAX + 1)
+    except OSError as exc:
+        raise StoreError(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
+    where = "standard input" if path == "-" else shown(path)
+    if len(raw) > POLICY_FILE_MAX:
+        raise UsageError(f"{where}: a policy file is at most {POLICY_FILE_MAX} bytes")
+    repeated = first_repeated_key(raw)
+    if repeated is not None:
+        raise UsageError(f"{where}: the key {repeated!r} is given twice")
+    try:
+        return Policy.model_validate_json(raw)
+    except ValidationError as exc:
+        raise UsageError(f"{where}: {describe_validation_error(exc)}") from None
+
+
+async def cmd_sla_set(args: argparse.Namespace, store: TicketStore) -> None:
+    """Put the policy of FILE in place (the CLI acts with the rights of the store's owner, as an admin key)."""
+    policy = await store.set_policy(read_policy(args.policy_file))
+    if args.json:
+        return _print_json(policy)
+    targeted = policy.targeted()
+    print(
+        f"SLA policy set on {store.name}: {policy.timezone}, "
+        + (f"targets for {', '.join(targeted)}" if targeted else "no target")
+    )
+
+
+async def cmd_copy(args: argparse.Namespace, source: TicketStore) -> None:
+    """Every ticket of the source (--file, --db or the environment, or SOURCE) into TARGET, all or nothing."""
+    target = open_store(args.settings, **place(args.target))
+    next_id, what = await _copy(source, target, args.replace, "the source and the target are the same store")
+    print(f"copied {what} from {source.name} to {target.name} (next id {next_id}, and the SLA policy)")
+
+
+async def cmd_verify(args: argparse.Namespace, store: TicketStore) -> None:
+    """The whole history checked; exit 1 naming the first problem."""
+    report = await store.verify()
+    print(f"{store.name}: {report.summary()}")
+
+
+async def cmd_backup(args: argparse.Namespace, store: TicketStore) -> None:
+    """A consistent copy of the store, history and SLA policy included, into a new JSON file."""
+    if os.path.lexists(args.dest):
+        raise UsageError(f"{args.dest} already exists; a backup goes into a new file")
+    target = open_store(args.settings, file=args.dest, environment=False)
+    _, what = await _copy(store, target, False, "the backup cannot be the store itself")
+    print(f"backed up {what} from {store.name} to {target.name}, and the SLA policy")
+
+
+async def _copy(source: TicketStore, target: TicketStore, replace: bool, same: str) -> tuple[int, str]:
+    """Everything of source into target (opened and closed here), in one replace_all: the next id, and what was
+    copied, counted. The policy is read first: a policy set during the copy is the target's at the next copy."""
+    if source.name == target.name:
+        raise UsageError(f"{same}: {source.name}")
+    await target.open()
+    try:
+        policy = await source.policy()
+        next_id, tickets, history = await source.export_all()
+        await target.replace_all(next_id, tickets, replace=replace, history=history, policy=policy)
+    finally:
+        await target.close()
+    return next_id, f"{len(tickets)} tickets, {len(history.comments)} comments and {len(history.events)} events"
+
+
+def place(text: str) -> dict[str, Any]:
+    """A copy's SOURCE or TARGET as open_store() takes it: a postgresql:// URL, else the path of a JSON file.
+    Named on the command line: TICKETS_DATABASE_URL and TICKETS_FILE play no part."""
+    where = {"database_url": text} if text.startswith(POSTGRES_SCHEMES) else {"file": text}
+    return {**where, "environment": False}
