@@ -125,6 +125,9 @@ def complete(ticket: Ticket) -> Ticket:
     if tuple(ticket) == STORED_FIELDS:
         return ticket
     full = {**HELP_DESK_DEFAULTS, **ticket}
+    if full["status"] == "closed" and "resolved_at" not in ticket:
+        # Closed before resolved_at existed: its last change closed it, as far as anyone can tell now.
+        full["resolved_at"], full["paused"] = full["updated_at"], [[full["updated_at"], None]]
     return {key: full[key] for key in STORED_FIELDS}  # type: ignore[return-value]
 
 

@@ -42,11 +42,7 @@ class Reading:
 
     def state(self, plan: Plan) -> SlaState:
         """The SLA state at this moment (cheaper than view: no due time is formatted)."""
-        passed = any(
-            c is not None and not c.done and not c.moving and c.due_us < self.now_us
-            for c in (plan.first_response, plan.resolution)
-        )
-        return state_of(plan, passed)
+        return state_of(plan, plan.due_fixed_us is not None and plan.due_fixed_us < self.now_us)
 
     @property
     def now_b(self) -> int:
@@ -56,9 +52,11 @@ class Reading:
 
     def due_key(self, plan: Plan) -> int | None:
         """The next pending due time in business microseconds (sort=due, due_before), or None."""
-        fixed, left = plan.pending()
-        keys = [k for k in (fixed, None if left is None else self.now_b + left) if k is not None]
-        return min(keys) if keys else None
+        fixed, left = plan.due_fixed, plan.due_left
+        if left is None:
+            return fixed
+        moving = self.now_b + left
+        return moving if fixed is None or moving < fixed else fixed
 
     def answer(self, ticket: Ticket, stored_json: bytes | None = None, plan: Plan | None = None) -> tuple[bytes, str]:
         """The ticket as the API answers it (what it stores, then its SLA now), and its ETag, which covers what
@@ -194,11 +192,14 @@ def sort_tickets(
     by_id = sorted(tickets, key=_SORT_FIELD["id"])
     if name == "due":
         assert reading is not None, "sort=due needs the reading"
-        plan = plan_of_ticket or reading.plan
-        keyed = [(reading.due_key(plan(t)), t) for t in by_id]
-        with_due = [(k, t) for k, t in keyed if k is not None]
-        with_due.sort(key=lambda kt: kt[0], reverse=descending)
-        return [t for _, t in with_due] + [t for k, t in keyed if k is None]
+        plan, due_key = plan_of_ticket or reading.plan, reading.due_key
+
+        def key(ticket: Ticket) -> int | None:
+            return due_key(plan(ticket))
+
+        with_due = [t for t in by_id if key(t) is not None]
+        with_due.sort(key=key, reverse=descending)  # type: ignore[arg-type]
+        return with_due + [t for t in by_id if key(t) is None]
     # sorted() is stable even with reverse=True, so equal keys keep ascending ids.
     return by_id if name == "id" and not descending else sorted(by_id, key=_SORT_FIELD[name], reverse=descending)
 

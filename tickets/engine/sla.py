@@ -319,17 +319,25 @@ class Plan:
     status: str
     first_response_minutes: float | None = None
     resolution_minutes: float | None = None
+    # The next pending due time: the smaller of a fixed business time (due_fixed) and B(now) + what is left while
+    # the ticket waits (due_left); both None: nothing pending. Kept here so that a sort reads them, never makes them.
+    due_fixed: int | None = None
+    due_left: int | None = None
+    due_fixed_us: int | None = None  # the instant the first pending fixed due time passes: breached after it
 
     @property
     def targeted(self) -> bool:
         return self.first_response is not None or self.resolution is not None
 
     def pending(self) -> tuple[int | None, int | None]:
-        """The next pending due time, as (fixed business time, or None; what is left while waiting, or None):
-        it is the smaller of fixed and B(now) + left. (None, None): nothing pending."""
-        fixed = [c.value for c in (self.first_response, self.resolution) if c and not c.done and not c.moving]
-        left = [c.value for c in (self.first_response, self.resolution) if c and not c.done and c.moving]
-        return (min(fixed) if fixed else None), (min(left) if left else None)
+        """(due_fixed, due_left): the next pending due time, see above."""
+        return self.due_fixed, self.due_left
+
+
+def _pending(clocks: list[Clock | None]) -> tuple[int | None, int | None]:
+    fixed = [c.value for c in clocks if c and not c.done and not c.moving]
+    left = [c.value for c in clocks if c and not c.done and c.moving]
+    return (min(fixed) if fixed else None), (min(left) if left else None)
 
 
 def _due(created: int, target: int, pauses: list[tuple[int, int | None]]) -> tuple[int, bool]:
@@ -389,6 +397,8 @@ def plan_of(ticket: Ticket, policy: Policy, calendar: Calendar | None = None) ->
         None if event is None else _active(created, pauses, calendar.at(micros(event))) / MINUTE
         for event in (responded, resolved)
     ]
+    due_fixed, due_left = _pending(clocks)
+    passes = [c.due_us for c in clocks if c is not None and not c.done and not c.moving]
     return Plan(
         clocks[0],
         clocks[1],
@@ -396,6 +406,9 @@ def plan_of(ticket: Ticket, policy: Policy, calendar: Calendar | None = None) ->
         status=ticket["status"],
         first_response_minutes=minutes[0],
         resolution_minutes=minutes[1],
+        due_fixed=due_fixed,
+        due_left=due_left,
+        due_fixed_us=min(passes) if passes else None,
     )
 
 

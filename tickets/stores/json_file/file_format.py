@@ -138,7 +138,7 @@ def _dump_pretty(ticket: Ticket) -> bytes:
     the indented form of a value is found only where that value is."""
     text = pydantic_core.to_json(ticket, indent=2)
     for key in _INLINE:
-        value = ticket.get(key.decode())  # type: ignore[call-overload]
+        value = ticket.get(key.decode())
         if value:
             nested = pydantic_core.to_json(value, indent=2).replace(b"\n", b"\n  ")
             text = text.replace(b'"%s": %s' % (key, nested), b'"%s": %s' % (key, pydantic_core.to_json(value)), 1)

@@ -33,7 +33,16 @@ from tickets.engine.history import (
     later_than,
     per_day,
 )
-from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate, complete
+from tickets.engine.models import (
+    Stats,
+    StatsQuery,
+    Ticket,
+    TicketCreate,
+    TicketFilters,
+    TicketQuery,
+    TicketUpdate,
+    complete,
+)
 from tickets.engine.rules import (
     Reading,
     count,
@@ -50,6 +59,7 @@ from tickets.engine.values import nfc
 from tickets.engine.workflow import breached_now, changed, commented, created
 from tickets.stores.json_file.file_format import _dump_pretty, dump_policy
 from tickets.stores.json_file.history_log import Log, LogBatch
+from tickets.stores.json_file.queues import Queues, page_by_due
 
 
 class Snapshot:
@@ -79,6 +89,7 @@ class Snapshot:
         self._pretty = pretty if pretty is not None else {}
         self._folded = folded if folded is not None else {}  # searchable_text, filled by q searches
         self._plans = plans if plans is not None else {}  # each ticket's SLA plan under this policy
+        self._queues: Queues | None = None
 
     @property
     def sla(self) -> Policy:
@@ -115,18 +126,41 @@ class Snapshot:
         """A JSON array of these tickets, from the cached serializations and plans."""
         return b"[" + b",".join([self.answer(t["id"], reading)[0] for t in tickets]) + b"]"
 
+    def queues(self) -> Queues:
+        """The SLA index of this version (queues.py), built on first use."""
+        if self._queues is None:
+            self._queues = Queues(self.tickets.values(), self.plan)
+        return self._queues
+
+    def _matched(self, filters: TicketFilters, reading: Reading) -> list[Ticket]:
+        """The tickets that match the filters, in id order; the SLA filters read the index."""
+        if not filters.sla and filters.due_before is None:
+            return filter_tickets(self.tickets.values(), filters, self._text_of)
+        plain = filters.model_copy(update={"sla": [], "due_before": None})
+        kept = filter_tickets(self.tickets.values(), plain, self._text_of)
+        queues = self.queues()
+        ids = queues.in_states(filters.sla, reading) if filters.sla else None
+        if filters.due_before is not None:
+            due = queues.due_before(filters.due_before, reading)
+            ids = due if ids is None else ids & due
+        return [t for t in kept if t["id"] in ids]  # type: ignore[operator]
+
     def search(self, query: TicketQuery, reading: Reading) -> tuple[list[Ticket], int]:
         """The page of tickets a query asks for, and how many matched before paging."""
-        matched = filter_tickets(self.tickets.values(), query, self._text_of, reading, self.plan)
+        matched = self._matched(query, reading)
+        if query.sort in ("due", "-due"):
+            everything = len(matched) == len(self.tickets)
+            page = page_by_due(
+                matched, everything, self.queues(), reading, query.sort == "-due", query.limit, query.offset
+            )
+            return page, len(matched)
         # The snapshot keeps tickets in id order (new ids are the highest): the default sort is free.
-        ordered = matched if query.sort == "id" else sort_tickets(matched, query.sort, reading, self.plan)
+        ordered = matched if query.sort == "id" else sort_tickets(matched, query.sort)
         return paginate(ordered, query.limit, query.offset), len(ordered)
 
     def stats(self, query: StatsQuery, reading: Reading) -> Stats:
         """Counts of the tickets that match the filters, and what the history says per day."""
-        counts = count(
-            filter_tickets(self.tickets.values(), query, self._text_of, reading, self.plan), reading, self.plan
-        )
+        counts = count(self._matched(query, reading), reading, self.plan)
         return {
             **counts,
             "per_day": per_day(self.log.content().days, query.days, date.fromisoformat(reading.time[:10])),

@@ -215,6 +215,7 @@ class JsonStore(TicketStore):
         start-up if a line of it is damaged."""
         self._keep_parsed = True
         await asyncio.to_thread(lambda: self._with_history(lambda snap: snap.log.content()))
+        await asyncio.to_thread(lambda: self.snapshot().queues())  # every ticket's SLA plan, before the first queue
 
     async def current(self) -> Snapshot:
         """The current version: when the cache is fresh (one stat) no thread is needed; reading the

@@ -1,0 +1,131 @@
+"""The help desk's queues over one version of the JSON store: which tickets are in each SLA state, which are due
+before a time, and the order of their due times, without computing anything per ticket at each request.
+
+A version's tickets do not change, and the clock changes only two things: a running ticket whose fixed due time
+passes becomes breached, and a waiting ticket's due time is B(now) plus what it has left. So the index keeps, once
+per version: the tickets whose state does not depend on the clock, the running ones sorted by their fixed due
+time (those before now are breached: a binary search), and the due times in order, fixed ones and waiting ones
+apart (a waiting ticket's key is what it has left: adding B(now) to each keeps their order). A request then merges
+two sorted lists up to the page it needs.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import Callable, Iterable
+from itertools import islice
+
+from tickets.engine.models import SlaState, Ticket
+from tickets.engine.rules import Reading
+from tickets.engine.sla import Plan, micros
+
+
+class Queues:
+    """The SLA index of one version (built on first use, from its cached plans)."""
+
+    def __init__(self, tickets: Iterable[Ticket], plan: Callable[[Ticket], Plan]) -> None:
+        self.fixed_state: dict[SlaState, set[int]] = {"none": set(), "breached": set(), "paused": set(), "met": set()}
+        self.on_track: set[int] = set()  # running, nothing pending with a fixed due time: on track whatever the time
+        running: list[tuple[int, int]] = []  # (the instant its first pending fixed due time passes, id)
+        self.waiting: set[int] = set()  # the running ones that wait: paused until that instant
+        self.fixed: list[tuple[int, int]] = []  # (due_fixed, id): sort=due's keys that do not move
+        self.left: list[tuple[int, int]] = []  # (due_left, id): those of waiting tickets, to add B(now) to
+        for ticket in tickets:
+            p, ticket_id = plan(ticket), ticket["id"]
+            if p.due_fixed is not None:
+                self.fixed.append((p.due_fixed, ticket_id))
+            if p.due_left is not None:
+                self.left.append((p.due_left, ticket_id))
+            if not p.targeted:
+                self.fixed_state["none"].add(ticket_id)
+            elif p.breached:
+                self.fixed_state["breached"].add(ticket_id)
+            elif p.due_fixed_us is not None:
+                running.append((p.due_fixed_us, ticket_id))  # waiting or not: breached once it passes
+                if p.status == "waiting":
+                    self.waiting.add(ticket_id)
+            elif p.status == "waiting":
+                self.fixed_state["paused"].add(ticket_id)
+            elif p.status == "closed":
+                self.fixed_state["met"].add(ticket_id)
+            else:
+                self.on_track.add(ticket_id)
+        running.sort()
+        self.running_ids = [ticket_id for _, ticket_id in running]
+        self.running_due = [due for due, _ in running]
+        self.fixed.sort()
+        self.left.sort()
+        self.fixed_down = sorted(self.fixed, key=lambda kt: (-kt[0], kt[1]))
+        self.left_down = sorted(self.left, key=lambda kt: (-kt[0], kt[1]))
+
+    def in_states(self, states: Iterable[SlaState], reading: Reading) -> set[int]:
+        """The ids of the tickets in any of these states at the reading's moment."""
+        found: set[int] = set()
+        passed = bisect.bisect_left(self.running_due, reading.now_us)  # running_due[:passed] < now
+        for state in set(states):
+            if state in self.fixed_state:
+                found |= self.fixed_state[state]
+            if state == "breached":
+                found.update(self.running_ids[:passed])
+            elif state in ("on_track", "paused"):
+                if state == "on_track":
+                    found |= self.on_track
+                found.update(
+                    ticket_id
+                    for ticket_id in self.running_ids[passed:]
+                    if (ticket_id in self.waiting) == (state == "paused")
+                )
+        return found
+
+    def due_before(self, time: str, reading: Reading) -> set[int]:
+        """The ids of the tickets whose next pending due time is before time."""
+        bound = reading.calendar.before(micros(time))
+        fixed = self.fixed[: bisect.bisect_left(self.fixed, (bound,))]
+        left = self.left[: bisect.bisect_left(self.left, (bound - reading.now_b,))]
+        return {ticket_id for _, ticket_id in fixed} | {ticket_id for _, ticket_id in left}
+
+    def by_due(self, wanted: set[int] | None, reading: Reading, descending: bool, count: int | None) -> list[int]:
+        """The ids of the wanted tickets (None: all) that have a due time, nearest first (latest first when
+        descending; ties by ascending id), at most count of them."""
+        now_b = reading.now_b
+        fixed = self.fixed_down if descending else self.fixed
+        left = self.left_down if descending else self.left
+        moving = ((key + now_b, ticket_id) for key, ticket_id in left)
+        if descending:
+            merged = heapq.merge(
+                ((-k, i) for k, i in fixed), ((-k, i) for k, i in moving), key=lambda kt: (kt[0], kt[1])
+            )
+        else:
+            merged = heapq.merge(fixed, moving)
+        seen: set[int] = set()
+        chosen: list[int] = []
+        for _, ticket_id in merged:
+            if ticket_id in seen or (wanted is not None and ticket_id not in wanted):
+                continue  # a ticket with both keys comes first by the nearer one
+            seen.add(ticket_id)
+            chosen.append(ticket_id)
+            if count is not None and len(chosen) >= count:
+                break
+        return chosen
+
+
+def page_by_due(
+    matched: list[Ticket],
+    everything: bool,
+    queues: Queues,
+    reading: Reading,
+    descending: bool,
+    limit: int | None,
+    offset: int,
+) -> list[Ticket]:
+    """The page of the matched tickets (in id order; everything: they are all the version's) by due time,
+    those without one last in id order."""
+    by_id = {t["id"]: t for t in matched}
+    wanted = None if everything else set(by_id)
+    end = None if limit is None else offset + limit
+    ordered = queues.by_due(wanted, reading, descending, end)
+    if end is None or len(ordered) < end:
+        keyed = set(ordered) if end is None else set(queues.by_due(wanted, reading, descending, None))
+        ordered += [t["id"] for t in matched if t["id"] not in keyed]
+    return [by_id[i] for i in islice(ordered, offset, end)]
