@@ -262,18 +262,25 @@ def test_breached_stays_breached_after_a_priority_downgrade(desk: TestClient, cl
 
 
 def test_a_ticket_closed_in_time_is_met_and_counted(desk: TestClient, clock: Clock) -> None:
-    ticket = new(desk, priority="high")
+    ticket = new(desk, priority="high", tags=["suivi"])
     url = f"/tickets/{ticket['id']}"
     clock.time = "2026-11-30T08:30:00Z"
     desk.post(f"{url}/comments", json={"author": "karim", "body": "Bonjour"})
     clock.time = "2026-11-30T10:00:00Z"
     closed = desk.patch(url, json={"status": "closed"}).json()
     assert closed["sla_state"] == "met"
-    stats = desk.get("/tickets/stats").json()
+    stats = desk.get("/tickets/stats?tag=suivi").json()
     assert stats["sla"]["met"] == 1
     assert stats["first_response_minutes_median"] == 40.0  # 10 on Friday, 30 on Monday
     assert stats["resolution_minutes_median"] == 130.0
     assert desk.get("/tickets/stats?status=open").json()["first_response_minutes_median"] is None
+
+
+def test_tickets_closed_before_the_help_desk_count_as_resolved_at_their_last_change(desk: TestClient) -> None:
+    closed = desk.get("/tickets?status=closed").json()  # the test data predates resolved_at
+    assert closed and all(t["resolved_at"] == t["updated_at"] for t in closed)
+    assert all(t["sla_state"] in ("met", "breached", "none") for t in closed)
+    assert all(t["resolution_due"] is None or t["sla_state"] != "on_track" for t in closed)
 
 
 def test_a_policy_change_moves_due_times_and_keeps_the_waits(desk: TestClient, clock: Clock) -> None:

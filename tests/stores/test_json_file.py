@@ -41,7 +41,15 @@ def test_file_format_is_readable_and_canonical(store: JsonStore, tickets_file: P
     sync(store.add(TicketCreate(title="Clavier qui répète les touches", priority="low")))
     text = tickets_file.read_text(encoding="utf-8")
     data = json.loads(text)
-    assert text == json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    # Indented by 2, one line per field; a requester, tags and pauses on one line each (compact).
+    expected = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    for ticket in data["tickets"]:
+        for key in ("requester", "tags", "paused"):
+            if ticket[key]:
+                spread = json.dumps(ticket[key], ensure_ascii=False, indent=2).replace("\n", "\n      ")
+                compact = json.dumps(ticket[key], ensure_ascii=False, separators=(",", ":"))
+                expected = expected.replace(f'"{key}": {spread}', f'"{key}": {compact}', 1)
+    assert text == expected
     assert "répète" in text
     assert [t["id"] for t in data["tickets"]] == sorted(t["id"] for t in data["tickets"])
     assert list(data) == [
