@@ -43,11 +43,11 @@ def test_file_format_is_readable_and_canonical(store: JsonStore, tickets_file: P
     data = json.loads(text)
     # Indented by 2, one line per field; a requester, tags and pauses on one line each (compact).
     expected = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-    for ticket in data["tickets"]:
+    for one in data["tickets"]:
         for key in ("requester", "tags", "paused"):
-            if ticket[key]:
-                spread = json.dumps(ticket[key], ensure_ascii=False, indent=2).replace("\n", "\n      ")
-                compact = json.dumps(ticket[key], ensure_ascii=False, separators=(",", ":"))
+            if one[key]:
+                spread = json.dumps(one[key], ensure_ascii=False, indent=2).replace("\n", "\n      ")
+                compact = json.dumps(one[key], ensure_ascii=False, separators=(",", ":"))
                 expected = expected.replace(f'"{key}": {spread}', f'"{key}": {compact}', 1)
     assert text == expected
     assert "répète" in text
