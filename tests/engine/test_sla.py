@@ -773,3 +773,26 @@ def test_a_calendar_shared_by_threads_stays_whole() -> None:
             assert cal.at(far) == expected
     finally:
         sys.setswitchinterval(interval)
+
+
+@pytest.mark.parametrize("created", ["9999-12-31T23:59:59Z", "9999-12-29T10:00:00Z", "0001-01-01T00:00:00Z"])
+def test_the_first_and_last_days_a_date_can_have_never_crash(created: str) -> None:
+    """A due time past the year 9999 has no date to show (null), one in the year 1 is written with 4 digits."""
+    ticket = complete(
+        {  # type: ignore[typeddict-item]
+            "id": 1,
+            "title": "t",
+            "description": "",
+            "status": "waiting",
+            "priority": "low",
+            "assignee": None,
+            "created_at": created,
+            "updated_at": created,
+            "paused": [[created, None]],
+        }
+    )
+    for policy in (SAMPLE, Policy(business_hours=None, targets={"low": {"first_response": 10}})):
+        for now in (created, "2026-11-27T16:50:00Z", "9999-12-31T23:59:59Z"):
+            shown = view(plan_of(ticket, policy), calendar_of(policy), now)
+            for due in (shown.first_response_due, shown.resolution_due):
+                assert due is None or (len(due) >= 20 and due[4] == "-")

@@ -38,6 +38,7 @@ MINUTE = 60 * MICRO
 UTC = timezone.utc
 _UNIX = datetime(1970, 1, 1, tzinfo=UTC)
 ORIGIN = date(2020, 1, 1).toordinal()  # B is counted from this local date's midnight (before it: negative)
+FIRST_DAY, LAST_DAY = date(1, 1, 3).toordinal(), date(9999, 12, 30).toordinal()  # a day's neighbours exist
 HOLIDAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 CLOCK_PATTERN = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
 
@@ -163,11 +164,15 @@ def micros(timestamp: str) -> int:
 def timestamp_of(us: int) -> str:
     """Microseconds since 1970 as a stored time: seconds, and a fraction only when there is one."""
     moment = _UNIX + timedelta(microseconds=us)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    text = (  # not strftime: slower, and it writes the year 1 as "1"
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    )
     return text + (f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else "") + "Z"
 
 
 # --------------------------------------------------------------------------- the business calendar
+
+FIRST_US, BEYOND_US = micros("0001-01-03T00:00:00Z"), micros("9999-12-30T00:00:00Z")
 
 
 class Calendar:
@@ -230,6 +235,7 @@ class Calendar:
 
     def _cover(self, ordinal: int) -> None:
         """Make _cum reach from ordinal to ordinal + 1."""
+        ordinal = min(max(ordinal, FIRST_DAY), LAST_DAY - 1)  # dates stop at the years 1 and 9999
         if ordinal < self._first:
             before = [0]
             for o in range(self._first - 1, ordinal - 1, -1):
@@ -246,6 +252,7 @@ class Calendar:
 
     def at(self, us: int) -> int:
         """B(t): business microseconds from the origin to the instant t (microseconds since 1970)."""
+        us = min(max(us, FIRST_US), BEYOND_US)
         ordinal = self.local_ordinal(us)
         with self._lock:
             self._cover(ordinal)
@@ -261,8 +268,12 @@ class Calendar:
         next morning)."""
         with self._lock:
             while b <= self._cum[0]:
+                if self._first <= FIRST_DAY:
+                    return FIRST_US
                 self._cover(self._first - 366)
             while b > self._cum[-1]:
+                if self._first + len(self._cum) - 1 >= LAST_DAY:
+                    return BEYOND_US  # past the last day a date can have: no due time to show
                 self._cover(self._first + len(self._cum) + 365)
             i = bisect.bisect_left(self._cum, b) - 1  # _cum[i] < b <= _cum[i + 1]
             rest, ordinal = b - self._cum[i], self._first + i
@@ -458,10 +469,9 @@ def state_of(plan: Plan, passed: bool) -> SlaState:
 
 
 def _shown(us: int) -> str | None:
-    try:
-        return timestamp_of(us)
-    except (OverflowError, ValueError):  # past the year 9999: no date to show
-        return None
+    if us >= BEYOND_US:
+        return None  # past the calendar's last day: no date to show
+    return timestamp_of(us)
 
 
 def no_sla() -> View:
