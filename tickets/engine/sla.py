@@ -38,7 +38,9 @@ MINUTE = 60 * MICRO
 UTC = timezone.utc
 _UNIX = datetime(1970, 1, 1, tzinfo=UTC)
 ORIGIN = date(2020, 1, 1).toordinal()  # B is counted from this local date's midnight (before it: negative)
-FIRST_DAY, LAST_DAY = date(1, 1, 3).toordinal(), date(9999, 12, 30).toordinal()  # a day's neighbours exist
+# The calendar's span: business time is counted from 1970 to 2199 (a due time past it has no date to show, a time
+# before it counts from its start). Counting day by day from the year 1 to 9999 took minutes.
+FIRST_DAY, LAST_DAY = date(1970, 1, 2).toordinal(), date(2199, 12, 31).toordinal()
 HOLIDAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 CLOCK_PATTERN = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
 
@@ -172,7 +174,7 @@ def timestamp_of(us: int) -> str:
 
 # --------------------------------------------------------------------------- the business calendar
 
-FIRST_US, BEYOND_US = micros("0001-01-03T00:00:00Z"), micros("9999-12-30T00:00:00Z")
+FIRST_US, BEYOND_US = micros("1970-01-02T00:00:00Z"), micros("2199-12-31T00:00:00Z")
 
 
 class Calendar:
