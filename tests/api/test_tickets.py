@@ -341,7 +341,7 @@ def test_stats_counts_every_key(client: TestClient) -> None:
         "by_tag": {},
         "sla": {"none": 14, "on_track": 0, "paused": 0, "met": 0, "breached": 0},  # no policy: no target
         "first_response_minutes_median": None,
-        "resolution_minutes_median": None,
+        "resolution_minutes_median": 80.0,  # the 4 closed tickets: 26, 72, 88, 1273 minutes (every hour counts)
     }
     # The test data has no history: 14 days (the default), every one with zeros.
     assert len(per_day) == 14 and all(d["opened"] == d["closed"] == 0 for d in per_day)

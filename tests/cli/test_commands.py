@@ -16,7 +16,8 @@ from conftest import ROOT
 from tickets.cli import conversation
 from tickets.cli.main import main
 from tickets.cli.output import BAR_WIDTH, bar_chart
-from tickets.engine.rules import count
+from tickets.engine.rules import Reading, count
+from tickets.engine.sla import NO_POLICY
 
 # --------------------------------------------------------------------------- the CLI
 
@@ -43,7 +44,7 @@ def test_cli_stats_json_is_the_api_shape(
     assert code == 0
     stats = json.loads(out)
     assert len(stats.pop("per_day")) == 14
-    assert stats == count(stored()[1].values())
+    assert stats == count(stored()[1].values(), Reading(NO_POLICY, "2026-11-28T00:00:00Z"))  # no policy: no clock
 
 
 def test_cli_list_filters_and_sorts_as_typed(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:

@@ -59,12 +59,22 @@ class Reading:
         return moving if fixed is None or moving < fixed else fixed
 
     def answer(self, ticket: Ticket, stored_json: bytes | None = None, plan: Plan | None = None) -> tuple[bytes, str]:
-        """The ticket as the API answers it (what it stores, then its SLA now), and its ETag, which covers what
-        it stores only: a due time that moves while the ticket waits does not make an If-Match fail."""
+        """The ticket as the API answers it (what it stores, then its SLA now), and its ETag."""
         stored_json = stored_json if stored_json is not None else public_json(ticket)
         shown = view(plan or self.plan(ticket), self.calendar, self.now_us)
         tail = pydantic_core.to_json(shown.fields())
-        return stored_json[:-1] + b"," + tail[1:], etag_of(stored_json)
+        return stored_json[:-1] + b"," + tail[1:], _etag(stored_json, shown.sla_state)
+
+    def etag(self, ticket: Ticket) -> str:
+        """The ticket's ETag at this moment: it covers what the ticket stores and its SLA state, which changes
+        when a due time passes (a cached copy that says on_track is stale once the ticket is breached). The due
+        times a waiting ticket shows move with the clock and are left out: an If-Match taken a minute ago still
+        matches while the ticket waits."""
+        return _etag(public_json(ticket), self.state(self.plan(ticket)))
+
+
+def _etag(stored_json: bytes, state: str) -> str:
+    return etag_of(stored_json + b"\n" + state.encode())
 
 
 def public_json(ticket: Ticket) -> bytes:

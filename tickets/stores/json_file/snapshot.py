@@ -47,7 +47,6 @@ from tickets.engine.rules import (
     Reading,
     count,
     etag_matches,
-    etag_of,
     filter_tickets,
     paginate,
     public_json,
@@ -280,7 +279,7 @@ class Batch:
         if ticket is None:
             raise TicketNotFound(ticket_id)
         if if_match is not None:
-            etag = etag_of(public_json(ticket))
+            etag = Reading(self.sla, self.time).etag(ticket)
             if not etag_matches(if_match, etag):
                 raise PreconditionFailed(ticket_id, if_match, etag)
         return ticket
