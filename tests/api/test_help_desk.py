@@ -472,3 +472,23 @@ def test_a_viewer_never_sees_internal_notes_nor_their_events(keyed: TestClient) 
     assert int(seen.headers["X-Total-Count"]) == len(everything) - 2
     feed = keyed.get("/events?limit=1000", headers=viewer).json()
     assert "Client" not in str(feed) and len(feed) == len(keyed.get("/events?limit=1000", headers=agent).json()) - 2
+
+
+def test_the_etag_changes_when_a_ticket_breaches_not_while_it_waits(desk: TestClient, clock: Clock) -> None:
+    ticket = new(desk, priority="urgent")
+    url = f"/tickets/{ticket['id']}"
+    etag = desk.get(url).headers["ETag"]
+    clock.time = "2026-11-30T08:19:00Z"
+    assert desk.get(url, headers={"If-None-Match": etag}).status_code == 304
+    clock.time = "2026-11-30T08:21:00Z"  # its first response was due at 08:20
+    late = desk.get(url, headers={"If-None-Match": etag})
+    assert late.status_code == 200 and late.json()["sla_state"] == "breached" and late.headers["ETag"] != etag
+    assert desk.patch(url, json={"title": "x"}, headers={"If-Match": etag}).status_code == 412
+    waiting = new(desk, priority="urgent", status="waiting")
+    url = f"/tickets/{waiting['id']}"
+    before = desk.get(url)
+    clock.time = "2026-11-30T09:21:00Z"  # an hour later its due times moved, its ETag did not
+    after = desk.get(url)
+    assert after.json()["first_response_due"] > before.json()["first_response_due"]
+    assert after.headers["ETag"] == before.headers["ETag"]
+    assert desk.patch(url, json={"status": "open"}, headers={"If-Match": before.headers["ETag"]}).status_code == 200
