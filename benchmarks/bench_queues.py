@@ -26,21 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tickets.engine.models import TicketQuery  # noqa: E402
+from tickets.engine.sla import POLICY_EXAMPLE  # noqa: E402
 from tickets.stores.json_file import JsonStore  # noqa: E402
 
 NOW = "2026-11-30T09:30:00Z"  # Monday 10:30 in Paris
-HOURS = [["09:00", "12:30"], ["13:30", "18:00"]]
-POLICY = {
-    "timezone": "Europe/Paris",
-    "business_hours": {**dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), HOURS), "sat": [], "sun": []},
-    "holidays": ["2026-12-25", "2027-01-01"],
-    "targets": {
-        "urgent": {"first_response": 30, "resolution": 240},
-        "high": {"first_response": 60, "resolution": 480},
-        "medium": {"first_response": 240, "resolution": 1440},
-        "low": {"first_response": 480, "resolution": 2880},
-    },
-}
+POLICY = POLICY_EXAMPLE  # Europe/Paris, 9:00-12:30 and 13:30-18:00 Monday to Friday
 QUERIES = {
     "status=open&sort=-priority (today's view)": {"status": ["open"], "sort": "-priority", "limit": 50},
     "sort=due": {"sort": "due", "limit": 50},

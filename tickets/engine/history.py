@@ -21,7 +21,7 @@ from pydantic import (
 )
 from typing_extensions import NotRequired, TypedDict
 
-from tickets.engine.models import DayCount, Ticket
+from tickets.engine.models import PUBLIC_FIELDS, DayCount, Ticket
 from tickets.engine.values import _NOT_BLANK, NUMBER_MAX, Assignee, AssigneeIn, Timestamp, nfc, no_nul, not_blank
 
 AUTHOR_MAX, BODY_MAX = 100, 10_000
@@ -32,17 +32,7 @@ PAGE_DEFAULT, PAGE_MAX = 100, 1000
 EventType = Literal["created", "updated", "commented", "deleted", "comment_edited", "comment_deleted"]
 COMMENT_EVENTS = ("commented", "comment_edited", "comment_deleted")  # events about one comment, named by comment_id
 # What an event's changes name: the fields a ticket stores and shows (its clocks' bookkeeping is derived).
-TRACKED_FIELDS = (
-    "title",
-    "description",
-    "status",
-    "priority",
-    "assignee",
-    "requester",
-    "tags",
-    "first_response_at",
-    "resolved_at",
-)
+TRACKED_FIELDS = tuple(f for f in PUBLIC_FIELDS if f not in ("id", "created_at", "updated_at"))
 
 # An author or actor: a name of 1-100 visible characters, trimmed, as an assignee. Names given to the service (key
 # names, X-Actor, author, --actor) are taken in NFC before anything else: compared and stored alike however typed.

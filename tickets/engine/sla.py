@@ -72,7 +72,7 @@ class Target(BaseModel):
     resolution: Minutes | None = None
 
 
-_POLICY_EXAMPLE: dict[str, Any] = {
+POLICY_EXAMPLE: dict[str, Any] = {
     "timezone": "Europe/Paris",
     "business_hours": {
         **{day: [["09:00", "12:30"], ["13:30", "18:00"]] for day in WEEKDAYS[:5]},
@@ -92,7 +92,7 @@ _POLICY_EXAMPLE: dict[str, Any] = {
 class Policy(BaseModel):
     """The SLA policy: when business time runs, and the targets of each priority."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_POLICY_EXAMPLE]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [POLICY_EXAMPLE]})
 
     timezone: str = Field(default="UTC", description="An IANA time zone, such as Europe/Paris.")
     business_hours: dict[Weekday, list[tuple[ClockTime, ClockTime]]] | None = Field(
