@@ -1,6 +1,7 @@
 """The SQL the PostgreSQL store speaks, built from parts that never hold a value (values go as parameters): the
-columns, the step that records a write's event, the order of each sort key, the WHERE of the filters, and the
-conversions between rows and the engine's tickets, comments and events."""
+columns, the step that records a write's event, the order of each sort key, the WHERE of the filters (the SLA's
+from the derived columns and the moment of reading), the page of sort=due, and the conversions between rows and
+the engine's tickets, comments and events."""
 
 from __future__ import annotations
 
@@ -10,16 +11,22 @@ from typing import Any
 import pydantic_core
 
 from tickets.engine.chain import canonical_event
-from tickets.engine.history import (
-    Comment,
-    Event,
-)
-from tickets.engine.models import Ticket, TicketFilters
+from tickets.engine.history import Comment, Event
+from tickets.engine.models import CLOCK_FIELDS, PUBLIC_FIELDS, Ticket, TicketFilters
+from tickets.engine.rules import Reading
+from tickets.engine.sla import micros
 from tickets.engine.values import fold_text
+from tickets.stores.postgres.derived import DERIVED, person_key
 from tickets.stores.postgres.migrations import MIGRATION_LOCK
 
-FIELDS = ("id", "title", "description", "status", "priority", "assignee", "created_at", "updated_at")
+# The ticket's columns, named as its fields, in the order it stores them (models.complete); then those the service
+# computes from it (derived.py). The JSON ones are passed as JSON text, cast in the statement.
+FIELDS = (*PUBLIC_FIELDS, *CLOCK_FIELDS)
 COLUMNS = ", ".join(FIELDS)
+_CASTS = {"requester": "::jsonb", "paused": "::jsonb", "tags": "::text[]", "requester_keys": "::text[]"}
+WRITTEN = (*FIELDS[1:], *DERIVED)  # what an INSERT gives (the id comes from the sequence)
+CHANGEABLE = tuple(c for c in WRITTEN if c != "created_at")  # what an UPDATE may change
+_SET = ", ".join(f"{c} = %({c})s{_CASTS.get(c, '')}" for c in CHANGEABLE)
 
 # Event ids must be handed out in the order the events become visible, or a poller of the feed could see
 # event 11 before event 10 commits, and then never see 10. Every statement that adds an event takes this
@@ -36,14 +43,27 @@ EVENT_OF = """, locked AS (SELECT pg_advisory_xact_lock({lock}) FROM {rows}),
     SELECT ids.id, ids.ticket_id, %(at)s, %(actor)s, %(type)s, %(changes)s::json, %(closes)s,
         sha256(ids.previous || convert_to('{{"id":' || ids.id || ',"ticket_id":' || ids.ticket_id || %(rest)s, 'UTF8'))
     FROM ids"""
-# A comment and its event, chained one after the other.
-COMMENTED = """WITH changed AS (UPDATE tickets SET updated_at = %(updated_at)s, version = version + 1
+# A ticket's writes: its new row (created at the policy's generation the service computed it with: see
+# set_policy in store.py), or its changed row (at the version it read); each followed by EVENT_OF.
+INSERT_TICKET = (
+    f"WITH new AS (INSERT INTO tickets ({', '.join(WRITTEN)}) SELECT "
+    + ", ".join(f"%({c})s{_CASTS.get(c, '')}" for c in WRITTEN)
+    + " WHERE tickets_policy_generation() = %(generation)s RETURNING id)"
+)
+UPDATE_TICKET = (
+    f"WITH changed AS (UPDATE tickets SET {_SET}, version = version + 1 "
+    "WHERE id = %(id)s AND version = %(version)s RETURNING id)"
+)
+# A comment and its event, chained one after the other, with the ticket's new row (updated_at, first response).
+# The event's changes are made by the service (comment_changes and changes_between, as the JSON store writes
+# them) but for the comment's id, which is handed out here, after the lock: changes_rest is what follows it.
+COMMENTED = f"""WITH changed AS (UPDATE tickets SET {_SET}, version = version + 1
         WHERE id = %(id)s AND version = %(version)s RETURNING id),
     locked AS (SELECT pg_advisory_xact_lock(%(lock)s) FROM changed),
     ids AS (SELECT changed.id AS ticket_id, nextval(pg_get_serial_sequence('comments', 'id')) AS comment_id,
         nextval(pg_get_serial_sequence('events', 'id')) AS id, tickets_last_digest() AS previous
         FROM changed, locked),
-    made AS (SELECT ids.*, ('{"comment_id":{"from":null,"to":' || comment_id || '}}')::text AS changes,
+    made AS (SELECT ids.*, ('{{"comment_id":{{"from":null,"to":' || comment_id || %(changes_rest)s)::text AS changes,
         sha256(previous || tickets_comment_bytes(comment_id, ticket_id, %(author)s, %(body)s, %(internal)s, %(at)s))
         AS comment_digest FROM ids),
     new AS (INSERT INTO comments (id, ticket_id, author, body, internal, created_at, digest)
@@ -54,6 +74,28 @@ COMMENTED = """WITH changed AS (UPDATE tickets SET updated_at = %(updated_at)s, 
         sha256(made.comment_digest || tickets_event_bytes(made.id, made.ticket_id, %(at)s, %(actor)s, 'commented',
             made.changes::json))
     FROM made, new RETURNING (changes -> 'comment_id' ->> 'to')::bigint"""
+COMMENT_PREFIX = '{"comment_id":{"from":null,"to":0'
+# A comment as it reads now: its corrections applied over the record as first written.
+CURRENT_COMMENT = (
+    "id, ticket_id, author, coalesce(edited_body, body), coalesce(edited_internal, internal), created_at, edited_at"
+)
+CURRENT_COMMENT_KEYS = ("id", "ticket_id", "author", "body", "internal", "created_at", "edited_at")
+# A correction: the comment as the service read it (or it is read again), then its event.
+EDIT_COMMENT = """WITH changed AS (UPDATE comments SET edited_body = %(new_body)s, edited_internal = %(new_internal)s,
+        edited_at = %(at)s
+    WHERE id = %(comment_id)s AND ticket_id = %(id)s AND coalesce(edited_body, body) = %(old_body)s
+        AND coalesce(edited_internal, internal) = %(old_internal)s RETURNING ticket_id AS id)"""
+# A comment deleted alone: its record becomes an erased one (the trigger of migration 4 keeps its digest).
+DELETE_COMMENT = """WITH gone AS (DELETE FROM comments
+    WHERE id = %(comment_id)s AND ticket_id = %(id)s AND coalesce(edited_internal, internal) = %(old_internal)s
+    RETURNING ticket_id AS id)"""
+# What a viewer may not see (tickets.engine.history.about_internal): an event marked as about an internal note, or
+# an older `commented` event whose comment is internal now.
+HIDDEN_EVENT = """(e.type IN ('commented', 'comment_edited', 'comment_deleted') AND (
+    (e.changes -> 'internal' ->> 'from') = 'true' OR (e.changes -> 'internal' ->> 'to') = 'true'
+    OR (e.type = 'commented' AND EXISTS (SELECT 1 FROM comments c
+        WHERE c.id = (e.changes -> 'comment_id' ->> 'to')::bigint AND c.ticket_id = e.ticket_id
+            AND coalesce(c.edited_internal, c.internal)))))"""
 # Comments no `commented` event names (none, unless written by hand): first in the chain.
 ORPHAN_COMMENTS = f"""SELECT {COMMENT_COLUMNS}, digest FROM comments c WHERE NOT EXISTS (SELECT 1 FROM events e
     WHERE e.type = 'commented' AND (e.changes -> 'comment_id' ->> 'to')::bigint = c.id) ORDER BY id"""
@@ -95,8 +137,36 @@ def event_params(kind: str, changes: dict[str, Any], at: str, actor: str | None)
     }
 
 
+def ticket_params(ticket: Ticket | dict[str, Any], derived: list[Any]) -> dict[str, Any]:
+    """The parameters of a ticket's row for INSERT_TICKET, UPDATE_TICKET and COMMENTED: its fields (the JSON ones
+    as JSON text) and its derived columns (derived.derived_values)."""
+    params = {f: ticket[f] for f in FIELDS}  # type: ignore[literal-required]
+    params["requester"] = None if ticket["requester"] is None else json_text(ticket["requester"])
+    params["paused"] = json_text(ticket["paused"])
+    return {**params, **dict(zip(DERIVED, derived, strict=True))}
+
+
+def copy_row(ticket: Ticket | dict[str, Any], derived: list[Any]) -> list[Any]:
+    """A ticket's row for COPY (FIELDS, then DERIVED)."""
+    params = ticket_params(ticket, derived)
+    return [params[c] for c in (*FIELDS, *DERIVED)]
+
+
+def comment_changes_rest(changes: dict[str, Any]) -> str:
+    """What follows the comment's id in a `commented` event's changes (COMMENTED): changes names comment id 0."""
+    text = json_text(changes)
+    assert text.startswith(COMMENT_PREFIX), text
+    return text[len(COMMENT_PREFIX) :]
+
+
 def comment_of(row: Sequence[Any]) -> Comment:
+    """A comment record as first written (COMMENT_COLUMNS)."""
     return dict(zip(COMMENT_COLUMNS.split(", "), row, strict=True))  # type: ignore[return-value]
+
+
+def current_comment_of(row: Sequence[Any]) -> Comment:
+    """A comment as it reads now (CURRENT_COMMENT)."""
+    return dict(zip(CURRENT_COMMENT_KEYS, row, strict=True))  # type: ignore[return-value]
 
 
 def event_of(row: Sequence[Any]) -> Event:
@@ -104,17 +174,29 @@ def event_of(row: Sequence[Any]) -> Event:
 
 
 def ticket_of(row: Sequence[Any]) -> Ticket:
-    return dict(zip(FIELDS, row, strict=False))  # type: ignore[return-value]  # a row may go on past the fields
+    """A complete ticket from a row that starts with COLUMNS (it may go on past them)."""
+    ticket = dict(zip(FIELDS, row, strict=False))
+    requester = ticket["requester"]
+    if requester is not None:  # jsonb keeps its keys in its own order: the stored order again
+        ticket["requester"] = {"name": requester["name"], "email": requester.get("email")}
+    return ticket  # type: ignore[return-value]
 
 
 def computed_columns(ticket: Any) -> list[str]:
-    """The columns the service computes, with the JSON store's own functions: title_key, search texts."""
+    """The text columns of migration 1 that the service computes: title_key, search texts."""
     return [ticket["title"].casefold(), fold_text(ticket["title"]), fold_text(ticket["description"])]
 
 
 def counted_filters_only(filters: TicketFilters) -> bool:
-    """Whether ticket_counts can answer how many tickets match (no assignee, no text search)."""
-    return filters.assignee is None and not filters.q
+    """Whether ticket_counts can answer how many tickets match (only status and priority filters)."""
+    return (
+        filters.assignee is None
+        and not filters.q
+        and filters.requester is None
+        and not filters.tag
+        and not filters.sla
+        and filters.due_before is None
+    )
 
 
 def kept_by(filters: TicketFilters, status: str, priority: str) -> bool:
@@ -126,8 +208,61 @@ def like_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def where_clause(filters: TicketFilters) -> tuple[str, list[Any]]:
-    """The WHERE clause of the filters, and its parameters (never text pasted into SQL)."""
+# --------------------------------------------------------------------------- the SLA at the moment of reading
+#
+# A ticket's state (tickets.engine.sla.state_of) from its derived columns: none unless its priority has a target;
+# breached when a target is missed for good (plan_breached) or its next fixed due time is past (due_fixed before
+# the bound of now: Calendar.before); else paused, met or on_track by its status.
+
+_STATUSES_OF_STATE = {"paused": ("waiting",), "met": ("closed",), "on_track": ("open", "in_progress")}
+
+
+def sla_terms(reading: Reading) -> tuple[list[str], int]:
+    """The priorities that have a target, and the bound k such that a fixed due time b is past now when b < k."""
+    return reading.policy.targeted(), reading.calendar.before(reading.now_us)
+
+
+def state_case(reading: Reading) -> tuple[str, list[Any]]:
+    """A CASE expression giving each row's SLA state now, and its parameters."""
+    targeted, bound = sla_terms(reading)
+    return (
+        "CASE WHEN NOT (priority = ANY(%s::text[])) THEN 'none' "
+        "WHEN plan_breached OR due_fixed < %s THEN 'breached' "
+        "WHEN status = 'waiting' THEN 'paused' WHEN status = 'closed' THEN 'met' ELSE 'on_track' END",
+        [targeted, bound],
+    )
+
+
+def sla_clause(states: Sequence[str], reading: Reading) -> tuple[str, list[Any]]:
+    """The rows whose SLA state now is one of states, written so that indexes can find them."""
+    targeted, bound = sla_terms(reading)
+    parts: list[str] = []
+    params: list[Any] = []
+    if "none" in states:
+        parts.append("NOT (priority = ANY(%s::text[]))")
+        params.append(targeted)
+    if "breached" in states:
+        parts.append("(priority = ANY(%s::text[]) AND (plan_breached OR due_fixed < %s))")
+        params += [targeted, bound]
+    statuses = sorted({s for state in states for s in _STATUSES_OF_STATE.get(state, ())})
+    if statuses:
+        parts.append(
+            "(priority = ANY(%s::text[]) AND NOT plan_breached AND (due_fixed IS NULL OR due_fixed >= %s) "
+            "AND status = ANY(%s::text[]))"
+        )
+        params += [targeted, bound, statuses]
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def where_clause(filters: TicketFilters, reading: Reading | None = None) -> tuple[str, list[Any]]:
+    """The WHERE clause of the filters, and its parameters (never text pasted into SQL); the SLA filters need the
+    reading (its policy and moment)."""
+    clauses, params = conditions(filters, reading)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def conditions(filters: TicketFilters, reading: Reading | None = None) -> tuple[list[str], list[Any]]:
+    """The conditions of the filters, to be joined with AND, and their parameters."""
     clauses: list[str] = []
     params: list[Any] = []
     for column, values in (("status", filters.status), ("priority", filters.priority)):
@@ -137,10 +272,64 @@ def where_clause(filters: TicketFilters) -> tuple[str, list[Any]]:
         elif values:
             clauses.append(f"{column} = ANY(%s)")
             params.append(sorted(set(values)))
-    if filters.assignee is not None:
+    if filters.unassigned:
+        clauses.append("assignee IS NULL")
+    elif filters.assignee is not None:
         clauses.append("assignee = %s")
         params.append(filters.assignee)
     if filters.q:
         clauses.append("(search_title LIKE %s OR search_description LIKE %s)")
         params += [like_pattern(fold_text(filters.q))] * 2
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+    if filters.requester is not None:
+        clauses.append("requester_keys @> ARRAY[%s]::text[]")
+        params.append(person_key(filters.requester))
+    if filters.tag:
+        clauses.append("tags @> %s::text[]")
+        params.append(sorted(set(filters.tag)))
+    if reading is not None and filters.sla:
+        clause, more = sla_clause(filters.sla, reading)
+        clauses.append(clause)
+        params += more
+    if reading is not None and filters.due_before is not None:
+        # the next pending due time, min(due_fixed, B(now) + due_left), is before the bound of due_before
+        bound = reading.calendar.before(micros(filters.due_before))
+        clauses.append("(due_fixed < %s OR due_left < %s)")
+        params += [bound, bound - reading.now_b]
+    return clauses, params
+
+
+# --------------------------------------------------------------------------- sort=due
+#
+# The key is the next pending due time, min(due_fixed, B(now) + due_left); tickets without one come last (by id) in
+# both directions, ties by ascending id (rules.sort_tickets). The rows with a key fall in three disjoint sets, each
+# with an exact key its index orders (migration 5): due_fixed alone, due_left alone (B(now) + due_left keeps its
+# order), both (rare: a target missed before the ticket began to wait; its key is computed). The first n of the
+# page are among the first n of each set: each set gives n, in its index's order, and the merge orders them.
+
+
+def due_page(filters: TicketFilters, reading: Reading, descending: bool, n: int | None) -> tuple[str, list[Any]]:
+    """The ids and keys of the first n tickets in due order (n None: all), and the parameters: a statement whose
+    rows are (id, key, part), to be ordered by part, key and id (DUE_ORDER) and paged."""
+    clauses, where_params = conditions(filters, reading)
+    direction = " DESC" if descending else ""
+    branches = (
+        ("due_fixed IS NOT NULL AND due_left IS NULL", "due_fixed", "due_fixed"),
+        ("due_left IS NOT NULL AND due_fixed IS NULL", "due_left + %s", "due_left"),
+        ("due_fixed IS NOT NULL AND due_left IS NOT NULL", "least(due_fixed, due_left + %s)", "k"),
+    )
+    parts: list[str] = []
+    params: list[Any] = []
+    for condition, key, order in branches:
+        where = " AND ".join([condition, *clauses])
+        parts.append(f"(SELECT id, {key} AS k FROM tickets WHERE {where} ORDER BY {order}{direction}, id LIMIT %s)")
+        params += [*([reading.now_b] if "%s" in key else []), *where_params, n]
+    where = " AND ".join(["due_fixed IS NULL AND due_left IS NULL", *clauses])
+    statement = (
+        "SELECT id, k, 0 AS part FROM (" + " UNION ALL ".join(parts) + ") AS keyed "
+        f"UNION ALL (SELECT id, NULL::bigint, 1 FROM tickets WHERE {where} ORDER BY id LIMIT %s)"
+    )
+    return statement, [*params, *where_params, n]
+
+
+def due_order(descending: bool) -> str:
+    return "part, k" + (" DESC" if descending else "") + ", id"

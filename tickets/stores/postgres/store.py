@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from datetime import date
 from typing import Any, TypeVar, cast
 
 import psycopg
@@ -26,6 +27,7 @@ from psycopg import sql
 from tickets.engine.chain import History, Record
 from tickets.engine.errors import (
     CommentNotFound,
+    NotAuthor,
     PreconditionFailed,
     StoreError,
     StoreNotEmpty,
@@ -33,43 +35,73 @@ from tickets.engine.errors import (
 )
 from tickets.engine.history import (
     Comment,
+    CommentEdit,
     Event,
     NewComment,
     Page,
     changes_between,
     closes,
     comment_changes,
+    commented_id,
+    deletion_changes,
+    edit_changes,
+    edited,
     last_days,
     later_than,
     per_day,
 )
-from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
-from tickets.engine.rules import etag_matches, etag_of, now, ticket_json
+from tickets.engine.models import (
+    SLA_STATES,
+    SlaState,
+    Stats,
+    StatsQuery,
+    Ticket,
+    TicketCreate,
+    TicketQuery,
+    TicketUpdate,
+    complete,
+)
+from tickets.engine.rules import Reading, etag_matches, etag_of, public_json
 from tickets.engine.settings import LOCK_TIMEOUT_DEFAULT
-from tickets.engine.values import PRIORITIES, STATUSES, Priority, Status
+from tickets.engine.sla import Policy
+from tickets.engine.values import PRIORITIES, STATUSES, Priority, Status, nfc
 from tickets.engine.verify import Report, Verifier
+from tickets.engine.workflow import changed, commented, created
 from tickets.stores.base import TicketStore
 from tickets.stores.postgres.connections import POOL_SIZE, Connections
+from tickets.stores.postgres.derived import DERIVED, derived_values
 from tickets.stores.postgres.migrations import MIGRATION_LOCK
+from tickets.stores.postgres.policy import POLICY_LOCK, change_policy, parsed, read_policy
 from tickets.stores.postgres.sql import (
     COLUMNS,
     COMMENT_COLUMNS,
     COMMENTED,
+    CURRENT_COMMENT,
+    DELETE_COMMENT,
+    EDIT_COMMENT,
     EVENT_COLUMNS,
     EVENT_LOCK,
     EVENT_OF,
-    FIELDS,
+    HIDDEN_EVENT,
+    INSERT_TICKET,
     ORDER_COLUMNS,
     ORPHAN_COMMENTS,
     RECORDS,
+    UPDATE_TICKET,
+    comment_changes_rest,
     comment_of,
-    computed_columns,
+    copy_row,
     counted_filters_only,
+    current_comment_of,
+    due_order,
+    due_page,
     event_of,
     event_params,
     json_text,
     kept_by,
+    state_case,
     ticket_of,
+    ticket_params,
     where_clause,
 )
 
@@ -136,53 +168,118 @@ class PostgresStore(Connections, TicketStore):
             if not answer.done():  # a request whose client went away was cancelled
                 answer.set_result(by_id.get(ticket_id))
 
-    async def search(self, query: TicketQuery) -> tuple[list[Ticket], int]:
-        where, params = where_clause(query)
-        descending, name = query.sort.startswith("-"), query.sort.lstrip("-")
-        order = ORDER_COLUMNS[name] + (" DESC" if descending else "") + (", id" if name != "id" else "")
-        page_sql = f"SELECT {COLUMNS} FROM tickets{where} ORDER BY {order} LIMIT %s OFFSET %s"
-
-        async def read(conn: psycopg.AsyncConnection[Any]) -> tuple[list[Ticket], int]:
-            cursor = await conn.execute(page_sql, [*params, query.limit, query.offset])
-            page = [ticket_of(row) for row in await cursor.fetchall()]
-            reached_end = query.limit is None or len(page) < query.limit
-            if reached_end and (page or query.offset == 0):
-                return page, query.offset + len(page)  # the page reached the end: no need to count
-            if counted_filters_only(query):
-                counts = await self._counts(conn)
-                return page, sum(n for (s, p), n in counts.items() if kept_by(query, s, p))
-            cursor = await conn.execute(f"SELECT count(*) FROM tickets{where}", params)
-            return page, (await cursor.fetchone())[0]  # type: ignore[index]
+    async def policy(self) -> Policy:
+        async def read(conn: psycopg.AsyncConnection[Any]) -> Policy:
+            return (await read_policy(conn))[0]
 
         return await self._read(read)
 
-    async def stats(self, query: StatsQuery) -> Stats:
-        if counted_filters_only(query):
-            counts = await self._read(self._counts)
-            rows = [(s, p, n) for (s, p), n in counts.items() if kept_by(query, s, p)]
-        else:
-            where, params = where_clause(query)
-            rows = await self._rows(
-                f"SELECT status, priority, count(*) FROM tickets{where} GROUP BY status, priority", params
+    async def set_policy(self, policy: Policy) -> Policy:
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("SET LOCAL statement_timeout = 0")  # a million tickets take a while
+            await change_policy(conn, policy, self.now())
+        return policy
+
+    async def search(self, query: TicketQuery) -> tuple[list[Ticket], int]:
+        page, total, _ = await self._read(lambda conn: self._search(conn, query))
+        return page, total
+
+    async def search_json(self, query: TicketQuery) -> tuple[bytes, int]:
+        page, total, reading = await self._read(lambda conn: self._search(conn, query))
+        return b"[" + b",".join([reading.answer(t)[0] for t in page]) + b"]", total
+
+    async def _reading(self, conn: psycopg.AsyncConnection[Any]) -> Reading:
+        return Reading((await read_policy(conn))[0], self.now())
+
+    async def _search(
+        self, conn: psycopg.AsyncConnection[Any], query: TicketQuery
+    ) -> tuple[list[Ticket], int, Reading]:
+        """The page, how many matched, and the reading both were made with (the policy and this moment)."""
+        reading = await self._reading(conn)
+        where, params = where_clause(query, reading)
+        descending, name = query.sort.startswith("-"), query.sort.lstrip("-")
+        if name == "due":
+            n = None if query.limit is None else query.offset + query.limit
+            ranked, ranked_params = due_page(query, reading, descending, n)
+            page_sql = (
+                f"WITH page AS (SELECT * FROM ({ranked}) AS ranked ORDER BY {due_order(descending)} "
+                f"LIMIT %s OFFSET %s) SELECT {COLUMNS} FROM page JOIN tickets USING (id) "
+                f"ORDER BY {due_order(descending).replace('id', 'page.id')}"
             )
-        by_status: dict[str, int] = dict.fromkeys(STATUSES, 0)
-        by_priority: dict[str, int] = dict.fromkeys(PRIORITIES, 0)
-        for status, priority, n in rows:
-            by_status[status] += n
-            by_priority[priority] += n
-        first = last_days(query.days)[0]
-        days = await self._rows(
-            "SELECT left(at, 10), count(*) FILTER (WHERE type = 'created'), "
-            "count(*) FILTER (WHERE closes) FROM events "
-            "WHERE at >= %s AND (type = 'created' OR closes) GROUP BY 1",
-            (first,),
-        )
-        return {
-            "total": sum(by_status.values()),
-            "by_status": cast(dict[Status, int], by_status),
-            "by_priority": cast(dict[Priority, int], by_priority),
-            "per_day": per_day({day: (opened, closed) for day, opened, closed in days}, query.days),
-        }
+            page_params = [*ranked_params, query.limit, query.offset]
+        else:
+            order = ORDER_COLUMNS[name] + (" DESC" if descending else "") + (", id" if name != "id" else "")
+            page_sql = f"SELECT {COLUMNS} FROM tickets{where} ORDER BY {order} LIMIT %s OFFSET %s"
+            page_params = [*params, query.limit, query.offset]
+        cursor = await conn.execute(page_sql, page_params)
+        page = [ticket_of(row) for row in await cursor.fetchall()]
+        reached_end = query.limit is None or len(page) < query.limit
+        if reached_end and (page or query.offset == 0):
+            return page, query.offset + len(page), reading  # the page reached the end: no need to count
+        if counted_filters_only(query):
+            counts = await self._counts(conn)
+            return page, sum(n for (s, p), n in counts.items() if kept_by(query, s, p)), reading
+        cursor = await conn.execute(f"SELECT count(*) FROM tickets{where}", params)
+        return page, (await cursor.fetchone())[0], reading  # type: ignore[index]
+
+    async def stats(self, query: StatsQuery) -> Stats:
+        async def read(conn: psycopg.AsyncConnection[Any]) -> Stats:
+            reading = await self._reading(conn)
+            where, params = where_clause(query, reading)
+            state, state_params = state_case(reading)
+            cursor = await conn.execute(
+                f"SELECT status, priority, {state}, count(*) FROM tickets{where} GROUP BY 1, 2, 3",
+                [*state_params, *params],
+            )
+            groups = await cursor.fetchall()
+            cursor = await conn.execute(
+                f"SELECT tag, count(*) FROM tickets CROSS JOIN unnest(tags) AS tag{where} GROUP BY tag", params
+            )
+            tags = await cursor.fetchall()
+            # statistics.median of the values: the mean of the two middle ones (one value twice when odd)
+            cursor = await conn.execute(
+                "SELECT "
+                + ", ".join(
+                    f"percentile_disc(0.5) WITHIN GROUP (ORDER BY {column}{direction})"
+                    for column in ("first_response_minutes", "resolution_minutes")
+                    for direction in ("", " DESC")
+                )
+                + f" FROM tickets{where}",
+                params,
+            )
+            middles = await cursor.fetchone()
+            first = last_days(query.days, date.fromisoformat(reading.time[:10]))[0]
+            cursor = await conn.execute(
+                "SELECT left(at, 10), count(*) FILTER (WHERE type = 'created'), "
+                "count(*) FILTER (WHERE closes) FROM events "
+                "WHERE at >= %s AND (type = 'created' OR closes) GROUP BY 1",
+                (first,),
+            )
+            days = await cursor.fetchall()
+            by_status: dict[str, int] = dict.fromkeys(STATUSES, 0)
+            by_priority: dict[str, int] = dict.fromkeys(PRIORITIES, 0)
+            sla: dict[str, int] = dict.fromkeys(SLA_STATES, 0)
+            for status, priority, sla_state, n in groups:
+                by_status[status] += n
+                by_priority[priority] += n
+                sla[sla_state] += n
+            assert middles is not None
+            return {
+                "total": sum(by_status.values()),
+                "by_status": cast(dict[Status, int], by_status),
+                "by_priority": cast(dict[Priority, int], by_priority),
+                "by_tag": dict(sorted(tags)),
+                "sla": cast(dict[SlaState, int], sla),
+                "first_response_minutes_median": _median(middles[0], middles[1]),
+                "resolution_minutes_median": _median(middles[2], middles[3]),
+                "per_day": per_day(
+                    {day: (opened, closed) for day, opened, closed in days},
+                    query.days,
+                    date.fromisoformat(reading.time[:10]),
+                ),
+            }
+
+        return await self._read(read)
 
     async def count(self) -> int:
         return sum((await self._read(self._counts)).values())
@@ -212,62 +309,69 @@ class PostgresStore(Connections, TicketStore):
             pass  # the next count tries again
 
     # ---- writing
+    #
+    # Each write reads what it changes (the ticket, its version and the policy, in one snapshot), computes the new
+    # ticket with the engine's workflow (the same functions as the JSON store), and writes it with its derived
+    # columns at the version it read; zero rows: somebody else changed it (or the policy changed), read again.
 
     async def add(self, data: TicketCreate, actor: str | None = None) -> Ticket:
-        time = now()
-        values = data.model_dump()
-        ticket_fields = ("title", "description", "status", "priority", "assignee")
-        ticket = cast(Ticket, {"id": 0, **values, "created_at": time, "updated_at": time})
-        params = {
-            **{f: values[f] for f in ticket_fields},
-            "time": time,
-            **dict(zip(("title_key", "search_title", "search_description"), computed_columns(values), strict=True)),
-            **event_params("created", changes_between(None, ticket), time, actor),
-        }
-        statement = (
-            "WITH new AS (INSERT INTO tickets (title, description, status, priority, assignee, created_at, updated_at, "
-            "title_key, search_title, search_description) VALUES (%(title)s, %(description)s, %(status)s, "
-            "%(priority)s, %(assignee)s, %(time)s, %(time)s, %(title_key)s, %(search_title)s, %(search_description)s) "
-            "RETURNING id)" + EVENT_OF.format(lock=EVENT_LOCK, rows="new") + " RETURNING ticket_id"
-        )
         async with self._connection() as conn:  # never tried twice: a lost answer may hide a done write
-            row = await (await conn.execute(statement, params)).fetchone()
-        assert row is not None  # the INSERT returns its row
-        return {**ticket, "id": row[0]}
+            while True:
+                row = await (await conn.execute("SELECT policy::text, generation FROM sla_policy")).fetchone()
+                policy, generation = (parsed(row[0]), row[1]) if row else (parsed(None), 0)
+                time = self.now()
+                ticket = created(data, 0, time)
+                params = {
+                    **ticket_params(ticket, derived_values(ticket, policy)),
+                    "generation": generation,
+                    **event_params("created", changes_between(None, ticket), time, actor),
+                }
+                statement = INSERT_TICKET + EVENT_OF.format(lock=EVENT_LOCK, rows="new") + " RETURNING ticket_id"
+                row = await (await conn.execute(statement, params)).fetchone()
+                if row is not None:  # else the policy changed since it was read
+                    return {**ticket, "id": row[0]}
 
     async def update(
         self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None, actor: str | None = None
     ) -> Ticket:
-        given = changes.model_dump(exclude_unset=True)
         async with self._connection() as conn:
             while True:  # again only when somebody else changed the ticket between our read and our write
-                old, version = await self._current(conn, ticket_id, if_match)
-                new: Ticket = {**old, **given}  # type: ignore[typeddict-item]
-                if new == old:
+                old, version, policy = await self._current(conn, ticket_id, if_match)
+                new = changed(old, changes, self.now(), policy)
+                if new is old:
                     return old  # nothing changes: same updated_at, same ETag, no write, no event
-                new["updated_at"] = now()
-                title_key, search_title, search_description = computed_columns(new)
                 cursor = await conn.execute(
-                    "WITH changed AS (UPDATE tickets SET title = %(title)s, description = %(description)s, "
-                    "status = %(status)s, priority = %(priority)s, assignee = %(assignee)s, updated_at = %(at)s, "
-                    "title_key = %(title_key)s, search_title = %(search_title)s, "
-                    "search_description = %(search_description)s, version = version + 1 "
-                    "WHERE id = %(id)s AND version = %(version)s RETURNING id)"
-                    + EVENT_OF.format(lock=EVENT_LOCK, rows="changed"),
-                    {
-                        **new,
-                        "title_key": title_key,
-                        "search_title": search_title,
-                        "search_description": search_description,
-                        "version": version,
-                        **event_params("updated", changes_between(old, new), new["updated_at"], actor),
-                    },
+                    UPDATE_TICKET + EVENT_OF.format(lock=EVENT_LOCK, rows="changed"),
+                    _update_params(old, new, version, policy, actor),
                 )
                 if cursor.rowcount == 1:
                     return new
 
+    async def update_many(self, ids: list[int], changes: TicketUpdate, actor: str | None = None) -> list[Ticket]:
+        async with self._connection() as conn, conn.transaction():
+            # Locked in id order: two bulk changes of overlapping tickets never wait for each other in a circle.
+            cursor = await conn.execute(
+                f"SELECT {COLUMNS}, version FROM tickets WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,)
+            )
+            found = {row[0]: row for row in await cursor.fetchall()}
+            missing = next((ticket_id for ticket_id in ids if ticket_id not in found), None)
+            if missing is not None:
+                raise TicketNotFound(missing)
+            policy = (await read_policy(conn))[0]  # after the locks: a change of policy before them is seen
+            time = self.now()
+            olds = [ticket_of(found[ticket_id]) for ticket_id in ids]
+            news = [changed(old, changes, time, policy) for old in olds]  # InvalidChange: nothing written
+            statement = UPDATE_TICKET + EVENT_OF.format(lock=EVENT_LOCK, rows="changed")
+            for old, new in zip(olds, news, strict=True):
+                if new is not old:
+                    cursor = await conn.execute(
+                        statement, _update_params(old, new, found[old["id"]][-1], policy, actor)
+                    )
+                    assert cursor.rowcount == 1, "a row locked FOR UPDATE changed under its lock"
+        return news
+
     async def delete(self, ticket_id: int, if_match: str | None = None, actor: str | None = None) -> None:
-        deleted = event_params("deleted", {}, now(), actor)
+        deleted = event_params("deleted", {}, self.now(), actor)
         statement = "WITH gone AS (DELETE FROM tickets WHERE id = %(id)s{and_version} RETURNING id)" + EVENT_OF
         async with self._connection() as conn:
             if if_match is None:
@@ -278,7 +382,7 @@ class PostgresStore(Connections, TicketStore):
                     raise TicketNotFound(ticket_id)
                 return
             while True:
-                _, version = await self._current(conn, ticket_id, if_match)
+                _, version, _ = await self._current(conn, ticket_id, if_match)
                 cursor = await conn.execute(
                     statement.format(lock=EVENT_LOCK, rows="gone", and_version=" AND version = %(version)s"),
                     {"id": ticket_id, "version": version, **deleted},
@@ -289,20 +393,25 @@ class PostgresStore(Connections, TicketStore):
     async def add_comment(self, ticket_id: int, comment: NewComment, actor: str | None = None) -> Comment:
         async with self._connection() as conn:
             while True:
-                ticket, version = await self._current(conn, ticket_id, None)
-                time = now()
-                event = event_params("commented", comment_changes(0), time, actor)
+                ticket, version, policy = await self._current(conn, ticket_id, None)
+                time = self.now()
+                after = commented(
+                    ticket, comment.author, comment.internal, time, later_than(ticket["updated_at"], time), policy
+                )
+                # As the JSON store records it: the comment's id (and mark), then what changed on the ticket.
+                changes = {**comment_changes(0, comment.internal), **changes_between(ticket, after)}
                 cursor = await conn.execute(
                     COMMENTED,
                     {
+                        **ticket_params(after, derived_values(after, policy)),
                         "id": ticket_id,
                         "version": version,
-                        "updated_at": later_than(ticket["updated_at"], time),
                         "author": comment.author,
                         "body": comment.body,
                         "internal": comment.internal,
                         "lock": EVENT_LOCK,
-                        **event,
+                        **event_params("commented", changes, time, actor),
+                        "changes_rest": comment_changes_rest(changes),
                     },
                 )
                 row = await cursor.fetchone()
@@ -314,44 +423,118 @@ class PostgresStore(Connections, TicketStore):
                         "body": comment.body,
                         "internal": comment.internal,
                         "created_at": time,
+                        "edited_at": None,
                     }
 
-    # ---- comments and history
+    async def edit_comment(
+        self, ticket_id: int, comment_id: int, changes: CommentEdit, author: str | None, actor: str | None = None
+    ) -> Comment:
+        async with self._connection() as conn:
+            while True:  # again only when the comment was corrected or deleted between our read and our write
+                comment = await self._comment_of(conn, ticket_id, comment_id, author)
+                corrections = edit_changes(comment, changes)
+                if not corrections:
+                    return comment  # nothing changes: nothing recorded
+                time = self.now()
+                new = edited(comment, {"at": time, "changes": corrections})
+                cursor = await conn.execute(
+                    EDIT_COMMENT + EVENT_OF.format(lock=EVENT_LOCK, rows="changed"),
+                    {
+                        "id": ticket_id,
+                        "comment_id": comment_id,
+                        "old_body": comment["body"],
+                        "old_internal": comment["internal"],
+                        "new_body": new["body"],
+                        "new_internal": new["internal"],
+                        **event_params("comment_edited", corrections, time, actor),
+                    },
+                )
+                if cursor.rowcount == 1:
+                    return new
 
-    async def comments(self, ticket_id: int, page: Page) -> tuple[list[Comment], int]:
-        rows, total = await self._page_of("comments", COMMENT_COLUMNS, ticket_id, page)
-        if total == 0 and not await self._exists(ticket_id):
-            raise TicketNotFound(ticket_id)
-        return [comment_of(row) for row in rows], total
+    async def delete_comment(
+        self, ticket_id: int, comment_id: int, author: str | None, actor: str | None = None
+    ) -> None:
+        async with self._connection() as conn:
+            while True:
+                comment = await self._comment_of(conn, ticket_id, comment_id, author)
+                cursor = await conn.execute(
+                    DELETE_COMMENT + EVENT_OF.format(lock=EVENT_LOCK, rows="gone"),
+                    {
+                        "id": ticket_id,
+                        "comment_id": comment_id,
+                        "old_internal": comment["internal"],
+                        **event_params("comment_deleted", deletion_changes(comment), self.now(), actor),
+                    },
+                )
+                if cursor.rowcount == 1:
+                    return
 
-    async def comment(self, ticket_id: int, comment_id: int) -> Comment:
-        rows = await self._rows(
-            f"SELECT {COMMENT_COLUMNS} FROM comments WHERE ticket_id = %s AND id = %s", (ticket_id, comment_id)
+    async def _comment_of(
+        self, conn: psycopg.AsyncConnection[Any], ticket_id: int, comment_id: int, author: str | None
+    ) -> Comment:
+        """A comment as it reads now; NotAuthor when author is given and is not its author."""
+        cursor = await conn.execute(
+            f"SELECT {CURRENT_COMMENT} FROM comments WHERE ticket_id = %s AND id = %s", (ticket_id, comment_id)
         )
-        if not rows:
+        row = await cursor.fetchone()
+        if row is None:
             if not await self._exists(ticket_id):
                 raise TicketNotFound(ticket_id)
             raise CommentNotFound(ticket_id, comment_id)
-        return comment_of(rows[0])
+        comment = current_comment_of(row)
+        if author is not None and nfc(author) != nfc(comment["author"]):
+            raise NotAuthor(ticket_id, comment_id, comment["author"])
+        return comment
 
-    async def events(self, ticket_id: int, page: Page) -> tuple[list[Event], int]:
-        rows, total = await self._page_of("events", EVENT_COLUMNS, ticket_id, page)
+    # ---- comments and history
+
+    async def comments(self, ticket_id: int, page: Page, internal: bool = True) -> tuple[list[Comment], int]:
+        where = "" if internal else " AND NOT coalesce(edited_internal, internal)"
+        rows, total = await self._page_of("comments", CURRENT_COMMENT, ticket_id, page, where)
         if total == 0 and not await self._exists(ticket_id):
+            raise TicketNotFound(ticket_id)
+        return [current_comment_of(row) for row in rows], total
+
+    async def comment(self, ticket_id: int, comment_id: int, internal: bool = True) -> Comment:
+        rows = await self._rows(
+            f"SELECT {CURRENT_COMMENT} FROM comments WHERE ticket_id = %s AND id = %s", (ticket_id, comment_id)
+        )
+        hidden = bool(rows) and not internal and rows[0][4]  # a viewer is never shown an internal note
+        if not rows or hidden:
+            if not await self._exists(ticket_id):
+                raise TicketNotFound(ticket_id)
+            raise CommentNotFound(ticket_id, comment_id)
+        return current_comment_of(rows[0])
+
+    async def events(self, ticket_id: int, page: Page, internal: bool = True) -> tuple[list[Event], int]:
+        where = "" if internal else f" AND NOT {HIDDEN_EVENT}"
+        rows, total = await self._page_of(
+            "events e", "e.id, e.ticket_id, e.at, e.actor, e.type, e.changes", ticket_id, page, where
+        )
+        if total == 0 and not await self._has_history(ticket_id):
             raise TicketNotFound(ticket_id)
         return [event_of(row) for row in rows], total
 
-    async def feed(self, after: int, limit: int) -> list[Event]:
+    async def feed(self, after: int, limit: int, internal: bool = True) -> list[Event]:
+        hidden = "" if internal else f" AND NOT {HIDDEN_EVENT}"
         rows = await self._rows(
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE id > %s ORDER BY id LIMIT %s", (after, limit)
+            f"SELECT e.id, e.ticket_id, e.at, e.actor, e.type, e.changes FROM events e WHERE e.id > %s{hidden} "
+            "ORDER BY e.id LIMIT %s",
+            (after, limit),
         )
         return [event_of(row) for row in rows]
 
-    async def _page_of(self, table: str, columns: str, ticket_id: int, page: Page) -> tuple[list[tuple[Any, ...]], int]:
-        """A page of a ticket's comments or events, oldest first, and how many it has."""
+    async def _page_of(
+        self, table: str, columns: str, ticket_id: int, page: Page, where: str = ""
+    ) -> tuple[list[tuple[Any, ...]], int]:
+        """A page of a ticket's comments or events, oldest first, and how many it has (where: more conditions)."""
+        alias = table.split()[-1] + "."
 
         async def read(conn: psycopg.AsyncConnection[Any]) -> tuple[list[tuple[Any, ...]], int]:
             cursor = await conn.execute(
-                f"SELECT {columns}, count(*) OVER () FROM {table} WHERE ticket_id = %s ORDER BY id LIMIT %s OFFSET %s",
+                f"SELECT {columns}, count(*) OVER () FROM {table} WHERE {alias}ticket_id = %s{where} "
+                f"ORDER BY {alias}id LIMIT %s OFFSET %s",
                 (ticket_id, page.limit, page.offset),
             )
             rows = await cursor.fetchall()
@@ -359,7 +542,9 @@ class PostgresStore(Connections, TicketStore):
                 return [row[:-1] for row in rows], rows[0][-1]
             if page.offset == 0:
                 return [], 0
-            cursor = await conn.execute(f"SELECT count(*) FROM {table} WHERE ticket_id = %s", (ticket_id,))
+            cursor = await conn.execute(
+                f"SELECT count(*) FROM {table} WHERE {alias}ticket_id = %s{where}", (ticket_id,)
+            )
             return [], (await cursor.fetchone())[0]  # type: ignore[index]
 
         return await self._read(read)
@@ -367,20 +552,33 @@ class PostgresStore(Connections, TicketStore):
     async def _exists(self, ticket_id: int) -> bool:
         return bool(await self._rows("SELECT 1 FROM tickets WHERE id = %s", (ticket_id,)))
 
+    async def _has_history(self, ticket_id: int) -> bool:
+        """Whether a ticket had this id: it exists, or has events (a viewer may see none of them)."""
+        return bool(
+            await self._rows(
+                "SELECT 1 FROM tickets WHERE id = %s UNION ALL SELECT 1 FROM events WHERE ticket_id = %s LIMIT 1",
+                (ticket_id, ticket_id),
+            )
+        )
+
     async def _current(
         self, conn: psycopg.AsyncConnection[Any], ticket_id: int, if_match: str | None
-    ) -> tuple[Ticket, int]:
-        """The ticket and its version; PreconditionFailed when if_match names another version."""
-        cursor = await conn.execute(f"SELECT {COLUMNS}, version FROM tickets WHERE id = %s", (ticket_id,))
+    ) -> tuple[Ticket, int, Policy]:
+        """The ticket, its version and the policy, in one snapshot; PreconditionFailed when if_match names another
+        version."""
+        cursor = await conn.execute(
+            f"SELECT {COLUMNS}, version, (SELECT policy::text FROM sla_policy) FROM tickets WHERE id = %s",
+            (ticket_id,),
+        )
         row = await cursor.fetchone()
         if row is None:
             raise TicketNotFound(ticket_id)
         ticket = ticket_of(row)
         if if_match is not None:
-            etag = etag_of(ticket_json(ticket))
+            etag = etag_of(public_json(ticket))
             if not etag_matches(if_match, etag):
                 raise PreconditionFailed(ticket_id, if_match, etag)
-        return ticket, row[-1]
+        return ticket, row[-2], parsed(row[-1])
 
     # ---- copies
 
@@ -440,30 +638,48 @@ class PostgresStore(Connections, TicketStore):
         return last_value + 1 if is_called else last_value
 
     async def replace_all(
-        self, next_id: int, tickets: list[Ticket], *, replace: bool, history: History | None = None
+        self,
+        next_id: int,
+        tickets: list[Ticket],
+        *,
+        replace: bool,
+        history: History | None = None,
+        policy: Policy | None = None,
     ) -> None:
         history = history or History()
         async with self._connection() as conn, conn.transaction():
             await conn.execute("SET LOCAL statement_timeout = 0")  # a copy of a million tickets takes a while
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (POLICY_LOCK,))  # no change of policy meanwhile
             await conn.execute("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE")  # no write slips in between
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (EVENT_LOCK,))  # nor an event
             held = (await (await conn.execute("SELECT count(*) FROM tickets")).fetchone())[0]  # type: ignore[index]
             if held and not replace:
                 raise StoreNotEmpty(self.name, held)
             current = {table: await self._next_id(conn, table) for table in ("tickets", "comments", "events")}
+            in_place, generation, _ = await read_policy(conn)
+            if policy is not None:  # a new generation: a write that computed its row under the old one starts again
+                await conn.execute(
+                    "INSERT INTO sla_policy (policy, generation) VALUES (%s::jsonb, %s) ON CONFLICT (one) "
+                    "DO UPDATE SET policy = excluded.policy, generation = excluded.generation",
+                    (json_text(policy.model_dump(mode="json")), generation + 1),
+                )
+            sla = policy or in_place
             # Inside the transaction: undone if the copy fails.
             await conn.execute("TRUNCATE tickets, comments, events, erased_comments")
-            async with conn.cursor().copy(
-                f"COPY tickets ({COLUMNS}, title_key, search_title, search_description) FROM STDIN"
-            ) as copy:
+            async with conn.cursor().copy(f"COPY tickets ({COLUMNS}, {', '.join(DERIVED)}) FROM STDIN") as copy:
                 for t in tickets:
-                    await copy.write_row([t[f] for f in FIELDS] + computed_columns(t))  # type: ignore[literal-required]
-            records = history.records
-            async with conn.cursor().copy(f"COPY comments ({COMMENT_COLUMNS}, digest) FROM STDIN") as copy:
+                    full = complete(t)
+                    await copy.write_row(copy_row(full, derived_values(full, sla)))
+            records, current_comments = _as_corrected(history.records)
+            async with conn.cursor().copy(
+                f"COPY comments ({COMMENT_COLUMNS}, digest, edited_body, edited_internal, edited_at) FROM STDIN"
+            ) as copy:
                 for r in (r for r in records if r.kind == "comment"):
-                    c = r.data
+                    c, now = r.data, current_comments[r.data["id"]]
+                    corrected = now.get("edited_at") is not None
                     await copy.write_row(
                         [c["id"], c["ticket_id"], c["author"], c["body"], c["internal"], c["created_at"], r.digest]
+                        + ([now["body"], now["internal"], now["edited_at"]] if corrected else [None, None, None])
                     )
             async with conn.cursor().copy("COPY erased_comments (id, ticket_id, digest) FROM STDIN") as copy:
                 for r in (r for r in records if r.kind == "erased"):
@@ -494,3 +710,39 @@ class PostgresStore(Connections, TicketStore):
                     "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, false)",
                     (table, max(given, current[table], highest + 1)),
                 )
+
+
+def _update_params(old: Ticket, new: Ticket, version: int, policy: Policy, actor: str | None) -> dict[str, Any]:
+    """The parameters of UPDATE_TICKET and its event."""
+    return {
+        **ticket_params(new, derived_values(new, policy)),
+        "version": version,
+        **event_params("updated", changes_between(old, new), new["updated_at"], actor),
+    }
+
+
+def _median(low: float | None, high: float | None) -> float | None:
+    """rules.median from the two middle values (the same one twice for an odd count), rounded the same way."""
+    return None if low is None or high is None else round((low + high) / 2, 1)
+
+
+def _as_corrected(records: list[Record]) -> tuple[list[Record], dict[int, Comment]]:
+    """The records of a history, a comment deleted alone made an erased record (its text leaves, its digest stays),
+    and each comment as its corrections leave it (by id)."""
+    current: dict[int, Comment] = {r.data["id"]: r.data for r in records if r.kind == "comment"}
+    deleted: set[int] = set()
+    for r in records:
+        comment_id = commented_id(r.data) if r.kind == "event" else None
+        if comment_id is None or comment_id not in current:
+            continue
+        if r.data["type"] == "comment_edited":
+            current[comment_id] = edited(current[comment_id], r.data)
+        elif r.data["type"] == "comment_deleted":
+            deleted.add(comment_id)
+    kept = [
+        Record("erased", {"id": r.data["id"], "ticket_id": r.data["ticket_id"]}, r.digest)
+        if r.kind == "comment" and r.data["id"] in deleted
+        else r
+        for r in records
+    ]
+    return kept, current

@@ -1,0 +1,65 @@
+-- 5: the help desk (SPEC.md, "Help desk"): a waiting status, requesters, tags, the times of the first response and
+-- of the resolution, the SLA clocks' bookkeeping, the SLA policy, comments that can be corrected.
+-- Frozen once shipped: never edit it; add the next numbered file.
+--
+-- The tickets written before get the defaults of tickets.engine.models.HELP_DESK_DEFAULTS, and their derived SLA
+-- columns are those of no policy (none is set in a database from before): nothing pending, no minutes.
+
+-- One ALTER TABLE: the table is rewritten once (status_rank, a generated column, cannot be altered in place).
+ALTER TABLE tickets
+    DROP CONSTRAINT tickets_status_check,
+    ADD CONSTRAINT tickets_status_check CHECK (status IN ('open', 'in_progress', 'waiting', 'closed')),
+    DROP COLUMN status_rank,
+    ADD COLUMN status_rank smallint GENERATED ALWAYS AS (
+        CASE status WHEN 'open' THEN 0 WHEN 'in_progress' THEN 1 WHEN 'waiting' THEN 2 WHEN 'closed' THEN 3 END
+    ) STORED,
+    ADD COLUMN requester jsonb,                                 -- {"name", "email"} or null
+    ADD COLUMN tags text[] NOT NULL DEFAULT '{}',               -- normalized and sorted by the service
+    ADD COLUMN first_response_at text COLLATE "C",
+    ADD COLUMN resolved_at text COLLATE "C",
+    ADD COLUMN paused jsonb NOT NULL DEFAULT '[]',              -- [[from, to or null], ...]: the clocks stood still
+    ADD COLUMN sla_breached boolean NOT NULL DEFAULT false,     -- a target was missed once: sticky
+    -- what the service computes (stores/postgres/derived.py), for ?requester= as values.same_person compares:
+    ADD COLUMN requester_keys text[] NOT NULL DEFAULT '{}',     -- the requester's name and email, NFC, casefolded
+    -- the SLA plan under the current policy (tickets.engine.sla.plan_of), recomputed at every write of the
+    -- ticket and for every ticket when the policy changes:
+    ADD COLUMN due_fixed bigint,                                -- next pending fixed due time, business microseconds
+    ADD COLUMN due_left bigint,                                 -- what is left of a target while it waits
+    ADD COLUMN plan_breached boolean NOT NULL DEFAULT false,    -- sla_breached, or a target met late
+    ADD COLUMN first_response_minutes double precision,         -- business minutes to the first response
+    ADD COLUMN resolution_minutes double precision;             -- business minutes to the resolution
+
+CREATE INDEX tickets_by_tag ON tickets USING gin (tags);
+CREATE INDEX tickets_by_requester ON tickets USING gin (requester_keys);
+-- sort=due reads three disjoint sets, each in its own index order, and merges them (sql.py, DUE_PAGE); the
+-- tickets with nothing pending come last, in id order.
+CREATE INDEX tickets_due_fixed ON tickets (due_fixed, id) WHERE due_fixed IS NOT NULL AND due_left IS NULL;
+CREATE INDEX tickets_due_left ON tickets (due_left, id) WHERE due_left IS NOT NULL AND due_fixed IS NULL;
+CREATE INDEX tickets_due_both ON tickets (id) WHERE due_fixed IS NOT NULL AND due_left IS NOT NULL;
+CREATE INDEX tickets_due_none ON tickets (id) WHERE due_fixed IS NULL AND due_left IS NULL;
+-- ?sla=breached: the tickets already breached for good, the others by their pending due time (above).
+CREATE INDEX tickets_plan_breached ON tickets (id) WHERE plan_breached;
+
+ALTER TABLE events DROP CONSTRAINT events_type_check, ADD CONSTRAINT events_type_check
+    CHECK (type IN ('created', 'updated', 'commented', 'deleted', 'comment_edited', 'comment_deleted'));
+
+-- A comment keeps its record as first written (body, internal: its digest covers them); a correction is an event,
+-- and these hold the current values (read with coalesce).
+ALTER TABLE comments
+    ADD COLUMN edited_body text,
+    ADD COLUMN edited_internal boolean,
+    ADD COLUMN edited_at text COLLATE "C";
+
+-- The SLA policy: one row, or none (no policy). generation moves at each change: a write that computed its
+-- ticket's plan under another generation is made again (store.py, set_policy).
+CREATE TABLE sla_policy (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    policy jsonb NOT NULL,
+    generation bigint NOT NULL
+);
+-- The current generation seen with a snapshot of its own (volatile), after the statement's locks are taken.
+CREATE FUNCTION tickets_policy_generation() RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    RETURN coalesce((SELECT generation FROM sla_policy), 0);
+END
+$$;

@@ -1,0 +1,111 @@
+"""The SLA policy in PostgreSQL: its one row (sla_policy, migration 5), and the change of policy, which recomputes
+every ticket's derived SLA columns (derived.py) in one transaction.
+
+Writers never wait for a change of policy to begin, yet none leaves a row computed under the old one:
+
+- a change of policy reads the tickets in batches in id order, FOR UPDATE, and writes each batch's new columns
+  with a new `version`: a writer that read a ticket (and the policy, in the same snapshot) before the change
+  fails its version check and starts again, reading the new policy;
+- a new ticket is inserted only if the policy's generation is still the one its columns were computed with
+  (tickets_policy_generation(), read after the INSERT's lock on the table);
+- at the end, under a lock that lets no writer in, the rows this transaction did not write (written by others
+  meanwhile, behind the batches) are computed again, before the new generation commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from tickets.engine.sla import NO_POLICY, Policy, calendar_of, micros, plan_of
+from tickets.stores.postgres.derived import plan_values
+from tickets.stores.postgres.migrations import MIGRATION_LOCK
+from tickets.stores.postgres.sql import json_text
+
+POLICY_LOCK = MIGRATION_LOCK + 3  # one change of policy at a time
+BATCH = 5000
+_PARSED: dict[str, Policy] = {}  # a policy's JSON text -> the policy: validated once per process
+# What plan_of reads of a ticket, and what the old policy's plan said (to keep its breaches).
+_CLOCK_COLUMNS = "id, priority, status, created_at, first_response_at, resolved_at, paused, sla_breached"
+_READ = f"SELECT {_CLOCK_COLUMNS}, plan_breached, due_fixed FROM tickets"
+_WRITE = """UPDATE tickets AS t SET sla_breached = v.sla_breached, due_fixed = v.due_fixed, due_left = v.due_left,
+        plan_breached = v.plan_breached, first_response_minutes = v.first_response_minutes,
+        resolution_minutes = v.resolution_minutes, version = t.version + 1
+    FROM unnest(%s::bigint[], %s::boolean[], %s::bigint[], %s::bigint[], %s::boolean[], %s::float8[], %s::float8[])
+        AS v (id, sla_breached, due_fixed, due_left, plan_breached, first_response_minutes, resolution_minutes)
+    WHERE t.id = v.id"""
+
+
+def parsed(text: str | None) -> Policy:
+    """The policy of a row's JSON text (None: no row, no policy)."""
+    if text is None:
+        return NO_POLICY
+    found = _PARSED.get(text)
+    if found is None:
+        if len(_PARSED) >= 16:
+            _PARSED.clear()
+        found = _PARSED[text] = Policy.model_validate_json(text)
+    return found
+
+
+async def read_policy(conn: psycopg.AsyncConnection[Any]) -> tuple[Policy, int, bool]:
+    """(the policy, its generation, whether one was set)."""
+    row = await (await conn.execute("SELECT policy::text, generation FROM sla_policy")).fetchone()
+    if row is None:
+        return NO_POLICY, 0, False
+    return parsed(row[0]), row[1], True
+
+
+async def change_policy(conn: psycopg.AsyncConnection[Any], policy: Policy, time: str) -> None:
+    """Put the policy in place at the time given, in the caller's transaction: each ticket breached under the old
+    policy at that time stays breached (workflow.breached_now), then every derived SLA column follows the new one.
+    Nothing when the policy is the one in place."""
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (POLICY_LOCK,))
+    old, generation, was_set = await read_policy(conn)
+    if was_set and old == policy:
+        return
+    recompute = _Recompute(old, policy, time)
+    last = 0
+    while True:
+        cursor = await conn.execute(f"{_READ} WHERE id > %s ORDER BY id LIMIT %s FOR UPDATE", (last, BATCH))
+        rows = await cursor.fetchall()
+        if not rows:
+            break
+        await conn.execute(_WRITE, recompute.columns(rows))
+        last = rows[-1][0]
+    await conn.execute("LOCK TABLE tickets IN SHARE ROW EXCLUSIVE MODE")  # the writers wait until the commit
+    cursor = await conn.execute(f"{_READ} WHERE xmin::text <> (pg_current_xact_id()::text::bigint % 4294967296)::text")
+    rows = await cursor.fetchall()
+    if rows:
+        await conn.execute(_WRITE, recompute.columns(rows))
+    await conn.execute(
+        "INSERT INTO sla_policy (policy, generation) VALUES (%s::jsonb, %s) "
+        "ON CONFLICT (one) DO UPDATE SET policy = excluded.policy, generation = excluded.generation",
+        (json_text(policy.model_dump(mode="json")), generation + 1),
+    )
+
+
+class _Recompute:
+    """The new SLA columns of rows of _READ, from the old policy to the new one at one moment."""
+
+    def __init__(self, old: Policy, new: Policy, time: str) -> None:
+        self.new, self.calendar = new, calendar_of(new)
+        # Under the old policy, a ticket is breached now when its priority has a target and its plan says so or
+        # its next fixed due time is past (the derived columns were computed under it: sql.state_case).
+        self.targeted = set(old.targeted()) if old.targets else set()
+        self.bound = calendar_of(old).before(micros(time))
+
+    def columns(self, rows: list[tuple[Any, ...]]) -> tuple[list[Any], ...]:
+        arrays: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+        for row in rows:
+            ticket = dict(zip(_CLOCK_COLUMNS.split(", "), row, strict=False))
+            plan_breached, due_fixed = row[-2], row[-1]
+            ticket["sla_breached"] = ticket["sla_breached"] or (
+                ticket["priority"] in self.targeted
+                and (plan_breached or (due_fixed is not None and due_fixed < self.bound))
+            )
+            values = [ticket["id"], ticket["sla_breached"], *plan_values(plan_of(ticket, self.new, self.calendar))]  # type: ignore[arg-type]
+            for array, value in zip(arrays, values, strict=True):
+                array.append(value)
+        return arrays
