@@ -1,0 +1,390 @@
+"""The help desk in PostgreSQL (SPEC.md, "Help desk"): the same random day of a help desk played on both stores
+with one pinned clock gives the same tickets, the same history (digests included), and the same answers to every
+queue (sla, due_before, sort=due, tags, requesters, unassigned) and statistics; bulk changes are all or nothing;
+comment corrections keep the chain; a database from before the help desk is upgraded; copies carry the policy
+and the clocks."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+import pytest
+
+from tickets.engine.errors import CommentNotFound, InvalidChange, NotAuthor, TicketNotFound
+from tickets.engine.history import CommentEdit, NewComment, Page
+from tickets.engine.models import StatsQuery, TicketCreate, TicketQuery, TicketUpdate
+from tickets.engine.rules import Reading, count, filter_tickets, paginate, sort_tickets
+from tickets.engine.sla import NO_POLICY, Policy, micros, timestamp_of
+from tickets.stores import TicketStore
+from tickets.stores.json_file import JsonStore
+from tickets.stores.postgres.derived import derived_values
+from tickets.stores.postgres.migrations import MIGRATIONS
+from tickets.stores.postgres.sql import DERIVED, FIELDS, ticket_of
+from tickets.stores.postgres.store import PostgresStore
+
+pytestmark = pytest.mark.postgres
+T = TypeVar("T")
+DAYS = {day: [["09:00", "12:30"], ["13:30", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+POLICY = Policy.model_validate(
+    {
+        "timezone": "Europe/Paris",
+        "business_hours": {**DAYS, "sat": [], "sun": []},
+        "holidays": ["2026-12-25", "2027-01-01"],
+        "targets": {
+            "urgent": {"first_response": 30, "resolution": 240},
+            "high": {"first_response": 60, "resolution": 480},
+            "medium": {"first_response": 240},
+        },
+    }
+)
+# The same hours, other targets: a change of policy midway (low gets a target, urgent loses its first response).
+OTHER_POLICY = POLICY.model_copy(
+    update={
+        "targets": {
+            "urgent": Policy.model_validate({"targets": {"urgent": {"resolution": 120}}}).targets["urgent"],
+            "low": Policy.model_validate({"targets": {"low": {"first_response": 90, "resolution": 600}}}).targets[
+                "low"
+            ],
+            "medium": POLICY.targets["medium"],
+        }
+    }
+)
+FRIDAY = "2026-11-27T16:50:00Z"  # 17:50 in Paris: ten business minutes before the weekend
+STEPS = [60, 20 * 60, 2 * 3600, 17 * 3600, 2 * 86400, 30, 7 * 60]  # seconds the clock moves between two writes
+
+
+class Clock:
+    """One pinned clock for both stores: tests move it, nothing reads the wall clock."""
+
+    def __init__(self, at: str) -> None:
+        self.us = micros(at)
+
+    def __call__(self) -> str:
+        return timestamp_of(self.us)
+
+    def advance(self, seconds: float) -> None:
+        self.us += int(seconds * 1_000_000)
+
+
+LOOP: list[asyncio.AbstractEventLoop] = []  # one event loop per test: each store keeps its connections
+
+
+def sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    return LOOP[0].run_until_complete(coroutine)
+
+
+def both(stores: list[TicketStore], call: Callable[[TicketStore], Coroutine[Any, Any, T]]) -> list[T | Exception]:
+    """The same call on each store; what each answered, or raised."""
+
+    async def one(store: TicketStore) -> T | Exception:
+        try:
+            return await call(store)
+        except Exception as exc:  # noqa: BLE001 -- compared between the stores
+            return exc
+
+    return [sync(one(store)) for store in stores]
+
+
+def agree(stores: list[TicketStore], call: Callable[[TicketStore], Coroutine[Any, Any, T]]) -> T:
+    answers = both(stores, call)
+    first = answers[0]
+    for other in answers[1:]:
+        if isinstance(first, Exception):
+            assert type(other) is type(first) and str(other) == str(first), (first, other)
+        else:
+            assert other == first, (first, other)
+    if isinstance(first, Exception):
+        raise first
+    return first
+
+
+@pytest.fixture
+def stores(tmp_path: Path, empty_url: str) -> Iterator[list[TicketStore]]:
+    clock = Clock(FRIDAY)
+    made: list[TicketStore] = [JsonStore(tmp_path / "tickets.json"), PostgresStore(empty_url)]
+    for store in made:
+        store.now = clock  # type: ignore[method-assign]
+    LOOP[:] = [asyncio.new_event_loop()]
+    try:
+        yield made
+    finally:
+        for store in made:
+            sync(store.close())
+        LOOP.pop().close()
+
+
+def _clock(stores: list[TicketStore]) -> Clock:
+    return stores[0].now  # type: ignore[return-value]
+
+
+def _random_day(stores: list[TicketStore], rng: random.Random, writes: int) -> None:
+    """writes random writes of a help desk on both stores, checking they answer alike."""
+    clock = _clock(stores)
+    people = ["Claire Dubois", "Zoé Martin", "KARIM.benali@example.fr"]
+    comments: list[tuple[int, int]] = []
+    for step in range(writes):
+        clock.advance(rng.choice(STEPS))
+        ids = [t["id"] for t in agree(stores, lambda s: s.search(TicketQuery()))[0]]
+        action = rng.random()
+        if not ids or action < 0.25:
+            requester = rng.choice([None, {"name": "Claire Dubois", "email": "karim.benali@example.fr"}])
+            data = TicketCreate.model_validate(
+                {
+                    "title": f"Panne n°{step}",
+                    "priority": rng.choice(["low", "medium", "high", "urgent"]),
+                    "status": rng.choice(["open", "open", "open", "waiting", "closed"]),
+                    "assignee": rng.choice([None, "julie"]),
+                    "requester": requester,
+                    "tags": rng.sample(["vpn", "imprimante", "réseau", "onboarding"], rng.randint(0, 2)),
+                }
+            )
+            agree(stores, lambda s: s.add(data, actor="ana"))
+        elif action < 0.55:
+            change = rng.choice(
+                [
+                    {"status": "waiting"},
+                    {"status": "open"},
+                    {"status": "closed"},
+                    {"status": "in_progress"},
+                    {"priority": rng.choice(["low", "medium", "high", "urgent"])},
+                    {"add_tags": ["vpn"]},
+                    {"remove_tags": ["vpn"], "assignee": None},
+                    {"requester": {"name": "Zoé Martin"}},
+                ]
+            )
+            ticket_id = rng.choice(ids)
+            agree(stores, lambda s: s.update(ticket_id, TicketUpdate.model_validate(change), actor="ana"))
+        elif action < 0.65:
+            chosen = rng.sample(ids, min(len(ids), rng.randint(1, 4)))
+            change = rng.choice([{"status": "waiting"}, {"status": "closed"}, {"add_tags": ["panne"]}])
+            agree(stores, lambda s: s.update_many(chosen, TicketUpdate.model_validate(change), actor="bulk"))
+        elif action < 0.9:
+            ticket_id = rng.choice(ids)
+            new = NewComment(rng.choice(people), f"réponse {step}", rng.random() < 0.3)
+            comment = agree(stores, lambda s: s.add_comment(ticket_id, new, actor="ana"))
+            comments.append((ticket_id, comment["id"]))
+        elif comments:
+            ticket_id, comment_id = rng.choice(comments)
+            if rng.random() < 0.3:
+                agree(stores, lambda s: s.delete_comment(ticket_id, comment_id, None, actor="admin"))
+                comments.remove((ticket_id, comment_id))
+            else:
+                edit = CommentEdit.model_validate(
+                    rng.choice([{"body": f"corrigé {step}"}, {"internal": rng.random() < 0.5}, {"body": "même"}])
+                )
+                agree(stores, lambda s: s.edit_comment(ticket_id, comment_id, edit, None, actor="admin"))
+        if step == writes // 2:
+            agree(stores, lambda s: s.set_policy(OTHER_POLICY))
+
+
+QUERIES = [
+    {},
+    {"sort": "due"},
+    {"sort": "-due"},
+    {"sort": "due", "limit": 5},
+    {"sort": "-due", "limit": 4, "offset": 3},
+    {"sort": "due", "limit": 3, "offset": 40},
+    {"sort": "due", "status": ["open", "waiting"]},
+    {"sla": ["breached"]},
+    {"sla": ["breached"], "limit": 3},
+    {"sla": ["on_track", "paused"], "sort": "due"},
+    {"sla": ["met", "none"], "sort": "-priority"},
+    {"sla": ["paused"]},
+    {"assignee": "none", "sort": "due"},
+    {"requester": "claire dubois"},
+    {"requester": "KARIM.BENALI@EXAMPLE.FR", "limit": 2},
+    {"requester": "zoé martin"},
+    {"tag": ["vpn"]},
+    {"tag": ["vpn", "panne"], "sort": "-due"},
+    {"sort": "status"},
+]
+
+
+def _queries_agree(stores: list[TicketStore], rng: random.Random) -> None:
+    clock = _clock(stores)
+    due_before = [timestamp_of(clock.us + rng.randint(-3 * 86400, 5 * 86400) * 1_000_000) for _ in range(4)]
+    queries = [*QUERIES, *({"due_before": d, "sort": "due"} for d in due_before), {"due_before": due_before[0]}]
+    policy = agree(stores, lambda s: s.policy())
+    tickets = sync(stores[0].export())[1]
+    for raw in queries:
+        query = TicketQuery.model_validate(raw)
+        page, total = agree(stores, lambda s: s.search(query))
+        answer = agree(stores, lambda s: s.search_json(query))
+        # and both are the engine's own answer
+        reading = Reading(policy, clock())
+        matched = filter_tickets(tickets, query, reading=reading)
+        ordered = sort_tickets(matched, query.sort, reading)
+        assert [t["id"] for t in page] == [t["id"] for t in paginate(ordered, query.limit, query.offset)], raw
+        assert total == len(ordered) == answer[1], raw
+        stats_query = StatsQuery.model_validate({k: v for k, v in raw.items() if k not in ("sort", "limit", "offset")})
+        stats = agree(stores, lambda s: s.stats(stats_query))
+        assert {k: v for k, v in stats.items() if k != "per_day"} == count(matched, reading), raw
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_random_help_desk_day_is_the_same_on_both_stores(stores: list[TicketStore], seed: int) -> None:
+    rng = random.Random(seed)
+    agree(stores, lambda s: s.set_policy(POLICY))
+    _random_day(stores, rng, 90)
+    clock = _clock(stores)
+    for moved in (0, 3600, 3 * 86400):  # the same tickets read later: due times pass, states change
+        clock.advance(moved)
+        _queries_agree(stores, rng)
+    exports = both(stores, lambda s: s.export_all())
+    assert exports[0][:2] == exports[1][:2]  # type: ignore[index]  # tickets with their clocks, next id
+    records = [[(r.kind, r.data, r.digest) for r in e[2].records] for e in exports]  # type: ignore[index]
+    assert records[0] == records[1]  # the history, byte for byte: the same digests
+    for store in stores:
+        sync(store.verify())
+    viewer = TicketQuery()
+    for ticket in sync(stores[0].search(viewer))[0]:
+        agree(stores, lambda s: s.comments(ticket["id"], Page(), internal=False))
+        agree(stores, lambda s: s.events(ticket["id"], Page(), internal=False))
+    agree(stores, lambda s: s.feed(0, 1000, internal=False))
+    assert sync(stores[1].feed(0, 1000, internal=True)) == sync(stores[0].feed(0, 1000, internal=True))
+
+
+def test_derived_columns_follow_the_policy_at_every_write(stores: list[TicketStore], empty_url: str) -> None:
+    rng = random.Random(7)
+    agree(stores, lambda s: s.set_policy(POLICY))
+    _random_day(stores, rng, 40)
+    with psycopg.connect(empty_url) as conn:
+        policy = OTHER_POLICY
+        rows = conn.execute(f"SELECT {', '.join(FIELDS)}, {', '.join(DERIVED)} FROM tickets ORDER BY id").fetchall()
+        for row in rows:
+            ticket = ticket_of(row)
+            assert list(row[len(FIELDS) :]) == derived_values(ticket, policy), ticket["id"]
+
+
+def test_a_change_of_policy_keeps_the_breaches_of_the_old_one(stores: list[TicketStore]) -> None:
+    clock = _clock(stores)
+    agree(stores, lambda s: s.set_policy(POLICY))
+    urgent = agree(stores, lambda s: s.add(TicketCreate(title="Serveur tombé", priority="urgent")))
+    clock.advance(3 * 86400 + 3600)  # Monday: its 30 business minutes are long gone
+    assert [t["id"] for t in agree(stores, lambda s: s.search(TicketQuery(sla=["breached"])))[0]] == [urgent["id"]]
+    agree(stores, lambda s: s.set_policy(POLICY.model_copy(update={"targets": {}})))  # no target left
+    assert sync(stores[1].get(urgent["id"]))["sla_breached"] is True
+    assert agree(stores, lambda s: s.stats(StatsQuery()))["sla"]["none"] == 1
+    agree(stores, lambda s: s.set_policy(POLICY))  # the target back: breached for good
+    assert agree(stores, lambda s: s.stats(StatsQuery()))["sla"]["breached"] == 1
+    assert agree(stores, lambda s: s.set_policy(POLICY)) == POLICY  # the same policy: nothing to do
+
+
+def test_a_bulk_change_is_all_or_nothing(stores: list[TicketStore]) -> None:
+    for title in ("un", "deux", "trois"):
+        agree(stores, lambda s: s.add(TicketCreate(title=title, tags=[f"t{i}" for i in range(18)])))
+    before = agree(stores, lambda s: s.export_all())
+    with pytest.raises(TicketNotFound, match="ticket 9 not found"):
+        agree(stores, lambda s: s.update_many([3, 9, 1, 8], TicketUpdate(status="closed"), actor="bulk"))
+    with pytest.raises(InvalidChange, match="21 tags"):
+        agree(stores, lambda s: s.update_many([1, 2], TicketUpdate(add_tags=["a", "b", "c"]), actor="bulk"))
+    assert agree(stores, lambda s: s.export_all()) == before  # nothing changed, no event
+    agree(stores, lambda s: s.update(2, TicketUpdate(status="closed")))
+    done = agree(stores, lambda s: s.update_many([3, 2, 1], TicketUpdate(status="closed"), actor="bulk"))
+    assert [t["id"] for t in done] == [3, 2, 1] and {t["status"] for t in done} == {"closed"}
+    events = sync(stores[1].feed(0, 100))
+    assert [(e["ticket_id"], e["type"], e["actor"]) for e in events[-2:]] == [
+        (1, "updated", "bulk"),
+        (3, "updated", "bulk"),
+    ]
+
+
+def test_comment_corrections_are_events_and_the_chain_holds(stores: list[TicketStore]) -> None:
+    clock = _clock(stores)
+    agree(stores, lambda s: s.add(TicketCreate(title="VPN", requester={"name": "Claire Dubois"})))
+    note = agree(stores, lambda s: s.add_comment(1, NewComment("karim", "note interne", True)))
+    reply = agree(stores, lambda s: s.add_comment(1, NewComment("Karim", "Le technicien passe.")))
+    assert sync(stores[1].get(1))["first_response_at"] == reply["created_at"]
+    clock.advance(60)
+    with pytest.raises(NotAuthor, match="only its author or an admin key"):
+        agree(stores, lambda s: s.edit_comment(1, reply["id"], CommentEdit(body="x"), "julie"))
+    same = agree(stores, lambda s: s.edit_comment(1, reply["id"], CommentEdit(body="Le technicien passe."), "Karim"))
+    assert same == reply  # nothing changes: nothing recorded
+    fixed = agree(stores, lambda s: s.edit_comment(1, reply["id"], CommentEdit(body="Il passe demain."), "Karim"))
+    assert fixed["body"] == "Il passe demain." and fixed["edited_at"] == clock()
+    agree(stores, lambda s: s.edit_comment(1, note["id"], CommentEdit(internal=False), None))
+    agree(stores, lambda s: s.delete_comment(1, reply["id"], "Karim"))
+    with pytest.raises(CommentNotFound):
+        agree(stores, lambda s: s.comment(1, reply["id"]))
+    assert agree(stores, lambda s: s.comments(1, Page()))[1] == 1
+    types = [e["type"] for e in agree(stores, lambda s: s.events(1, Page()))[0]]
+    assert types == ["created", "commented", "commented", "comment_edited", "comment_edited", "comment_deleted"]
+    exports = both(stores, lambda s: s.export_all())
+    assert [(r.kind, r.digest) for r in exports[0][2].records] == [(r.kind, r.digest) for r in exports[1][2].records]  # type: ignore[index]
+    for store in stores:
+        report = sync(store.verify())
+        assert report.erased == 1
+    assert sync(stores[1].get(1))["updated_at"] == reply["created_at"]  # a correction leaves the ticket as it is
+
+
+def test_a_copy_carries_the_policy_clocks_and_corrections_both_ways(
+    stores: list[TicketStore], tmp_path: Path, postgres: Any
+) -> None:
+    json_store, pg = stores
+    rng = random.Random(11)
+    agree(stores, lambda s: s.set_policy(POLICY))
+    _random_day(stores, rng, 40)
+
+    async def copy(source: TicketStore, target: TicketStore) -> None:
+        next_id, tickets, history = await source.export_all()
+        await target.replace_all(next_id, tickets, replace=True, history=history, policy=await source.policy())
+
+    back = JsonStore(tmp_path / "back.json")
+    again = PostgresStore(postgres.url(postgres.new_database()))
+    for store in (back, again):
+        store.now = json_store.now  # type: ignore[method-assign]
+    sync(copy(pg, back))
+    sync(copy(back, again))
+    copies = [json_store, pg, back, again]
+    stores += [back, again]  # closed with the others
+    agree(copies, lambda s: s.policy())
+    agree(copies, lambda s: s.export_all())
+    _queries_agree(copies, rng)
+    for ticket in sync(pg.search(TicketQuery()))[0]:
+        agree(copies, lambda s: s.comments(ticket["id"], Page()))
+    for store in copies:
+        sync(store.verify())
+
+
+def test_a_database_from_before_the_help_desk_is_upgraded(empty_url: str) -> None:
+    at = "2026-11-20T09:14:00Z"
+    with psycopg.connect(empty_url, autocommit=True) as conn:  # the tables as version 4 made them, and its rows
+        conn.execute("CREATE TABLE tickets_schema (version integer NOT NULL)")
+        for number, migration in enumerate(MIGRATIONS[:4], start=1):
+            conn.execute(migration)
+            conn.execute("INSERT INTO tickets_schema (version) VALUES (%s)", (number,))
+        for status in ("open", "closed"):
+            conn.execute(
+                "INSERT INTO tickets (title, description, status, priority, assignee, created_at, updated_at, "
+                "title_key, search_title, search_description) VALUES ('Écran', '', %s, 'high', NULL, %s, %s, "
+                "'écran', 'ecran', '')",
+                (status, at, at),
+            )
+    store = PostgresStore(empty_url)
+    store.now = lambda: "2026-11-23T10:00:00Z"  # type: ignore[method-assign]
+    LOOP[:] = [asyncio.new_event_loop()]
+    try:
+        old = sync(store.get(2))
+        assert {k: old[k] for k in ("requester", "tags", "first_response_at", "resolved_at", "paused")} == {
+            "requester": None,
+            "tags": [],
+            "first_response_at": None,
+            "resolved_at": None,
+            "paused": [],
+        }
+        assert sync(store.policy()) == NO_POLICY
+        assert sync(store.stats(StatsQuery()))["sla"]["none"] == 2
+        sync(store.update(1, TicketUpdate(status="waiting", tags=["écran"])))
+        sync(store.set_policy(POLICY))
+        assert [t["id"] for t in sync(store.search(TicketQuery(sort="due")))[0]] == [1, 2]
+        assert sync(store.stats(StatsQuery()))["by_status"]["waiting"] == 1
+        assert sync(store.search(TicketQuery(sort="status")))[0][-1]["id"] == 2  # closed after waiting
+        sync(store.verify())
+    finally:
+        sync(store.close())
+        LOOP.pop().close()
