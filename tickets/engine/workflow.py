@@ -35,6 +35,8 @@ def created(data: TicketCreate, ticket_id: int, at: str) -> Ticket:
 def changed(old: Ticket, changes: TicketUpdate, at: str, policy: Policy) -> Ticket:
     """The ticket with the changes applied at the time at; the old one itself when nothing changes."""
     given = changes.model_dump(exclude_unset=True)
+    if changes.requester is not None:  # whole, its email included even when left out (null)
+        given["requester"] = changes.requester.model_dump()
     tags = set(given.pop("tags", old["tags"]))
     tags |= set(given.pop("add_tags", None) or ())
     tags -= set(given.pop("remove_tags", None) or ())
