@@ -91,8 +91,9 @@ DELETE_COMMENT = """WITH gone AS (DELETE FROM comments
     RETURNING ticket_id AS id)"""
 # What a viewer may not see (tickets.engine.history.about_internal): an event marked as about an internal note, or
 # an older `commented` event whose comment is internal now.
+# (Never null: NOT of it keeps the events it does not hide.)
 HIDDEN_EVENT = """(e.type IN ('commented', 'comment_edited', 'comment_deleted') AND (
-    (e.changes -> 'internal' ->> 'from') = 'true' OR (e.changes -> 'internal' ->> 'to') = 'true'
+    coalesce(e.changes -> 'internal' ->> 'from', '') = 'true' OR coalesce(e.changes -> 'internal' ->> 'to', '') = 'true'
     OR (e.type = 'commented' AND EXISTS (SELECT 1 FROM comments c
         WHERE c.id = (e.changes -> 'comment_id' ->> 'to')::bigint AND c.ticket_id = e.ticket_id
             AND coalesce(c.edited_internal, c.internal)))))"""
