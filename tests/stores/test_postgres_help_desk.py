@@ -349,8 +349,8 @@ def test_a_copy_carries_the_policy_clocks_and_corrections_both_ways(
     _queries_agree(copies, rng)
     for ticket in sync(pg.search(TicketQuery()))[0]:
         agree(copies, "comments", ticket["id"], Page())
-    for store in copies:
-        sync(store.verify())
+    for each in copies:
+        sync(each.verify())
 
 
 def test_a_database_from_before_the_help_desk_is_upgraded(empty_url: str) -> None:
