@@ -53,10 +53,11 @@ class TablesMissing(DatabaseUnavailable):
 # they change: a write this list lacks is still a 503 naming it, only /health would not see it coming.
 WRITES = {
     "tickets": ("INSERT", "UPDATE", "DELETE"),
-    "comments": ("INSERT", "NEXTVAL"),
+    "comments": ("INSERT", "UPDATE", "DELETE", "NEXTVAL"),
     "events": ("INSERT", "NEXTVAL"),
     "ticket_counts": ("INSERT", "DELETE"),
     "erased_comments": ("INSERT",),
+    "sla_policy": ("INSERT", "UPDATE"),
 }
 # One round trip: a row of each table read (LIMIT 1: cheap at any size), and each write the role may not do.
 HEALTH_CHECK = (
