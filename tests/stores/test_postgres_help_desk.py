@@ -17,7 +17,7 @@ import pytest
 
 from tickets.engine.errors import CommentNotFound, InvalidChange, NotAuthor, TicketNotFound
 from tickets.engine.history import CommentEdit, NewComment, Page
-from tickets.engine.models import StatsQuery, TicketCreate, TicketQuery, TicketUpdate
+from tickets.engine.models import StatsQuery, TicketCreate, TicketQuery, TicketUpdate, complete
 from tickets.engine.rules import Reading, count, filter_tickets, paginate, sort_tickets
 from tickets.engine.sla import NO_POLICY, Policy, micros, timestamp_of
 from tickets.stores import TicketStore
@@ -354,38 +354,52 @@ def test_a_copy_carries_the_policy_clocks_and_corrections_both_ways(
 
 
 def test_a_database_from_before_the_help_desk_is_upgraded(empty_url: str) -> None:
-    at = "2026-11-20T09:14:00Z"
+    created, changed = "2026-11-20T09:14:00Z", "2026-11-21T10:15:30.25Z"
+    old_tickets = [
+        {
+            "id": i,
+            "title": "Écran",
+            "description": "",
+            "status": status,
+            "priority": "high",
+            "assignee": None,
+            "created_at": created,
+            "updated_at": changed,
+        }
+        for i, status in enumerate(("open", "closed", "in_progress"), start=1)
+    ]
     with psycopg.connect(empty_url, autocommit=True) as conn:  # the tables as version 4 made them, and its rows
         conn.execute("CREATE TABLE tickets_schema (version integer NOT NULL)")
         for number, migration in enumerate(MIGRATIONS[:4], start=1):
             conn.execute(migration)
             conn.execute("INSERT INTO tickets_schema (version) VALUES (%s)", (number,))
-        for status in ("open", "closed"):
+        for t in old_tickets:
             conn.execute(
-                "INSERT INTO tickets (title, description, status, priority, assignee, created_at, updated_at, "
-                "title_key, search_title, search_description) VALUES ('Écran', '', %s, 'high', NULL, %s, %s, "
+                "INSERT INTO tickets (id, title, description, status, priority, assignee, created_at, updated_at, "
+                "title_key, search_title, search_description) VALUES (%s, %s, '', %s, 'high', NULL, %s, %s, "
                 "'écran', 'ecran', '')",
-                (status, at, at),
+                (t["id"], t["title"], t["status"], t["created_at"], t["updated_at"]),
             )
     store = PostgresStore(empty_url)
     store.now = lambda: "2026-11-23T10:00:00Z"
     LOOP[:] = [asyncio.new_event_loop()]
     try:
-        old = sync(store.get(2))
-        assert {k: old[k] for k in ("requester", "tags", "first_response_at", "resolved_at", "paused")} == {
-            "requester": None,
-            "tags": [],
-            "first_response_at": None,
-            "resolved_at": None,
-            "paused": [],
-        }
+        # as the JSON store reads a file from before (models.complete): an old closed ticket resolved at its last
+        # change; and the derived columns those of no policy, to the bit
+        assert sync(store.export())[1] == [complete(t) for t in old_tickets]  # type: ignore[arg-type]
+        with psycopg.connect(empty_url) as conn:
+            rows = conn.execute(f"SELECT {', '.join(DERIVED)} FROM tickets ORDER BY id").fetchall()
+        assert [list(row) for row in rows] == [derived_values(complete(t), NO_POLICY) for t in old_tickets]  # type: ignore[arg-type]
+        assert rows[1][-1] == (micros(changed) - micros(created)) / 60_000_000
         assert sync(store.policy()) == NO_POLICY
-        assert sync(store.stats(StatsQuery()))["sla"]["none"] == 2
+        assert sync(store.stats(StatsQuery()))["sla"]["none"] == 3
         sync(store.update(1, TicketUpdate(status="waiting", tags=["écran"])))
         sync(store.set_policy(POLICY))
-        assert [t["id"] for t in sync(store.search(TicketQuery(sort="due")))[0]] == [1, 2]
+        reading = Reading(POLICY, store.now())
+        due = [t["id"] for t in sort_tickets(sync(store.export())[1], "due", reading)]
+        assert [t["id"] for t in sync(store.search(TicketQuery(sort="due")))[0]] == due == [1, 3, 2]  # a tie: by id
         assert sync(store.stats(StatsQuery()))["by_status"]["waiting"] == 1
-        assert sync(store.search(TicketQuery(sort="status")))[0][-1]["id"] == 2  # closed after waiting
+        assert [t["id"] for t in sync(store.search(TicketQuery(sort="status")))[0]] == [3, 1, 2]
         sync(store.verify())
     finally:
         sync(store.close())

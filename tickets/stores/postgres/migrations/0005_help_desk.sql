@@ -2,8 +2,8 @@
 -- of the resolution, the SLA clocks' bookkeeping, the SLA policy, comments that can be corrected.
 -- Frozen once shipped: never edit it; add the next numbered file.
 --
--- The tickets written before get the defaults of tickets.engine.models.HELP_DESK_DEFAULTS, and their derived SLA
--- columns are those of no policy (none is set in a database from before): nothing pending, no minutes.
+-- The tickets written before get the defaults of tickets.engine.models.complete, and their derived SLA columns are
+-- those of no policy (none is set in a database from before): nothing pending, the minutes of their resolution.
 
 -- One ALTER TABLE: the table is rewritten once (status_rank, a generated column, cannot be altered in place).
 ALTER TABLE tickets
@@ -28,6 +28,14 @@ ALTER TABLE tickets
     ADD COLUMN plan_breached boolean NOT NULL DEFAULT false,    -- sla_breached, or a target met late
     ADD COLUMN first_response_minutes double precision,         -- business minutes to the first response
     ADD COLUMN resolution_minutes double precision;             -- business minutes to the resolution
+
+-- A ticket closed before resolved_at existed: its last change closed it, as far as anyone can tell now, and its
+-- clocks stopped then (tickets.engine.models.complete). Under no policy every hour counts: its resolution took
+-- the minutes from its creation to that change.
+UPDATE tickets SET resolved_at = updated_at, paused = jsonb_build_array(jsonb_build_array(updated_at, null)),
+    resolution_minutes = (extract(epoch FROM updated_at::timestamptz - created_at::timestamptz) * 1000000)::bigint
+        ::double precision / 60000000
+WHERE status = 'closed';
 
 CREATE INDEX tickets_by_tag ON tickets USING gin (tags);
 CREATE INDEX tickets_by_requester ON tickets USING gin (requester_keys);
