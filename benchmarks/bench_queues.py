@@ -41,14 +41,20 @@ QUERIES = {
 
 
 def generate(path: Path, n: int) -> None:
+    data = {"next_id": n + 1, "sla_policy": POLICY, "tickets": tickets(n)}
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def tickets(n: int) -> list[dict]:
+    """n tickets of a help desk's month (the same for the same n): a tenth waiting, a quarter closed."""
     rng = random.Random(15)
-    tickets = []
+    made = []
     for i in range(1, n + 1):
         day = rng.randrange(1, 30)
         created = f"2026-11-{day:02}T{rng.randrange(6, 17):02}:{rng.randrange(60):02}:00Z"
         status = rng.choices(["open", "in_progress", "waiting", "closed"], [5, 3, 1, 3])[0]
         paused = [[created, None]] if status in ("waiting", "closed") else []
-        tickets.append(
+        made.append(
             {
                 "id": i,
                 "title": f"Imprimante du {i % 9}e étage en panne n°{i}",
@@ -66,8 +72,7 @@ def generate(path: Path, n: int) -> None:
                 "sla_breached": False,
             }
         )
-    data = {"next_id": n + 1, "sla_policy": POLICY, "tickets": tickets}
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    return made
 
 
 def main() -> None:

@@ -234,8 +234,9 @@ def state_case(reading: Reading) -> tuple[str, list[Any]]:
     )
 
 
-def sla_clause(states: Sequence[str], reading: Reading) -> tuple[str, list[Any]]:
-    """The rows whose SLA state now is one of states, written so that indexes can find them."""
+def sla_clause(states: Sequence[str], reading: Reading, fixed: bool | None = None) -> tuple[str, list[Any]]:
+    """The rows whose SLA state now is one of states, written so that indexes can find them; fixed: whether the
+    rows are known to have a due_fixed (True), known to have none (False), or either (None)."""
     targeted, bound = sla_terms(reading)
     parts: list[str] = []
     params: list[Any] = []
@@ -243,15 +244,17 @@ def sla_clause(states: Sequence[str], reading: Reading) -> tuple[str, list[Any]]
         parts.append("NOT (priority = ANY(%s::text[]))")
         params.append(targeted)
     if "breached" in states:
-        parts.append("(priority = ANY(%s::text[]) AND (plan_breached OR due_fixed < %s))")
-        params += [targeted, bound]
+        if fixed is False:
+            parts.append("(priority = ANY(%s::text[]) AND plan_breached)")
+            params.append(targeted)
+        else:
+            parts.append("(priority = ANY(%s::text[]) AND (plan_breached OR due_fixed < %s))")
+            params += [targeted, bound]
     statuses = sorted({s for state in states for s in _STATUSES_OF_STATE.get(state, ())})
     if statuses:
-        parts.append(
-            "(priority = ANY(%s::text[]) AND NOT plan_breached AND (due_fixed IS NULL OR due_fixed >= %s) "
-            "AND status = ANY(%s::text[]))"
-        )
-        params += [targeted, bound, statuses]
+        not_due = {False: "", True: " AND due_fixed >= %s", None: " AND (due_fixed IS NULL OR due_fixed >= %s)"}
+        parts.append(f"(priority = ANY(%s::text[]) AND NOT plan_breached{not_due[fixed]} AND status = ANY(%s::text[]))")
+        params += [targeted, *([] if fixed is False else [bound]), statuses]
     return "(" + " OR ".join(parts) + ")", params
 
 
@@ -262,8 +265,12 @@ def where_clause(filters: TicketFilters, reading: Reading | None = None) -> tupl
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def conditions(filters: TicketFilters, reading: Reading | None = None) -> tuple[list[str], list[Any]]:
-    """The conditions of the filters, to be joined with AND, and their parameters."""
+def conditions(
+    filters: TicketFilters, reading: Reading | None = None, fixed: bool | None = None, left: bool | None = None
+) -> tuple[list[str], list[Any]]:
+    """The conditions of the filters, to be joined with AND, and their parameters; fixed and left: whether the
+    rows are known to have a due_fixed, a due_left (True), none (False), or either (None): the conditions on them
+    are then written so that their indexes give ranges."""
     clauses: list[str] = []
     params: list[Any] = []
     for column, values in (("status", filters.status), ("priority", filters.priority)):
@@ -288,14 +295,16 @@ def conditions(filters: TicketFilters, reading: Reading | None = None) -> tuple[
         clauses.append("tags @> %s::text[]")
         params.append(sorted(set(filters.tag)))
     if reading is not None and filters.sla:
-        clause, more = sla_clause(filters.sla, reading)
+        clause, more = sla_clause(filters.sla, reading, fixed)
         clauses.append(clause)
         params += more
     if reading is not None and filters.due_before is not None:
         # the next pending due time, min(due_fixed, B(now) + due_left), is before the bound of due_before
         bound = reading.calendar.before(micros(filters.due_before))
-        clauses.append("(due_fixed < %s OR due_left < %s)")
-        params += [bound, bound - reading.now_b]
+        terms = [(fixed, "due_fixed < %s", bound), (left, "due_left < %s", bound - reading.now_b)]
+        kept = [(sql, value) for known, sql, value in terms if known is not False]
+        clauses.append("(" + (" OR ".join(sql for sql, _ in kept) or "false") + ")")
+        params += [value for _, value in kept]
     return clauses, params
 
 
@@ -310,26 +319,31 @@ def conditions(filters: TicketFilters, reading: Reading | None = None) -> tuple[
 
 def due_page(filters: TicketFilters, reading: Reading, descending: bool, n: int | None) -> tuple[str, list[Any]]:
     """The ids and keys of the first n tickets in due order (n None: all), and the parameters: a statement whose
-    rows are (id, key, part), to be ordered by part, key and id (DUE_ORDER) and paged."""
-    clauses, where_params = conditions(filters, reading)
+    rows are (id, key, part), to be ordered by part, key and id (due_order) and paged."""
     direction = " DESC" if descending else ""
     branches = (
-        ("due_fixed IS NOT NULL AND due_left IS NULL", "due_fixed", "due_fixed"),
-        ("due_left IS NOT NULL AND due_fixed IS NULL", "due_left + %s", "due_left"),
-        ("due_fixed IS NOT NULL AND due_left IS NOT NULL", "least(due_fixed, due_left + %s)", "k"),
+        (True, False, "due_fixed IS NOT NULL AND due_left IS NULL", "due_fixed", "due_fixed"),
+        (False, True, "due_left IS NOT NULL AND due_fixed IS NULL", "due_left + %s", "due_left"),
+        (True, True, "due_fixed IS NOT NULL AND due_left IS NOT NULL", "least(due_fixed, due_left + %s)", "k"),
     )
     parts: list[str] = []
     params: list[Any] = []
-    for condition, key, order in branches:
+    for fixed, left, condition, key, order in branches:
+        clauses, where_params = conditions(filters, reading, fixed, left)
         where = " AND ".join([condition, *clauses])
         parts.append(f"(SELECT id, {key} AS k FROM tickets WHERE {where} ORDER BY {order}{direction}, id LIMIT %s)")
         params += [*([reading.now_b] if "%s" in key else []), *where_params, n]
+    clauses, where_params = conditions(filters, reading, False, False)
     where = " AND ".join(["due_fixed IS NULL AND due_left IS NULL", *clauses])
+    # The tickets without a due time come after all the others: read only as many as the others leave room for
+    # (none when they fill the page: a LIMIT 0 reads nothing).
+    room = "ALL" if n is None else "(SELECT greatest(0, %s - count(*)) FROM keyed)"
     statement = (
-        "SELECT id, k, 0 AS part FROM (" + " UNION ALL ".join(parts) + ") AS keyed "
-        f"UNION ALL (SELECT id, NULL::bigint, 1 FROM tickets WHERE {where} ORDER BY id LIMIT %s)"
+        "WITH keyed AS (SELECT id, k FROM (" + " UNION ALL ".join(parts) + ") AS branches) "
+        "SELECT id, k, 0 AS part FROM keyed "
+        f"UNION ALL (SELECT id, NULL::bigint, 1 FROM tickets WHERE {where} ORDER BY id LIMIT {room})"
     )
-    return statement, [*params, *where_params, n]
+    return statement, [*params, *where_params, *([] if n is None else [n])]
 
 
 def due_order(descending: bool) -> str:

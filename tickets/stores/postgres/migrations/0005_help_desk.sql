@@ -43,6 +43,8 @@ CREATE INDEX tickets_by_requester ON tickets USING gin (requester_keys);
 -- tickets with nothing pending come last, in id order.
 CREATE INDEX tickets_due_fixed ON tickets (due_fixed, id) WHERE due_fixed IS NOT NULL AND due_left IS NULL;
 CREATE INDEX tickets_due_left ON tickets (due_left, id) WHERE due_left IS NOT NULL AND due_fixed IS NULL;
+CREATE INDEX tickets_due_left_breached ON tickets (due_left, id)  -- few: the waiting tickets breached before
+    WHERE due_left IS NOT NULL AND due_fixed IS NULL AND plan_breached;
 CREATE INDEX tickets_due_both ON tickets (id) WHERE due_fixed IS NOT NULL AND due_left IS NOT NULL;
 CREATE INDEX tickets_due_none ON tickets (id) WHERE due_fixed IS NULL AND due_left IS NULL;
 -- ?sla=breached: the tickets already breached for good, the others by their pending due time (above).

@@ -1,0 +1,122 @@
+"""Benchmark: the help desk's queues in PostgreSQL (sort=due, ?sla=, due_before) against today's daily view
+(?status=open&sort=-priority&limit=50), a page of 50 with its X-Total-Count, on the same database, in the same run;
+and what filling and changing the SLA policy of that many tickets takes.
+
+    python benchmarks/bench_postgres_queues.py                    # 1 000 000 tickets, 15 rounds
+    python benchmarks/bench_postgres_queues.py 100000 --rounds 30
+    python benchmarks/bench_postgres_queues.py --db postgresql://user@host/bench   # an existing, empty database
+
+The tickets are those of benchmarks/bench_queues.py (the JSON store's benchmark: the sample policy, Europe/Paris
+business hours, a tenth waiting, a quarter closed), copied in by the store's own replace_all (which computes every
+ticket's SLA columns), then VACUUM ANALYZE. Without --db, a throw-away server is started from Debian's binaries
+(as the tests do) with shared_buffers=1GB. The store's clock is pinned, as in the tests. Each round asks every
+query once, in turn, through the store (search_json: the page rendered as the API sends it); the table gives the
+median time of a page and its ratio to the daily view's median in this run (absolute numbers drift on shared
+machines). Never touches tickets.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent / "tests")]
+
+from bench_queues import NOW, POLICY, QUERIES, tickets  # noqa: E402
+
+from tickets.engine.models import StatsQuery, TicketQuery  # noqa: E402
+from tickets.engine.sla import Policy  # noqa: E402
+from tickets.stores.postgres import PostgresStore  # noqa: E402
+
+MORE_QUERIES = {
+    "sort=-due": {"sort": "-due", "limit": 50},
+    "sla=breached&sort=due": {"sla": ["breached"], "sort": "due", "limit": 50},
+    "sla=paused": {"sla": ["paused"], "limit": 50},
+    "assignee=none&tag=vpn&sort=due": {"assignee": "none", "tag": ["vpn"], "sort": "due", "limit": 50},
+}
+# The policy changed once the tickets are in: other targets (every ticket's due times move).
+OTHER_POLICY = {**POLICY, "targets": {"urgent": {"first_response": 20, "resolution": 180}, "low": {"resolution": 4000}}}
+
+
+async def fill(store: PostgresStore, n: int, url: str) -> dict[str, float]:
+    """The tickets in (timed), VACUUM ANALYZE, then a change of policy (timed) and back."""
+    made = tickets(n)
+    start = time.perf_counter()
+    await store.replace_all(n + 1, made, replace=True, policy=Policy.model_validate(POLICY))  # type: ignore[arg-type]
+    filled = time.perf_counter() - start
+    del made
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("VACUUM ANALYZE tickets")
+    start = time.perf_counter()
+    await store.set_policy(Policy.model_validate(OTHER_POLICY))
+    changed = time.perf_counter() - start
+    await store.set_policy(Policy.model_validate(POLICY))
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("VACUUM ANALYZE tickets")
+    return {"copy in (replace_all)": filled, "set_policy": changed}
+
+
+async def measure(store: PostgresStore, rounds: int) -> tuple[dict[str, list[float]], dict[str, int], float]:
+    queries = {name: TicketQuery.model_validate(q) for name, q in {**QUERIES, **MORE_QUERIES}.items()}
+    times: dict[str, list[float]] = {name: [] for name in queries}
+    totals: dict[str, int] = {}
+    for name, query in queries.items():  # warm the cache
+        _, totals[name] = await store.search_json(query)
+    for _ in range(rounds):
+        for name, query in queries.items():
+            start = time.perf_counter()
+            await store.search_json(query)
+            times[name].append(time.perf_counter() - start)
+    start = time.perf_counter()
+    await store.stats(StatsQuery())
+    return times, totals, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("size", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--db", help="an existing, empty PostgreSQL database (default: a throw-away server)")
+    args = parser.parse_args()
+    cluster = None
+    url = args.db
+    if url is None:
+        from postgres_cluster import Cluster, binaries
+
+        cluster = Cluster(binaries())  # type: ignore[arg-type]
+        cluster.init(settings="-c shared_buffers=1GB")
+        url = cluster.url(cluster.new_database())
+    try:
+        store = PostgresStore(url)
+        store.now = lambda: NOW  # type: ignore[method-assign]
+
+        async def run() -> tuple[dict[str, float], dict[str, list[float]], dict[str, int], float]:
+            try:
+                setup = await fill(store, args.size, url)
+                return (setup, *await measure(store, args.rounds))
+            finally:
+                await store.close()
+
+        setup, times, totals, stats = asyncio.run(run())
+    finally:
+        if cluster is not None:
+            cluster.remove()
+    for name, seconds in setup.items():
+        print(f"{name}: {seconds:.1f} s for {args.size} tickets")
+    print(f"stats, no filter (by_tag, sla, medians): {stats * 1000:.0f} ms")
+    base = statistics.median(times[next(iter(times))])
+    print(f"\n{args.size} tickets in PostgreSQL, a page of 50, median of {args.rounds} rounds (clock at {NOW})")
+    print(f"{'query':45} {'matches':>8} {'median ms':>10} {'ratio':>6}")
+    for name, measured in times.items():
+        median = statistics.median(measured)
+        print(f"{name:45} {totals[name]:8} {median * 1000:10.2f} {median / base:6.2f}")
+
+
+if __name__ == "__main__":
+    main()
