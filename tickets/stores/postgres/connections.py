@@ -56,6 +56,7 @@ WRITES = {
     "comments": ("INSERT", "UPDATE", "DELETE", "NEXTVAL"),
     "events": ("INSERT", "NEXTVAL"),
     "ticket_counts": ("INSERT", "DELETE"),
+    "sla_counts": ("INSERT", "DELETE"),
     "erased_comments": ("INSERT",),
     "sla_policy": ("INSERT", "UPDATE"),
 }

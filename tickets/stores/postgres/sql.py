@@ -234,10 +234,15 @@ def state_case(reading: Reading) -> tuple[str, list[Any]]:
     )
 
 
-def sla_clause(states: Sequence[str], reading: Reading, fixed: bool | None = None) -> tuple[str, list[Any]]:
+def sla_clause(
+    states: Sequence[str], reading: Reading, fixed: bool | None = None, buckets: bool = False
+) -> tuple[str, list[Any]]:
     """The rows whose SLA state now is one of states, written so that indexes can find them; fixed: whether the
-    rows are known to have a due_fixed (True), known to have none (False), or either (None)."""
+    rows are known to have a due_fixed (True), known to have none (False), or either (None). buckets: for the rows
+    of sla_counts that are not at the moment's bucket (sla_count)."""
     targeted, bound = sla_terms(reading)
+    if buckets:
+        bound = bound >> BUCKET
     parts: list[str] = []
     params: list[Any] = []
     if "none" in states:
@@ -255,7 +260,8 @@ def sla_clause(states: Sequence[str], reading: Reading, fixed: bool | None = Non
         not_due = {False: "", True: " AND due_fixed >= %s", None: " AND (due_fixed IS NULL OR due_fixed >= %s)"}
         parts.append(f"(priority = ANY(%s::text[]) AND NOT plan_breached{not_due[fixed]} AND status = ANY(%s::text[]))")
         params += [targeted, *([] if fixed is False else [bound]), statuses]
-    return "(" + " OR ".join(parts) + ")", params
+    clause = "(" + " OR ".join(parts) + ")"
+    return (clause.replace("due_fixed", "fixed_bucket") if buckets else clause), params
 
 
 def where_clause(filters: TicketFilters, reading: Reading | None = None) -> tuple[str, list[Any]]:
@@ -266,11 +272,15 @@ def where_clause(filters: TicketFilters, reading: Reading | None = None) -> tupl
 
 
 def conditions(
-    filters: TicketFilters, reading: Reading | None = None, fixed: bool | None = None, left: bool | None = None
+    filters: TicketFilters,
+    reading: Reading | None = None,
+    fixed: bool | None = None,
+    left: bool | None = None,
+    buckets: bool = False,
 ) -> tuple[list[str], list[Any]]:
     """The conditions of the filters, to be joined with AND, and their parameters; fixed and left: whether the
     rows are known to have a due_fixed, a due_left (True), none (False), or either (None): the conditions on them
-    are then written so that their indexes give ranges."""
+    are then written so that their indexes give ranges. buckets: on the rows of sla_counts (sla_count)."""
     clauses: list[str] = []
     params: list[Any] = []
     for column, values in (("status", filters.status), ("priority", filters.priority)):
@@ -295,17 +305,70 @@ def conditions(
         clauses.append("tags @> %s::text[]")
         params.append(sorted(set(filters.tag)))
     if reading is not None and filters.sla:
-        clause, more = sla_clause(filters.sla, reading, fixed)
+        clause, more = sla_clause(filters.sla, reading, fixed, buckets)
         clauses.append(clause)
         params += more
     if reading is not None and filters.due_before is not None:
         # the next pending due time, min(due_fixed, B(now) + due_left), is before the bound of due_before
         bound = reading.calendar.before(micros(filters.due_before))
         terms = [(fixed, "due_fixed < %s", bound), (left, "due_left < %s", bound - reading.now_b)]
+        if buckets:
+            terms = [
+                (known, sql.replace("due_", "").replace(" <", "_bucket <"), value >> BUCKET)
+                for known, sql, value in terms
+            ]
         kept = [(sql, value) for known, sql, value in terms if known is not False]
         clauses.append("(" + (" OR ".join(sql for sql, _ in kept) or "false") + ")")
         params += [value for _, value in kept]
     return clauses, params
+
+
+# --------------------------------------------------------------------------- counts of the SLA filters
+#
+# sla_counts (migration 5) counts the tickets by status, priority, plan_breached and the buckets of their due
+# columns (2^BUCKET business microseconds each). A row whose buckets are not those of the bounds of the moment
+# (Calendar.before of now, of due_before) is wholly in or out of ?sla= and due_before: its n is added; the tickets
+# of the buckets that hold a bound are counted one by one (an index range of a few hours of due times).
+
+BUCKET = 35
+
+
+def counted_by_sla_counts(filters: TicketFilters) -> bool:
+    """Whether sla_counts can answer how many tickets match (status, priority, sla and due_before filters only)."""
+    return filters.assignee is None and not filters.q and filters.requester is None and not filters.tag
+
+
+def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any]]:
+    """A statement counting the tickets that match filters (counted_by_sla_counts), and its parameters; its row:
+    (the count, how many rows sla_counts has: when to fold them)."""
+    edges: list[tuple[str, int]] = []  # (column, a bound): the bucket holding it is counted ticket by ticket
+    if any(state != "none" for state in filters.sla):
+        edges.append(("due_fixed", sla_terms(reading)[1]))
+    if filters.due_before is not None:
+        bound = reading.calendar.before(micros(filters.due_before))
+        edges += [("due_fixed", bound), ("due_left", bound - reading.now_b)]
+    in_buckets, params = conditions(filters, reading, buckets=True)
+    exact, exact_params = conditions(filters, reading)
+    if edges:
+        in_buckets.append(
+            "NOT ("
+            + " OR ".join(f"coalesce({column.replace('due_', '')}_bucket = %s, false)" for column, _ in edges)
+            + ")"
+        )
+        params += [value >> BUCKET for _, value in edges]
+        exact.append("(" + " OR ".join(f"({column} >= %s AND {column} < %s)" for column, _ in edges) + ")")
+        for _, value in edges:
+            exact_params += [(value >> BUCKET) << BUCKET, ((value >> BUCKET) + 1) << BUCKET]
+    else:
+        exact.append("false")
+    return (
+        "SELECT (SELECT coalesce(sum(n), 0) FROM sla_counts WHERE "
+        + (" AND ".join(in_buckets) or "true")
+        + ") + (SELECT count(*) FROM tickets WHERE "
+        + " AND ".join(exact)
+        + "), (SELECT count(*) FROM sla_counts)",
+        [*params, *exact_params],
+    )
 
 
 # --------------------------------------------------------------------------- sort=due

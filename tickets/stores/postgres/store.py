@@ -91,6 +91,7 @@ from tickets.stores.postgres.sql import (
     comment_changes_rest,
     comment_of,
     copy_row,
+    counted_by_sla_counts,
     counted_filters_only,
     current_comment_of,
     due_order,
@@ -99,6 +100,7 @@ from tickets.stores.postgres.sql import (
     event_params,
     json_text,
     kept_by,
+    sla_count,
     state_case,
     ticket_of,
     ticket_params,
@@ -106,7 +108,7 @@ from tickets.stores.postgres.sql import (
 )
 
 T = TypeVar("T")
-COMPACT_AFTER = 1000  # rows of differences in ticket_counts before they are folded into one per pair
+COMPACT_AFTER = 1000  # rows of differences in ticket_counts (or sla_counts) before they are folded
 COMPACT_LOCK = MIGRATION_LOCK + 1
 
 
@@ -219,6 +221,12 @@ class PostgresStore(Connections, TicketStore):
         if counted_filters_only(query):
             counts = await self._counts(conn)
             return page, sum(n for (s, p), n in counts.items() if kept_by(query, s, p)), reading
+        if counted_by_sla_counts(query):
+            count_sql, count_params = sla_count(query, reading)
+            total, rows = await (await conn.execute(count_sql, count_params)).fetchone()  # type: ignore[misc]
+            if rows > COMPACT_AFTER:
+                self._background(self._compact())
+            return page, int(total), reading
         cursor = await conn.execute(f"SELECT count(*) FROM tickets{where}", params)
         return page, (await cursor.fetchone())[0], reading  # type: ignore[index]
 
@@ -295,7 +303,8 @@ class PostgresStore(Connections, TicketStore):
         return {(status, priority): int(n) for status, priority, n, _ in rows if n}
 
     async def _compact(self) -> None:
-        """Fold the rows of differences into one per (status, priority); one server at a time does it, and
+        """Fold the rows of differences into one per (status, priority), and those of sla_counts into one per
+        key; one server at a time does it, and
         writers go on meanwhile (it deletes only rows committed before it started, and adds their sum)."""
         try:
             async with self._connection() as conn, conn.transaction():
@@ -304,6 +313,11 @@ class PostgresStore(Connections, TicketStore):
                     await conn.execute(
                         "WITH gone AS (DELETE FROM ticket_counts RETURNING status, priority, n) "
                         "INSERT INTO ticket_counts SELECT status, priority, sum(n) FROM gone GROUP BY status, priority"
+                    )
+                    await conn.execute(  # and the counts of the SLA filters, the same way (zeros dropped)
+                        "WITH gone AS (DELETE FROM sla_counts RETURNING *) INSERT INTO sla_counts "
+                        "SELECT status, priority, plan_breached, fixed_bucket, left_bucket, sum(n) FROM gone "
+                        "GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0"
                     )
         except StoreError:
             pass  # the next count tries again
