@@ -330,7 +330,7 @@ def conditions(
 # (Calendar.before of now, of due_before) is wholly in or out of ?sla= and due_before: its n is added; the tickets
 # of the buckets that hold a bound are counted one by one (an index range of a few hours of due times).
 
-BUCKET = 35
+BUCKET = 32
 
 
 def counted_by_sla_counts(filters: TicketFilters) -> bool:
@@ -356,9 +356,19 @@ def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any]]
             + ")"
         )
         params += [value >> BUCKET for _, value in edges]
-        exact.append("(" + " OR ".join(f"({column} >= %s AND {column} < %s)" for column, _ in edges) + ")")
+        # each range twice, with and without the other due column: each arm implies a partial index's predicate
+        other = {"due_fixed": "due_left", "due_left": "due_fixed"}
+        exact.append(
+            "("
+            + " OR ".join(
+                f"({column} >= %s AND {column} < %s AND {other[column]} IS {null})"
+                for column, _ in edges
+                for null in ("NULL", "NOT NULL")
+            )
+            + ")"
+        )
         for _, value in edges:
-            exact_params += [(value >> BUCKET) << BUCKET, ((value >> BUCKET) + 1) << BUCKET]
+            exact_params += [(value >> BUCKET) << BUCKET, ((value >> BUCKET) + 1) << BUCKET] * 2
     else:
         exact.append("false")
     return (

@@ -77,8 +77,8 @@ $$;
 -- How many tickets have each (status, priority, plan_breached, bucket of due_fixed, bucket of due_left), kept by the
 -- database as ticket_counts is (migration 2: a row of differences per statement, folded from time to time): the
 -- counts of ?sla= and due_before (X-Total-Count) add the rows whose bucket settles the question, and count only the
--- tickets of the bucket that holds the moment of reading (store.py, sql.py: sla_count). A bucket is 2^35 business
--- microseconds (about 9.5 hours): x >> 35 is floor(x / 2^35), negative values included.
+-- tickets of the bucket that holds the moment of reading (store.py, sql.py: sla_count). A bucket is 2^32 business
+-- microseconds (about 72 minutes): x >> 32 is floor(x / 2^32), negative values included.
 CREATE TABLE sla_counts (
     status text NOT NULL,
     priority text NOT NULL,
@@ -92,17 +92,17 @@ BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM sla_counts;
     ELSIF TG_OP = 'INSERT' THEN
-        INSERT INTO sla_counts SELECT status, priority, plan_breached, due_fixed >> 35, due_left >> 35, count(*)
+        INSERT INTO sla_counts SELECT status, priority, plan_breached, due_fixed >> 32, due_left >> 32, count(*)
         FROM new_rows GROUP BY 1, 2, 3, 4, 5;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO sla_counts SELECT status, priority, plan_breached, due_fixed >> 35, due_left >> 35, -count(*)
+        INSERT INTO sla_counts SELECT status, priority, plan_breached, due_fixed >> 32, due_left >> 32, -count(*)
         FROM old_rows GROUP BY 1, 2, 3, 4, 5;
     ELSE
         INSERT INTO sla_counts
         SELECT status, priority, plan_breached, fixed_bucket, left_bucket, sum(n) FROM (
-            SELECT status, priority, plan_breached, due_fixed >> 35 AS fixed_bucket, due_left >> 35 AS left_bucket,
+            SELECT status, priority, plan_breached, due_fixed >> 32 AS fixed_bucket, due_left >> 32 AS left_bucket,
                 1 AS n FROM new_rows
-            UNION ALL SELECT status, priority, plan_breached, due_fixed >> 35, due_left >> 35, -1 FROM old_rows
+            UNION ALL SELECT status, priority, plan_breached, due_fixed >> 32, due_left >> 32, -1 FROM old_rows
         ) AS moves GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0;
     END IF;
     RETURN NULL;
@@ -115,5 +115,5 @@ CREATE TRIGGER tickets_sla_counted_delete AFTER DELETE ON tickets REFERENCING OL
     FOR EACH STATEMENT EXECUTE FUNCTION tickets_sla_counted();
 CREATE TRIGGER tickets_sla_counted_truncate AFTER TRUNCATE ON tickets
     FOR EACH STATEMENT EXECUTE FUNCTION tickets_sla_counted();
-INSERT INTO sla_counts SELECT status, priority, plan_breached, due_fixed >> 35, due_left >> 35, count(*)
+INSERT INTO sla_counts SELECT status, priority, plan_breached, due_fixed >> 32, due_left >> 32, count(*)
 FROM tickets GROUP BY 1, 2, 3, 4, 5;
