@@ -22,6 +22,7 @@ from tickets.engine.rules import Reading, count, filter_tickets, paginate, sort_
 from tickets.engine.sla import NO_POLICY, Policy, micros, timestamp_of
 from tickets.stores import TicketStore
 from tickets.stores.json_file import JsonStore
+from tickets.stores.postgres import policy as postgres_policy
 from tickets.stores.postgres import store as postgres_store
 from tickets.stores.postgres.derived import derived_values
 from tickets.stores.postgres.migrations import MIGRATIONS
@@ -412,6 +413,43 @@ def test_a_database_from_before_the_help_desk_is_upgraded(empty_url: str) -> Non
         assert [t["id"] for t in sync(store.search(TicketQuery(sort="due")))[0]] == due == [1, 3, 2]  # a tie: by id
         assert sync(store.stats(StatsQuery()))["by_status"]["waiting"] == 1
         assert [t["id"] for t in sync(store.search(TicketQuery(sort="status")))[0]] == [3, 1, 2]
+        sync(store.verify())
+    finally:
+        sync(store.close())
+        LOOP.pop().close()
+
+
+def test_writes_during_a_change_of_policy_are_computed_under_the_new_one(
+    empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change of policy reads the tickets in batches while others write: each row ends up computed under the
+    policy in place at the end (the version check, the generation check of new tickets, the last sweep)."""
+    monkeypatch.setattr(postgres_policy, "BATCH", 7)  # many batches: writers slip in between them
+    clock = Clock(FRIDAY)
+    store = PostgresStore(empty_url)
+    store.now = clock
+    LOOP[:] = [asyncio.new_event_loop()]
+
+    async def scenario() -> None:
+        await store.set_policy(POLICY)
+        for i in range(60):
+            await store.add(TicketCreate(title=f"n{i}", priority=["low", "medium", "high", "urgent"][i % 4]))
+        clock.advance(3600)
+
+        async def writer(first: int) -> None:
+            for i in range(first, 60, 3):
+                await store.update(i + 1, TicketUpdate(status=["waiting", "closed", "in_progress"][i % 3]))
+                await store.add(TicketCreate(title=f"pendant {i}", priority="urgent"))
+
+        await asyncio.gather(store.set_policy(OTHER_POLICY), writer(0), writer(1), writer(2))
+
+    try:
+        sync(scenario())
+        with psycopg.connect(empty_url) as conn:
+            rows = conn.execute(f"SELECT {', '.join(FIELDS)}, {', '.join(DERIVED)} FROM tickets ORDER BY id").fetchall()
+        assert len(rows) == 120
+        for row in rows:
+            assert list(row[len(FIELDS) :]) == derived_values(ticket_of(row), OTHER_POLICY), row[0]
         sync(store.verify())
     finally:
         sync(store.close())

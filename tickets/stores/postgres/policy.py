@@ -7,9 +7,11 @@ Writers never wait for a change of policy to begin, yet none leaves a row comput
   with a new `version`: a writer that read a ticket (and the policy, in the same snapshot) before the change
   fails its version check and starts again, reading the new policy;
 - a new ticket is inserted only if the policy's generation is still the one its columns were computed with
-  (tickets_policy_generation(), read after the INSERT's lock on the table);
-- at the end, under a lock that lets no writer in, the rows this transaction did not write (written by others
-  meanwhile, behind the batches) are computed again, before the new generation commits.
+  (tickets_policy_generation(), read under the shared side of POLICY_LOCK, with a snapshot of its own);
+- at the end, holding POLICY_LOCK (new tickets wait; those being inserted finish first), the rows this transaction
+  did not write (inserted by others meanwhile, behind the batches) are computed again, before the new generation
+  commits. No table lock: a writer waiting for a row of the batches holds its lock on the table, and a table lock
+  here would wait for it in a circle.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from tickets.stores.postgres.derived import plan_values
 from tickets.stores.postgres.migrations import MIGRATION_LOCK
 from tickets.stores.postgres.sql import json_text
 
-POLICY_LOCK = MIGRATION_LOCK + 3  # one change of policy at a time
+POLICY_LOCK = MIGRATION_LOCK + 3  # shared by each new ticket's INSERT, exclusive for the end of a change of policy
+CHANGE_LOCK = MIGRATION_LOCK + 4  # one change of policy (or copy) at a time
 BATCH = 5000
 _PARSED: dict[str, Policy] = {}  # a policy's JSON text -> the policy: validated once per process
 # What plan_of reads of a ticket, and what the old policy's plan said (to keep its breaches).
@@ -61,7 +64,7 @@ async def change_policy(conn: psycopg.AsyncConnection[Any], policy: Policy, time
     """Put the policy in place at the time given, in the caller's transaction: each ticket breached under the old
     policy at that time stays breached (workflow.breached_now), then every derived SLA column follows the new one.
     Nothing when the policy is the one in place."""
-    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (POLICY_LOCK,))
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHANGE_LOCK,))
     old, generation, was_set = await read_policy(conn)
     if was_set and old == policy:
         return
@@ -74,8 +77,10 @@ async def change_policy(conn: psycopg.AsyncConnection[Any], policy: Policy, time
             break
         await conn.execute(_WRITE, recompute.columns(rows))
         last = rows[-1][0]
-    await conn.execute("LOCK TABLE tickets IN SHARE ROW EXCLUSIVE MODE")  # the writers wait until the commit
-    cursor = await conn.execute(f"{_READ} WHERE xmin::text <> (pg_current_xact_id()::text::bigint % 4294967296)::text")
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (POLICY_LOCK,))  # new tickets wait until the commit
+    cursor = await conn.execute(
+        f"{_READ} WHERE xmin::text <> (pg_current_xact_id()::text::bigint % 4294967296)::text FOR UPDATE"
+    )
     rows = await cursor.fetchall()
     if rows:
         await conn.execute(_WRITE, recompute.columns(rows))

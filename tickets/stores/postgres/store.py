@@ -71,7 +71,7 @@ from tickets.stores.base import TicketStore
 from tickets.stores.postgres.connections import POOL_SIZE, Connections
 from tickets.stores.postgres.derived import DERIVED, derived_values
 from tickets.stores.postgres.migrations import MIGRATION_LOCK
-from tickets.stores.postgres.policy import POLICY_LOCK, change_policy, parsed, read_policy
+from tickets.stores.postgres.policy import CHANGE_LOCK, change_policy, parsed, read_policy
 from tickets.stores.postgres.sql import (
     COLUMNS,
     COMMENT_COLUMNS,
@@ -666,7 +666,7 @@ class PostgresStore(Connections, TicketStore):
         history = history or History()
         async with self._connection() as conn, conn.transaction():
             await conn.execute("SET LOCAL statement_timeout = 0")  # a copy of a million tickets takes a while
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (POLICY_LOCK,))  # no change of policy meanwhile
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHANGE_LOCK,))  # no change of policy meanwhile
             await conn.execute("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE")  # no write slips in between
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (EVENT_LOCK,))  # nor an event
             held = (await (await conn.execute("SELECT count(*) FROM tickets")).fetchone())[0]  # type: ignore[index]

@@ -67,9 +67,12 @@ CREATE TABLE sla_policy (
     policy jsonb NOT NULL,
     generation bigint NOT NULL
 );
--- The current generation seen with a snapshot of its own (volatile), after the statement's locks are taken.
+-- The current generation, for a new ticket: taken after the shared side of the lock a change of policy holds while
+-- it computes the rows written behind its batches (1953063790: POLICY_LOCK of policy.py), and seen with a snapshot
+-- of its own (volatile), so that a change of policy committed meanwhile is seen.
 CREATE FUNCTION tickets_policy_generation() RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
+    PERFORM pg_advisory_xact_lock_shared(1953063790);
     RETURN coalesce((SELECT generation FROM sla_policy), 0);
 END
 $$;
