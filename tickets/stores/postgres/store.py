@@ -61,7 +61,7 @@ from tickets.engine.models import (
     TicketUpdate,
     complete,
 )
-from tickets.engine.rules import Reading, etag_matches, etag_of, public_json
+from tickets.engine.rules import Reading, etag_matches
 from tickets.engine.settings import LOCK_TIMEOUT_DEFAULT
 from tickets.engine.sla import Policy
 from tickets.engine.values import PRIORITIES, STATUSES, Priority, Status, nfc
@@ -590,12 +590,12 @@ class PostgresStore(Connections, TicketStore):
         row = await cursor.fetchone()
         if row is None:
             raise TicketNotFound(ticket_id)
-        ticket = ticket_of(row)
+        ticket, policy = ticket_of(row), parsed(row[-1])
         if if_match is not None:
-            etag = etag_of(public_json(ticket))
+            etag = Reading(policy, self.now()).etag(ticket)  # what the ticket stores, and its SLA state now
             if not etag_matches(if_match, etag):
                 raise PreconditionFailed(ticket_id, if_match, etag)
-        return ticket, row[-2], parsed(row[-1])
+        return ticket, row[-2], policy
 
     # ---- copies
 
