@@ -10,6 +10,11 @@
 - Sorting and searching use values the service computes with the JSON store's own functions (the
   case-folded title, the folded search text), so both stores order and match exactly alike; every
   text column that is sorted uses the "C" collation, which orders like Python's str.
+- Every write computes the new ticket with the engine's workflow (the same functions as the JSON store), and
+  writes beside it its SLA plan under the current policy (derived.py); the queues (?sla=, due_before, sort=due)
+  and the statistics read those columns with the moment of reading (sql.py), never a ticket's history.
+- A comment keeps its record as first written (the chain's digests cover it); a correction is an event, and
+  the comment's current text lives in edited_* columns.
 - The tables are created and upgraded by the service itself (migrations.py, under an advisory lock).
 """
 
