@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any, TypeVar, cast
 
@@ -31,8 +31,6 @@ from psycopg import sql
 
 from tickets.engine.chain import History, Record
 from tickets.engine.errors import (
-    CommentNotFound,
-    NotAuthor,
     PreconditionFailed,
     StoreError,
     StoreNotEmpty,
@@ -40,16 +38,11 @@ from tickets.engine.errors import (
 )
 from tickets.engine.history import (
     Comment,
-    CommentEdit,
-    Event,
     NewComment,
-    Page,
     changes_between,
     closes,
     comment_changes,
     commented_id,
-    deletion_changes,
-    edit_changes,
     edited,
     last_days,
     later_than,
@@ -69,11 +62,12 @@ from tickets.engine.models import (
 from tickets.engine.rules import Reading, etag_matches
 from tickets.engine.settings import LOCK_TIMEOUT_DEFAULT
 from tickets.engine.sla import Policy
-from tickets.engine.values import PRIORITIES, STATUSES, Priority, Status, nfc
+from tickets.engine.values import PRIORITIES, STATUSES, Priority, Status
 from tickets.engine.verify import Report, Verifier
 from tickets.engine.workflow import changed, commented, created
 from tickets.stores.base import TicketStore
-from tickets.stores.postgres.connections import POOL_SIZE, Connections
+from tickets.stores.postgres.connections import POOL_SIZE
+from tickets.stores.postgres.conversation import Conversation
 from tickets.stores.postgres.derived import DERIVED, derived_values
 from tickets.stores.postgres.migrations import MIGRATION_LOCK
 from tickets.stores.postgres.policy import CHANGE_LOCK, change_policy, parsed, read_policy
@@ -81,13 +75,9 @@ from tickets.stores.postgres.sql import (
     COLUMNS,
     COMMENT_COLUMNS,
     COMMENTED,
-    CURRENT_COMMENT,
-    DELETE_COMMENT,
-    EDIT_COMMENT,
     EVENT_COLUMNS,
     EVENT_LOCK,
     EVENT_OF,
-    HIDDEN_EVENT,
     INSERT_TICKET,
     ORDER_COLUMNS,
     ORPHAN_COMMENTS,
@@ -98,7 +88,6 @@ from tickets.stores.postgres.sql import (
     copy_row,
     counted_by_sla_counts,
     counted_filters_only,
-    current_comment_of,
     due_order,
     due_page,
     event_of,
@@ -117,7 +106,7 @@ COMPACT_AFTER = 1000  # rows of differences in ticket_counts (or sla_counts) bef
 COMPACT_LOCK = MIGRATION_LOCK + 1
 
 
-class PostgresStore(Connections, TicketStore):
+class PostgresStore(Conversation, TicketStore):
     """Tickets in a PostgreSQL database, named by a postgresql:// URL."""
 
     def __init__(self, url: str, *, lock_timeout: float = LOCK_TIMEOUT_DEFAULT, pool_size: int = POOL_SIZE) -> None:
@@ -128,12 +117,6 @@ class PostgresStore(Connections, TicketStore):
 
     def _new_loop(self) -> None:
         self._wanted = []
-
-    async def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        async def read(conn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
-            return await (await conn.execute(query, params)).fetchall()
-
-        return await self._read(read)
 
     # ---- reading
 
@@ -447,141 +430,6 @@ class PostgresStore(Connections, TicketStore):
                         "created_at": time,
                         "edited_at": None,
                     }
-
-    async def edit_comment(
-        self, ticket_id: int, comment_id: int, changes: CommentEdit, author: str | None, actor: str | None = None
-    ) -> Comment:
-        async with self._connection() as conn:
-            while True:  # again only when the comment was corrected or deleted between our read and our write
-                comment = await self._comment_of(conn, ticket_id, comment_id, author)
-                corrections = edit_changes(comment, changes)
-                if not corrections:
-                    return comment  # nothing changes: nothing recorded
-                time = self.now()
-                new = edited(comment, {"at": time, "changes": corrections})
-                cursor = await conn.execute(
-                    EDIT_COMMENT + EVENT_OF.format(lock=EVENT_LOCK, rows="changed"),
-                    {
-                        "id": ticket_id,
-                        "comment_id": comment_id,
-                        "old_body": comment["body"],
-                        "old_internal": comment["internal"],
-                        "new_body": new["body"],
-                        "new_internal": new["internal"],
-                        **event_params("comment_edited", corrections, time, actor),
-                    },
-                )
-                if cursor.rowcount == 1:
-                    return new
-
-    async def delete_comment(
-        self, ticket_id: int, comment_id: int, author: str | None, actor: str | None = None
-    ) -> None:
-        async with self._connection() as conn:
-            while True:
-                comment = await self._comment_of(conn, ticket_id, comment_id, author)
-                cursor = await conn.execute(
-                    DELETE_COMMENT + EVENT_OF.format(lock=EVENT_LOCK, rows="gone"),
-                    {
-                        "id": ticket_id,
-                        "comment_id": comment_id,
-                        "old_internal": comment["internal"],
-                        **event_params("comment_deleted", deletion_changes(comment), self.now(), actor),
-                    },
-                )
-                if cursor.rowcount == 1:
-                    return
-
-    async def _comment_of(
-        self, conn: psycopg.AsyncConnection[Any], ticket_id: int, comment_id: int, author: str | None
-    ) -> Comment:
-        """A comment as it reads now; NotAuthor when author is given and is not its author."""
-        cursor = await conn.execute(
-            f"SELECT {CURRENT_COMMENT} FROM comments WHERE ticket_id = %s AND id = %s", (ticket_id, comment_id)
-        )
-        row = await cursor.fetchone()
-        if row is None:
-            if not await self._exists(ticket_id):
-                raise TicketNotFound(ticket_id)
-            raise CommentNotFound(ticket_id, comment_id)
-        comment = current_comment_of(row)
-        if author is not None and nfc(author) != nfc(comment["author"]):
-            raise NotAuthor(ticket_id, comment_id, comment["author"])
-        return comment
-
-    # ---- comments and history
-
-    async def comments(self, ticket_id: int, page: Page, internal: bool = True) -> tuple[list[Comment], int]:
-        where = "" if internal else " AND NOT coalesce(edited_internal, internal)"
-        rows, total = await self._page_of("comments", CURRENT_COMMENT, ticket_id, page, where)
-        if total == 0 and not await self._exists(ticket_id):
-            raise TicketNotFound(ticket_id)
-        return [current_comment_of(row) for row in rows], total
-
-    async def comment(self, ticket_id: int, comment_id: int, internal: bool = True) -> Comment:
-        rows = await self._rows(
-            f"SELECT {CURRENT_COMMENT} FROM comments WHERE ticket_id = %s AND id = %s", (ticket_id, comment_id)
-        )
-        hidden = bool(rows) and not internal and rows[0][4]  # a viewer is never shown an internal note
-        if not rows or hidden:
-            if not await self._exists(ticket_id):
-                raise TicketNotFound(ticket_id)
-            raise CommentNotFound(ticket_id, comment_id)
-        return current_comment_of(rows[0])
-
-    async def events(self, ticket_id: int, page: Page, internal: bool = True) -> tuple[list[Event], int]:
-        where = "" if internal else f" AND NOT {HIDDEN_EVENT}"
-        rows, total = await self._page_of(
-            "events e", "e.id, e.ticket_id, e.at, e.actor, e.type, e.changes", ticket_id, page, where
-        )
-        if total == 0 and not await self._has_history(ticket_id):
-            raise TicketNotFound(ticket_id)
-        return [event_of(row) for row in rows], total
-
-    async def feed(self, after: int, limit: int, internal: bool = True) -> list[Event]:
-        hidden = "" if internal else f" AND NOT {HIDDEN_EVENT}"
-        rows = await self._rows(
-            f"SELECT e.id, e.ticket_id, e.at, e.actor, e.type, e.changes FROM events e WHERE e.id > %s{hidden} "
-            "ORDER BY e.id LIMIT %s",
-            (after, limit),
-        )
-        return [event_of(row) for row in rows]
-
-    async def _page_of(
-        self, table: str, columns: str, ticket_id: int, page: Page, where: str = ""
-    ) -> tuple[list[tuple[Any, ...]], int]:
-        """A page of a ticket's comments or events, oldest first, and how many it has (where: more conditions)."""
-        alias = table.split()[-1] + "."
-
-        async def read(conn: psycopg.AsyncConnection[Any]) -> tuple[list[tuple[Any, ...]], int]:
-            cursor = await conn.execute(
-                f"SELECT {columns}, count(*) OVER () FROM {table} WHERE {alias}ticket_id = %s{where} "
-                f"ORDER BY {alias}id LIMIT %s OFFSET %s",
-                (ticket_id, page.limit, page.offset),
-            )
-            rows = await cursor.fetchall()
-            if rows:
-                return [row[:-1] for row in rows], rows[0][-1]
-            if page.offset == 0:
-                return [], 0
-            cursor = await conn.execute(
-                f"SELECT count(*) FROM {table} WHERE {alias}ticket_id = %s{where}", (ticket_id,)
-            )
-            return [], (await cursor.fetchone())[0]  # type: ignore[index]
-
-        return await self._read(read)
-
-    async def _exists(self, ticket_id: int) -> bool:
-        return bool(await self._rows("SELECT 1 FROM tickets WHERE id = %s", (ticket_id,)))
-
-    async def _has_history(self, ticket_id: int) -> bool:
-        """Whether a ticket had this id: it exists, or has events (a viewer may see none of them)."""
-        return bool(
-            await self._rows(
-                "SELECT 1 FROM tickets WHERE id = %s UNION ALL SELECT 1 FROM events WHERE ticket_id = %s LIMIT 1",
-                (ticket_id, ticket_id),
-            )
-        )
 
     async def _current(
         self, conn: psycopg.AsyncConnection[Any], ticket_id: int, if_match: str | None
