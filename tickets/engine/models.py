@@ -219,7 +219,8 @@ class BulkUpdate(BaseModel):
     )
 
     ids: Annotated[
-        list[Annotated[int, Field(ge=1, le=NUMBER_MAX, strict=True)]], Field(min_length=1, max_length=BULK_MAX)
+        list[Annotated[int, Field(ge=1, le=NUMBER_MAX, strict=True)]],
+        Field(min_length=1, max_length=BULK_MAX, json_schema_extra={"uniqueItems": True}),
     ] = Field(description=f"The tickets to change: 1 to {BULK_MAX} distinct ids.")
     changes: TicketUpdate
 
