@@ -159,8 +159,7 @@ def public(ticket: dict[str, Any]) -> dict[str, Any]:
 
 def next_due(ticket: dict[str, Any]) -> str | None:
     """The contract's next pending due time: the first response's while none was given and the ticket is not
-    resolved, else the resolution's while it is not resolved. (A ticket closed before the help desk existed has no
-    resolved_at: its clocks still run, as the service computes them; see the report of issue 15's tests.)"""
+    resolved (closed), else the resolution's while it is not resolved."""
     if ticket["resolved_at"] is not None:
         return None
     if ticket["first_response_at"] is None and ticket["first_response_due"] is not None:
@@ -206,7 +205,8 @@ class TicketsMachine(RuleBasedStateMachine):
                 "requester": None,
                 "tags": [],
                 "first_response_at": None,
-                "resolved_at": None,  # older data: no resolution time recorded
+                # Closed before resolved_at existed: its last change closed it, as the service takes it.
+                "resolved_at": t["updated_at"] if t["status"] == "closed" else None,
             }
             for t in data["tickets"]
         }
@@ -712,7 +712,8 @@ def test_api_and_cli_agree_with_a_model_of_the_tickets(kind: str, request: pytes
     cluster = request.getfixturevalue("postgres") if kind == "postgres" else None
     machine = type(f"TicketsMachineOn{kind.title()}", (TicketsMachine,), {"cluster": cluster})
     before = Counter(STEPS)
-    run_machine(machine, settings=settings(max_examples=30, stateful_step_count=20, deadline=None))
+    examples = 30 if cluster is None else 15  # a database per example: PostgreSQL's steps cost more
+    run_machine(machine, settings=settings(max_examples=examples, stateful_step_count=20, deadline=None))
     seen = STEPS - before
     outcomes = ", ".join(f"{n} {what}" for what, n in sorted(seen.items()) if what not in ("run", "checks"))
     report(
