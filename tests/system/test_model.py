@@ -190,7 +190,7 @@ class TicketsMachine(RuleBasedStateMachine):
             shutil.copyfile(TEST_DATA, self.path)
             self.store, self.where = JsonStore(self.path), ["--file", str(self.path)]
         else:
-            self.database = self.cluster.new_database(self.cluster.template)
+            self.database = self.cluster.new_database(self.cluster.template)  # type: ignore[attr-defined]
             url = self.cluster.url(self.database)
             self.store, self.where = PostgresStore(url), ["--db", url]
         self.clock = Clock()
