@@ -32,12 +32,14 @@ _PARSED: dict[str, Policy] = {}  # a policy's JSON text -> the policy: validated
 # What plan_of reads of a ticket, and what the old policy's plan said (to keep its breaches).
 _CLOCK_COLUMNS = "id, priority, status, created_at, first_response_at, resolved_at, paused, sla_breached"
 _READ = f"SELECT {_CLOCK_COLUMNS}, plan_breached, due_fixed FROM tickets"
+_NEW_COLUMNS = (
+    "id bigint, sla_breached boolean, due_fixed bigint, due_left bigint, plan_breached boolean, "
+    "first_response_minutes double precision, resolution_minutes double precision"
+)
 _WRITE = """UPDATE tickets AS t SET sla_breached = v.sla_breached, due_fixed = v.due_fixed, due_left = v.due_left,
         plan_breached = v.plan_breached, first_response_minutes = v.first_response_minutes,
         resolution_minutes = v.resolution_minutes, version = t.version + 1
-    FROM unnest(%s::bigint[], %s::boolean[], %s::bigint[], %s::bigint[], %s::boolean[], %s::float8[], %s::float8[])
-        AS v (id, sla_breached, due_fixed, due_left, plan_breached, first_response_minutes, resolution_minutes)
-    WHERE t.id = v.id"""
+    FROM recomputed AS v WHERE t.id = v.id"""
 
 
 def parsed(text: str | None) -> Policy:
@@ -69,21 +71,31 @@ async def change_policy(conn: psycopg.AsyncConnection[Any], policy: Policy, time
     if was_set and old == policy:
         return
     recompute = _Recompute(old, policy, time)
+    # The new columns gather in a table of this transaction, written to the tickets by one UPDATE: one firing of
+    # the counting triggers (sla_counts gets a row per key, not per key and batch).
+    await conn.execute(f"CREATE TEMPORARY TABLE recomputed ({_NEW_COLUMNS}) ON COMMIT DROP")
     last = 0
     while True:
         cursor = await conn.execute(f"{_READ} WHERE id > %s ORDER BY id LIMIT %s FOR UPDATE", (last, BATCH))
         rows = await cursor.fetchall()
         if not rows:
             break
-        await conn.execute(_WRITE, recompute.columns(rows))
+        async with conn.cursor().copy("COPY recomputed FROM STDIN") as copy:
+            for row in recompute.rows(rows):
+                await copy.write_row(row)
         last = rows[-1][0]
+    await conn.execute(_WRITE)
     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (POLICY_LOCK,))  # new tickets wait until the commit
     cursor = await conn.execute(
         f"{_READ} WHERE xmin::text <> (pg_current_xact_id()::text::bigint % 4294967296)::text FOR UPDATE"
     )
     rows = await cursor.fetchall()
     if rows:
-        await conn.execute(_WRITE, recompute.columns(rows))
+        await conn.execute("TRUNCATE recomputed")
+        async with conn.cursor().copy("COPY recomputed FROM STDIN") as copy:
+            for row in recompute.rows(rows):
+                await copy.write_row(row)
+        await conn.execute(_WRITE)
     await conn.execute(
         "INSERT INTO sla_policy (policy, generation) VALUES (%s::jsonb, %s) "
         "ON CONFLICT (one) DO UPDATE SET policy = excluded.policy, generation = excluded.generation",
@@ -101,8 +113,9 @@ class _Recompute:
         self.targeted = set(old.targeted()) if old.targets else set()
         self.bound = calendar_of(old).before(micros(time))
 
-    def columns(self, rows: list[tuple[Any, ...]]) -> tuple[list[Any], ...]:
-        arrays: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+    def rows(self, rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+        """Rows of the table recomputed (_NEW_COLUMNS)."""
+        made = []
         for row in rows:
             ticket = dict(zip(_CLOCK_COLUMNS.split(", "), row, strict=False))
             plan_breached, due_fixed = row[-2], row[-1]
@@ -110,7 +123,5 @@ class _Recompute:
                 ticket["priority"] in self.targeted
                 and (plan_breached or (due_fixed is not None and due_fixed < self.bound))
             )
-            values = [ticket["id"], ticket["sla_breached"], *plan_values(plan_of(ticket, self.new, self.calendar))]  # type: ignore[arg-type]
-            for array, value in zip(arrays, values, strict=True):
-                array.append(value)
-        return arrays
+            made.append([ticket["id"], ticket["sla_breached"], *plan_values(plan_of(ticket, self.new, self.calendar))])  # type: ignore[arg-type]
+        return made
