@@ -348,7 +348,6 @@ def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any]]
         bound = reading.calendar.before(micros(filters.due_before))
         edges += [("due_fixed", bound), ("due_left", bound - reading.now_b)]
     in_buckets, params = conditions(filters, reading, buckets=True)
-    exact, exact_params = conditions(filters, reading)
     if edges:
         in_buckets.append(
             "NOT ("
@@ -356,28 +355,32 @@ def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any]]
             + ")"
         )
         params += [value >> BUCKET for _, value in edges]
-        # each range twice, with and without the other due column: each arm implies a partial index's predicate
-        other = {"due_fixed": "due_left", "due_left": "due_fixed"}
+    # The tickets of the edge buckets, counted in the three disjoint sets that have a due column (each by its own
+    # index, covering what the filters read): fixed alone, left alone, both.
+    exact: list[str] = []
+    for fixed, left, where in (
+        (True, False, "due_fixed IS NOT NULL AND due_left IS NULL"),
+        (False, True, "due_left IS NOT NULL AND due_fixed IS NULL"),
+        (True, True, "due_fixed IS NOT NULL AND due_left IS NOT NULL"),
+    ):
+        held = {"due_fixed": fixed, "due_left": left}
+        ranges = sorted({(column, value >> BUCKET) for column, value in edges if held[column]})
+        if not ranges:
+            continue
+        clauses, more = conditions(filters, reading, fixed, left)
         exact.append(
-            "("
-            + " OR ".join(
-                f"({column} >= %s AND {column} < %s AND {other[column]} IS {null})"
-                for column, _ in edges
-                for null in ("NULL", "NOT NULL")
-            )
-            + ")"
+            f"(SELECT count(*) FROM tickets WHERE {' AND '.join([where, *clauses])} AND ("
+            + " OR ".join(f"({column} >= %s AND {column} < %s)" for column, _ in ranges)
+            + "))"
         )
-        for _, value in edges:
-            exact_params += [(value >> BUCKET) << BUCKET, ((value >> BUCKET) + 1) << BUCKET] * 2
-    else:
-        exact.append("false")
+        params += more + [bound for _, bucket in ranges for bound in (bucket << BUCKET, (bucket + 1) << BUCKET)]
     return (
         "SELECT (SELECT coalesce(sum(n), 0) FROM sla_counts WHERE "
         + (" AND ".join(in_buckets) or "true")
-        + ") + (SELECT count(*) FROM tickets WHERE "
-        + " AND ".join(exact)
-        + "), (SELECT count(*) FROM sla_counts)",
-        [*params, *exact_params],
+        + ")"
+        + "".join(f" + {count}" for count in exact)
+        + ", (SELECT count(*) FROM sla_counts)",
+        params,
     )
 
 

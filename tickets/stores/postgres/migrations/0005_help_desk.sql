@@ -41,8 +41,15 @@ CREATE INDEX tickets_by_tag ON tickets USING gin (tags);
 CREATE INDEX tickets_by_requester ON tickets USING gin (requester_keys);
 -- sort=due reads three disjoint sets, each in its own index order, and merges them (sql.py, DUE_PAGE); the
 -- tickets with nothing pending come last, in id order.
-CREATE INDEX tickets_due_fixed ON tickets (due_fixed, id) WHERE due_fixed IS NOT NULL AND due_left IS NULL;
-CREATE INDEX tickets_due_left ON tickets (due_left, id) WHERE due_left IS NOT NULL AND due_fixed IS NULL;
+-- (What the SLA filters read is in them too: the tickets of a bound's bucket are counted from the index alone.)
+CREATE INDEX tickets_due_fixed ON tickets (due_fixed, id) INCLUDE (status, priority, plan_breached)
+    WHERE due_fixed IS NOT NULL AND due_left IS NULL;
+CREATE INDEX tickets_due_left ON tickets (due_left, id) INCLUDE (status, priority, plan_breached)
+    WHERE due_left IS NOT NULL AND due_fixed IS NULL;
+-- sort=-due: by due time descending, ties by ascending id (many tickets share a due time: same priority, same
+-- minute, or waiting since their creation)
+CREATE INDEX tickets_due_fixed_desc ON tickets (due_fixed DESC, id) WHERE due_fixed IS NOT NULL AND due_left IS NULL;
+CREATE INDEX tickets_due_left_desc ON tickets (due_left DESC, id) WHERE due_left IS NOT NULL AND due_fixed IS NULL;
 CREATE INDEX tickets_due_left_breached ON tickets (due_left, id)  -- few: the waiting tickets breached before
     WHERE due_left IS NOT NULL AND due_fixed IS NULL AND plan_breached;
 CREATE INDEX tickets_due_both ON tickets (id) WHERE due_fixed IS NOT NULL AND due_left IS NOT NULL;
