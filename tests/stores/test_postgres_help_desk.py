@@ -18,7 +18,7 @@ import pytest
 from tickets.engine.errors import CommentNotFound, InvalidChange, NotAuthor, TicketNotFound
 from tickets.engine.history import CommentEdit, NewComment, Page
 from tickets.engine.models import SLA_STATES, StatsQuery, TicketCreate, TicketQuery, TicketUpdate, complete
-from tickets.engine.rules import Reading, count, filter_tickets, paginate, sort_tickets
+from tickets.engine.rules import Reading, count, filter_tickets, median, paginate, sort_tickets
 from tickets.engine.sla import NO_POLICY, Policy, micros, timestamp_of
 from tickets.stores import TicketStore
 from tickets.stores.json_file import JsonStore
@@ -454,3 +454,21 @@ def test_writes_during_a_change_of_policy_are_computed_under_the_new_one(
     finally:
         sync(store.close())
         LOOP.pop().close()
+
+
+def test_the_median_of_the_database_is_statistics_median(empty_url: str) -> None:
+    rng = random.Random(5)
+    with psycopg.connect(empty_url) as conn:
+        for n in [*range(1, 40), 1000, 1001]:
+            values = [rng.choice([rng.random() * 500, 17.3, 42.0]) for _ in range(n)]
+            row = conn.execute(
+                f"SELECT percentile_disc({postgres_store.MIDDLES}) WITHIN GROUP (ORDER BY x) "
+                "FROM unnest(%s::float8[]) AS x",
+                (values,),
+            ).fetchone()
+            assert row is not None and postgres_store._median(row[0]) == median(values), n
+        row = conn.execute(
+            f"SELECT percentile_disc({postgres_store.MIDDLES}) WITHIN GROUP (ORDER BY x) "
+            "FROM unnest('{}'::float8[]) AS x"
+        ).fetchone()
+        assert row is not None and postgres_store._median(row[0]) is None
