@@ -202,6 +202,7 @@ def test_without_a_policy_every_ticket_has_no_sla(client: TestClient) -> None:
         ({"holidays": ["2026-02-30"]}, "holidays"),
         ({"targets": {"urgent": {"first_response": 0}}}, "targets"),
         ({"targets": {"critique": {"first_response": 10}}}, "targets"),
+        ({"targets": {"high": {"first_response": 120, "resolution": 60}}}, "targets"),
         ({"color": "red"}, "color"),
     ],
 )

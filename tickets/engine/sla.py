@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from tickets.engine.models import SlaState, Ticket
 from tickets.engine.values import Priority
@@ -70,6 +70,16 @@ class Target(BaseModel):
 
     first_response: Minutes | None = None
     resolution: Minutes | None = None
+
+    @model_validator(mode="after")
+    def _answer_before_resolution(self) -> Target:
+        # The next pending due time is the first response's until it comes, then the resolution's (the contract):
+        # a first response due after the resolution would put a ticket behind one due sooner in sort=due.
+        if self.first_response is not None and self.resolution is not None and self.first_response > self.resolution:
+            raise ValueError(
+                f"the first response ({self.first_response} min) cannot be due after the resolution ({self.resolution} min)"
+            )
+        return self
 
 
 POLICY_EXAMPLE: dict[str, Any] = {
