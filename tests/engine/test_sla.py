@@ -577,7 +577,7 @@ def policies(draw: st.DrawFn) -> Policy:
         assume(any(hours.values()))
     holidays = draw(st.lists(st.dates(date(2025, 6, 1), date(2028, 6, 1)).map(str), max_size=20))
     first = draw(st.integers(1, 3000))
-    resolution = draw(st.integers(1, 6000))
+    resolution = draw(st.integers(first, 6000))  # a first response is never due after the resolution
     return Policy.model_validate(
         {
             "timezone": zone,

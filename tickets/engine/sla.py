@@ -77,7 +77,8 @@ class Target(BaseModel):
         # a first response due after the resolution would put a ticket behind one due sooner in sort=due.
         if self.first_response is not None and self.resolution is not None and self.first_response > self.resolution:
             raise ValueError(
-                f"the first response ({self.first_response} min) cannot be due after the resolution ({self.resolution} min)"
+                f"the first response ({self.first_response} min) cannot be due after "
+                f"the resolution ({self.resolution} min)"
             )
         return self
 
