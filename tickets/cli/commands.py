@@ -179,7 +179,7 @@ async def _update_many(args: argparse.Namespace, store: TicketStore, changes: Ti
     tickets = await store.update_many(bulk.ids, bulk.changes, actor=actor(args))
     if args.json:
         reading = await store.reading()
-        return _print_json(b"[" + b",".join([reading.answer(t)[0] for t in tickets]) + b"]")
+        return _print_json(reading.array(tickets))
     changed = 0
     for ticket in tickets:
         if ticket == before.get(ticket["id"]):

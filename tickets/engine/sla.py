@@ -457,18 +457,20 @@ def view(plan: Plan, calendar: Calendar, now: str | int) -> View:
     now_us = micros(now) if isinstance(now, str) else now
     now_b: int | None = None
     shown: list[str | None] = []
-    passed = False
     for clock in (plan.first_response, plan.resolution):
         if clock is None:
             shown.append(None)
-            continue
-        if clock.moving:
+        elif clock.moving:
             now_b = calendar.at(now_us) if now_b is None else now_b
             shown.append(_shown(calendar.instant(now_b + clock.value)))
         else:
             shown.append(clock.due_text)
-            passed = passed or (not clock.done and clock.due_us < now_us)
-    return View(shown[0], shown[1], state_of(plan, passed))
+    return View(shown[0], shown[1], state_at(plan, now_us))
+
+
+def state_at(plan: Plan, now_us: int) -> SlaState:
+    """The SLA state at the instant now_us: a pending fixed due time before it is a breach."""
+    return state_of(plan, plan.due_fixed_us is not None and plan.due_fixed_us < now_us)
 
 
 def state_of(plan: Plan, passed: bool) -> SlaState:

@@ -9,7 +9,7 @@ from typing import Any
 
 from tickets.engine.errors import InvalidChange
 from tickets.engine.models import Ticket, TicketCreate, TicketUpdate, complete
-from tickets.engine.sla import Policy, calendar_of, plan_of, view
+from tickets.engine.sla import Policy, micros, plan_of, state_at
 from tickets.engine.values import TAGS_MAX, same_person
 
 STOPPED = ("waiting", "closed")  # the statuses in which the SLA clocks stand still
@@ -54,17 +54,18 @@ def commented(ticket: Ticket, author: str, internal: bool, at: str, updated_at: 
     """The ticket once a comment is added: updated_at moves; a first public reply from someone other than the
     requester is its first response."""
     new: Ticket = {**ticket, "updated_at": updated_at}
-    if new["first_response_at"] is None and not internal and not _is_requester(ticket, author):
+    if new["first_response_at"] is None and not internal and not is_requester(ticket, author):
         new["first_response_at"] = at
     return _judged(ticket, new, at, policy)
 
 
-def _is_requester(ticket: Ticket, author: str) -> bool:
-    requester = ticket["requester"]
+def is_requester(ticket: Ticket, who: str) -> bool:
+    """Whether who (a name or an email, any case, NFC) is the ticket's requester: ?requester=, first responses."""
+    requester = ticket.get("requester")
     if requester is None:
         return False
-    return same_person(author, requester["name"]) or (
-        requester["email"] is not None and same_person(author, requester["email"])
+    return same_person(who, requester["name"]) or (
+        requester["email"] is not None and same_person(who, requester["email"])
     )
 
 
@@ -84,23 +85,20 @@ def _moved(old: Ticket, new: Ticket, at: str) -> None:
 def _judged(old: Ticket, new: Ticket, at: str, policy: Policy) -> Ticket:
     """A target missed before the change, or by it (a late reply, a late close, a higher priority whose due time
     has passed), stays missed: the ticket is breached for good."""
-    if new["sla_breached"] or not policy.targets:
-        return new
-    calendar = calendar_of(policy)
-    for ticket in (old, new):
-        if view(plan_of(ticket, policy, calendar), calendar, at).sla_state == "breached":
-            return {**new, "sla_breached": True}
+    if not new["sla_breached"] and policy.targets and (_breached(old, policy, at) or _breached(new, policy, at)):
+        return {**new, "sla_breached": True}
     return new
 
 
 def breached_now(ticket: Ticket, policy: Policy, at: str) -> Ticket:
     """The ticket with sla_breached set if its SLA is breached at the time at (before a policy changes)."""
-    if ticket["sla_breached"] or not policy.targets:
-        return ticket
-    calendar = calendar_of(policy)
-    if view(plan_of(ticket, policy, calendar), calendar, at).sla_state == "breached":
+    if not ticket["sla_breached"] and policy.targets and _breached(ticket, policy, at):
         return {**ticket, "sla_breached": True}
     return ticket
+
+
+def _breached(ticket: Ticket, policy: Policy, at: str) -> bool:
+    return state_at(plan_of(ticket, policy), micros(at)) == "breached"
 
 
 def public(ticket: Ticket | dict[str, Any]) -> dict[str, Any]:

@@ -71,7 +71,7 @@ class TicketStore(ABC):
         return (await self.reading()).answer(ticket)
 
     async def get_json(self, ticket_id: int) -> tuple[bytes, str]:
-        """The ticket as the API answers it, and its ETag (which covers what it stores, not its SLA view)."""
+        """The ticket as the API answers it, and its ETag (what it stores and its SLA state: Reading.etag)."""
         return (await self.reading()).answer(await self.get(ticket_id))
 
     @abstractmethod
@@ -81,7 +81,7 @@ class TicketStore(ABC):
     async def search_json(self, query: TicketQuery) -> tuple[bytes, int]:
         page, total = await self.search(query)
         reading = await self.reading()
-        return b"[" + b",".join([reading.answer(t)[0] for t in page]) + b"]", total
+        return reading.array(page), total
 
     @abstractmethod
     async def stats(self, query: StatsQuery) -> Stats:

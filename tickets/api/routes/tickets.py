@@ -113,8 +113,7 @@ async def update_tickets(bulk: BulkUpdate, request: Request, x_actor: ActorHeade
     ticket changes. The tickets come back in the order of ids; each one that really changed has its event."""
     store = get_store(request)
     tickets = await store.update_many(bulk.ids, bulk.changes, actor_of(request, x_actor))
-    reading = await store.reading()
-    return Response(b"[" + b",".join([reading.answer(t)[0] for t in tickets]) + b"]", media_type=JSON)
+    return Response((await store.reading()).array(tickets), media_type=JSON)
 
 
 @router.delete(

@@ -177,7 +177,7 @@ class PostgresStore(Conversation, TicketStore):
 
     async def search_json(self, query: TicketQuery) -> tuple[bytes, int]:
         page, total, reading = await self._read(lambda conn: self._search(conn, query))
-        return b"[" + b",".join([reading.answer(t)[0] for t in page]) + b"]", total
+        return reading.array(page), total
 
     async def _reading(self, conn: psycopg.AsyncConnection[Any]) -> Reading:
         return Reading((await read_policy(conn))[0], self.now())
@@ -317,8 +317,7 @@ class PostgresStore(Conversation, TicketStore):
     async def add(self, data: TicketCreate, actor: str | None = None) -> Ticket:
         async with self._connection() as conn:  # never tried twice: a lost answer may hide a done write
             while True:
-                row = await (await conn.execute("SELECT policy::text, generation FROM sla_policy")).fetchone()
-                policy, generation = (parsed(row[0]), row[1]) if row else (parsed(None), 0)
+                policy, generation, _ = await read_policy(conn)
                 time = self.now()
                 ticket = created(data, 0, time)
                 params = {
