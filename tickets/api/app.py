@@ -15,12 +15,13 @@ from tickets.api import errors
 from tickets.api.http_rules import BodyLimit, DocsStayHome, HeadAndOptions, RequireApiKey
 from tickets.api.openapi import DOCS_PAGES, Paths, admin_only, is_open, schema_of
 from tickets.api.responses import MAX_BODY_BYTES, TOO_LARGE_DETAIL, UNAVAILABLE
-from tickets.api.routes import comments, events, service, sla, stats, tickets
+from tickets.api.routes import comments, events, service, sla, stats, tickets, webhooks
 from tickets.engine.errors import StoreError
 from tickets.engine.settings import Settings
 from tickets.engine.verify import HistoryProblem
 from tickets.stores.base import TicketStore
 from tickets.stores.choice import open_store
+from tickets.worker.runner import background
 
 TAGS = [
     {"name": "tickets", "description": "Create, read, change and delete support tickets"},
@@ -28,6 +29,7 @@ TAGS = [
     {"name": "history", "description": "Who changed what and when: each ticket's events, and the feed of all"},
     {"name": "statistics", "description": "Counts by status, priority, tag and SLA state; opened and closed per day"},
     {"name": "sla", "description": "The SLA policy: business hours, holidays, targets per priority"},
+    {"name": "webhooks", "description": "Endpoints told of every change, signed (Standard Webhooks); admin keys only"},
     {"name": "service", "description": "Health of the service"},
 ]
 
@@ -46,7 +48,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         print(f"warning: {problem}", file=sys.stderr)
         if app.state.settings.verify_on_start:
             app.state.verification = {"ok": False, "problem": str(problem)}
-    yield
+    async with background(store, app.state.settings):
+        yield
     await store.close()
 
 
@@ -71,7 +74,15 @@ def create_app(settings: Settings | None = None, *, store: TicketStore | None = 
     app.state.settings, app.state.store = settings, store
     app.state.verification = None  # the result of TICKETS_VERIFY_ON_START, told by /health
     # The statistics first: /tickets/stats must not be taken for /tickets/{ticket_id}.
-    for router in (stats.router, tickets.router, comments.router, events.router, sla.router, service.router):
+    for router in (
+        stats.router,
+        tickets.router,
+        comments.router,
+        events.router,
+        sla.router,
+        webhooks.router,
+        service.router,
+    ):
         app.include_router(router)
     paths = Paths(app)
     app.add_middleware(DocsStayHome, pages=DOCS_PAGES)

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from tickets.api.dependencies import Forbidden
 from tickets.api.responses import JSON
 from tickets.engine.errors import (
+    AddressRefused,
     CommentNotFound,
     InvalidChange,
     NotAuthor,
@@ -21,12 +22,14 @@ from tickets.engine.errors import (
     SettingInvalid,
     StoreError,
     TicketNotFound,
+    WebhookNotFound,
 )
 
 NOT_JSON = "send the body as JSON, with the header Content-Type: application/json"
 # Each domain error and its status code: the message is the error's own, which names the problem.
 CODES: dict[type[Exception], int] = {
     TicketNotFound: status.HTTP_404_NOT_FOUND,
+    WebhookNotFound: status.HTTP_404_NOT_FOUND,
     CommentNotFound: status.HTTP_404_NOT_FOUND,
     PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
     Forbidden: status.HTTP_403_FORBIDDEN,
@@ -70,6 +73,11 @@ def install(app: FastAPI, allowed_methods: Callable[[Any], list[str]]) -> None:
         assert isinstance(exc, InvalidChange)
         return JSONResponse({"detail": [{"type": "invalid_change", "loc": ["body", exc.field], "msg": str(exc)}]}, 400)
 
+    async def address_refused(request: Request, exc: Exception) -> Response:
+        """A webhook URL the service may not call: a 400 on the url, shaped like the others."""
+        issue = {"type": "address_refused", "loc": ["body", "url"], "msg": str(exc)}
+        return JSONResponse({"detail": [issue]}, 400)
+
     async def domain_error(request: Request, exc: Exception) -> Response:
         code = next(code for kind, code in CODES.items() if isinstance(exc, kind))
         return JSONResponse({"detail": str(exc)}, code)
@@ -77,5 +85,6 @@ def install(app: FastAPI, allowed_methods: Callable[[Any], list[str]]) -> None:
     app.add_exception_handler(RequestValidationError, invalid_input)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(InvalidChange, invalid_change)
+    app.add_exception_handler(AddressRefused, address_refused)
     for kind in CODES:
         app.add_exception_handler(kind, domain_error)

@@ -61,10 +61,10 @@ class RequireApiKey:
 
     def _refused(self, role: str, method: str, path: str) -> str | None:
         """Why this role may not do this (a 403), or None."""
+        if role != "admin" and self.admin_only(method, path):
+            return f"this API key's role is {role}: {method} {path} needs an admin key"
         if role == "viewer" and method not in READS:
             return f"this API key's role is viewer: it may only read (GET, HEAD, OPTIONS), not {method}"
-        if role == "agent" and self.admin_only(method, path):
-            return f"this API key's role is agent: {method} {path} needs an admin key"
         return None
 
 

@@ -30,8 +30,11 @@ def is_open(path: str) -> bool:
 
 
 def admin_only(method: str, path: str) -> bool:
-    """What only an admin key may do: change the SLA policy (and, later, the webhooks)."""
-    return method not in ("GET", "HEAD", "OPTIONS") and (path.rstrip("/") == "/sla" or path.startswith("/webhooks"))
+    """What only an admin key may do: change the SLA policy, and anything about webhooks (their URLs and tries
+    are the team's integrations: not for an agent or a viewer)."""
+    if path == "/webhooks" or path.startswith("/webhooks/"):
+        return True
+    return method not in ("GET", "HEAD", "OPTIONS") and path.rstrip("/") == "/sla"
 
 
 class Paths:

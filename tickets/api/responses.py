@@ -44,6 +44,7 @@ FORBIDDEN = _error(
     "X-Actor names 'julie.martin', but this API key is 'karim.benali''s",
 )
 NO_TICKET_EVER = _error(Message, "No ticket ever had this id", "ticket 42 not found")
+NO_WEBHOOK = _error(Message, "No webhook has this id", "webhook 4 not found")
 NO_COMMENT = _error(Message, "No such ticket, or no such comment on it", "comment 9 of ticket 3 not found")
 UNAUTHORIZED = _error(
     Message, "TICKETS_API_KEY or TICKETS_API_KEYS is set and X-API-Key is missing or wrong", "wrong API key"
@@ -71,3 +72,4 @@ LOCATION = {"Location": _header("Where the new ticket lives", "/tickets/17")}
 TOTAL = {"X-Total-Count": _header("How many tickets match the filters, before limit and offset", "11")}
 TOTAL_OF_TICKET = {"X-Total-Count": _header("How many the ticket has in all, before limit and offset", "4")}
 COMMENT_LOCATION = {"Location": _header("Where the new comment lives", "/tickets/3/comments/7")}
+WEBHOOK_LOCATION = {"Location": _header("Where the new webhook lives", "/webhooks/1")}

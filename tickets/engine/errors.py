@@ -25,6 +25,15 @@ class CommentNotFound(TicketError):
         super().__init__(f"comment {comment_id} of ticket {ticket_id} not found")
 
 
+class WebhookNotFound(TicketError):
+    def __init__(self, hook_id: int) -> None:
+        super().__init__(f"webhook {hook_id} not found")
+
+
+class AddressRefused(TicketError):
+    """A webhook URL whose host is, or resolves to, an address the service may not call (a 400)."""
+
+
 class PreconditionFailed(TicketError):
     def __init__(self, ticket_id: int, expected: str, current: str) -> None:
         super().__init__(f"ticket {ticket_id} has changed: its ETag is {current}, not {expected}")

@@ -50,6 +50,12 @@ class Settings:
     key_roles: Mapping[str, Role] = field(default_factory=lambda: MappingProxyType({}))
     #: TICKETS_NOW: the service's clock stands at this time (tests, demonstrations, training); None: the real clock.
     now: str | None = None
+    #: TICKETS_WEBHOOKS=off: the server does not deliver webhooks itself (`python script.py deliver` does).
+    webhooks: bool = True
+    #: TICKETS_WEBHOOK_TIME_SCALE: every delay of the webhooks' retry schedule is multiplied by it (tests: 0.001).
+    webhook_time_scale: float = 1.0
+    #: TICKETS_WEBHOOKS_ALLOW_PRIVATE=1: webhooks may call loopback and private addresses (a local receiver).
+    webhooks_allow_private: bool = False
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +69,11 @@ class Settings:
             verify_on_start=parse_switch("TICKETS_VERIFY_ON_START", env.get("TICKETS_VERIFY_ON_START")),
             key_roles=MappingProxyType(parse_key_roles(env.get("TICKETS_API_KEYS"))),
             now=parse_now(env.get("TICKETS_NOW")),
+            webhooks=parse_on_off("TICKETS_WEBHOOKS", env.get("TICKETS_WEBHOOKS")),
+            webhook_time_scale=parse_time_scale(env.get("TICKETS_WEBHOOK_TIME_SCALE")),
+            webhooks_allow_private=parse_switch(
+                "TICKETS_WEBHOOKS_ALLOW_PRIVATE", env.get("TICKETS_WEBHOOKS_ALLOW_PRIVATE")
+            ),
         )
 
     @property
@@ -78,6 +89,28 @@ def parse_switch(name: str, text: str | None) -> bool:
     if text == "1":
         return True
     raise SettingInvalid(f"{name}={text!r}: expected 1 (on) or 0 (off)")
+
+
+def parse_on_off(name: str, text: str | None) -> bool:
+    """A setting that is on by default: on or off (1 or 0 also); anything else is refused."""
+    if text is None or text in ("on", "1"):
+        return True
+    if text in ("off", "0"):
+        return False
+    raise SettingInvalid(f"{name}={text!r}: expected on or off")
+
+
+def parse_time_scale(text: str | None) -> float:
+    """TICKETS_WEBHOOK_TIME_SCALE: a finite number > 0 (default 1); 0.001 makes 5 minutes 0.3 s."""
+    if text is None:
+        return 1.0
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = math.nan
+    if not math.isfinite(scale) or scale <= 0:
+        raise SettingInvalid(f"TICKETS_WEBHOOK_TIME_SCALE={text!r} is not a number > 0")
+    return scale
 
 
 def parse_lock_timeout(text: str | None) -> float:

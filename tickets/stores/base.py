@@ -21,6 +21,7 @@ from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, Ticke
 from tickets.engine.rules import Reading, now
 from tickets.engine.sla import Policy
 from tickets.engine.verify import Report
+from tickets.stores.webhook_seam import WebhookStore
 
 
 class TicketStore(ABC):
@@ -32,6 +33,8 @@ class TicketStore(ABC):
 
     #: Names the store in messages: the file's path, or the database URL without its password.
     name: str
+    #: The webhooks of this store (tickets.stores.webhook_seam).
+    webhooks: WebhookStore
     #: The store's clock: the time of every write and of every SLA reading, as a stored time. Tests (and
     #: TICKETS_NOW, for a demonstration) pin it; nothing else in the store reads the wall clock.
     now: Callable[[], str] = staticmethod(now)
@@ -90,6 +93,10 @@ class TicketStore(ABC):
     @abstractmethod
     async def count(self) -> int:
         """How many tickets there are (health, the CLI's listing)."""
+
+    @abstractmethod
+    async def last_event_id(self) -> int:
+        """The id of the newest event committed (0: none yet): where a new webhook starts."""
 
     # Every write takes the actor (who makes it, or None) and records its event in the same commit.
 

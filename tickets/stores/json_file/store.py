@@ -16,8 +16,8 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,6 +50,7 @@ from tickets.stores.json_file.history_log import (
     set_aside_name,
 )
 from tickets.stores.json_file.snapshot import Batch, Snapshot
+from tickets.stores.json_file.webhooks import JsonWebhooks
 
 T = TypeVar("T")
 WRITER_IDLE = 5.0  # seconds a writer thread waits for the next write before it ends (a new write starts it again)
@@ -118,6 +119,7 @@ class JsonStore(TicketStore):
         self._writes: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
+        self.webhooks = JsonWebhooks(self.path, self.folder_locked)
 
     # ---- reading
 
@@ -274,6 +276,9 @@ class JsonStore(TicketStore):
 
     async def count(self) -> int:
         return len((await self.current()).tickets)
+
+    async def last_event_id(self) -> int:
+        return (await self.current()).log.next_event_id - 1
 
     async def comments(self, ticket_id: int, page: Page, internal: bool = True) -> tuple[list[Comment], int]:
         return self._with_history(lambda snap: snap.comments(ticket_id, page, internal))
@@ -447,6 +452,16 @@ class JsonStore(TicketStore):
         finally:
             for p in pending:
                 p.done = True
+
+    @contextmanager
+    def folder_locked(self) -> Iterator[None]:
+        """The folder's lock, taken as the writer takes it, for a write beside the tickets file (the webhooks)."""
+        with self._commit_lock:
+            self._acquire(self.clock.monotonic() + self.lock_timeout)
+            try:
+                yield
+            finally:
+                self._lock.release()
 
     def _acquire(self, deadline: float) -> None:
         try:

@@ -59,6 +59,8 @@ WRITES = {
     "sla_counts": ("INSERT", "DELETE"),
     "erased_comments": ("INSERT",),
     "sla_policy": ("INSERT", "UPDATE"),
+    "webhooks": ("INSERT", "UPDATE", "DELETE", "NEXTVAL"),
+    "webhook_attempts": ("INSERT", "DELETE"),
 }
 # One round trip: a row of each table read (LIMIT 1: cheap at any size), and each write the role may not do.
 HEALTH_CHECK = (

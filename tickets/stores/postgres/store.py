@@ -100,6 +100,7 @@ from tickets.stores.postgres.sql import (
     ticket_params,
     where_clause,
 )
+from tickets.stores.postgres.webhooks import PostgresWebhooks
 
 T = TypeVar("T")
 COMPACT_AFTER = 1000  # rows of differences in ticket_counts (or sla_counts) before they are folded
@@ -114,6 +115,7 @@ class PostgresStore(Conversation, TicketStore):
         super().__init__(url, lock_timeout=lock_timeout, pool_size=pool_size)
         self._wanted: list[tuple[int, asyncio.Future[tuple[Any, ...] | None]]] = []  # reads of one ticket, waiting
         self._sla_rows_folded = 0  # rows of sla_counts after the last fold: one per key
+        self.webhooks = PostgresWebhooks(self)
 
     def _new_loop(self) -> None:
         self._wanted = []
@@ -275,6 +277,13 @@ class PostgresStore(Conversation, TicketStore):
 
     async def count(self) -> int:
         return sum((await self._read(self._counts)).values())
+
+    async def last_event_id(self) -> int:
+        async def read(conn: psycopg.AsyncConnection[Any]) -> int:
+            row = await (await conn.execute("SELECT coalesce(max(id), 0) FROM events")).fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._read(read)
 
     async def _counts(self, conn: psycopg.AsyncConnection[Any]) -> dict[tuple[str, str], int]:
         """How many tickets have each (status, priority), from ticket_counts: a few rows, whatever the size."""
