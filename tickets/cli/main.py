@@ -19,6 +19,7 @@ from tickets.cli.commands import cmd_add, cmd_delete, cmd_list, cmd_show, cmd_st
 from tickets.cli.conversation import cmd_comment, cmd_comment_delete, cmd_comment_edit, cmd_comments, cmd_history
 from tickets.cli.inputs import UsageError
 from tickets.cli.maintenance import cmd_backup, cmd_copy, cmd_sla_set, cmd_sla_show, cmd_verify, place
+from tickets.cli.webhooks import webhook_parsers
 from tickets.engine.errors import InvalidChange, SettingInvalid, TicketError
 from tickets.engine.history import AUTHOR_MAX, BODY_MAX, PAGE_MAX
 from tickets.engine.models import BULK_MAX, DAYS_DEFAULT, DAYS_MAX, SLA_STATES
@@ -292,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_backup)
 
     _sla_parsers(sub, common, as_json)
+    webhook_parsers(sub, common, as_json, _positive)
     return parser
 
 
@@ -347,13 +349,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.reconfigure(errors="replace")  # '?' for what the terminal cannot show
     parser = build_parser()
     args = parser.parse_args(_join_option_values(list(sys.argv[1:] if argv is None else argv)))
-    if args.func is None:  # `sla` alone
-        args.sla_parser.error("give a command: show or set")
+    if args.func is None:  # `sla` or `webhooks` alone
+        args.sla_parser.error(f"give a command: {getattr(args, 'group_commands', 'show or set')}")
     try:
         args.settings = Settings.from_environment()
         asyncio.run(_execute(args))
         sys.stdout.flush()
-    except (UsageError, SettingInvalid, InvalidChange) as exc:
+    except (UsageError, SettingInvalid, InvalidChange, AddressRefused) as exc:
         return _fail(str(exc), 2)
     except TicketError as exc:
         return _fail(str(exc), 1)
