@@ -20,7 +20,7 @@ from tickets.cli.conversation import cmd_comment, cmd_comment_delete, cmd_commen
 from tickets.cli.inputs import UsageError
 from tickets.cli.maintenance import cmd_backup, cmd_copy, cmd_sla_set, cmd_sla_show, cmd_verify, place
 from tickets.cli.webhooks import webhook_parsers
-from tickets.engine.errors import InvalidChange, SettingInvalid, TicketError
+from tickets.engine.errors import AddressRefused, InvalidChange, SettingInvalid, TicketError
 from tickets.engine.history import AUTHOR_MAX, BODY_MAX, PAGE_MAX
 from tickets.engine.models import BULK_MAX, DAYS_DEFAULT, DAYS_MAX, SLA_STATES
 from tickets.engine.settings import Settings
