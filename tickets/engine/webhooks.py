@@ -220,9 +220,8 @@ def disabled(hook: Stored, reason: str) -> Stored:
     return {**hook, "enabled": False, "disabled_reason": reason, "retry": None, "generation": hook["generation"] + 1}
 
 
-def signing_secrets(hook: Stored, at: datetime) -> list[str]:
-    """The secrets that sign now: the current one, and an old one until its time is up."""
-    moment = stamp(at)
+def signing_secrets(hook: Stored, moment: str) -> list[str]:
+    """The secrets that sign at this moment (a stored time): the current one, and an old one until its time is up."""
     return [secret for secret, until in hook["secrets"] if until is None or until > moment]
 
 

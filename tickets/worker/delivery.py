@@ -14,6 +14,7 @@ multiplied by the time scale (TICKETS_WEBHOOK_TIME_SCALE), so tests run three da
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -136,6 +137,9 @@ class Deliverer:
             return await self.hooks.claim()
         except StoreError:
             return None  # the store cannot be reached now: try again later
+        except Exception as exc:  # noqa: BLE001 (the worker outlives what it does not foresee, and says it)
+            print(f"warning: webhook delivery: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return None
 
     async def _deliver_while_held(self, claim: Claim) -> None:
         tasks: dict[int, asyncio.Task[None]] = {}
@@ -169,10 +173,14 @@ class Deliverer:
             while point.hook["enabled"]:
                 try:
                     await self._step(point)
-                except StoreError:
+                except StoreError as problem:  # the store cannot be reached now: the same step again later
+                    print(f"warning: webhook {hook['id']}: {problem}", file=sys.stderr)
                     await self.clock.sleep(CLAIM_AGAIN)
         except WebhookNotFound:
             return  # deleted
+        except Exception as exc:  # noqa: BLE001 (said, and the endpoint's task is started again)
+            print(f"warning: webhook {hook['id']}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            await self.clock.sleep(CLAIM_AGAIN)
         finally:
             if point.dirty or point.tries:
                 try:
@@ -272,7 +280,7 @@ class Deliverer:
         error: str | None = None
         try:
             await addresses.check(hook["url"], self.options.allow_private)
-            sent = headers(signing_secrets(hook, at), message.id, at, message.data)
+            sent = headers(signing_secrets(hook, self.store.now()), message.id, at, message.data)
             request = self.client.build_request("POST", hook["url"], content=message.data, headers=sent)
             request.extensions["timeout"] = httpx.Timeout(self.options.timeout).as_dict()
             response = await self.client.send(request, stream=True)  # the answer's body is never read

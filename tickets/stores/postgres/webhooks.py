@@ -5,6 +5,7 @@ connection of its own: PostgreSQL gives it up when that connection ends, the pro
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import psycopg
@@ -17,7 +18,7 @@ from tickets.stores.postgres.connections import CONNECT_TIMEOUT, Connections
 from tickets.stores.postgres.migrations import MIGRATION_LOCK
 from tickets.stores.webhook_seam import ATTEMPTS_KEPT, Change, Claim, WebhookStore
 
-DELIVERY_LOCK = MIGRATION_LOCK + 2  # one delivering process per database
+DELIVERY_LOCK = MIGRATION_LOCK + 0x100  # one delivering process per database (+1 to +4 are the store's own locks)
 
 
 class PostgresWebhooks(WebhookStore):
@@ -109,9 +110,11 @@ class PostgresWebhooks(WebhookStore):
             return None
         try:
             row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (DELIVERY_LOCK,))).fetchone()
-        except psycopg.Error:
-            await conn.close()
-            return None
+        except BaseException as exc:  # cancelled (a server stopping) or failed: the lock must not stay taken
+            await asyncio.shield(conn.close())
+            if isinstance(exc, psycopg.Error):
+                return None
+            raise
         if not (row and row[0]):
             await conn.close()
             return None
