@@ -63,11 +63,17 @@ def receiving(secrets: list[str] | None = None) -> Iterator[Receiver]:
             with lock:
                 receiver.in_flight += 1
                 receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
+            self.counted = True
             try:
                 self._answer()
-            finally:
-                with lock:
+            except (OSError, ValueError):  # the sender went away mid-request (a killed server): a cut body
+                self._out_of_flight()
+
+        def _out_of_flight(self) -> None:
+            with lock:
+                if self.counted:
                     receiver.in_flight -= 1
+                    self.counted = False
 
         def _answer(self) -> None:
             arrived = time.monotonic()
@@ -93,6 +99,7 @@ def receiving(secrets: list[str] | None = None) -> Iterator[Receiver]:
                 receiver.hold.wait(60)
             status, extra = receiver.script(received) if verified_by else (401, {})
             received.answered = status
+            self._out_of_flight()  # before the answer goes: the sender may send its next one at once
             with lock:
                 receiver.got.append(received)
                 if not verified_by:
