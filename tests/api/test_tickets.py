@@ -590,6 +590,7 @@ def test_openapi_documents_headers_tags_and_real_dates(client: TestClient) -> No
         "history",
         "statistics",
         "sla",
+        "webhooks",
         "service",
     }
     ticket = schema["components"]["schemas"]["Ticket"]
