@@ -9,7 +9,8 @@ Each round starts a fresh store and measures, side by side:
   to "*" whose server delivers to a receiver (examples/webhook_receiver.py's way: a separate process that
   verifies every signature with the standardwebhooks package);
 - delivery: how many events per second reach the receiver, while the writes run (to the end of the backlog)
-  and in a catch-up (redeliver?from=1, no writes).
+  and in a catch-up (redeliver?from=1, no writes); then writes paced at 200 a second (one client), and how long
+  after the last one the receiver had them all (it keeps up when that stays well under a second).
 Medians over the rounds, and the ratio of write throughput with the webhook to without, from the same run.
 Never touches tickets.json.
 """
@@ -106,6 +107,23 @@ def caught_up(base: str, hook_id: int, target: int) -> float:
     return time.perf_counter()
 
 
+PACED_RATE = 200  # events a second in the paced phase: what delivery must keep up with
+
+
+def paced(base: str, hook_id: int, rate: int, seconds: int) -> float:
+    """Writes at `rate` a second for `seconds` (one client, paced); how long after the last write the receiver
+    had them all (the delivery's lag when it keeps up)."""
+    with httpx.Client(base_url=base, timeout=30) as client:
+        start = time.perf_counter()
+        for n in range(rate * seconds):
+            wait = start + n / rate - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            client.post("/tickets", json={"title": f"au rythme {n}"})
+        last = time.perf_counter()
+    return caught_up(base, hook_id, last_event(base)) - last
+
+
 def one_round(place: str, folder: Path, seconds: int, receiver_port: int, secret_file: Path) -> dict[str, float]:
     results: dict[str, float] = {}
     for webhook in (False, True):
@@ -133,6 +151,7 @@ def one_round(place: str, folder: Path, seconds: int, receiver_port: int, secret
                 again = time.perf_counter()
                 done = caught_up(base, hook_id, end)
                 results["catch_up_events_per_s"] = end / (done - again)
+                results["paced_lag_s"] = paced(base, hook_id, PACED_RATE, seconds)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -167,6 +186,7 @@ def main() -> None:
     print(f"  ratio with / without (each round)      {statistics.median(ratios):8.2f}  ({each})")
     print(f"  delivery during the writes             {live:8.0f} events/s (backlog {backlog:.1f} s after the writes)")
     print(f"  delivery catching up (redeliver)       {median['catch_up_events_per_s']:8.0f} events/s")
+    print(f"  writes paced at {PACED_RATE}/s: all delivered  {median['paced_lag_s']:8.2f} s after the last write")
 
 
 if __name__ == "__main__":

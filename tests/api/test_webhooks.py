@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from webhook_receiver import Receiver, failing, receiving
 
 from conftest import _serving, eventually, sync
 from tickets.engine.settings import Settings
 from tickets.engine.webhooks import RETRY_DELAYS
 from tickets.stores.base import TicketStore
+from webhook_receiver import Receiver, failing, receiving
 
 SCALE = 0.0001  # 5 s -> 0.5 ms, 5 min -> 30 ms, 30 min -> 0.18 s, 24 h -> 8.6 s
 

@@ -11,9 +11,9 @@ from random import Random
 
 import httpx
 import pytest
-from webhook_receiver import Receiver, receiving
 
 from conftest import eventually, running_server
+from webhook_receiver import Receiver, receiving
 
 pytestmark = [pytest.mark.slow]
 ENV = {"TICKETS_WEBHOOKS_ALLOW_PRIVATE": "1", "TICKETS_WEBHOOK_TIME_SCALE": "0.001"}

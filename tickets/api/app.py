@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from tickets.api import errors
-from tickets.api.http_rules import BodyLimit, DocsStayHome, HeadAndOptions, RequireApiKey
+from tickets.api.http_rules import BodyLimit, CountInFlight, DocsStayHome, HeadAndOptions, Load, RequireApiKey
 from tickets.api.openapi import DOCS_PAGES, Paths, admin_only, is_open, schema_of
 from tickets.api.responses import MAX_BODY_BYTES, TOO_LARGE_DETAIL, UNAVAILABLE
 from tickets.api.routes import comments, events, service, sla, stats, tickets, webhooks
@@ -48,7 +48,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         print(f"warning: {problem}", file=sys.stderr)
         if app.state.settings.verify_on_start:
             app.state.verification = {"ok": False, "problem": str(problem)}
-    async with background(store, app.state.settings):
+    async with background(store, app.state.settings, app.state.load.busy):
         yield
     await store.close()
 
@@ -85,9 +85,11 @@ def create_app(settings: Settings | None = None, *, store: TicketStore | None = 
     ):
         app.include_router(router)
     paths = Paths(app)
+    app.state.load = Load()
     app.add_middleware(DocsStayHome, pages=DOCS_PAGES)
     app.add_middleware(HeadAndOptions, allowed_methods=paths.allowed_methods)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, detail=TOO_LARGE_DETAIL)
+    app.add_middleware(CountInFlight, load=app.state.load)
     app.add_middleware(  # added last, so it runs first
         RequireApiKey, keys=settings.api_keys, is_open=is_open, roles=settings.key_roles, admin_only=admin_only
     )

@@ -68,6 +68,33 @@ class RequireApiKey:
         return None
 
 
+class Load:
+    """How many requests are being answered: the background work (webhook delivery) slows down while there are
+    some, so that it never holds an answer back."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+
+    def busy(self) -> bool:
+        return self.in_flight > 0
+
+
+class CountInFlight:
+    """Keeps the app's Load up to date (one event loop: a plain counter)."""
+
+    def __init__(self, app: Any, load: Load) -> None:
+        self.app, self.load = app, load
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        self.load.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.load.in_flight -= 1
+
+
 class BodyLimit:
     """413 for a body over the limit, before it is parsed.
 

@@ -17,6 +17,7 @@ import asyncio
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -51,6 +52,7 @@ SAVE_EVERY = 1.0  # seconds between saves of an endpoint's cursor while it deliv
 LOOK_FOR_ENDPOINTS = 1.0  # seconds between looks for new, changed or deleted endpoints
 CLAIM_AGAIN = 2.0  # seconds between tries to take over the delivery from another process
 BATCH = 100  # events read from the log at a time
+YIELD = 0.02  # seconds between two messages while the server is busy: 50 a second at most, a few % of a core
 ERROR_MAX = 300  # characters of an error kept with a try
 
 
@@ -75,6 +77,9 @@ class Options:
     time_scale: float = 1.0  # TICKETS_WEBHOOK_TIME_SCALE: every retry delay is multiplied by it
     allow_private: bool = False  # TICKETS_WEBHOOKS_ALLOW_PRIVATE
     timeout: float = TIMEOUT
+    #: Whether the server is answering requests: delivery then waits YIELD between messages (a server's writes
+    #: keep their speed; what is left behind is caught up as soon as the load drops).
+    busy: Callable[[], bool] = lambda: False
 
 
 @dataclass
@@ -205,6 +210,8 @@ class Deliverer:
                 await self.clock.sleep(min(wait, LOOK_FOR_ENDPOINTS))
                 await self._refresh(point)
                 return
+        if self.options.busy():
+            await self.clock.sleep(YIELD)
         status_code, retry_after = await self._try(point, message, failed + 1)
         result = outcome(status_code)
         if result == "delivered":
