@@ -125,6 +125,9 @@ class Deliverer:
         self.client = client
         try:
             while True:
+                if not await self._any_enabled():
+                    await self.clock.sleep(LOOK_FOR_ENDPOINTS)  # nothing to deliver: no lock taken, no file made
+                    continue
                 claim = await self._claim()
                 if claim is None:
                     await self.clock.sleep(CLAIM_AGAIN)
@@ -136,6 +139,12 @@ class Deliverer:
         finally:
             if self._client is None:
                 await client.aclose()
+
+    async def _any_enabled(self) -> bool:
+        try:
+            return any(hook["enabled"] for hook in await self.hooks.all())
+        except StoreError:
+            return False
 
     async def _claim(self) -> Claim | None:
         try:
@@ -156,6 +165,8 @@ class Deliverer:
                     hooks = None
                 if hooks is not None:
                     ids = {hook["id"] for hook in hooks if hook["enabled"]}
+                    if not ids and not any(not task.done() for task in tasks.values()):
+                        return  # nothing left to deliver: the claim is given back
                     for hook_id in list(tasks):
                         if hook_id not in ids or tasks[hook_id].done():
                             tasks.pop(hook_id).cancel()
