@@ -34,10 +34,11 @@ import bench
 ROOT = Path(__file__).resolve().parent.parent
 RECEIVER = textwrap.dedent(
     """
-    import sys
+    import json, sys
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from standardwebhooks.webhooks import Webhook
     verifier = Webhook('whsec_' + 'MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAw')
+    last = count = 0
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         def do_POST(self):
@@ -48,9 +49,17 @@ RECEIVER = textwrap.dedent(
             except Exception:  # the first message, or a new round's webhook: its secret, as the bench wrote it
                 verifier = Webhook(open(sys.argv[2]).read().strip())
                 verifier.verify(body, dict(self.headers))
+            global last, count
+            last, count = max(last, json.loads(body)["data"]["event"].get("id", 0)), count + 1
             self.send_response(204)
             self.send_header("content-length", "0")
             self.end_headers()
+        def do_GET(self):  # the last event id received, for the bench to tell when delivery caught up
+            data = f"{last} {count}".encode()
+            self.send_response(200)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         def log_message(self, *args):
             pass
     ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
@@ -90,10 +99,6 @@ def fresh(place: str, folder: Path, round_: int) -> str:
     return str(path)
 
 
-def delivered_up_to(base: str, hook_id: int) -> int:
-    return int(httpx.get(f"{base}/webhooks/{hook_id}", timeout=30).json()["delivered_up_to"])
-
-
 def last_event(base: str) -> int:
     after = 0
     while page := httpx.get(f"{base}/events", params={"after": after, "limit": 1000}, timeout=30).json():
@@ -101,16 +106,25 @@ def last_event(base: str) -> int:
     return after
 
 
-def caught_up(base: str, hook_id: int, target: int) -> float:
-    while delivered_up_to(base, hook_id) < target:
-        time.sleep(0.05)
-    return time.perf_counter()
+def received(receiver: str) -> tuple[int, int]:
+    """What the receiver got: the highest event id, and how many messages."""
+    last, count = httpx.get(receiver, timeout=30).text.split()
+    return int(last), int(count)
+
+
+def caught_up(receiver: str, last: int = 0, count: int = 0) -> float:
+    """When the receiver has the event `last` and `count` messages in all (polled every 10 ms)."""
+    while True:
+        got_last, got_count = received(receiver)
+        if got_last >= last and got_count >= count:
+            return time.perf_counter()
+        time.sleep(0.01)
 
 
 PACED_RATE = 200  # events a second in the paced phase: what delivery must keep up with
 
 
-def paced(base: str, hook_id: int, rate: int, seconds: int) -> float:
+def paced(base: str, receiver: str, rate: int, seconds: int) -> float:
     """Writes at `rate` a second for `seconds` (one client, paced); how long after the last write the receiver
     had them all (the delivery's lag when it keeps up)."""
     with httpx.Client(base_url=base, timeout=30) as client:
@@ -121,11 +135,12 @@ def paced(base: str, hook_id: int, rate: int, seconds: int) -> float:
                 time.sleep(wait)
             client.post("/tickets", json={"title": f"au rythme {n}"})
         last = time.perf_counter()
-    return caught_up(base, hook_id, last_event(base)) - last
+    return caught_up(receiver, last_event(base)) - last
 
 
 def one_round(place: str, folder: Path, seconds: int, receiver_port: int, secret_file: Path) -> dict[str, float]:
     results: dict[str, float] = {}
+    receiver = f"http://127.0.0.1:{receiver_port}/"
     for webhook in (False, True):
         where = fresh(place, folder, int(webhook))
         proc, base = server(where, folder)
@@ -144,14 +159,15 @@ def one_round(place: str, folder: Path, seconds: int, receiver_port: int, secret
             results["rps_with" if webhook else "rps_without"] = run["rps"]
             if webhook:
                 end = last_event(base)
-                done = caught_up(base, hook_id, end)
+                done = caught_up(receiver, end)
                 results["live_events_per_s"] = (end - start_events) / (done - started)
                 results["backlog_s"] = done - (started + seconds)
+                _, count = received(receiver)
                 httpx.post(f"{base}/webhooks/{hook_id}/redeliver", params={"from": 1})
                 again = time.perf_counter()
-                done = caught_up(base, hook_id, end)
+                done = caught_up(receiver, end, count + end)
                 results["catch_up_events_per_s"] = end / (done - again)
-                results["paced_lag_s"] = paced(base, hook_id, PACED_RATE, seconds)
+                results["paced_lag_s"] = paced(base, receiver, PACED_RATE, seconds)
         finally:
             proc.terminate()
             proc.wait(30)

@@ -69,14 +69,14 @@ class RequireApiKey:
 
 
 class Load:
-    """How many requests are being answered: the background work (webhook delivery) slows down while there are
-    some, so that it never holds an answer back."""
+    """How many requests are being answered. The server is busy when they queue (more than one at once): the
+    background work (webhook delivery) then slows down, so that it never holds an answer back."""
 
     def __init__(self) -> None:
         self.in_flight = 0
 
     def busy(self) -> bool:
-        return self.in_flight > 0
+        return self.in_flight > 1
 
 
 class CountInFlight:

@@ -52,7 +52,7 @@ SAVE_EVERY = 1.0  # seconds between saves of an endpoint's cursor while it deliv
 LOOK_FOR_ENDPOINTS = 1.0  # seconds between looks for new, changed or deleted endpoints
 CLAIM_AGAIN = 2.0  # seconds between tries to take over the delivery from another process
 BATCH = 100  # events read from the log at a time
-YIELD = 0.02  # seconds between two messages while the server is busy: 50 a second at most, a few % of a core
+YIELD = 0.03  # seconds between two messages while the server is busy: about 30 a second, a few % of a core
 ERROR_MAX = 300  # characters of an error kept with a try
 
 
