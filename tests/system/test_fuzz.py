@@ -114,6 +114,10 @@ BEYOND_THE_SCHEMA: list[tuple[tuple[Any, ...], str]] = [
     (("body", "business_hours"), "overlaps or precedes the one before it"),
     (("body", "business_hours"), "no day has business hours"),
     (("body", "targets"), "cannot be due after the resolution"),
+    # A webhook's URL: the schema says a string starting with http:// or https://, not that it names a host
+    # without credentials, nor what the host resolves to (checked at creation: here nothing resolves).
+    (("body", "url"), "a webhook URL"),
+    (("body", "url"), "of the webhook URL"),
     # A schema defect: FastAPI writes the bound of the ids of PATCH /tickets as the float 9.223372036854776e+18,
     # that is 2**63, where the service's bound is 2**63 - 1 (the path's ticket_id has the exact integer).
     (("body", "ids"), "less than or equal to 9223372036854775807"),

@@ -77,7 +77,15 @@ def _web_url(url: str) -> str:
     return url
 
 
-WebhookUrl = Annotated[str, StringConstraints(min_length=1, max_length=URL_MAX), AfterValidator(_web_url)]
+WebhookUrl = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=URL_MAX),
+    AfterValidator(_web_url),
+    Field(
+        description="Where to send: an http:// or https:// URL of a public host (no user name or password).",
+        json_schema_extra={"pattern": "^[hH][tT][tT][pP][sS]?://"},  # for the schema; the message says it in words
+    ),
+]
 Description = Annotated[
     str, StringConstraints(max_length=DESCRIPTION_MAX, strip_whitespace=True), AfterValidator(no_nul)
 ]

@@ -24,7 +24,7 @@ from tickets.engine.webhooks import (
 )
 from tickets.worker import addresses
 
-router = APIRouter(tags=["webhooks"], responses={403: FORBIDDEN})
+router = APIRouter(tags=["webhooks"], responses={400: BAD_REQUEST, 403: FORBIDDEN})
 
 WebhookId = Annotated[int, Path(ge=1, le=NUMBER_MAX, description="The webhook's id.", examples=[1])]
 
