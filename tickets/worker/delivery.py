@@ -102,6 +102,7 @@ class _Endpoint:
     tries: list[Attempt] = field(default_factory=list)
     dirty: bool = False
     saved_at: float = field(default_factory=time.monotonic)
+    saving: asyncio.Future[None] | None = None  # a save under way: it finishes even when the worker stops
 
 
 class Deliverer:
@@ -198,11 +199,13 @@ class Deliverer:
             print(f"warning: webhook {hook['id']}: {type(exc).__name__}: {exc}", file=sys.stderr)
             await self.clock.sleep(CLAIM_AGAIN)
         finally:
-            if point.dirty or point.tries:
-                try:
-                    await asyncio.shield(self._save(point))
-                except (StoreError, WebhookNotFound):
-                    pass
+            try:
+                if point.saving is not None and not point.saving.done():
+                    await asyncio.shield(point.saving)  # a save cut short by the stop finishes first
+                if point.dirty or point.tries:
+                    await self._save(point)
+            except (StoreError, WebhookNotFound):
+                pass
 
     async def _step(self, point: _Endpoint) -> None:
         """Send the next message, or wait for one."""
@@ -331,10 +334,20 @@ class Deliverer:
 
     async def _save(self, point: _Endpoint) -> None:
         """Keep the tries, and the cursor and try the endpoint is at, unless the endpoint was changed meanwhile
-        (a PATCH, a rotation, a redelivery: its generation moved on), in which case the stored one is taken up."""
+        (a PATCH, a rotation, a redelivery: its generation moved on), in which case the stored one is taken up.
+        A save is never cut in the middle: a worker stopped meanwhile waits for it (shield), so no try is lost
+        or kept twice."""
+        point.saving = asyncio.ensure_future(self._persist(point))
+        await asyncio.shield(point.saving)
+
+    async def _persist(self, point: _Endpoint) -> None:
         if point.tries:
             tries, point.tries = point.tries, []
-            await self.hooks.record(tries)
+            try:
+                await self.hooks.record(tries)
+            except Exception:
+                point.tries[:0] = tries  # kept for the next save
+                raise
         if not point.dirty:
             return
         mine, sent = point.hook, set(point.sent_outbox)
