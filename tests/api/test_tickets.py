@@ -304,6 +304,17 @@ def test_patch_with_stale_if_match_is_412_and_changes_nothing(client: TestClient
     assert client.patch("/tickets/999", json={"priority": "low"}, headers={"If-Match": etag}).status_code == 404
 
 
+def test_a_bare_etag_is_taken_like_the_quoted_one(client: TestClient) -> None:
+    """A script that dropped the quotes (as the CLI allows) still gets its 304, its change and its 412."""
+    etag = client.get("/tickets/5").headers["ETag"]
+    bare = etag.strip('"')
+    assert client.get("/tickets/5", headers={"If-None-Match": bare}).status_code == 304
+    assert client.get("/tickets/5", headers={"If-None-Match": f"W/{bare}"}).status_code == 304
+    assert client.patch("/tickets/5", json={"priority": "high"}, headers={"If-Match": bare}).status_code == 200
+    stale = client.patch("/tickets/5", json={"priority": "low"}, headers={"If-Match": bare})
+    assert stale.status_code == 412 and "ticket 5 has changed" in stale.json()["detail"]
+
+
 # --------------------------------------------------------------------------- delete
 
 

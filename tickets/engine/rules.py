@@ -228,8 +228,9 @@ def etag_of(ticket_json: bytes) -> str:
 
 
 def etag_matches(header: str, etag: str, *, weak: bool = False) -> bool:
-    """Whether an If-Match (strong) or If-None-Match (weak) header value names this ETag."""
+    """Whether an If-Match (strong) or If-None-Match (weak) header value names this ETag. A bare ETag (without
+    its quotes, as a shell script may pass it on) is taken as the quoted one, as the command line takes it."""
     tags = [tag.strip() for tag in header.split(",")]
     if weak:
         tags = [tag.removeprefix("W/") for tag in tags]
-    return "*" in tags or etag in tags
+    return "*" in tags or etag in tags or etag.strip('"') in tags
