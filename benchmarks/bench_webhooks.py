@@ -1,7 +1,7 @@
 """Benchmark: what webhooks cost the writes, and how fast delivery goes, against a local receiver.
 
     python benchmarks/bench_webhooks.py                       # the JSON file, 1 000 tickets, 5 rounds
-    python benchmarks/bench_webhooks.py --db postgresql://…   # an empty PostgreSQL database instead
+    python benchmarks/bench_webhooks.py --postgres            # PostgreSQL instead (a throw-away server)
     python benchmarks/bench_webhooks.py --seconds 5 --rounds 7
 
 Each round starts a fresh store and measures, side by side:
@@ -177,9 +177,26 @@ def one_round(place: str, folder: Path, seconds: int, receiver_port: int, secret
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", help="an empty PostgreSQL database (its tables are dropped at each round)")
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL on a throw-away server of its own")
     parser.add_argument("--seconds", type=int, default=3, help="length of one wrk run (default 3)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds, each with and without the webhook (default 5)")
     args = parser.parse_args()
+    cluster = None
+    if args.postgres and not args.db:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from postgres_cluster import Cluster, binaries
+
+        cluster = Cluster(binaries())  # type: ignore[arg-type]
+        cluster.init()
+        args.db = cluster.url(cluster.new_database())
+    try:
+        measure(args)
+    finally:
+        if cluster is not None:
+            cluster.remove()
+
+
+def measure(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         receiver_port = bench.free_port()
