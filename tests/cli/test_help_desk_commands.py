@@ -13,7 +13,11 @@ from typing import Any
 
 import pytest
 
-from tickets.cli.main import main
+from tickets.cli.commands import filters_of
+from tickets.cli.main import build_parser, main
+from tickets.engine.models import StatsQuery
+from tickets.engine.rules import Reading, count, filter_tickets
+from tickets.engine.sla import Policy
 
 FRIDAY = "2026-11-27T16:50:00Z"  # 17:50 in Paris: ten business minutes left that day
 MONDAY_0930 = "2026-11-30T08:30:00Z"  # 09:30 in Paris
@@ -331,6 +335,54 @@ def test_stats_prints_the_sla_the_medians_and_the_tags_under_the_chart(
 
 
 # --------------------------------------------------------------------------- the SLA policy
+
+
+@pytest.mark.usefixtures("with_policy")
+def test_stats_takes_the_filters_of_list(cli: Callable[..., Any], stored: Callable[[], Any]) -> None:
+    """stats counts what list lists, with the same options, as /tickets/stats does with the same query."""
+    for title, priority, tags in (
+        ("VPN", "urgent", "vpn"),
+        ("Imprimante", "high", "impression,vpn"),
+        ("bas", "low", ""),
+    ):
+        extra = ["--tag", tags] if tags else []
+        assert cli("add", title, "--priority", priority, "--requester-name", "Claire Dubois", *extra)[0] == 0
+    assert cli("update", "18", "--status", "waiting")[0] == 0
+    tickets = list(stored()[1].values())
+    reading = Reading(Policy.model_validate(POLICY), FRIDAY)
+    for options in (
+        ["--status", "ouvert,en attente"],
+        ["--priority", "urgent", "--priority", "haute"],
+        ["--unassigned"],
+        ["--assignee", "none"],
+        ["--tag", "vpn"],
+        ["--tag", "vpn,impression"],
+        ["--requester", "CLAIRE DUBOIS"],
+        ["--sla", "on_track,paused"],
+        ["--sla", "none", "--status", "closed"],
+        ["--due-before", "2026-11-30T09:00:00Z"],
+        ["--q", "imprimante"],
+    ):
+        code, out, err = cli("stats", "--json", *options)
+        assert (code, err) == (0, ""), options
+        stats = json.loads(out)
+        query = StatsQuery.model_validate(filters_of(build_parser().parse_args(["stats", *options])))
+        assert {k: v for k, v in stats.items() if k != "per_day"} == count(
+            filter_tickets(tickets, query, reading=reading), reading
+        ), options
+        assert stats["total"] == len(json.loads(cli("list", "--json", *options)[1])) > 0, options
+    out = cli("stats", "--tag", "vpn", "--sla", "on_track")[1].splitlines()  # for a person too
+    assert out[0].split() == ["total", "1"]
+    assert ["sla", "on_track", "1"] in [line.split() for line in out] and out[-1].split() == ["tag", "vpn", "1"]
+    # the same checks as list: one line on stderr, exit 2, nothing printed
+    for options, message in (
+        (["--sla", "late"], "--sla"),
+        (["--due-before", "demain"], "invalid time 'demain'"),
+        (["--status", "perdu"], "status"),
+        (["--assignee", "julie", "--unassigned"], "not allowed with argument"),
+    ):
+        code, out, err = cli("stats", *options)
+        assert code == 2 and out == "" and message in err, (options, err)
 
 
 def test_sla_show_and_set(cli: Callable[..., Any], policy_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
