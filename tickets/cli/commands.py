@@ -95,7 +95,7 @@ async def cmd_list(args: argparse.Namespace, store: TicketStore) -> None:
             t["assignee"] or "-",
             t["updated_at"],
             reading.state(reading.plan(t)),
-            short_time(next_due(reading, t)),
+            short_time(next_due(reading, t), reading.policy.timezone),  # as the team reads its clock
             t["title"],
         ]
         for t in page
