@@ -15,7 +15,7 @@ from tickets.engine.history import Comment, Event
 from tickets.engine.models import CLOCK_FIELDS, PUBLIC_FIELDS, Ticket, TicketFilters
 from tickets.engine.rules import Reading
 from tickets.engine.sla import micros
-from tickets.engine.values import fold_text
+from tickets.engine.values import PRIORITIES, STATUSES, fold_text
 from tickets.stores.postgres.derived import DERIVED, person_key
 from tickets.stores.postgres.migrations import MIGRATION_LOCK
 
@@ -188,6 +188,18 @@ def computed_columns(ticket: Any) -> list[str]:
     return [ticket["title"].casefold(), fold_text(ticket["title"]), fold_text(ticket["description"])]
 
 
+def planned_once(filters: TicketFilters) -> bool:
+    """Whether one plan fits a statement of these filters whatever their values (so it may be prepared, and
+    PostgreSQL keep its generic plan): not when a value decides how many rows match (a tag, a requester, a text,
+    an assignee's name)."""
+    return (
+        not filters.tag
+        and filters.requester is None
+        and not filters.q
+        and (filters.assignee is None or filters.unassigned)
+    )
+
+
 def counted_filters_only(filters: TicketFilters) -> bool:
     """Whether ticket_counts can answer how many tickets match (only status and priority filters)."""
     return (
@@ -223,6 +235,36 @@ def sla_terms(reading: Reading) -> tuple[list[str], int]:
     return reading.policy.targeted(), reading.calendar.before(reading.now_us)
 
 
+def time_bound(kept: bool) -> str:
+    """Where a bound of due times goes in a statement. kept: through a sub-select, which the planner reads as an
+    unknown value: the statement then gets the same plan for every reading, which PostgreSQL keeps once it is
+    prepared (no planning at each page, 0.2 to 0.4 ms at a million tickets), for statements whose plan never
+    depends on the bound (ordered walks and ranges of the due indexes); with the value itself, PostgreSQL plans
+    again at each page because the plans of the values it sees look cheaper than the one it could keep."""
+    return "(SELECT %s::bigint)" if kept else "%s"
+
+
+def _one_of(column: str, values: Sequence[str]) -> str:
+    """A condition on words of the service's own vocabulary (statuses, priorities: never input), written in the
+    statement, so that it does not vary from one reading to the next: an equality for one word (an index of
+    (status, id) gives that status in id order)."""
+    words = sorted(set(values))
+    assert all(word in (*STATUSES, *PRIORITIES) for word in words), words
+    if len(words) == 1:
+        return f"{column} = '{words[0]}'"
+    return f"{column} IN ({', '.join(repr(word) for word in words)})"
+
+
+def _targeted_term(targeted: list[str]) -> str | None:
+    """The condition "the ticket's priority has a target": none when every priority has one (a condition always
+    true only hides from the planner which index fits), false when none has."""
+    if set(targeted) >= set(PRIORITIES):
+        return None
+    if not targeted:
+        return "false"
+    return _one_of("priority", targeted)
+
+
 def state_case(reading: Reading) -> tuple[str, list[Any]]:
     """A CASE expression giving each row's SLA state now, and its parameters."""
     targeted, bound = sla_terms(reading)
@@ -235,39 +277,46 @@ def state_case(reading: Reading) -> tuple[str, list[Any]]:
 
 
 def sla_clause(
-    states: Sequence[str], reading: Reading, fixed: bool | None = None, buckets: bool = False
+    states: Sequence[str], reading: Reading, fixed: bool | None = None, buckets: bool = False, kept: bool = False
 ) -> tuple[str, list[Any]]:
     """The rows whose SLA state now is one of states, written so that indexes can find them; fixed: whether the
     rows are known to have a due_fixed (True), known to have none (False), or either (None). buckets: for the rows
-    of sla_counts that are not at the moment's bucket (sla_count)."""
+    of sla_counts that are not at the moment's bucket (sla_count). kept: the bound as time_bound says."""
     targeted, bound = sla_terms(reading)
     if buckets:
         bound = bound >> BUCKET
+    term = _targeted_term(targeted)
+    at = time_bound(kept)
     parts: list[str] = []
     params: list[Any] = []
-    if "none" in states:
-        parts.append("NOT (priority = ANY(%s::text[]))")
-        params.append(targeted)
+
+    def targeted_and(condition: str, more: list[Any]) -> None:
+        if term == "false":
+            return  # no priority has a target: no ticket is in this state
+        parts.append(f"({term} AND {condition})" if term else f"({condition})")
+        params.extend(more)
+
+    if "none" in states and term is not None:  # else every ticket has a target: none is in no state
+        parts.append("true" if term == "false" else f"NOT ({term})")
     if "breached" in states:
         if fixed is False:
-            parts.append("(priority = ANY(%s::text[]) AND plan_breached)")
-            params.append(targeted)
+            targeted_and("plan_breached", [])
         else:
-            parts.append("(priority = ANY(%s::text[]) AND (plan_breached OR due_fixed < %s))")
-            params += [targeted, bound]
+            targeted_and(f"(plan_breached OR due_fixed < {at})", [bound])
     statuses = sorted({s for state in states for s in _STATUSES_OF_STATE.get(state, ())})
     if statuses:
-        not_due = {False: "", True: " AND due_fixed >= %s", None: " AND (due_fixed IS NULL OR due_fixed >= %s)"}
-        parts.append(f"(priority = ANY(%s::text[]) AND NOT plan_breached{not_due[fixed]} AND status = ANY(%s::text[]))")
-        params += [targeted, *([] if fixed is False else [bound]), statuses]
-    clause = "(" + " OR ".join(parts) + ")"
+        not_due = {False: "", True: f" AND due_fixed >= {at}", None: f" AND (due_fixed IS NULL OR due_fixed >= {at})"}
+        targeted_and(
+            f"NOT plan_breached{not_due[fixed]} AND {_one_of('status', statuses)}", [] if fixed is False else [bound]
+        )
+    clause = "(" + (" OR ".join(parts) or "false") + ")"
     return (clause.replace("due_fixed", "fixed_bucket") if buckets else clause), params
 
 
-def where_clause(filters: TicketFilters, reading: Reading | None = None) -> tuple[str, list[Any]]:
+def where_clause(filters: TicketFilters, reading: Reading | None = None, dense: bool = False) -> tuple[str, list[Any]]:
     """The WHERE clause of the filters, and its parameters (never text pasted into SQL); the SLA filters need the
-    reading (its policy and moment)."""
-    clauses, params = conditions(filters, reading)
+    reading (its policy and moment); dense: as conditions says."""
+    clauses, params = conditions(filters, reading, dense=dense)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
@@ -277,10 +326,16 @@ def conditions(
     fixed: bool | None = None,
     left: bool | None = None,
     buckets: bool = False,
+    kept: bool = False,
+    dense: bool = False,
 ) -> tuple[list[str], list[Any]]:
     """The conditions of the filters, to be joined with AND, and their parameters; fixed and left: whether the
     rows are known to have a due_fixed, a due_left (True), none (False), or either (None): the conditions on them
-    are then written so that their indexes give ranges. buckets: on the rows of sla_counts (sla_count)."""
+    are then written so that their indexes give ranges. buckets: on the rows of sla_counts (sla_count). kept: the
+    bounds of due times as time_bound says. dense: the tag and the assignee match many tickets (their counts
+    say so): written so that no index finds them (IS TRUE) and the planner does not see their values (a
+    sub-select, as time_bound does), the plan walks the index of the order and keeps the entries that match, the
+    same for all values: PostgreSQL keeps it once the statement is prepared."""
     clauses: list[str] = []
     params: list[Any] = []
     for column, values in (("status", filters.status), ("priority", filters.priority)):
@@ -293,7 +348,7 @@ def conditions(
     if filters.unassigned:
         clauses.append("assignee IS NULL")
     elif filters.assignee is not None:
-        clauses.append("assignee = %s")
+        clauses.append("(assignee = (SELECT %s::text)) IS TRUE" if dense else "assignee = %s")
         params.append(filters.assignee)
     if filters.q:
         clauses.append("(search_title LIKE %s OR search_description LIKE %s)")
@@ -302,24 +357,25 @@ def conditions(
         clauses.append("requester_keys @> ARRAY[%s]::text[]")
         params.append(person_key(filters.requester))
     if filters.tag:
-        clauses.append("tags @> %s::text[]")
+        clauses.append("(tags @> (SELECT %s::text[])) IS TRUE" if dense else "tags @> %s::text[]")
         params.append(sorted(set(filters.tag)))
     if reading is not None and filters.sla:
-        clause, more = sla_clause(filters.sla, reading, fixed, buckets)
+        clause, more = sla_clause(filters.sla, reading, fixed, buckets, kept)
         clauses.append(clause)
         params += more
     if reading is not None and filters.due_before is not None:
         # the next pending due time, min(due_fixed, B(now) + due_left), is before the bound of due_before
         bound = reading.calendar.before(micros(filters.due_before))
-        terms = [(fixed, "due_fixed < %s", bound), (left, "due_left < %s", bound - reading.now_b)]
+        at = time_bound(kept)
+        terms = [(fixed, f"due_fixed < {at}", bound), (left, f"due_left < {at}", bound - reading.now_b)]
         if buckets:
             terms = [
                 (known, sql.replace("due_", "").replace(" <", "_bucket <"), value >> BUCKET)
                 for known, sql, value in terms
             ]
-        kept = [(sql, value) for known, sql, value in terms if known is not False]
-        clauses.append("(" + (" OR ".join(sql for sql, _ in kept) or "false") + ")")
-        params += [value for _, value in kept]
+        held = [(sql, value) for known, sql, value in terms if known is not False]
+        clauses.append("(" + (" OR ".join(sql for sql, _ in held) or "false") + ")")
+        params += [value for _, value in held]
     return clauses, params
 
 
@@ -340,46 +396,81 @@ def counted_by_sla_counts(filters: TicketFilters) -> bool:
 
 def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any]]:
     """A statement counting the tickets that match filters (counted_by_sla_counts), and its parameters; its row:
-    (the count, how many rows sla_counts has: when to fold them)."""
+    (the count, how many rows sla_counts has: when to fold them), from one pass over sla_counts."""
     edges: list[tuple[str, int]] = []  # (column, a bound): the bucket holding it is counted ticket by ticket
     if any(state != "none" for state in filters.sla):
         edges.append(("due_fixed", sla_terms(reading)[1]))
     if filters.due_before is not None:
         bound = reading.calendar.before(micros(filters.due_before))
         edges += [("due_fixed", bound), ("due_left", bound - reading.now_b)]
-    in_buckets, params = conditions(filters, reading, buckets=True)
+    at = time_bound(True)  # the statement's plan never depends on the bounds: kept once prepared
+    in_buckets, params = conditions(filters, reading, buckets=True, kept=True)
     if edges:
         in_buckets.append(
             "NOT ("
-            + " OR ".join(f"coalesce({column.replace('due_', '')}_bucket = %s, false)" for column, _ in edges)
+            + " OR ".join(f"coalesce({column.replace('due_', '')}_bucket = {at}, false)" for column, _ in edges)
             + ")"
         )
         params += [value >> BUCKET for _, value in edges]
     # The tickets of the edge buckets, counted in the three disjoint sets that have a due column (each by its own
     # index, covering what the filters read): fixed alone, left alone, both.
     exact: list[str] = []
-    for fixed, left, where in (
-        (True, False, "due_fixed IS NOT NULL AND due_left IS NULL"),
-        (False, True, "due_left IS NOT NULL AND due_fixed IS NULL"),
-        (True, True, "due_fixed IS NOT NULL AND due_left IS NOT NULL"),
-    ):
+    for fixed, left, where, _, _ in BRANCHES:
         held = {"due_fixed": fixed, "due_left": left}
         ranges = sorted({(column, value >> BUCKET) for column, value in edges if held[column]})
         if not ranges:
             continue
-        clauses, more = conditions(filters, reading, fixed, left)
+        clauses, more = conditions(filters, reading, fixed, left, kept=True)
         exact.append(
             f"(SELECT count(*) FROM tickets WHERE {' AND '.join([where, *clauses])} AND ("
-            + " OR ".join(f"({column} >= %s AND {column} < %s)" for column, _ in ranges)
+            + " OR ".join(f"({column} >= {at} AND {column} < {at})" for column, _ in ranges)
             + "))"
         )
         params += more + [bound for _, bucket in ranges for bound in (bucket << BUCKET, (bucket + 1) << BUCKET)]
     return (
-        "SELECT (SELECT coalesce(sum(n), 0) FROM sla_counts WHERE "
+        "SELECT coalesce(sum(n) FILTER (WHERE "
         + (" AND ".join(in_buckets) or "true")
-        + ")"
+        + "), 0)"
         + "".join(f" + {count}" for count in exact)
-        + ", (SELECT count(*) FROM sla_counts)",
+        + ", count(*) FROM sla_counts",
+        params,
+    )
+
+
+# --------------------------------------------------------------------------- counts of tags and assignees
+#
+# tag_counts (migration 6) counts the tickets by status, priority, assignee (null: nobody) and tag: a row for each
+# of its tags, and one with no tag for the ticket itself. A queue of one tag or one assignee (or both), with
+# statuses and priorities, adds a few rows (an index reads those of the tag and assignee).
+
+
+def counted_by_tag_counts(filters: TicketFilters) -> bool:
+    """Whether tag_counts can answer how many tickets match (status, priority, assignee and at most one tag)."""
+    return (
+        not filters.q
+        and filters.requester is None
+        and len(set(filters.tag)) <= 1
+        and not filters.sla
+        and filters.due_before is None
+    )
+
+
+def tag_count(filters: TicketFilters) -> tuple[str, list[Any]]:
+    """A statement counting the tickets that match filters (counted_by_tag_counts), and its parameters; its row:
+    (the count, how many rows it added up: when to fold them, how many tickets there are)."""
+    clauses, params = conditions(
+        TicketFilters(status=filters.status, priority=filters.priority)  # the others are this table's own
+    )
+    clauses.append("tag = %s" if filters.tag else "tag IS NULL")
+    params += filters.tag[:1]
+    if filters.unassigned:
+        clauses.append("assignee IS NULL")
+    elif filters.assignee is not None:
+        clauses.append("assignee = %s")
+        params.append(filters.assignee)
+    return (
+        "SELECT coalesce(sum(n), 0), count(*), (SELECT coalesce(sum(n), 0) FROM ticket_counts) "
+        f"FROM tag_counts WHERE {' AND '.join(clauses)}",
         params,
     )
 
@@ -388,39 +479,72 @@ def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any]]
 #
 # The key is the next pending due time, min(due_fixed, B(now) + due_left); tickets without one come last (by id) in
 # both directions, ties by ascending id (rules.sort_tickets). The rows with a key fall in three disjoint sets, each
-# with an exact key its index orders (migration 5): due_fixed alone, due_left alone (B(now) + due_left keeps its
-# order), both (rare: a target missed before the ticket began to wait; its key is computed). The first n of the
-# page are among the first n of each set: each set gives n, in its index's order, and the merge orders them.
+# with an exact key its index orders (migrations 5 and 6): due_fixed alone, due_left alone (B(now) + due_left keeps
+# its order), both (rare: a target missed before the ticket began to wait; its key is computed). The first n of
+# the page are among the first n of each set: each set gives n, in its index's order, and the page is the first
+# of them in the key's order (DUE_PAGE). Only when they do not fill it are the tickets without a due time read
+# (due_tail): a page of them would otherwise cost a walk through every ticket the filters refuse.
+#
+# Each set's n is written into the statement, rounded up to a power of two (a few texts in all): with a parameter,
+# PostgreSQL would guess that a tenth of the set is read and find the plan it can keep (a generic plan) a thousand
+# times costlier than the ones it makes for each reading, so it would plan the statement again at each page.
+
+BRANCHES = (
+    (True, False, "due_fixed IS NOT NULL AND due_left IS NULL", "due_fixed", "due_fixed"),
+    (False, True, "due_left IS NOT NULL AND due_fixed IS NULL", "due_left + %s", "due_left"),
+    (True, True, "due_fixed IS NOT NULL AND due_left IS NOT NULL", "least(due_fixed, due_left + %s)", "k"),
+)
+NO_DUE = "due_fixed IS NULL AND due_left IS NULL"
 
 
-def due_page(filters: TicketFilters, reading: Reading, descending: bool, n: int | None) -> tuple[str, list[Any]]:
-    """The ids and keys of the first n tickets in due order (n None: all), and the parameters: a statement whose
-    rows are (id, key, part), to be ordered by part, key and id (due_order) and paged."""
+def branch_limit(n: int | None) -> str:
+    """How many rows each set gives for the first n of the page, as written in the statement."""
+    return "ALL" if n is None else str(max(64, 1 << (n - 1).bit_length()))
+
+
+def _keyed(
+    filters: TicketFilters, reading: Reading, descending: bool, n: int | None, dense: bool
+) -> tuple[str, list[Any]]:
+    """The rows (id, k) of the three sets with a due time that the first n of the page are among."""
     direction = " DESC" if descending else ""
-    branches = (
-        (True, False, "due_fixed IS NOT NULL AND due_left IS NULL", "due_fixed", "due_fixed"),
-        (False, True, "due_left IS NOT NULL AND due_fixed IS NULL", "due_left + %s", "due_left"),
-        (True, True, "due_fixed IS NOT NULL AND due_left IS NOT NULL", "least(due_fixed, due_left + %s)", "k"),
-    )
     parts: list[str] = []
     params: list[Any] = []
-    for fixed, left, condition, key, order in branches:
-        clauses, where_params = conditions(filters, reading, fixed, left)
+    for fixed, left, condition, key, order in BRANCHES:
+        clauses, where_params = conditions(filters, reading, fixed, left, kept=True, dense=dense)
         where = " AND ".join([condition, *clauses])
-        parts.append(f"(SELECT id, {key} AS k FROM tickets WHERE {where} ORDER BY {order}{direction}, id LIMIT %s)")
-        params += [*([reading.now_b] if "%s" in key else []), *where_params, n]
-    clauses, where_params = conditions(filters, reading, False, False)
-    where = " AND ".join(["due_fixed IS NULL AND due_left IS NULL", *clauses])
-    # The tickets without a due time come after all the others: read only as many as the others leave room for
-    # (none when they fill the page: a LIMIT 0 reads nothing).
-    room = "ALL" if n is None else "(SELECT greatest(0, %s - count(*)) FROM keyed)"
-    statement = (
-        "WITH keyed AS (SELECT id, k FROM (" + " UNION ALL ".join(parts) + ") AS branches) "
-        "SELECT id, k, 0 AS part FROM keyed "
-        f"UNION ALL (SELECT id, NULL::bigint, 1 FROM tickets WHERE {where} ORDER BY id LIMIT {room})"
+        parts.append(
+            f"(SELECT id, {key} AS k FROM tickets WHERE {where} ORDER BY {order}{direction}, id "
+            f"LIMIT {branch_limit(n)})"
+        )
+        params += [*([reading.now_b] if "%s" in key else []), *where_params]
+    return " UNION ALL ".join(parts), params
+
+
+def due_page(
+    filters: TicketFilters, reading: Reading, descending: bool, limit: int | None, offset: int, dense: bool = False
+) -> tuple[str, list[Any]]:
+    """The tickets of a page in due order that have a due time (COLUMNS), and the parameters; dense: as
+    conditions says."""
+    keyed, params = _keyed(filters, reading, descending, None if limit is None else offset + limit, dense)
+    order = "k" + (" DESC" if descending else "")
+    return (
+        f"SELECT {COLUMNS} FROM (SELECT id, k FROM ({keyed}) AS keyed ORDER BY {order}, id LIMIT %s OFFSET %s) "
+        f"AS page JOIN tickets USING (id) ORDER BY page.{order}, page.id",
+        [*params, limit, offset],
     )
-    return statement, [*params, *where_params, *([] if n is None else [n])]
 
 
-def due_order(descending: bool) -> str:
-    return "part, k" + (" DESC" if descending else "") + ", id"
+def due_tail(
+    filters: TicketFilters, reading: Reading, n: int | None, room: int | None, offset: int, dense: bool = False
+) -> tuple[str, list[Any]]:
+    """The tickets without a due time that end a page in due order (its first n, from offset) which the others did
+    not fill: room of them at most, after the first offset - (how many have a due time); and the parameters. There
+    are fewer than n with a due time (or the page would be full): each set's n reads them all."""
+    keyed, keyed_params = _keyed(filters, reading, False, n, dense)
+    clauses, params = conditions(filters, reading, False, False, kept=True, dense=dense)
+    where = " AND ".join([NO_DUE, *clauses])
+    return (
+        f"SELECT {COLUMNS} FROM tickets WHERE {where} ORDER BY id LIMIT %s "
+        f"OFFSET (SELECT greatest(0, %s - count(*)) FROM ({keyed}) AS keyed)",
+        [*params, room, offset, *keyed_params],
+    )
