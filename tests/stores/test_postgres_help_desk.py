@@ -259,6 +259,7 @@ def test_a_random_help_desk_day_is_the_same_on_both_stores(
 ) -> None:
     monkeypatch.setattr(postgres_store, "COMPACT_AFTER", 5)  # the counts are folded along the way
     monkeypatch.setattr(postgres_store, "KEY_ROWS_FOLDED", 2)
+    monkeypatch.setattr(postgres_store, "PLANS_KEPT", 3 * seed)  # the plans kept for pages: the oldest go
     # a tag or an assignee read as matching many tickets (an index walked in order), few (the planner's choice)
     monkeypatch.setattr(postgres_store, "DENSE", dense)
     rng = random.Random(seed)
@@ -304,6 +305,41 @@ def test_the_queues_agree_whichever_priorities_have_a_target(
     for moved in (0, 2 * 86400):
         _clock(stores).advance(moved)
         _queries_agree(stores, rng)
+
+
+def test_counts_of_the_sla_filters_are_exact_wherever_the_bound_falls_in_its_bucket(
+    stores: list[TicketStore],
+) -> None:
+    """X-Total-Count of ?sla= and due_before when many tickets fall due in the buckets of sla_counts that hold the
+    bounds: read minute after minute, the bound moves through a bucket (2^32 business microseconds, some 72
+    minutes), each side of it counted in turn (sql.sla_count), in the three sets (fixed, waiting, both)."""
+    clock = _clock(stores)
+    agree(stores, "set_policy", POLICY)
+    clock.us = micros("2026-11-30T08:00:00Z")  # Monday 9:00 in Paris
+    for i in range(60):
+        priority = ["urgent", "high"][i % 2]
+        ticket = agree(stores, "add", TicketCreate(title=f"n{i}", priority=priority, status="open"))
+        if i % 5 == 0:  # waiting: its clocks stop (due_left)
+            agree(stores, "update", ticket["id"], TicketUpdate(status="waiting"))
+        clock.advance(90)
+    agree(stores, "update", 1, TicketUpdate(status="open"))  # back from waiting: late, breached for good
+    clock.advance(3 * 3600)
+    agree(stores, "update", 1, TicketUpdate(status="waiting"))  # a fixed due time and what is left: both sets
+    start = clock.us
+    for minute in range(0, 200, 7):
+        clock.us = start - 3 * 3600_000_000 + minute * 60_000_000
+        reading = Reading(POLICY, clock())
+        tickets = sync(stores[0].export())[1]
+        for raw in (
+            {"sla": ["breached"]},
+            {"sla": ["on_track", "paused"]},
+            {"sla": ["on_track"], "priority": ["urgent"]},
+            {"due_before": timestamp_of(clock.us + 40 * 60_000_000)},
+            {"due_before": timestamp_of(clock.us + 40 * 60_000_000), "sla": ["on_track", "breached"]},
+        ):
+            query = TicketQuery.model_validate({**raw, "limit": 1})
+            expected = len(filter_tickets(tickets, query, reading=reading))
+            assert agree(stores, "search", query)[1] == expected, (minute, raw)
 
 
 def test_derived_columns_follow_the_policy_at_every_write(stores: list[TicketStore], empty_url: str) -> None:
