@@ -5,7 +5,7 @@ the engine's tickets, comments and events."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pydantic_core
@@ -279,12 +279,21 @@ def state_case(reading: Reading) -> tuple[str, list[Any]]:
 def bounds_of(filters: TicketFilters, reading: Reading) -> dict[str, int]:
     """The bounds of due times that the filters compare with, at the moment of reading, in business microseconds:
     sla, before which a fixed due time is past (the SLA states); fixed and left, due_before's on due_fixed and on
-    due_left (the next pending due time, min(due_fixed, B(now) + due_left), is before the bound of due_before)."""
+    due_left (the next pending due time, min(due_fixed, B(now) + due_left), is before the bound of due_before).
+    Those of the last reading are kept: the statements of a page ask for them a dozen times."""
+    global _last_bounds
+    last = _last_bounds
+    if last is not None and last[0] is reading and last[1] == filters.due_before:
+        return last[2]
     found = {"sla": sla_terms(reading)[1]}
     if filters.due_before is not None:
         bound = reading.calendar.before(micros(filters.due_before))
         found |= {"fixed": bound, "left": bound - reading.now_b}
+    _last_bounds = (reading, filters.due_before, found)  # one reference, swapped whole
     return found
+
+
+_last_bounds: tuple[Reading, str | None, dict[str, int]] | None = None  # the last bounds_of's
 
 
 def sla_clause(
@@ -298,8 +307,7 @@ def sla_clause(
     """The rows whose SLA state now is one of states, written so that indexes can find them; fixed: whether the
     rows are known to have a due_fixed (True), known to have none (False), or either (None). buckets: for the rows
     of sla_counts (sla_count). kept: the bound as time_bound says. bound: the one of the moment unless given."""
-    targeted, now_bound = sla_terms(reading)
-    bound = now_bound if bound is None else bound
+    targeted, bound = (reading.policy.targeted(), bound) if bound is not None else sla_terms(reading)
     if buckets:
         bound = bound >> BUCKET
     term = _targeted_term(targeted)
@@ -552,24 +560,27 @@ def branch_limit(n: int | None) -> str:
 
 
 def _keyed(
-    filters: TicketFilters, reading: Reading, descending: bool, n: int | None, dense: bool, columns: str = "id"
-) -> tuple[str, list[Any], bool]:
-    """The rows (columns, k) of the three sets with a due time that the first n of the page are among, their
-    parameters, and whether the filters add conditions to the sets' own."""
-    direction = " DESC" if descending else ""
-    parts: list[str] = []
+    filters: TicketFilters, reading: Reading, descending: bool, n: int | None, dense: bool
+) -> tuple[Callable[[str], str], list[Any], bool]:
+    """The statement of the rows (columns, k) of the three sets with a due time that the first n of the page are
+    among (given the columns), its parameters, and whether the filters add conditions to the sets' own."""
+    direction, limit = (" DESC" if descending else ""), branch_limit(n)
+    parts: list[tuple[str, str, str]] = []
     params: list[Any] = []
     filtered = False
     for fixed, left, condition, key, order in BRANCHES:
         clauses, where_params = conditions(filters, reading, fixed, left, kept=True, dense=dense)
         filtered = filtered or bool(clauses)
-        where = " AND ".join([condition, *clauses])
-        parts.append(
-            f"(SELECT {columns}, {key} AS k FROM tickets WHERE {where} ORDER BY {order}{direction}, id "
-            f"LIMIT {branch_limit(n)})"
-        )
+        parts.append((" AND ".join([condition, *clauses]), key, order))
         params += [*([reading.now_b] if "%s" in key else []), *where_params]
-    return " UNION ALL ".join(parts), params, filtered
+
+    def union(columns: str) -> str:
+        return " UNION ALL ".join(
+            f"(SELECT {columns}, {key} AS k FROM tickets WHERE {where} ORDER BY {order}{direction}, id LIMIT {limit})"
+            for where, key, order in parts
+        )
+
+    return union, params, filtered
 
 
 def due_page(
@@ -581,17 +592,15 @@ def due_page(
     With filters, each set gives the ids its index holds (an index-only walk, that keeps the entries matching the
     filters without reading their rows), and the page's rows are read by id; without, each set gives its rows
     themselves: no row is read twice (0.11 ms for a page at a million tickets, 0.15 ms by ids)."""
-    n = None if limit is None else offset + limit
+    union, params, filtered = _keyed(filters, reading, descending, None if limit is None else offset + limit, dense)
     order = "k" + (" DESC" if descending else "")
-    keyed, params, filtered = _keyed(filters, reading, descending, n, dense)
     if not filtered:
-        keyed, params, _ = _keyed(filters, reading, descending, n, dense, COLUMNS)
         return (
-            f"SELECT {COLUMNS} FROM ({keyed}) AS keyed ORDER BY {order}, id LIMIT %s OFFSET %s",
+            f"SELECT {COLUMNS} FROM ({union(COLUMNS)}) AS keyed ORDER BY {order}, id LIMIT %s OFFSET %s",
             [*params, limit, offset],
         )
     return (
-        f"SELECT {COLUMNS} FROM (SELECT id, k FROM ({keyed}) AS keyed ORDER BY {order}, id LIMIT %s OFFSET %s) "
+        f"SELECT {COLUMNS} FROM (SELECT id, k FROM ({union('id')}) AS keyed ORDER BY {order}, id LIMIT %s OFFSET %s) "
         f"AS page JOIN tickets USING (id) ORDER BY page.{order}, page.id",
         [*params, limit, offset],
     )
@@ -603,11 +612,11 @@ def due_tail(
     """The tickets without a due time that end a page in due order (its first n, from offset) which the others did
     not fill: room of them at most, after the first offset - (how many have a due time); and the parameters. There
     are fewer than n with a due time (or the page would be full): each set's n reads them all."""
-    keyed, keyed_params, _ = _keyed(filters, reading, False, n, dense)
+    union, keyed_params, _ = _keyed(filters, reading, False, n, dense)
     clauses, params = conditions(filters, reading, False, False, kept=True, dense=dense)
     where = " AND ".join([NO_DUE, *clauses])
     return (
         f"SELECT {COLUMNS} FROM tickets WHERE {where} ORDER BY id LIMIT %s "
-        f"OFFSET (SELECT greatest(0, %s - count(*)) FROM ({keyed}) AS keyed)",
+        f"OFFSET (SELECT greatest(0, %s - count(*)) FROM ({union('id')}) AS keyed)",
         [*params, room, offset, *keyed_params],
     )
