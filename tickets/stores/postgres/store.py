@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from typing import Any, TypeVar, cast
 
@@ -107,6 +107,7 @@ from tickets.stores.postgres.webhooks import PostgresWebhooks
 
 T = TypeVar("T")
 COMPACT_AFTER = 1000  # rows of differences in ticket_counts (or sla_counts) before they are folded
+COUNTS = "SELECT status, priority, sum(n), count(*) FROM ticket_counts GROUP BY status, priority"
 KEY_ROWS_FOLDED = 100  # rows of tag_counts for the tag and assignee of a count before they are folded
 # A tag or an assignee matching at least this share of the tickets is read by walking the index of the order: at a
 # million tickets, 1% is some 6,400 index entries for a page of 64, against 10,000 rows to fetch and sort.
@@ -241,7 +242,14 @@ class PostgresStore(Conversation, TicketStore):
             order = ORDER_COLUMNS[name] + (" DESC" if descending else "") + (", id" if name != "id" else "")
             page_sql = f"SELECT {COLUMNS} FROM tickets{where} ORDER BY {order} LIMIT %s OFFSET %s"
             page_params = [*params, query.limit, query.offset]
-        cursor = await conn.execute(page_sql, page_params, prepare=prepare)
+        counting = None if total is not None else self._counting(query, reading)
+        if counting is None:
+            cursor = await conn.execute(page_sql, page_params, prepare=prepare)
+        else:  # the page and its count from the tables of counts in one round trip, the count all but free
+            async with conn.pipeline():
+                cursor = await conn.execute(page_sql, page_params, prepare=prepare)
+                counted = await conn.execute(*counting[:2])
+            total = counting[2](await counted.fetchall())
         page = [ticket_of(row) for row in await cursor.fetchall()]
         if name == "due" and (query.limit is None or len(page) < query.limit):  # then the tickets without one
             n = None if query.limit is None else query.offset + query.limit
@@ -251,36 +259,41 @@ class PostgresStore(Conversation, TicketStore):
             page += [ticket_of(row) for row in await cursor.fetchall()]
         reached_end = query.limit is None or len(page) < query.limit
         if reached_end and (page or query.offset == 0):
-            return page, query.offset + len(page), reading  # the page reached the end: no need to count
-        if total is None:
-            total = await self._total(conn, query, reading, prepare)
+            return page, query.offset + len(page), reading  # the page reached the end: its count says as much
+        if total is None:  # counted one by one: only when the page does not tell
+            where, params = where_clause(query, reading)
+            cursor = await conn.execute(f"SELECT count(*) FROM tickets{where}", params, prepare=prepare)
+            total = (await cursor.fetchone())[0]  # type: ignore[index]
         return page, total, reading
+
+    def _counting(
+        self, query: TicketQuery, reading: Reading
+    ) -> tuple[str, list[Any], Callable[[list[tuple[Any, ...]]], int]] | None:
+        """The statement that counts the tickets matching the query from a table of counts (a few rows, whatever the
+        size), its parameters, and what reads the total from its rows; None: they must be counted one by one."""
+        if counted_filters_only(query):
+            return COUNTS, [], lambda rows: sum(n for (s, p), n in self._folded(rows).items() if kept_by(query, s, p))
+        if counted_by_sla_counts(query):
+            return (*sla_count(query, reading), self._sla_total)
+        if counted_by_tag_counts(query):
+            return (*tag_count(query), lambda rows: self._tag_read(rows)[0])
+        return None
+
+    def _sla_total(self, rows: list[tuple[Any, ...]]) -> int:
+        total, kept = rows[0]
+        if kept > COMPACT_AFTER + self._sla_rows_folded:  # each key has a row even once folded
+            self._background(self._compact())
+        return int(total)
 
     async def _tag_total(self, conn: psycopg.AsyncConnection[Any], query: TicketQuery) -> tuple[int, bool]:
         """How many tickets match a query that tag_counts counts, and whether they are many (DENSE)."""
-        total, rows, everything = await (await conn.execute(*tag_count(query))).fetchone()  # type: ignore[misc]
-        if rows > KEY_ROWS_FOLDED:  # the rows of this tag and assignee: one per status and priority once folded
+        return self._tag_read(await (await conn.execute(*tag_count(query))).fetchall())
+
+    def _tag_read(self, rows: list[tuple[Any, ...]]) -> tuple[int, bool]:
+        total, kept, everything = rows[0]
+        if kept > KEY_ROWS_FOLDED:  # the rows of this tag and assignee: one per status and priority once folded
             self._background(self._compact())
         return int(total), int(total) >= DENSE * int(everything)
-
-    async def _total(
-        self, conn: psycopg.AsyncConnection[Any], query: TicketQuery, reading: Reading, prepare: bool | None
-    ) -> int:
-        """How many tickets match the query's filters: from the tables of counts when they can tell (a few rows,
-        whatever the size), else counted."""
-        if counted_filters_only(query):
-            counts = await self._counts(conn)
-            return sum(n for (s, p), n in counts.items() if kept_by(query, s, p))
-        if counted_by_sla_counts(query):
-            total, rows = await (await conn.execute(*sla_count(query, reading))).fetchone()  # type: ignore[misc]
-            if rows > COMPACT_AFTER + self._sla_rows_folded:  # each key has a row even once folded
-                self._background(self._compact())
-            return int(total)
-        if counted_by_tag_counts(query):
-            return (await self._tag_total(conn, query))[0]
-        where, params = where_clause(query, reading)
-        cursor = await conn.execute(f"SELECT count(*) FROM tickets{where}", params, prepare=prepare)
-        return (await cursor.fetchone())[0]  # type: ignore[index]
 
     async def stats(self, query: StatsQuery) -> Stats:
         async def read(conn: psycopg.AsyncConnection[Any]) -> Stats:
@@ -348,10 +361,10 @@ class PostgresStore(Conversation, TicketStore):
 
     async def _counts(self, conn: psycopg.AsyncConnection[Any]) -> dict[tuple[str, str], int]:
         """How many tickets have each (status, priority), from ticket_counts: a few rows, whatever the size."""
-        cursor = await conn.execute(
-            "SELECT status, priority, sum(n), count(*) FROM ticket_counts GROUP BY status, priority"
-        )
-        rows = await cursor.fetchall()
+        return self._folded(await (await conn.execute(COUNTS)).fetchall())
+
+    def _folded(self, rows: list[tuple[Any, ...]]) -> dict[tuple[str, str], int]:
+        """The counts of COUNTS' rows (and their rows folded, when there are many)."""
         if sum(row[3] for row in rows) > COMPACT_AFTER:
             self._background(self._compact())
         return {(status, priority): int(n) for status, priority, n, _ in rows if n}
