@@ -2,27 +2,32 @@
 (?status=open&sort=-priority&limit=50), a page of 50 with its X-Total-Count, on the same database, in the same run;
 and what filling and changing the SLA policy of that many tickets takes.
 
-    python benchmarks/bench_postgres_queues.py                    # 1 000 000 tickets, 15 rounds
-    python benchmarks/bench_postgres_queues.py 100000 --rounds 30
+    python benchmarks/bench_postgres_queues.py                    # 1 000 000 tickets, 50 rounds
+    python benchmarks/bench_postgres_queues.py 100000 --rounds 100
     python benchmarks/bench_postgres_queues.py --db postgresql://user@host/bench   # an existing, empty database
 
 The tickets are those of benchmarks/bench_queues.py (the JSON store's benchmark: the sample policy, Europe/Paris
 business hours, a tenth waiting, a quarter closed), copied in by the store's own replace_all (which computes every
 ticket's SLA columns), then VACUUM ANALYZE. Without --db, a throw-away server is started from Debian's binaries
 (as the tests do) with shared_buffers=1GB. The store's clock is pinned, as in the tests. Each round asks every
-query once, in turn, through the store (search_json: the page rendered as the API sends it); the table gives the
-median time of a page and its ratio to the daily view's median in this run (absolute numbers drift on shared
-machines). Never touches tickets.json.
+query once, in turn, through the store (search_json: the page rendered as the API sends it), once every statement
+has run six times (psycopg prepares a statement at its fifth run); the table gives the median time of a page, its
+ratio to the daily view's median in this run, and the median of the ratios round by round (absolute numbers drift
+on shared machines: the load averages before and after the rounds are printed). Never touches tickets.json.
+
+    python benchmarks/bench_postgres_queues.py --db URL --filled   # measure again a database filled before
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent / "tests")]
 
@@ -37,6 +42,8 @@ MORE_QUERIES = {
     "sla=breached&sort=due": {"sla": ["breached"], "sort": "due", "limit": 50},
     "sla=paused": {"sla": ["paused"], "limit": 50},
     "assignee=none&tag=vpn&sort=due": {"assignee": "none", "tag": ["vpn"], "sort": "due", "limit": 50},
+    "assignee=none&sort=due": {"assignee": "none", "sort": "due", "limit": 50},
+    "tag=vpn&sort=due": {"tag": ["vpn"], "sort": "due", "limit": 50},
 }
 # The policy changed once the tickets are in: other targets (every ticket's due times move).
 OTHER_POLICY = {**POLICY, "targets": {"urgent": {"first_response": 20, "resolution": 180}, "low": {"resolution": 4000}}}
@@ -62,28 +69,43 @@ async def fill(store: PostgresStore, n: int, url: str) -> dict[str, float]:
     return {"copy in (replace_all)": filled, "set_policy": changed}
 
 
-async def measure(store: PostgresStore, rounds: int) -> tuple[dict[str, list[float]], dict[str, int], float]:
+class Measured(NamedTuple):
+    times: dict[str, list[float]]  # seconds of each round, by query
+    totals: dict[str, int]  # X-Total-Count, by query
+    stats: float  # seconds of /tickets/stats without a filter
+    load: tuple[tuple[float, float, float], tuple[float, float, float]]  # load averages before and after the rounds
+
+
+async def measure(store: PostgresStore, rounds: int) -> Measured:
     queries = {name: TicketQuery.model_validate(q) for name, q in {**QUERIES, **MORE_QUERIES}.items()}
     times: dict[str, list[float]] = {name: [] for name in queries}
     totals: dict[str, int] = {}
-    for name, query in queries.items():  # warm the cache
-        _, totals[name] = await store.search_json(query)
+    for _ in range(6):  # warm the cache, and let the statements be prepared (psycopg: from the 5th run)
+        for name, query in queries.items():
+            _, totals[name] = await store.search_json(query)
+    before = os.getloadavg()
     for _ in range(rounds):
         for name, query in queries.items():
             start = time.perf_counter()
             await store.search_json(query)
             times[name].append(time.perf_counter() - start)
+    after = os.getloadavg()
     start = time.perf_counter()
     await store.stats(StatsQuery())
-    return times, totals, time.perf_counter() - start
+    return Measured(times, totals, time.perf_counter() - start, (before, after))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("size", nargs="?", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--db", help="an existing, empty PostgreSQL database (default: a throw-away server)")
+    parser.add_argument(
+        "--filled", action="store_true", help="with --db: a database this script filled before, measured as it is"
+    )
     args = parser.parse_args()
+    if args.filled and args.db is None:
+        parser.error("--filled needs --db")
     cluster = None
     url = args.db
     if url is None:
@@ -96,26 +118,35 @@ def main() -> None:
         store = PostgresStore(url)
         store.now = lambda: NOW  # type: ignore[method-assign]
 
-        async def run() -> tuple[dict[str, float], dict[str, list[float]], dict[str, int], float]:
+        async def run() -> tuple[dict[str, float], Measured]:
             try:
-                setup = await fill(store, args.size, url)
-                return (setup, *await measure(store, args.rounds))
+                setup = {} if args.filled else await fill(store, args.size, url)
+                return setup, await measure(store, args.rounds)
             finally:
                 await store.close()
 
-        setup, times, totals, stats = asyncio.run(run())
+        setup, measured = asyncio.run(run())
     finally:
         if cluster is not None:
             cluster.remove()
     for name, seconds in setup.items():
         print(f"{name}: {seconds:.1f} s for {args.size} tickets")
-    print(f"stats, no filter (by_tag, sla, medians): {stats * 1000:.0f} ms")
-    base = statistics.median(times[next(iter(times))])
-    print(f"\n{args.size} tickets in PostgreSQL, a page of 50, median of {args.rounds} rounds (clock at {NOW})")
-    print(f"{'query':45} {'matches':>8} {'median ms':>10} {'ratio':>6}")
-    for name, measured in times.items():
-        median = statistics.median(measured)
-        print(f"{name:45} {totals[name]:8} {median * 1000:10.2f} {median / base:6.2f}")
+    print(f"stats, no filter (by_tag, sla, medians): {measured.stats * 1000:.0f} ms")
+    daily = measured.times[next(iter(measured.times))]
+    base = statistics.median(daily)
+    size = sum(measured.totals[name] for name in measured.totals if name == "sort=due") or args.size
+    print(f"\n{size} tickets in PostgreSQL, a page of 50, median of {args.rounds} rounds (clock at {NOW})")
+    before, after = measured.load
+    print(f"load average (1, 5, 15 min) on {os.cpu_count()} cores: before {_load(before)}, after {_load(after)}")
+    print(f"{'query':45} {'matches':>8} {'median ms':>10} {'ratio':>6} {'by round':>9}")
+    for name, seconds in measured.times.items():
+        median = statistics.median(seconds)
+        by_round = statistics.median(t / d for t, d in zip(seconds, daily, strict=True))
+        print(f"{name:45} {measured.totals[name]:8} {median * 1000:10.2f} {median / base:6.2f} {by_round:9.2f}")
+
+
+def _load(averages: tuple[float, float, float]) -> str:
+    return " ".join(f"{a:.1f}" for a in averages)
 
 
 if __name__ == "__main__":

@@ -129,7 +129,13 @@ def test_adding_past_twenty_tags_is_refused_and_changes_nothing(client: TestClie
     ticket = new(client, tags=[f"t{i:02}" for i in range(20)])
     response = client.patch(f"/tickets/{ticket['id']}", json={"add_tags": ["encore"]})
     assert response.status_code == 400
-    assert "at most 20" in response.json()["detail"][0]["msg"]
+    assert response.json()["detail"] == [
+        {
+            "type": "invalid_change",
+            "loc": ["body", "tags"],
+            "msg": f"ticket {ticket['id']}: 21 tags; a ticket has at most 20",
+        }
+    ]
     assert client.get(f"/tickets/{ticket['id']}").json() == ticket
 
 
@@ -355,6 +361,25 @@ def test_bulk_changes_are_all_or_nothing(client: TestClient, stored: Any) -> Non
     events = client.get("/events?limit=1000").json()
     assert [e["ticket_id"] for e in events if e["type"] == "updated"] == [5, 3, 8]
     history_agrees(client.app.state.store)  # type: ignore[attr-defined]
+
+
+def test_a_bulk_change_past_twenty_tags_names_the_field_under_changes(client: TestClient, stored: Any) -> None:
+    """The body of a bulk change holds the changes under changes: the 400 points there, as a validation error of
+    the same body does (["body", "changes", ...])."""
+    full = new(client, tags=[f"t{i:02}" for i in range(19)])
+    before = stored()
+    response = client.patch("/tickets", json={"ids": [3, full["id"]], "changes": {"add_tags": ["un", "deux"]}})
+    assert response.status_code == 400
+    assert response.json()["detail"] == [
+        {
+            "type": "invalid_change",
+            "loc": ["body", "changes", "tags"],
+            "msg": f"ticket {full['id']}: 21 tags; a ticket has at most 20",
+        }
+    ]
+    assert stored() == before  # all or nothing: ticket 3 did not take them either
+    invalid = client.patch("/tickets", json={"ids": [3], "changes": {"tags": ["a b"]}})
+    assert invalid.status_code == 400 and invalid.json()["detail"][0]["loc"][:3] == ["body", "changes", "tags"]
 
 
 @pytest.mark.parametrize(

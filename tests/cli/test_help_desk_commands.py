@@ -13,7 +13,12 @@ from typing import Any
 
 import pytest
 
-from tickets.cli.main import main
+from tickets.cli.commands import filters_of
+from tickets.cli.main import build_parser, main
+from tickets.cli.output import short_time
+from tickets.engine.models import StatsQuery
+from tickets.engine.rules import Reading, count, filter_tickets
+from tickets.engine.sla import Policy, micros, timestamp_of
 
 FRIDAY = "2026-11-27T16:50:00Z"  # 17:50 in Paris: ten business minutes left that day
 MONDAY_0930 = "2026-11-30T08:30:00Z"  # 09:30 in Paris
@@ -276,9 +281,9 @@ def test_list_sort_due_with_a_pinned_clock(cli: Callable[..., Any]) -> None:
     lines = out.splitlines()
     assert code == 0 and lines[0].split() == ["ID", "STATUS", "PRIORITY", "ASSIGNEE", "UPDATED", "SLA", "DUE", "TITLE"]
     assert [line.split() for line in lines[1:-1]] == [
-        ["18", "open", "urgent", "-", FRIDAY, "on_track", "11-30", "08:20Z", "urgent"],
-        ["20", "open", "high", "-", FRIDAY, "on_track", "11-30", "08:50Z", "haut"],
-        ["19", "open", "medium", "-", FRIDAY, "on_track", "11-30", "12:50Z", "moyen"],
+        ["18", "open", "urgent", "-", FRIDAY, "on_track", "11-30", "09:20", "CET", "urgent"],  # Paris time
+        ["20", "open", "high", "-", FRIDAY, "on_track", "11-30", "09:50", "CET", "haut"],
+        ["19", "open", "medium", "-", FRIDAY, "on_track", "11-30", "13:50", "CET", "moyen"],
         ["17", "open", "low", "-", FRIDAY, "none", "-", "bas"],  # no target: last
     ]
     assert ids_of(cli("list", "--tag", "file", "--sort", "-due", "--json")[1]) == [19, 20, 18, 17]
@@ -286,7 +291,50 @@ def test_list_sort_due_with_a_pinned_clock(cli: Callable[..., Any]) -> None:
     assert ids_of(cli("list", "--tag", "file", "--sla", "on_track,paused", "--json")[1]) == [18, 19, 20]
     assert cli("update", "20", "--status", "waiting")[0] == 0
     row = next(line for line in cli("list", "--tag", "file")[1].splitlines() if line.startswith("20 "))
-    assert row.split()[5:8] == ["paused", "11-30", "08:50Z"]  # what it would be if it resumed now
+    assert row.split()[5:9] == ["paused", "11-30", "09:50", "CET"]  # what it would be if it resumed now
+
+
+@pytest.mark.parametrize(
+    ("timezone", "now", "due"),
+    [
+        (None, FRIDAY, ["11-27", "17:20Z"]),  # no policy: every hour counts, in UTC
+        ("UTC", FRIDAY, ["11-27", "17:20Z"]),
+        ("Europe/Paris", FRIDAY, ["11-27", "18:20", "CET"]),
+        ("Europe/Paris", "2026-06-26T15:50:00Z", ["06-26", "18:20", "CEST"]),  # summer time: another abbreviation
+        ("America/Sao_Paulo", FRIDAY, ["11-27", "14:20", "-03"]),  # a zone without abbreviation: its offset
+    ],
+)
+def test_list_shows_due_times_in_the_policys_time_zone(
+    cli: Callable[..., Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    timezone: str | None,
+    now: str,
+    due: list[str],
+) -> None:
+    """DUE is the wall-clock time of the team's zone (the policy's), marked so that it cannot be misread; the JSON
+    (as the API answers) stays in UTC."""
+    monkeypatch.setenv("TICKETS_NOW", now)
+    if timezone is not None:  # every hour counts: the due time is the target after the creation
+        policy = tmp_path / "zone.json"
+        policy.write_text(json.dumps({"timezone": timezone, "targets": {"urgent": {"first_response": 30}}}))
+        assert cli("sla", "set", str(policy))[0] == 0
+    assert cli("add", "VPN", "--priority", "urgent")[0] == 0  # id 17
+    row = next(line for line in cli("list", "--priority", "urgent")[1].splitlines() if line.startswith("17 "))
+    if timezone is None:
+        assert row.split()[5:] == ["none", "-", "VPN"]  # and without a target, no due time at all
+        return
+    assert row.split()[6:-1] == due
+    utc = micros(now) + 30 * 60_000_000
+    assert json.loads(cli("show", "17", "--json")[1])["first_response_due"] == timestamp_of(utc)
+
+
+def test_a_short_time_in_a_zone() -> None:
+    assert short_time(None, "Europe/Paris") == "-"
+    assert short_time("2026-03-29T00:59:59.5Z", "Europe/Paris") == "03-29 01:59 CET"  # to the minute, not rounded
+    assert short_time("2026-03-29T01:00:00Z", "Europe/Paris") == "03-29 03:00 CEST"  # the change of hour
+    assert short_time("9999-12-31T23:00:00Z", "Pacific/Kiritimati") == "12-31 23:00Z"  # past year 9999 there: UTC
+    assert short_time("2026-11-30T08:20:00Z") == "11-30 08:20Z"
 
 
 # --------------------------------------------------------------------------- stats
@@ -331,6 +379,54 @@ def test_stats_prints_the_sla_the_medians_and_the_tags_under_the_chart(
 
 
 # --------------------------------------------------------------------------- the SLA policy
+
+
+@pytest.mark.usefixtures("with_policy")
+def test_stats_takes_the_filters_of_list(cli: Callable[..., Any], stored: Callable[[], Any]) -> None:
+    """stats counts what list lists, with the same options, as /tickets/stats does with the same query."""
+    for title, priority, tags in (
+        ("VPN", "urgent", "vpn"),
+        ("Imprimante", "high", "impression,vpn"),
+        ("bas", "low", ""),
+    ):
+        extra = ["--tag", tags] if tags else []
+        assert cli("add", title, "--priority", priority, "--requester-name", "Claire Dubois", *extra)[0] == 0
+    assert cli("update", "18", "--status", "waiting")[0] == 0
+    tickets = list(stored()[1].values())
+    reading = Reading(Policy.model_validate(POLICY), FRIDAY)
+    for options in (
+        ["--status", "ouvert,en attente"],
+        ["--priority", "urgent", "--priority", "haute"],
+        ["--unassigned"],
+        ["--assignee", "none"],
+        ["--tag", "vpn"],
+        ["--tag", "vpn,impression"],
+        ["--requester", "CLAIRE DUBOIS"],
+        ["--sla", "on_track,paused"],
+        ["--sla", "none", "--status", "closed"],
+        ["--due-before", "2026-11-30T09:00:00Z"],
+        ["--q", "imprimante"],
+    ):
+        code, out, err = cli("stats", "--json", *options)
+        assert (code, err) == (0, ""), options
+        stats = json.loads(out)
+        query = StatsQuery.model_validate(filters_of(build_parser().parse_args(["stats", *options])))
+        assert {k: v for k, v in stats.items() if k != "per_day"} == count(
+            filter_tickets(tickets, query, reading=reading), reading
+        ), options
+        assert stats["total"] == len(json.loads(cli("list", "--json", *options)[1])) > 0, options
+    out = cli("stats", "--tag", "vpn", "--sla", "on_track")[1].splitlines()  # for a person too
+    assert out[0].split() == ["total", "1"]
+    assert ["sla", "on_track", "1"] in [line.split() for line in out] and out[-1].split() == ["tag", "vpn", "1"]
+    # the same checks as list: one line on stderr, exit 2, nothing printed
+    for options, message in (
+        (["--sla", "late"], "--sla"),
+        (["--due-before", "demain"], "invalid time 'demain'"),
+        (["--status", "perdu"], "status"),
+        (["--assignee", "julie", "--unassigned"], "not allowed with argument"),
+    ):
+        code, out, err = cli("stats", *options)
+        assert code == 2 and out == "" and message in err, (options, err)
 
 
 def test_sla_show_and_set(cli: Callable[..., Any], policy_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:

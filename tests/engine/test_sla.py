@@ -796,3 +796,14 @@ def test_the_first_and_last_days_a_date_can_have_never_crash(created: str) -> No
             shown = view(plan_of(ticket, policy), calendar_of(policy), now)
             for due in (shown.first_response_due, shown.resolution_due):
                 assert due is None or (len(due) >= 20 and due[4] == "-")
+
+
+@given(st.integers(min_value=micros("0001-01-01T00:00:00Z"), max_value=micros("9999-12-31T23:59:59.999999Z")))
+def test_a_stored_time_is_written_field_by_field_and_read_back(us: int) -> None:
+    """timestamp_of (isoformat, for speed) writes what the stored times are: four digits of year from the year 1,
+    seconds, and a fraction only when there is one, without its zeros at the end; micros reads it back."""
+    moment = _UNIX + timedelta(microseconds=us)
+    fraction = f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else ""
+    expected = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment:%H:%M:%S}{fraction}Z"
+    assert timestamp_of(us) == expected
+    assert micros(timestamp_of(us)) == us

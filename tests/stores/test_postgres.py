@@ -8,6 +8,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -31,7 +32,7 @@ from tickets.stores.json_file import JsonStore
 from tickets.stores.postgres import sql
 from tickets.stores.postgres import store as postgres_store
 from tickets.stores.postgres.connections import safe_url
-from tickets.stores.postgres.migrations import MIGRATIONS
+from tickets.stores.postgres.migrations import MIGRATIONS, VERSIONS
 from tickets.stores.postgres.store import PostgresStore
 
 pytestmark = pytest.mark.postgres
@@ -72,7 +73,8 @@ def test_tables_are_created_at_first_use_and_ids_are_never_reused(postgres: Clus
     assert code == 0
     assert max(contents(empty_url)[1]) > deleted  # never the freed id (a sequence may skip, never go back)
     with postgres.connect(empty_url.split("/")[-1].split("?")[0]) as conn:
-        assert conn.execute("SELECT max(version) FROM tickets_schema").fetchone()[0] == len(MIGRATIONS)
+        versions = [row[0] for row in conn.execute("SELECT version FROM tickets_schema ORDER BY version")]
+        assert versions == VERSIONS  # each file once, by its number
 
 
 def test_a_database_of_an_older_version_is_upgraded_in_place(
@@ -113,6 +115,35 @@ def test_a_database_of_an_older_version_is_upgraded_in_place(
         tickets, Reading(NO_POLICY, now())
     )  # the counts agree with the tickets
     assert response.headers["X-Total-Count"] == str(sum(t["status"] == "closed" for t in tickets))
+
+
+def test_a_database_whose_migrations_were_numbered_by_their_place_is_renumbered(
+    empty_url: str, tickets_file: Path
+) -> None:
+    """Before versions were the files' numbers, the service recorded their places: 0009 (webhooks) as version 6.
+    Such a database is told apart (its webhooks table, no tag_counts), recorded as at version 9, and gets 0006."""
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE tickets_schema (version integer NOT NULL)")
+        old = [(number, text) for number, text in zip(VERSIONS, MIGRATIONS, strict=True) if number != 6]
+        for place, (_, migration) in enumerate(old, start=1):
+            conn.execute(migration)
+            conn.execute("INSERT INTO tickets_schema (version) VALUES (%s)", (place,))
+
+    async def upgrade_then_copy() -> list[Any]:
+        store = PostgresStore(empty_url)
+        try:
+            next_id, tickets = await JsonStore(tickets_file).export()
+            await store.replace_all(next_id, tickets, replace=False)
+            return await store.webhooks.all()  # the webhooks' tables, as they were
+        finally:
+            await store.close()
+
+    assert sync(upgrade_then_copy()) == []
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        versions = [row[0] for row in conn.execute("SELECT version FROM tickets_schema ORDER BY version")]
+        assert versions == VERSIONS
+        tagged = conn.execute("SELECT sum(n) FROM tag_counts WHERE tag IS NULL").fetchone()
+        assert tagged is not None and tagged[0] == 14  # the copy's tickets, counted by migration 6's triggers
 
 
 def test_the_counts_kept_by_the_database_are_folded_and_stay_exact(

@@ -25,7 +25,7 @@ from tickets.stores.json_file import JsonStore
 from tickets.stores.postgres import policy as postgres_policy
 from tickets.stores.postgres import store as postgres_store
 from tickets.stores.postgres.derived import derived_values
-from tickets.stores.postgres.migrations import MIGRATIONS
+from tickets.stores.postgres.migrations import MIGRATIONS, VERSIONS
 from tickets.stores.postgres.sql import DERIVED, FIELDS, ticket_of
 from tickets.stores.postgres.store import PostgresStore
 
@@ -205,6 +205,22 @@ QUERIES: list[dict[str, Any]] = [
     {"tag": ["vpn"]},
     {"tag": ["vpn", "panne"], "sort": "-due"},
     {"sort": "status"},
+    # pages past the first 64 of each set (their limit is a power of two), and past every ticket
+    {"sort": "due", "limit": 70, "offset": 2},
+    {"sort": "-due", "limit": 100, "offset": 5},
+    {"sort": "due", "limit": 5, "offset": 500},
+    # X-Total-Count from tag_counts: a tag, an assignee, both, with statuses and priorities; several tags counted
+    {"tag": ["vpn"], "limit": 1},
+    {"assignee": "none", "tag": ["vpn"], "sort": "due", "limit": 2},
+    {"assignee": "julie", "limit": 1, "sort": "-due"},
+    {"assignee": "julie", "tag": ["panne"], "status": ["open", "waiting"], "priority": ["urgent"], "limit": 1},
+    {"assignee": "none", "status": ["waiting"], "limit": 1},
+    {"tag": ["vpn", "panne"], "limit": 1},
+    {"tag": ["absente"], "sort": "due", "limit": 1},
+    # one status in id order (the index of status and id), and the SLA states of one status
+    {"status": ["waiting"], "limit": 2},
+    {"sla": ["paused"], "limit": 2, "offset": 1},
+    {"sla": ["met"], "limit": 1},
 ]
 
 
@@ -237,11 +253,15 @@ def _queries_agree(stores: list[TicketStore], rng: random.Random) -> None:
         assert {k: v for k, v in stats.items() if k != "per_day"} == count(matched, reading), raw
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(("seed", "dense"), [(1, 0.0), (2, 1.1), (3, postgres_store.DENSE)])
 def test_a_random_help_desk_day_is_the_same_on_both_stores(
-    stores: list[TicketStore], seed: int, monkeypatch: pytest.MonkeyPatch
+    stores: list[TicketStore], seed: int, dense: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(postgres_store, "COMPACT_AFTER", 5)  # the counts are folded along the way
+    monkeypatch.setattr(postgres_store, "KEY_ROWS_FOLDED", 2)
+    monkeypatch.setattr(postgres_store, "PLANS_KEPT", 3 * seed)  # the plans kept for pages: the oldest go
+    # a tag or an assignee read as matching many tickets (an index walked in order), few (the planner's choice)
+    monkeypatch.setattr(postgres_store, "DENSE", dense)
     rng = random.Random(seed)
     agree(stores, "set_policy", POLICY)
     _random_day(stores, rng, 90)
@@ -261,6 +281,65 @@ def test_a_random_help_desk_day_is_the_same_on_both_stores(
         agree(stores, "events", ticket["id"], Page(), internal=False)
     agree(stores, "feed", 0, 1000, internal=False)
     assert sync(stores[1].feed(0, 1000, internal=True)) == sync(stores[0].feed(0, 1000, internal=True))
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        {p: {"first_response": 30, "resolution": 240} for p in ("low", "medium", "high", "urgent")},  # every one
+        {},  # none: every ticket's state is none
+        {"low": {"resolution": 600}},
+    ],
+)
+def test_the_queues_agree_whichever_priorities_have_a_target(
+    stores: list[TicketStore], targets: dict[str, Any]
+) -> None:
+    """The SLA filters say nothing of the priorities when all or none have a target (sql.sla_clause): the same
+    answers as the engine's."""
+    rng = random.Random(13)
+    agree(stores, "set_policy", POLICY)
+    _random_day(stores, rng, 40)
+    agree(
+        stores, "set_policy", POLICY.model_copy(update={"targets": Policy.model_validate({"targets": targets}).targets})
+    )
+    for moved in (0, 2 * 86400):
+        _clock(stores).advance(moved)
+        _queries_agree(stores, rng)
+
+
+def test_counts_of_the_sla_filters_are_exact_wherever_the_bound_falls_in_its_bucket(
+    stores: list[TicketStore],
+) -> None:
+    """X-Total-Count of ?sla= and due_before when many tickets fall due in the buckets of sla_counts that hold the
+    bounds: read minute after minute, the bound moves through a bucket (2^32 business microseconds, some 72
+    minutes), each side of it counted in turn (sql.sla_count), in the three sets (fixed, waiting, both)."""
+    clock = _clock(stores)
+    agree(stores, "set_policy", POLICY)
+    clock.us = micros("2026-11-30T08:00:00Z")  # Monday 9:00 in Paris
+    for i in range(60):
+        priority = ["urgent", "high"][i % 2]
+        ticket = agree(stores, "add", TicketCreate(title=f"n{i}", priority=priority, status="open"))
+        if i % 5 == 0:  # waiting: its clocks stop (due_left)
+            agree(stores, "update", ticket["id"], TicketUpdate(status="waiting"))
+        clock.advance(90)
+    agree(stores, "update", 1, TicketUpdate(status="open"))  # back from waiting: late, breached for good
+    clock.advance(3 * 3600)
+    agree(stores, "update", 1, TicketUpdate(status="waiting"))  # a fixed due time and what is left: both sets
+    start = clock.us
+    for minute in range(0, 200, 7):
+        clock.us = start - 3 * 3600_000_000 + minute * 60_000_000
+        reading = Reading(POLICY, clock())
+        tickets = sync(stores[0].export())[1]
+        for raw in (
+            {"sla": ["breached"]},
+            {"sla": ["on_track", "paused"]},
+            {"sla": ["on_track"], "priority": ["urgent"]},
+            {"due_before": timestamp_of(clock.us + 40 * 60_000_000)},
+            {"due_before": timestamp_of(clock.us + 40 * 60_000_000), "sla": ["on_track", "breached"]},
+        ):
+            query = TicketQuery.model_validate({**raw, "limit": 1})
+            expected = len(filter_tickets(tickets, query, reading=reading))
+            assert agree(stores, "search", query)[1] == expected, (minute, raw)
 
 
 def test_derived_columns_follow_the_policy_at_every_write(stores: list[TicketStore], empty_url: str) -> None:
@@ -417,6 +496,31 @@ def test_a_database_from_before_the_help_desk_is_upgraded(empty_url: str) -> Non
     finally:
         sync(store.close())
         LOOP.pop().close()
+
+
+def test_a_database_of_the_help_desk_gets_the_counts_of_tags_and_assignees(stores: list[TicketStore]) -> None:
+    """Migration 6 counts the tickets already there by status, priority, assignee and tag: a help desk's database
+    from before it answers X-Total-Count of its tags and assignees as the engine does."""
+    json_store, pg = stores
+    agree(stores, "set_policy", POLICY)
+    _random_day(stores, random.Random(17), 40)
+    url = pg.url  # type: ignore[attr-defined]
+    with psycopg.connect(url, autocommit=True) as conn:  # back to the day before migration 6, its tickets kept
+        conn.execute(
+            "DROP TABLE tag_counts; DROP FUNCTION tickets_tag_counted() CASCADE; DROP INDEX tickets_by_status; "
+            "DELETE FROM tickets_schema WHERE version = 6"
+        )
+        conn.execute(MIGRATIONS[VERSIONS.index(6)])
+        conn.execute("INSERT INTO tickets_schema (version) VALUES (6)")
+    tickets = sync(json_store.export())[1]
+    reading = Reading(POLICY, _clock(stores)())
+    for raw in (
+        {"tag": ["vpn"], "limit": 1},
+        {"assignee": "none", "tag": ["onboarding"], "limit": 1},
+        {"assignee": "julie", "status": ["open", "waiting"], "limit": 1},
+    ):
+        query = TicketQuery.model_validate(raw)
+        assert agree(stores, "search", query)[1] == len(filter_tickets(tickets, query, reading=reading)), raw
 
 
 def test_writes_during_a_change_of_policy_are_computed_under_the_new_one(

@@ -71,7 +71,7 @@ def install(app: FastAPI, allowed_methods: Callable[[Any], list[str]]) -> None:
     async def invalid_change(request: Request, exc: Exception) -> Response:
         """A change valid alone but not on this ticket: a 400 shaped like the others."""
         assert isinstance(exc, InvalidChange)
-        return JSONResponse({"detail": [{"type": "invalid_change", "loc": ["body", exc.field], "msg": str(exc)}]}, 400)
+        return JSONResponse({"detail": [{"type": "invalid_change", "loc": ["body", *exc.loc], "msg": str(exc)}]}, 400)
 
     async def address_refused(request: Request, exc: Exception) -> Response:
         """A webhook URL the service may not call: a 400 on the url, shaped like the others."""

@@ -41,8 +41,24 @@ def _requester(args: argparse.Namespace) -> dict[str, Any] | None:
     return {"name": args.requester_name, "email": args.requester_email}
 
 
+def filters_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The filters list and stats were given (main._filter_options), as the API's query takes them; none when the
+    command was `script.py` alone."""
+    given = vars(args)
+    return {
+        "status": given.get("status") or [],
+        "priority": given.get("priority") or [],
+        "assignee": "none" if given.get("unassigned") else given.get("assignee"),
+        "q": given.get("q"),
+        "requester": given.get("requester"),
+        "tag": given.get("tag") or [],
+        "sla": given.get("sla") or [],
+        "due_before": given.get("due_before"),
+    }
+
+
 async def cmd_stats(args: argparse.Namespace, store: TicketStore) -> None:
-    stats = await store.stats(validated(StatsQuery, days=args.days))
+    stats = await store.stats(validated(StatsQuery, **filters_of(args), days=args.days))
     if args.json:
         return _print_json(stats)
     print(stats_text(stats, _bar_character()))
@@ -61,20 +77,7 @@ def next_due(reading: Reading, ticket: Ticket) -> str | None:
 
 
 async def cmd_list(args: argparse.Namespace, store: TicketStore) -> None:
-    query = validated(
-        TicketQuery,
-        status=args.status or [],
-        priority=args.priority or [],
-        assignee="none" if args.unassigned else args.assignee,
-        q=args.q,
-        requester=args.requester,
-        tag=args.tag or [],
-        sla=args.sla or [],
-        due_before=args.due_before,
-        sort=args.sort,
-        limit=args.limit,
-        offset=args.offset,
-    )
+    query = validated(TicketQuery, **filters_of(args), sort=args.sort, limit=args.limit, offset=args.offset)
     if args.json:
         return _print_json((await store.search_json(query))[0])
     page, total = await store.search(query)
@@ -92,7 +95,7 @@ async def cmd_list(args: argparse.Namespace, store: TicketStore) -> None:
             t["assignee"] or "-",
             t["updated_at"],
             reading.state(reading.plan(t)),
-            short_time(next_due(reading, t)),
+            short_time(next_due(reading, t), reading.policy.timezone),  # as the team reads its clock
             t["title"],
         ]
         for t in page

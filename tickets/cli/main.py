@@ -97,6 +97,32 @@ def _ticket_fields(p: argparse.ArgumentParser) -> None:
     p.add_argument("--requester-email", metavar="EMAIL", help="the requester's email (name@domain.tld); needs the name")
 
 
+def _filter_options() -> argparse.ArgumentParser:
+    """The filters of list and stats, those of GET /tickets and /tickets/stats (commands.filters_of reads them)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--status", action="append", help=f"keep this status (repeatable, or a,b): {STATUS_HELP}")
+    p.add_argument("--priority", action="append", help=f"keep this priority (repeatable, or a,b): {PRIORITY_HELP}")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--assignee", help="exact assignee (none: the unassigned tickets)")
+    who.add_argument("--unassigned", action="store_true", help="only the tickets nobody is assigned to")
+    p.add_argument("--q", help="text in title or description, ignoring case and accents")
+    p.add_argument("--requester", metavar="R", help="the requester's name or email, ignoring case")
+    p.add_argument(
+        "--tag", action="append", help="keep the tickets that have this tag (repeatable, or a,b: all of them)"
+    )
+    p.add_argument(
+        "--sla", action="append", metavar="STATE", help=f"keep these SLA states (repeatable, or a,b): {SLA_HELP}"
+    )
+    p.add_argument(
+        "--due-before",
+        metavar="TIME",
+        type=_time,
+        help="keep the tickets whose next due time (first response, else resolution) is before TIME, "
+        "a UTC time such as 2026-11-30T09:00:00Z",
+    )
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI: `python script.py` alone prints the statistics."""
     common = argparse.ArgumentParser(add_help=False)
@@ -127,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="change only if the ticket still has this ETag (as `show` prints it; quotes optional)",
     )
 
+    filtered = _filter_options()
+
     parser = argparse.ArgumentParser(prog="script.py", description="Support tickets: statistics, listing, edits.")
     parser.add_argument("--file", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--db", default=None, help=argparse.SUPPRESS)
@@ -134,7 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser(
-        "stats", parents=[common, as_json], help="count tickets by status and priority; opened and closed per day"
+        "stats",
+        parents=[common, as_json, filtered],
+        help="count tickets by status and priority; opened and closed per day",
+        description="Count the tickets (all, or those the filters keep, as list keeps them) by status, priority, "
+        "SLA state and tag, with the median first-response and resolution times; opened and closed per day come "
+        "from the whole history, whatever the filters.",
     )
     p.add_argument(
         "--days",
@@ -144,27 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("list", parents=[common, as_json], help="list tickets, filtered and sorted")
-    p.add_argument("--status", action="append", help=f"keep this status (repeatable, or a,b): {STATUS_HELP}")
-    p.add_argument("--priority", action="append", help=f"keep this priority (repeatable, or a,b): {PRIORITY_HELP}")
-    who = p.add_mutually_exclusive_group()
-    who.add_argument("--assignee", help="exact assignee (none: the unassigned tickets)")
-    who.add_argument("--unassigned", action="store_true", help="only the tickets nobody is assigned to")
-    p.add_argument("--q", help="text in title or description, ignoring case and accents")
-    p.add_argument("--requester", metavar="R", help="the requester's name or email, ignoring case")
-    p.add_argument(
-        "--tag", action="append", help="keep the tickets that have this tag (repeatable, or a,b: all of them)"
-    )
-    p.add_argument(
-        "--sla", action="append", metavar="STATE", help=f"keep these SLA states (repeatable, or a,b): {SLA_HELP}"
-    )
-    p.add_argument(
-        "--due-before",
-        metavar="TIME",
-        type=_time,
-        help="keep the tickets whose next due time (first response, else resolution) is before TIME, "
-        "a UTC time such as 2026-11-30T09:00:00Z",
-    )
+    p = sub.add_parser("list", parents=[common, as_json, filtered], help="list tickets, filtered and sorted")
     p.add_argument(
         "--sort",
         default="id",

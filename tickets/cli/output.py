@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pydantic_core
 
@@ -53,9 +55,20 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
-def short_time(timestamp: str | None) -> str:
-    """A time for a narrow column: '11-30 10:00Z' (UTC, to the minute), or '-'."""
-    return "-" if timestamp is None else f"{timestamp[5:10]} {timestamp[11:16]}Z"
+def short_time(timestamp: str | None, zone: str = "UTC") -> str:
+    """A time for a narrow column, to the minute: '11-30 10:00Z' in UTC; in another time zone (an IANA name, the
+    SLA policy's), its wall-clock time with the zone's abbreviation, or its offset where it has none:
+    '11-30 11:00 CET', '06-30 18:00 CEST', '11-30 07:00 -03'; '-' for no time."""
+    if timestamp is None:
+        return "-"
+    if zone != "UTC":
+        try:
+            local = datetime.fromisoformat(timestamp).astimezone(ZoneInfo(zone))
+        except (OverflowError, ValueError):  # past what datetime holds there: said in UTC
+            pass
+        else:
+            return f"{local:%m-%d %H:%M} {local.tzname() or local.strftime('%z')}"
+    return f"{timestamp[5:10]} {timestamp[11:16]}Z"
 
 
 def requester_text(requester: dict[str, Any] | None) -> str:

@@ -52,9 +52,14 @@ class NotAuthor(TicketError):
 class InvalidChange(TicketError):
     """A change that is valid alone but not on this ticket (too many tags once added): a 400, exit 2."""
 
-    def __init__(self, ticket_id: int, problem: str, field: str) -> None:
+    def __init__(self, ticket_id: int, problem: str, field: str, within: tuple[str, ...] = ()) -> None:
         super().__init__(f"ticket {ticket_id}: {problem}")
-        self.field = field
+        self.ticket_id, self.problem, self.field = ticket_id, problem, field
+        self.loc = (*within, field)  # where the field sits in the request's body: ("changes", "tags") in a bulk one
+
+    def within(self, *outer: str) -> InvalidChange:
+        """The same error about the field nested in outer (a bulk change's body holds the changes under changes)."""
+        return InvalidChange(self.ticket_id, self.problem, self.field, (*outer, *self.loc[:-1]))
 
 
 class StoreError(TicketError):

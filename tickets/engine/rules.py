@@ -60,7 +60,9 @@ class Reading:
     def answer(self, ticket: Ticket, stored_json: bytes | None = None, plan: Plan | None = None) -> tuple[bytes, str]:
         """The ticket as the API answers it (what it stores, then its SLA now), and its ETag."""
         stored_json = stored_json if stored_json is not None else public_json(ticket)
-        shown = view(plan or self.plan(ticket), self.calendar, self.now_us)
+        plan = plan or self.plan(ticket)
+        waiting = any(clock is not None and clock.moving for clock in (plan.first_response, plan.resolution))
+        shown = view(plan, self.calendar, self.now_us, self.now_b if waiting else None)  # B(now) once a reading
         tail = pydantic_core.to_json(shown.fields())
         return stored_json[:-1] + b"," + tail[1:], _etag(stored_json, shown.sla_state)
 
@@ -71,9 +73,12 @@ class Reading:
         matches while the ticket waits."""
         return _etag(public_json(ticket), self.state(self.plan(ticket)))
 
-    def array(self, tickets: Iterable[Ticket]) -> bytes:
-        """A JSON array of tickets as the API answers them."""
-        return b"[" + b",".join([self.answer(t)[0] for t in tickets]) + b"]"
+    def array(self, tickets: Iterable[Ticket], plan: Callable[[Ticket], Plan] | None = None) -> bytes:
+        """A JSON array of tickets as the API answers them; plan: where their plans come from (a store that keeps
+        them), else computed."""
+        if plan is None:
+            return b"[" + b",".join([self.answer(t)[0] for t in tickets]) + b"]"
+        return b"[" + b",".join([self.answer(t, plan=plan(t))[0] for t in tickets]) + b"]"
 
 
 def _etag(stored_json: bytes, state: str) -> str:

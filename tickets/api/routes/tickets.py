@@ -27,6 +27,7 @@ from tickets.api.responses import (
     TOTAL,
 )
 from tickets.api.schemas import Ticket
+from tickets.engine.errors import InvalidChange
 from tickets.engine.models import BulkUpdate, TicketCreate, TicketQuery, TicketUpdate
 from tickets.engine.rules import etag_matches
 
@@ -112,7 +113,10 @@ async def update_tickets(bulk: BulkUpdate, request: Request, x_actor: ActorHeade
     """The same changes on 1 to 1000 tickets, all or nothing: an unknown id is a 404 naming it, and then no
     ticket changes. The tickets come back in the order of ids; each one that really changed has its event."""
     store = get_store(request)
-    tickets = await store.update_many(bulk.ids, bulk.changes, actor_of(request, x_actor))
+    try:
+        tickets = await store.update_many(bulk.ids, bulk.changes, actor_of(request, x_actor))
+    except InvalidChange as exc:  # the field is under changes in this body
+        raise exc.within("changes") from exc
     return Response((await store.reading()).array(tickets), media_type=JSON)
 
 

@@ -18,7 +18,7 @@ from tickets.engine.errors import (
     StoreBusy,
     StoreError,
 )
-from tickets.stores.postgres.migrations import MIGRATION_LOCK, MIGRATIONS, TRIGRAM_INDEXES
+from tickets.stores.postgres.migrations import MIGRATION_LOCK, MIGRATIONS, RENUMBERED, TRIGRAM_INDEXES, VERSIONS
 
 T = TypeVar("T")
 POOL_SIZE = 32  # connections per server process at most
@@ -57,6 +57,7 @@ WRITES = {
     "events": ("INSERT", "NEXTVAL"),
     "ticket_counts": ("INSERT", "DELETE"),
     "sla_counts": ("INSERT", "DELETE"),
+    "tag_counts": ("INSERT", "DELETE"),
     "erased_comments": ("INSERT",),
     "sla_policy": ("INSERT", "UPDATE"),
     "webhooks": ("INSERT", "UPDATE", "DELETE", "NEXTVAL"),
@@ -228,17 +229,19 @@ class Connections:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             await conn.execute("CREATE TABLE IF NOT EXISTS tickets_schema (version integer NOT NULL)")
-            row = await (await conn.execute("SELECT max(version) FROM tickets_schema")).fetchone()
-            version = (row[0] or 0) if row else 0
-            if version > len(MIGRATIONS):
+            await conn.execute(RENUMBERED)
+            cursor = await conn.execute("SELECT version FROM tickets_schema")
+            done = {row[0] for row in await cursor.fetchall()}
+            if max(done, default=0) > VERSIONS[-1]:
                 raise DatabaseUnavailable(
                     self.name,
-                    f"its tables are at version {version}, made by a newer version "
-                    f"of this service (this one knows {len(MIGRATIONS)}): upgrade it",
+                    f"its tables are at version {max(done)}, made by a newer version "
+                    f"of this service (this one knows {VERSIONS[-1]}): upgrade it",
                 )
-            for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-                await conn.execute(migration)
-                await conn.execute("INSERT INTO tickets_schema (version) VALUES (%s)", (number,))
+            for number, migration in zip(VERSIONS, MIGRATIONS, strict=True):
+                if number not in done:
+                    await conn.execute(migration)
+                    await conn.execute("INSERT INTO tickets_schema (version) VALUES (%s)", (number,))
             try:
                 async with conn.transaction():  # a savepoint: without pg_trgm, the rest stays
                     await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
