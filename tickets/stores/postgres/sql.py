@@ -10,6 +10,7 @@ from typing import Any
 
 import pydantic_core
 
+from tickets.engine.breaches import EVENT, Breach
 from tickets.engine.chain import canonical_event
 from tickets.engine.history import Comment, Event
 from tickets.engine.models import CLOCK_FIELDS, PUBLIC_FIELDS, Ticket, TicketFilters
@@ -23,7 +24,13 @@ from tickets.stores.postgres.migrations import MIGRATION_LOCK
 # computes from it (derived.py). The JSON ones are passed as JSON text, cast in the statement.
 FIELDS = (*PUBLIC_FIELDS, *CLOCK_FIELDS)
 COLUMNS = ", ".join(FIELDS)
-_CASTS = {"requester": "::jsonb", "paused": "::jsonb", "tags": "::text[]", "requester_keys": "::text[]"}
+_CASTS = {
+    "requester": "::jsonb",
+    "paused": "::jsonb",
+    "tags": "::text[]",
+    "requester_keys": "::text[]",
+    "breach_events": "::text[]",
+}
 WRITTEN = (*FIELDS[1:], *DERIVED)  # what an INSERT gives (the id comes from the sequence)
 CHANGEABLE = tuple(c for c in WRITTEN if c != "created_at")  # what an UPDATE may change
 _SET = ", ".join(f"{c} = %({c})s{_CASTS.get(c, '')}" for c in CHANGEABLE)
@@ -136,6 +143,14 @@ def event_params(kind: str, changes: dict[str, Any], at: str, actor: str | None)
         "closes": changes.get("status", {}).get("to") == "closed",
         "rest": rest[len(b'{"id":0,"ticket_id":0') :].decode(),
     }
+
+
+NewEvent = tuple[int, str, str | None, str, dict[str, Any]]  # an event to write: ticket_id, at, actor, type, changes
+
+
+def breach_events(ticket_id: int, breaches: Sequence[Breach]) -> list[NewEvent]:
+    """The sla_breached events of a ticket's breaches (tickets.engine.breaches), to write (breaches.write_events)."""
+    return [(ticket_id, b.at, None, EVENT, b.changes()) for b in breaches]
 
 
 def ticket_params(ticket: Ticket | dict[str, Any], derived: list[Any]) -> dict[str, Any]:
