@@ -13,6 +13,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import psycopg
 import pytest
 
 from tickets.engine.breaches import BATCH
@@ -21,7 +22,12 @@ from tickets.engine.history import NewComment, Page
 from tickets.engine.models import TicketCreate, TicketUpdate
 from tickets.engine.sla import Policy
 from tickets.engine.verify import HistoryProblem
+from tickets.engine.workflow import created
 from tickets.stores import TicketStore
+from tickets.stores.postgres import PostgresStore
+from tickets.stores.postgres.derived import derived_values
+from tickets.stores.postgres.migrations import FOLDER
+from tickets.stores.postgres.sql import DERIVED, FIELDS, ticket_params
 from tickets.worker.breaches import LOOK_AGAIN, BreachWatch, sweep_once
 
 POLICY = Policy.model_validate(
@@ -298,3 +304,41 @@ async def test_verify_sees_a_breach_forgotten_or_told_twice(ticket_store: Ticket
     )
     with pytest.raises(HistoryProblem, match=r"first_response breach was recorded already, by event"):
         await ticket_store.verify()
+
+
+@pytest.mark.postgres
+def test_a_database_from_before_breach_events_is_upgraded(empty_url: str) -> None:
+    """The tickets of a database from before migration 8 get their alarm (their next fixed due time), so a ticket
+    overdue when the service is upgraded gets its breach event at the first sweep; the others at their time."""
+    earlier = sorted(p for p in FOLDER.glob("[0-9][0-9][0-9][0-9]_*.sql") if p.name < "0008")
+    clock = Clock(f"{DAY}09:00:00Z")
+    tickets = [
+        created(TicketCreate(title=f"t{i}", priority=p), i, clock()) for i, p in enumerate(["urgent", "medium"], 1)
+    ]
+    columns = [c for c in (*FIELDS, *DERIVED) if c not in ("breach_events", "breach_at")]
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE tickets_schema (version integer NOT NULL)")
+        for number, path in enumerate(earlier, start=1):
+            conn.execute(path.read_text(encoding="utf-8"))
+            conn.execute("INSERT INTO tickets_schema (version) VALUES (%s)", (number,))
+        conn.execute("INSERT INTO sla_policy (policy, generation) VALUES (%s::jsonb, 1)", (POLICY.model_dump_json(),))
+        for ticket in tickets:
+            params = ticket_params(ticket, derived_values(ticket, POLICY))
+            conn.execute(
+                f"INSERT INTO tickets ({', '.join(columns)}) VALUES ("
+                + ", ".join(f"%({c})s{'::jsonb' if c in ('requester', 'paused') else ''}" for c in columns)
+                + ")",
+                params,
+            )
+    store = PostgresStore(empty_url)
+    store.now = clock  # type: ignore[method-assign]
+    clock.set("10:00")
+
+    async def scenario() -> None:
+        assert await store.next_breach_at() == f"{DAY}09:30:00Z"
+        assert await sweep_once(store) == 1
+        assert await breaches(store, 1) == [("first_response", f"{DAY}09:30:00Z")]
+        assert await store.next_breach_at() == f"{DAY}13:00:00Z"
+        await store.verify()
+
+    run(store, scenario)

@@ -44,8 +44,8 @@ class BreachWatch:
 
     def __init__(self, store: TicketStore, sleep: Sleep = asyncio.sleep, look_again: float = LOOK_AGAIN) -> None:
         self.store, self.sleep, self.look_again = store, sleep, look_again
-        self.sweeps = 0  # how many sweeps ran (tests wait for the next one)
         self._woken = asyncio.Event()
+        self._told: str | None = None  # the last problem said (said again only once it changes)
 
     def wake(self) -> None:
         """Look again at once (a write may have brought a due time nearer)."""
@@ -71,17 +71,21 @@ class BreachWatch:
             await sweep_once(self.store)
             upcoming = await self.store.next_breach_at()
         except StoreError as problem:
-            print(f"warning: SLA breach events: {problem}", file=sys.stderr)
+            self._tell(str(problem))
             return AFTER_FAILURE
         except Exception as exc:  # noqa: BLE001 (the watch outlives what it does not foresee, and says it)
-            print(f"warning: SLA breach events: {type(exc).__name__}: {exc}", file=sys.stderr)
+            self._tell(f"{type(exc).__name__}: {exc}")
             return AFTER_FAILURE
-        finally:
-            self.sweeps += 1
+        self._told = None
         if upcoming is None:
             return self.look_again
         seconds = (micros(upcoming) - micros(self.store.now())) / 1_000_000
         return min(seconds if seconds > 0 else PAST_DUE, self.look_again)
+
+    def _tell(self, problem: str) -> None:
+        if problem != self._told:
+            print(f"warning: SLA breach events: {problem}", file=sys.stderr)
+            self._told = problem
 
     async def _wait(self, seconds: float) -> None:
         sleeping = asyncio.ensure_future(self.sleep(seconds))
