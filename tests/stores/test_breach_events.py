@@ -19,11 +19,12 @@ import pytest
 from tickets.engine.breaches import BATCH
 from tickets.engine.chain import History, Record, canonical_event, chained
 from tickets.engine.history import NewComment, Page
-from tickets.engine.models import TicketCreate, TicketUpdate
+from tickets.engine.models import StatsQuery, TicketCreate, TicketUpdate
 from tickets.engine.sla import Policy
 from tickets.engine.verify import HistoryProblem
 from tickets.engine.workflow import created
 from tickets.stores import TicketStore
+from tickets.stores.json_file import JsonStore
 from tickets.stores.postgres import PostgresStore
 from tickets.stores.postgres.derived import derived_values
 from tickets.stores.postgres.migrations import FOLDER
@@ -109,7 +110,9 @@ async def test_one_event_per_target_and_none_again(ticket_store: TicketStore, cl
     assert await ticket_store.record_breaches() == 0
     assert await ticket_store.next_breach_at() == f"{DAY}09:30:00Z"
     clock.set("09:31")
+    before = await ticket_store.stats(StatsQuery())
     assert await sweep_once(ticket_store) == 1
+    assert await ticket_store.stats(StatsQuery()) == before  # per day: only creations and closes count
     events, _ = await ticket_store.events(ticket_id, Page(limit=10))
     assert events[-1] == {
         "id": events[-1]["id"],
@@ -342,3 +345,42 @@ def test_a_database_from_before_breach_events_is_upgraded(empty_url: str) -> Non
         await store.verify()
 
     run(store, scenario)
+
+
+def test_sweeps_and_writers_at_once_write_each_breach_once(ticket_store: TicketStore, clock: Clock) -> None:
+    """Three store objects on one file or database (as three processes: their own writer, lock or pool) sweep
+    while writers reply to, reprioritize and close the same overdue tickets: one event per ticket and target."""
+    place = ticket_store.path if isinstance(ticket_store, JsonStore) else ticket_store.url  # type: ignore[attr-defined]
+    ids = run(ticket_store, lambda: asyncio.gather(*(new_ticket(ticket_store) for _ in range(60))))
+    clock.set("13:30")  # both targets of every ticket are past
+
+    async def scenario() -> None:
+        others = [JsonStore(place) if isinstance(ticket_store, JsonStore) else PostgresStore(place) for _ in range(3)]
+        for other in others:
+            other.now = clock  # type: ignore[method-assign]
+        try:
+            writes = [
+                others[i % 3].add_comment(ticket_id, NewComment(author="karim", body="Vu."))
+                if i % 3 == 0
+                else others[i % 3].update(ticket_id, TicketUpdate(status="closed" if i % 3 == 1 else "in_progress"))
+                for i, ticket_id in enumerate(ids)
+            ]
+            await asyncio.gather(*writes, *(sweep_once(other, 7) for other in others))
+            for other in others:
+                await sweep_once(other)
+        finally:
+            for other in others:
+                await other.close()
+
+    asyncio.run(scenario())
+
+    async def check() -> None:
+        for ticket_id in ids:
+            assert sorted(await breaches(ticket_store, ticket_id)) == [
+                ("first_response", f"{DAY}09:30:00Z"),
+                ("resolution", f"{DAY}13:00:00Z"),
+            ]
+            assert (await ticket_store.get(ticket_id))["breach_events"] == ["first_response", "resolution"]
+        await ticket_store.verify()
+
+    run(ticket_store, check)

@@ -20,7 +20,15 @@ from tickets.engine.chain import canonical_event, chained
 from tickets.engine.sla import calendar_of, micros, plan_of, timestamp_of
 from tickets.stores.postgres.derived import breach_at
 from tickets.stores.postgres.policy import read_policy
-from tickets.stores.postgres.sql import COLUMNS, EVENT_LOCK, NewEvent, breach_events, json_text, ticket_of
+from tickets.stores.postgres.sql import (
+    COLUMNS,
+    EVENT_LOCK,
+    ROW_EXCLUSIVE,
+    NewEvent,
+    breach_events,
+    json_text,
+    ticket_of,
+)
 
 # The tickets whose next breach event is due by a bound (Calendar.before of now), the earliest first, locked; those
 # another transaction holds are skipped (it is writing them: it records their breaches itself).
@@ -62,6 +70,7 @@ async def sweep(conn: psycopg.AsyncConnection[Any], now: str, limit: int) -> int
     None when the policy changed meanwhile (the caller rolls back and sweeps again)."""
     policy, generation, _ = await read_policy(conn)
     calendar = calendar_of(policy)
+    await conn.execute(ROW_EXCLUSIVE)  # the table's lock the UPDATE needs, before any row's (store.ROW_EXCLUSIVE)
     cursor = await conn.execute(DUE, (calendar.before(micros(now)), limit))
     rows = await cursor.fetchall()
     if not rows:

@@ -40,6 +40,11 @@ _SET = ", ".join(f"{c} = %({c})s{_CASTS.get(c, '')}" for c in CHANGEABLE)
 # lock first; it is held until its transaction commits, so ids and commits follow one order.
 EVENT_LOCK = MIGRATION_LOCK + 2
 EVENT_COLUMNS = "id, ticket_id, at, actor, type, changes"
+# The table's lock a write needs, taken first by a transaction that locks rows or takes the event lock before its
+# UPDATE (a breach noticed, the sweep): asked for later, it queued behind a CREATE INDEX (a server starting up makes
+# its trigram indexes IF NOT EXISTS) that waited for writers waiting for this transaction, a circle PostgreSQL did
+# not break.
+ROW_EXCLUSIVE = "LOCK TABLE tickets IN ROW EXCLUSIVE MODE"
 COMMENT_COLUMNS = "id, ticket_id, author, body, internal, created_at"
 # The last step of every write: its event, after the lock, from the row the statement changed, with its digest
 # chained to the last event's (tickets_last_digest(), a fresh snapshot taken after the lock: see migration 0004).

@@ -84,6 +84,7 @@ from tickets.stores.postgres.sql import (
     ORDER_COLUMNS,
     ORPHAN_COMMENTS,
     RECORDS,
+    ROW_EXCLUSIVE,
     UPDATE_TICKET,
     breach_events,
     comment_changes_rest,
@@ -364,6 +365,7 @@ class PostgresStore(Conversation, TicketStore):
 
     async def update_many(self, ids: list[int], changes: TicketUpdate, actor: str | None = None) -> list[Ticket]:
         async with self._connection() as conn, conn.transaction():
+            await conn.execute(ROW_EXCLUSIVE)  # before the event lock a breach may take (_write_noticing)
             # Locked in id order: two bulk changes of overlapping tickets never wait for each other in a circle.
             cursor = await conn.execute(
                 f"SELECT {COLUMNS}, version FROM tickets WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,)
@@ -483,10 +485,12 @@ class PostgresStore(Conversation, TicketStore):
     ) -> tuple[Any, ...] | None:
         """Run a write's statement at the version it read (its row, or None: somebody else changed the ticket),
         after the events of the breaches it noticed (tickets.engine.breaches.change_breaches), in one transaction.
-        The ticket's row is locked before the event lock, as the sweep takes them (never in a circle)."""
+        The ticket's row is locked before the event lock, as the sweep takes them, and so is the table in the mode
+        the write needs (ROW_EXCLUSIVE): never in a circle."""
         if not breaches:
             return await _result(await conn.execute(statement, params))
         async with conn.transaction():
+            await conn.execute(ROW_EXCLUSIVE)
             cursor = await conn.execute(
                 "SELECT 1 FROM tickets WHERE id = %s AND version = %s FOR UPDATE", (ticket_id, version)
             )
