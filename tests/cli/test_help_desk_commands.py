@@ -135,7 +135,7 @@ def test_add_and_update_json_is_what_the_api_answers(cli: Callable[..., Any]) ->
     created = json.loads(out)
     assert code == 0 and created == json.loads(cli("show", "17", "--json")[1])
     assert created["sla_state"] == "on_track" and created["tags"] == ["poste"]
-    assert "paused" not in created and "sla_breached" not in created  # the store's bookkeeping is not shown
+    assert not {"paused", "sla_breached", "breach_events"} & set(created)  # the store's bookkeeping is not shown
     code, out, _ = cli("update", "17", "--status", "en attente", "--json")
     updated = json.loads(out)
     assert code == 0 and updated == json.loads(cli("show", "17", "--json")[1])
@@ -242,7 +242,7 @@ def test_a_bulk_change_is_all_or_nothing(
         (["comment-edit", "3", "1"], "nothing to change; give --body, --internal or --public"),
         (["comment-edit", "3", "1", "--internal", "--public"], "not allowed with argument"),
         (["comment-edit", "3", "x", "--body", "y"], "invalid comment id 'x'"),
-        (["sla"], "give a command: show or set"),
+        (["sla"], "give a command: show, set or sweep"),
     ],
 )
 def test_bad_input_exits_2_naming_the_problem(
@@ -564,3 +564,20 @@ def test_backup_and_copy_carry_the_policy(
     assert main(["copy", backup.as_posix(), other.as_posix(), "--replace"]) == 0
     assert main(["sla", "show", "--json", "--file", str(other)]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1]) == policy
+
+
+@pytest.mark.usefixtures("with_policy")
+def test_sla_sweep_writes_the_breaches_once_and_history_shows_them(
+    cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli("add", "VPN en panne", "--priority", "urgent")[0] == 0  # due Monday 09:20 (Paris), 10 minutes on Friday
+    code, out, err = cli("sla", "sweep")
+    assert (code, err) == (0, "") and out.startswith("0 SLA breach events written on ")
+    monkeypatch.setenv("TICKETS_NOW", MONDAY_LUNCH)  # 13:00 in Paris: the first response is late
+    code, out, _ = cli("sla", "sweep")
+    assert code == 0 and out.startswith("1 SLA breach event written on ")
+    assert json.loads(cli("sla", "sweep", "--json")[1]) == {"events": 0}
+    code, out, _ = cli("history", "17")
+    assert code == 0
+    assert "sla_breached  SLA breached: first response was due 2026-11-30T08:20:00Z" in out
+    assert "2026-11-30T08:20:00Z  -      sla_breached" in out  # at the due time, by nobody

@@ -482,7 +482,7 @@ def test_a_database_from_before_the_help_desk_is_upgraded(empty_url: str) -> Non
         with psycopg.connect(empty_url) as conn:
             rows = conn.execute(f"SELECT {', '.join(DERIVED)} FROM tickets ORDER BY id").fetchall()
         assert [list(row) for row in rows] == [derived_values(complete(t), NO_POLICY) for t in old_tickets]  # type: ignore[arg-type]
-        assert rows[1][-1] == (micros(changed) - micros(created)) / 60_000_000
+        assert rows[1][DERIVED.index("resolution_minutes")] == (micros(changed) - micros(created)) / 60_000_000
         assert sync(store.policy()) == NO_POLICY
         assert sync(store.stats(StatsQuery()))["sla"]["none"] == 3
         sync(store.update(1, TicketUpdate(status="waiting", tags=["écran"])))

@@ -18,7 +18,15 @@ from pydantic import TypeAdapter, ValidationError
 from tickets.cli.commands import cmd_add, cmd_delete, cmd_list, cmd_show, cmd_stats, cmd_update
 from tickets.cli.conversation import cmd_comment, cmd_comment_delete, cmd_comment_edit, cmd_comments, cmd_history
 from tickets.cli.inputs import UsageError
-from tickets.cli.maintenance import cmd_backup, cmd_copy, cmd_sla_set, cmd_sla_show, cmd_verify, place
+from tickets.cli.maintenance import (
+    cmd_backup,
+    cmd_copy,
+    cmd_sla_set,
+    cmd_sla_show,
+    cmd_sla_sweep,
+    cmd_verify,
+    place,
+)
 from tickets.cli.webhooks import webhook_parsers
 from tickets.engine.errors import AddressRefused, InvalidChange, SettingInvalid, TicketError
 from tickets.engine.history import AUTHOR_MAX, BODY_MAX, PAGE_MAX
@@ -315,15 +323,15 @@ def _sla_parsers(
     common: argparse.ArgumentParser,
     as_json: argparse.ArgumentParser,
 ) -> None:
-    """sla show, sla set FILE."""
+    """sla show, sla set FILE, sla sweep."""
     sla = sub.add_parser(
         "sla",
         parents=[common],
-        help="show or set the SLA policy: business hours, holidays, targets per priority",
+        help="show or set the SLA policy (business hours, holidays, targets per priority); write breach events",
         description="The SLA policy every ticket's due times follow. Its targets are business minutes; the clocks "
         "stop while a ticket is waiting (en attente) or closed.",
     )
-    sla.set_defaults(func=None, sla_parser=sla)
+    sla.set_defaults(func=None, sla_parser=sla, group_commands="show, set or sweep")
     commands = sla.add_subparsers(title="commands", metavar="COMMAND")
     p = commands.add_parser("show", parents=[common, as_json], help="print the policy")
     p.set_defaults(func=cmd_sla_show)
@@ -339,6 +347,14 @@ def _sla_parsers(
     )
     p.add_argument("policy_file", metavar="FILE", help="the policy as JSON; - reads it from standard input")
     p.set_defaults(func=cmd_sla_set)
+    p = commands.add_parser(
+        "sweep",
+        parents=[common, as_json],
+        help="write the sla_breached events of the due times passed by now",
+        description="Write an sla_breached event for each ticket and target whose due time passed unmet and has "
+        "none yet (a server does it in the background; each is written once, whoever writes it).",
+    )
+    p.set_defaults(func=cmd_sla_sweep)
 
 
 def _join_option_values(argv: list[str]) -> list[str]:

@@ -1,4 +1,5 @@
-"""The store as a whole: its SLA policy (show, set), copies between stores, backups and the proof of its history."""
+"""The store as a whole: its SLA policy (show, set) and breach events (sweep), copies between stores, backups and
+the proof of its history."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tickets.engine.errors import StoreError, describe_validation_error, first_r
 from tickets.engine.sla import Policy
 from tickets.stores.base import TicketStore
 from tickets.stores.choice import POSTGRES_SCHEMES, open_store
+from tickets.worker.breaches import sweep_once
 
 #: The largest policy file `sla set` reads: the API's largest body (1 MiB).
 POLICY_FILE_MAX = 1024 * 1024
@@ -60,6 +62,15 @@ async def cmd_sla_set(args: argparse.Namespace, store: TicketStore) -> None:
         f"SLA policy set on {store.name}: {policy.timezone}, "
         + (f"targets for {', '.join(targeted)}" if targeted else "no target")
     )
+
+
+async def cmd_sla_sweep(args: argparse.Namespace, store: TicketStore) -> None:
+    """Write the sla_breached events of the due times passed by now, as a server's background watch does (for a cron
+    job beside servers that do not run, say)."""
+    written = await sweep_once(store)
+    if args.json:
+        return _print_json({"events": written})
+    print(f"{written} SLA breach event{'s' if written != 1 else ''} written on {store.name}")
 
 
 async def cmd_copy(args: argparse.Namespace, source: TicketStore) -> None:

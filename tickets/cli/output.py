@@ -183,7 +183,7 @@ def _shown_value(value: Any) -> str:
 
 def describe_changes(event: Event) -> str:
     """An event's changes on one line: status: "open" -> "closed"; a creation lists its values; a comment's
-    events name the comment."""
+    events name the comment; a breach names its target and due time."""
     changes = dict(event["changes"])
     if event["type"] in ("commented", "comment_edited", "comment_deleted"):
         comment_id = commented_id(event)
@@ -198,6 +198,10 @@ def describe_changes(event: Event) -> str:
         return f"comment {comment_id}: " + _from_to(changes)
     if event["type"] == "created":
         return ", ".join(f"{field}: {_shown_value(c['to'])}" for field, c in changes.items())
+    if event["type"] == "sla_breached":
+        named: dict[str, Any] = changes
+        target = str(named.get("target", {}).get("to", "?")).replace("_", " ")
+        return f"SLA breached: {target} was due {named.get('due', {}).get('to', '?')}"
     return _from_to(changes)
 
 

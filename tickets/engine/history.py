@@ -29,7 +29,7 @@ FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX = 100, 1000
 # A ticket's comments or events come in pages: thousands of long comments read at once by a few clients took
 # gigabytes and stalled every other request.
 PAGE_DEFAULT, PAGE_MAX = 100, 1000
-EventType = Literal["created", "updated", "commented", "deleted", "comment_edited", "comment_deleted"]
+EventType = Literal["created", "updated", "commented", "deleted", "comment_edited", "comment_deleted", "sla_breached"]
 COMMENT_EVENTS = ("commented", "comment_edited", "comment_deleted")  # events about one comment, named by comment_id
 # What an event's changes name: the fields a ticket stores and shows (its clocks' bookkeeping is derived).
 TRACKED_FIELDS = tuple(f for f in PUBLIC_FIELDS if f not in ("id", "created_at", "updated_at"))

@@ -83,7 +83,7 @@ PUBLIC_FIELDS = (
     "first_response_at",
     "resolved_at",
 )
-CLOCK_FIELDS = ("paused", "sla_breached")
+CLOCK_FIELDS = ("paused", "sla_breached", "breach_events")
 STORED_FIELDS = (*PUBLIC_FIELDS, *CLOCK_FIELDS)
 COMPUTED_FIELDS = ("first_response_due", "resolution_due", "sla_state")
 HELP_DESK_DEFAULTS: dict[str, Any] = {
@@ -93,7 +93,14 @@ HELP_DESK_DEFAULTS: dict[str, Any] = {
     "resolved_at": None,
     "paused": [],
     "sla_breached": False,
+    "breach_events": [],
 }
+
+
+def _distinct(targets: list[str]) -> list[str]:
+    if len(set(targets)) != len(targets):
+        raise ValueError("a target is named twice")
+    return targets
 
 
 # An unknown key in the file is refused: kept silently, it would vanish at the next write. The help desk's fields
@@ -118,6 +125,8 @@ class Ticket(TypedDict):
     paused: NotRequired[list[Annotated[tuple[Timestamp, Timestamp | None], AfterValidator(list)]]]
     # A target was missed once: the ticket stays breached whatever changes after.
     sla_breached: NotRequired[Annotated[bool, Field(strict=True)]]
+    # The targets whose sla_breached event is in the history (tickets.engine.breaches): each gets one, once.
+    breach_events: NotRequired[Annotated[list[Literal["first_response", "resolution"]], AfterValidator(_distinct)]]
 
 
 def complete(ticket: Ticket) -> Ticket:

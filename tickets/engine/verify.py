@@ -5,7 +5,9 @@
 - every comment is followed by the `commented` event that names it, and every such event follows its comment
   (or what is left of it, when its ticket was deleted);
 - replaying each ticket's events gives the ticket as stored: a `created` event first, each change going
-  from the value before it, nothing after `deleted`, and a live ticket holding the last value of every field.
+  from the value before it, nothing after `deleted`, and a live ticket holding the last value of every field;
+- each `sla_breached` event names a target, at most one per ticket and target, and a live ticket records exactly
+  the targets its events name (tickets.engine.breaches), and is breached for good once it has one.
 
 The records come as an iterable, in chain order, so that a history of a million events is checked without
 holding it all in memory.
@@ -17,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tickets.engine.breaches import EVENT, FIELD, TARGETS, event_target, recorded
 from tickets.engine.chain import GENESIS, Record, chained
 from tickets.engine.errors import TicketError
 from tickets.engine.history import commented_id
@@ -75,6 +78,7 @@ class _Replay:
     deleted: int | None = None  # the id of its `deleted` event
     erased: dict[int, int] = field(default_factory=dict)  # comment id -> its `commented` event, comment erased
     comments: set[int] = field(default_factory=set)  # the ids of its comments not deleted
+    breaches: dict[str, int] = field(default_factory=dict)  # target -> its sla_breached event
 
 
 def verify_history(
@@ -183,6 +187,15 @@ def _replay(problem: Any, replay: _Replay, event: dict[str, Any], waiting: Recor
         return
     if waiting is not None:
         raise problem(f"comment {waiting.data['id']}: no `commented` event follows it")
+    if kind == EVENT:
+        target = event_target(event)
+        if target not in TARGETS or set(event["changes"]) != {"target", "due"}:
+            raise problem(f"{name}: an sla_breached event names its target ({', '.join(TARGETS)}) and due time")
+        if target in replay.breaches:
+            first = replay.breaches[target]
+            raise problem(f"{name}: ticket {ticket_id}'s {target} breach was recorded already, by event {first}")
+        replay.breaches[target] = event["id"]
+        return
     if kind in ("comment_edited", "comment_deleted"):
         comment_id = commented_id(event)
         if comment_id not in replay.comments:
@@ -235,3 +248,10 @@ def _compare(problem: Any, ticket_id: int, ticket: Ticket | None, replay: _Repla
     for key, value in replay.fields.items():
         if ticket.get(key) != value:
             raise problem(f"ticket {ticket_id}: its {key} is {ticket.get(key)!r}, its history says {value!r}")
+    if sorted(recorded(ticket)) != sorted(replay.breaches):
+        raise problem(
+            f"ticket {ticket_id}: its {FIELD} are {recorded(ticket)!r}, its sla_breached events name "
+            f"{[t for t in TARGETS if t in replay.breaches]!r}"
+        )
+    if replay.breaches and not ticket.get("sla_breached", False):
+        raise problem(f"ticket {ticket_id}: it has sla_breached events but is not marked sla_breached")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from tickets.engine.errors import InvalidChange
-from tickets.engine.models import Ticket, TicketCreate, TicketUpdate, complete
+from tickets.engine.models import CLOCK_FIELDS, Ticket, TicketCreate, TicketUpdate, complete
 from tickets.engine.sla import Policy, micros, plan_of, state_at
 from tickets.engine.values import TAGS_MAX, same_person
 
@@ -28,6 +28,7 @@ def created(data: TicketCreate, ticket_id: int, at: str) -> Ticket:
         "resolved_at": at if values["status"] == "closed" else None,
         "paused": [[at, None]] if stopped else [],
         "sla_breached": False,
+        "breach_events": [],
     }
     return complete(ticket)  # type: ignore[arg-type]
 
@@ -103,4 +104,4 @@ def _breached(ticket: Ticket, policy: Policy, at: str) -> bool:
 
 def public(ticket: Ticket | dict[str, Any]) -> dict[str, Any]:
     """The stored fields the API shows (the clocks' own bookkeeping left out)."""
-    return {k: v for k, v in ticket.items() if k not in ("paused", "sla_breached")}
+    return {k: v for k, v in ticket.items() if k not in CLOCK_FIELDS}

@@ -14,6 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
+from tickets.engine.breaches import BATCH as BREACH_BATCH
 from tickets.engine.chain import History
 from tickets.engine.errors import CommentNotFound
 from tickets.engine.history import PAGE_MAX, Comment, CommentEdit, Event, NewComment, Page
@@ -203,3 +204,26 @@ class TicketStore(ABC):
         Refuses (StoreNotEmpty) a store that holds tickets unless replace is true. The store's next
         ids become the highest of the given ones and its own, so no id it ever gave is handed out again.
         """
+
+    # ---- SLA breach events (tickets.engine.breaches; the sweep: tickets.worker.breaches)
+
+    @abstractmethod
+    async def record_breaches(self, limit: int = BREACH_BATCH) -> int:
+        """The sweep: write the sla_breached events of the tickets whose due times passed unmet by now (the store's
+        clock), at most limit tickets in one commit, each target's event with its record on the ticket, so that no
+        process ever writes one twice; how many events. Reads only the tickets past their alarm (an index)."""
+
+    @abstractmethod
+    async def next_breach_at(self) -> str | None:
+        """When the next breach event falls due (a stored time; in the past: the sweep has work), or None."""
+
+    def when_written(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call listener after each write of this process that may bring a breach event nearer (the sweep then
+        looks at next_breach_at again); the function returned stops it."""
+        listeners = self.__dict__.setdefault("_written_listeners", [])
+        listeners.append(listener)
+        return lambda: listeners.remove(listener) if listener in listeners else None
+
+    def _written(self) -> None:
+        for listener in list(self.__dict__.get("_written_listeners", ())):
+            listener()

@@ -1,5 +1,6 @@
-"""What runs beside a server's requests, started and stopped with it: webhook delivery (unless
-TICKETS_WEBHOOKS=off), and the same loop for `python script.py deliver`, a worker of its own."""
+"""What runs beside a server's requests, started and stopped with it: the sweep of SLA breaches (always) and
+webhook delivery (unless TICKETS_WEBHOOKS=off); and the same loops for `python script.py deliver`, a worker of its
+own."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager, suppress
 
 from tickets.engine.settings import Settings
 from tickets.stores.base import TicketStore
+from tickets.worker.breaches import watch
 from tickets.worker.delivery import Deliverer, Options
 
 
@@ -19,21 +21,22 @@ def deliverer(store: TicketStore, settings: Settings, busy: Callable[[], bool] =
 
 async def work(store: TicketStore, settings: Settings, busy: Callable[[], bool] = lambda: False) -> None:
     """Everything in the background, until cancelled. busy: whether requests are being answered (a server's)."""
-    await deliverer(store, settings, busy).run()
+    await asyncio.gather(watch(store), deliverer(store, settings, busy).run())
 
 
 @asynccontextmanager
 async def background(
     store: TicketStore, settings: Settings, busy: Callable[[], bool] = lambda: False
 ) -> AsyncIterator[None]:
-    """The background work of a server, for as long as it serves (nothing when TICKETS_WEBHOOKS=off)."""
-    if not settings.webhooks:
-        yield
-        return
-    task = asyncio.create_task(work(store, settings, busy))
+    """The background work of a server, for as long as it serves (no delivery when TICKETS_WEBHOOKS=off)."""
+    tasks = [asyncio.create_task(watch(store))]
+    if settings.webhooks:
+        tasks.append(asyncio.create_task(deliverer(store, settings, busy).run()))
     try:
         yield
     finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError, Exception):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task

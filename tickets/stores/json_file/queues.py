@@ -7,6 +7,8 @@ per version: the tickets whose state does not depend on the clock, the running o
 time (those before now are breached: a binary search), and the due times in order, fixed ones and waiting ones
 apart (a waiting ticket's key is what it has left: adding B(now) to each keeps their order). A request then merges
 two sorted lists up to the page it needs.
+
+Alarms, kept the same way, says when each ticket's next SLA breach event falls due (tickets.engine.breaches).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import heapq
 from collections.abc import Callable, Iterable
 from itertools import islice
 
+from tickets.engine.breaches import alarm
 from tickets.engine.models import SlaState, Ticket
 from tickets.engine.rules import Reading
 from tickets.engine.sla import Plan, micros
@@ -129,3 +132,46 @@ def page_by_due(
         keyed = set(ordered) if end is None else set(queues.by_due(wanted, reading, descending, None))
         ordered += [t["id"] for t in matched if t["id"] not in keyed]
     return [by_id[i] for i in islice(ordered, offset, end)]
+
+
+class Alarms:
+    """When each ticket's next SLA breach event falls due (tickets.engine.breaches.alarm): (instant, id) in order,
+    so that the sweep finds the tickets past theirs with a binary search, never a look at every ticket.
+
+    Built once from a version's plans, then carried from one version to the next this process writes (updated):
+    only the changed tickets are looked at again.
+    """
+
+    __slots__ = ("at_of", "keys")
+
+    def __init__(self, keys: list[tuple[int, int]], at_of: dict[int, int]) -> None:
+        self.keys, self.at_of = keys, at_of  # sorted (instant, id); id -> its instant
+
+    @classmethod
+    def build(cls, tickets: Iterable[Ticket], plan: Callable[[Ticket], Plan]) -> Alarms:
+        at_of: dict[int, int] = {}
+        for ticket in tickets:
+            clock = alarm(ticket, plan(ticket))
+            if clock is not None:
+                at_of[ticket["id"]] = clock.due_us
+        return cls(sorted((at, ticket_id) for ticket_id, at in at_of.items()), at_of)
+
+    def updated(self, changed: dict[int, int | None]) -> Alarms:
+        """A copy with these tickets' instants (None: no alarm, or the ticket is gone)."""
+        keys, at_of = list(self.keys), dict(self.at_of)
+        for ticket_id, at in changed.items():
+            old = at_of.pop(ticket_id, None)
+            if old is not None:
+                del keys[bisect.bisect_left(keys, (old, ticket_id))]
+            if at is not None:
+                at_of[ticket_id] = at
+                bisect.insort(keys, (at, ticket_id))
+        return Alarms(keys, at_of)
+
+    def due(self, now_us: int, limit: int) -> list[int]:
+        """The ids of at most limit tickets whose alarm is before the instant now_us, the earliest first."""
+        return [ticket_id for _, ticket_id in self.keys[: min(bisect.bisect_left(self.keys, (now_us,)), limit)]]
+
+    def next_at(self) -> int | None:
+        """The earliest alarm, as an instant (microseconds since 1970), or None."""
+        return self.keys[0][0] if self.keys else None

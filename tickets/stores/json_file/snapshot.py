@@ -10,6 +10,15 @@ from typing import Any
 
 import pydantic_core
 
+from tickets.engine.breaches import (
+    EVENT,
+    Breach,
+    alarm,
+    change_breaches,
+    due_breaches,
+    policy_breaches,
+    with_breaches,
+)
 from tickets.engine.chain import History
 from tickets.engine.errors import (
     CommentNotFound,
@@ -53,12 +62,12 @@ from tickets.engine.rules import (
     searchable_text,
     sort_tickets,
 )
-from tickets.engine.sla import NO_POLICY, Plan, Policy, plan_of
+from tickets.engine.sla import NO_POLICY, Plan, Policy, micros, plan_of
 from tickets.engine.values import nfc
 from tickets.engine.workflow import breached_now, changed, commented, created
 from tickets.stores.json_file.file_format import _dump_pretty, dump_policy
 from tickets.stores.json_file.history_log import Log, LogBatch
-from tickets.stores.json_file.queues import Queues, page_by_due
+from tickets.stores.json_file.queues import Alarms, Queues, page_by_due
 
 
 class Snapshot:
@@ -80,6 +89,7 @@ class Snapshot:
         pretty: dict[int, bytes] | None = None,
         folded: dict[int, str] | None = None,
         plans: dict[int, Plan] | None = None,
+        alarms: Alarms | None = None,
     ) -> None:
         self.next_id, self.tickets, self.key = next_id, tickets, key
         self.log = log if log is not None else Log()  # comments and events (history_log.py)
@@ -89,6 +99,7 @@ class Snapshot:
         self._folded = folded if folded is not None else {}  # searchable_text, filled by q searches
         self._plans = plans if plans is not None else {}  # each ticket's SLA plan under this policy
         self._queues: Queues | None = None
+        self._alarms = alarms  # when each ticket's next breach event falls due, built on first use
 
     @property
     def sla(self) -> Policy:
@@ -130,6 +141,12 @@ class Snapshot:
         if self._queues is None:
             self._queues = Queues(self.tickets.values(), self.plan)
         return self._queues
+
+    def alarms(self) -> Alarms:
+        """When each ticket's next SLA breach event falls due (queues.Alarms), built on first use."""
+        if self._alarms is None:
+            self._alarms = Alarms.build(self.tickets.values(), self.plan)
+        return self._alarms
 
     def _matched(self, filters: TicketFilters, reading: Reading) -> list[Ticket]:
         """The tickets that match the filters, in id order; the SLA filters read the index."""
@@ -262,11 +279,13 @@ class Batch:
     def sla(self) -> Policy:
         return self.policy or NO_POLICY
 
-    def _record(self, ticket_id: int, kind: str, changes: dict[str, Any], actor: str | None) -> None:
+    def _record(
+        self, ticket_id: int, kind: str, changes: dict[str, Any], actor: str | None, at: str | None = None
+    ) -> None:
         event = {
             "id": self.history.next_event_id,
             "ticket_id": ticket_id,
-            "at": self.time,
+            "at": at or self.time,
             "actor": actor,
             "type": kind,
             "changes": changes,
@@ -305,6 +324,7 @@ class Batch:
         new = changed(old, changes, self.time, self.sla)
         if new is old:
             return old  # nothing changes: same updated_at, same ETag, no write, no event
+        new = self._breaches(old, new, change_breaches(old, new, self.time, self.sla))
         self._record(ticket_id, "updated", changes_between(old, new), actor)
         self._put(new)
         return new
@@ -313,11 +333,14 @@ class Batch:
         """All or nothing: every new version is made (and may be refused) before any is put in place."""
         olds = [self.current(ticket_id, None) for ticket_id in ids]
         news = [changed(old, changes, self.time, self.sla) for old in olds]
+        done = []
         for old, new in zip(olds, news, strict=True):
             if new is not old:
+                new = self._breaches(old, new, change_breaches(old, new, self.time, self.sla))
                 self._record(new["id"], "updated", changes_between(old, new), actor)
                 self._put(new)
-        return news
+            done.append(new)
+        return done
 
     def delete(self, ticket_id: int, if_match: str | None = None, actor: str | None = None) -> None:
         self.current(ticket_id, if_match)
@@ -338,6 +361,7 @@ class Batch:
         after = commented(
             ticket, new.author, new.internal, self.time, later_than(ticket["updated_at"], self.time), self.sla
         )
+        after = self._breaches(ticket, after, change_breaches(ticket, after, self.time, self.sla))
         self.history.add_comment(comment)
         changes = {**comment_changes(comment["id"], new.internal), **changes_between(ticket, after)}
         self._record(ticket_id, "commented", changes, actor)
@@ -374,11 +398,35 @@ class Batch:
             return policy
         for ticket in list(self.tickets.values()):
             judged = breached_now(ticket, self.sla, self.time)
+            judged = self._breaches(ticket, judged, policy_breaches(ticket, self.sla, policy, self.time))
             if judged is not ticket:
                 self._put(judged)
         self.policy = policy
         self.replaced = True  # every plan changes: the snapshot starts afresh
         return policy
+
+    def _breaches(self, old: Ticket, new: Ticket, breaches: list[Breach]) -> Ticket:
+        """Record the events of these breaches of a ticket (before the event of the change that noticed them) and
+        the new ticket with them recorded."""
+        for breach in breaches:
+            self._record(old["id"], EVENT, breach.changes(), None, at=breach.at)
+        return with_breaches(new, breaches)
+
+    def record_breaches(self, limit: int) -> int:
+        """The sweep: the events of the breaches due by now of at most limit tickets (tickets.engine.breaches);
+        how many events."""
+        written, now_us = 0, micros(self.time)
+        for ticket_id in self.snap.alarms().due(now_us, limit):
+            ticket = self.tickets.get(ticket_id)
+            if ticket is None:
+                continue  # deleted by a write of this batch
+            # The version's plan, unless a write of this batch changed the ticket or the policy.
+            same = ticket is self.snap.tickets.get(ticket_id) and self.policy is self.snap.policy
+            breaches = due_breaches(ticket, self.sla, self.time, plan=self.snap.plan(ticket) if same else None)
+            if breaches:
+                self._put(self._breaches(ticket, ticket, breaches))
+                written += len(breaches)
+        return written
 
     def replace_all(
         self,
@@ -407,6 +455,7 @@ class Batch:
         compact, pretty, folded = dict(self.snap._compact), dict(self.snap._pretty), dict(self.snap._folded)
         plans = dict(self.snap._plans)
         complete_pretty = len(pretty) == len(self.snap.tickets)  # then keep it complete: no scan at write time
+        alarmed: dict[int, int | None] = {}
         for ticket_id in self.changed:
             compact.pop(ticket_id, None)
             pretty.pop(ticket_id, None)
@@ -414,6 +463,12 @@ class Batch:
             plans.pop(ticket_id, None)
             if complete_pretty and ticket_id in self.tickets:
                 pretty[ticket_id] = _dump_pretty(self.tickets[ticket_id])
+            if self.snap._alarms is not None:  # carried to the new version: only the changed tickets again
+                ticket = self.tickets.get(ticket_id)
+                plan = None if ticket is None else plans.setdefault(ticket_id, plan_of(ticket, self.sla))
+                clock = None if ticket is None or plan is None else alarm(ticket, plan)
+                alarmed[ticket_id] = None if clock is None else clock.due_us
+        alarms = None if self.snap._alarms is None else self.snap._alarms.updated(alarmed)
         return Snapshot(
             self.next_id,
             self.tickets,
@@ -423,6 +478,7 @@ class Batch:
             pretty=pretty,
             folded=folded,
             plans=plans,
+            alarms=alarms,
         )
 
 

@@ -35,9 +35,9 @@ from tickets.engine.history import Comment, CommentEdit, Event, NewComment, Page
 from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
 from tickets.engine.rules import Reading
 from tickets.engine.settings import LOCK_TIMEOUT_DEFAULT
-from tickets.engine.sla import Policy
+from tickets.engine.sla import Policy, micros, timestamp_of
 from tickets.engine.verify import Report, verify_history
-from tickets.stores.base import TicketStore
+from tickets.stores.base import BREACH_BATCH, TicketStore
 from tickets.stores.json_file.file_format import parse_store
 from tickets.stores.json_file.folder_lock import Clock, FolderLock, LockTimeout
 from tickets.stores.json_file.history_log import (
@@ -327,6 +327,17 @@ class JsonStore(TicketStore):
     async def add_comment(self, ticket_id: int, comment: NewComment, actor: str | None = None) -> Comment:
         return await self.commit_async(partial(Batch.comment, ticket_id=ticket_id, new=comment, actor=actor))
 
+    async def record_breaches(self, limit: int = BREACH_BATCH) -> int:
+        snap = await self.current()
+        if not await asyncio.to_thread(lambda: snap.alarms().due(micros(self.now()), 1)):
+            return 0  # nothing due in the version this process knows: no lock taken, nothing written
+        return int(await self.commit_async(partial(Batch.record_breaches, limit=limit), tell=False))
+
+    async def next_breach_at(self) -> str | None:
+        snap = await self.current()
+        at = await asyncio.to_thread(lambda: snap.alarms().next_at())
+        return None if at is None else timestamp_of(at)
+
     async def export_all(self) -> tuple[int, list[Ticket], History]:
         snap, records = await asyncio.to_thread(self._with_history, lambda snap: (snap, snap.log.records()))
         history = History(snap.log.next_comment_id, snap.log.next_event_id, records)
@@ -382,7 +393,7 @@ class JsonStore(TicketStore):
 
     # ---- writing
 
-    async def commit_async(self, change: Callable[[Batch], Any]) -> Any:
+    async def commit_async(self, change: Callable[[Batch], Any], *, tell: bool = True) -> Any:
         """Apply one mutation in the next group commit, and return its result once it is on disk.
 
         One writer thread per store (Datasette's write queue): it takes every write queued, applies them
@@ -390,6 +401,7 @@ class JsonStore(TicketStore):
         hold no thread, so reads keep theirs however many writes queue behind another process's lock.
 
         Shielded: a client that goes away does not cancel its change halfway; the writer finishes it.
+        tell: the listeners of when_written are called once it is done (not for the sweep's own writes).
         """
         pending = _Pending(change, self.clock.monotonic() + self.lock_timeout)
         self._writes.put(pending)
@@ -397,6 +409,8 @@ class JsonStore(TicketStore):
         await asyncio.shield(pending.wait())
         if pending.error is not None:
             raise pending.error
+        if tell:
+            self._written()
         return pending.result
 
     def _start_writer(self) -> None:

@@ -6,7 +6,8 @@ and count exactly as the engine's functions do over the JSON file:
 - the SLA plan under the current policy (tickets.engine.sla.plan_of), apart from the moment of reading: the next
   pending due time (fixed, in business microseconds, or what is left of it while the ticket waits), whether a
   target is already missed for good, and the business minutes of its first response and resolution. The moment
-  of reading adds the rest in SQL (sql.py: the state, due_before, sort=due).
+  of reading adds the rest in SQL (sql.py: the state, due_before, sort=due);
+- when the ticket's next SLA breach event falls due (breach_at, tickets.engine.breaches), for the sweep.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+from tickets.engine.breaches import alarm
 from tickets.engine.sla import Calendar, Plan, Policy, calendar_of, plan_of
 from tickets.engine.values import fold_text
 
 # The columns computed from the ticket's own text, then those of its SLA plan, in the order they are written.
 TEXT_KEYS = ("title_key", "search_title", "search_description", "requester_keys")
 PLAN_COLUMNS = ("due_fixed", "due_left", "plan_breached", "first_response_minutes", "resolution_minutes")
-DERIVED = (*TEXT_KEYS, *PLAN_COLUMNS)
+DERIVED = (*TEXT_KEYS, *PLAN_COLUMNS, "breach_at")
 
 
 def person_key(name: str) -> str:
@@ -46,9 +48,16 @@ def plan_values(plan: Plan) -> list[Any]:
     return [fixed, left, plan.breached, plan.first_response_minutes, plan.resolution_minutes]
 
 
+def breach_at(ticket: Any, plan: Plan) -> int | None:
+    """When the ticket's next SLA breach event falls due, in business microseconds (tickets.engine.breaches)."""
+    clock = alarm(ticket, plan)
+    return None if clock is None else clock.value
+
+
 def derived_values(ticket: Any, policy: Policy, calendar: Calendar | None = None) -> list[Any]:
     """Every derived column of a complete ticket under a policy, in the order of DERIVED."""
-    return text_keys(ticket) + plan_values(plan_of(ticket, policy, calendar or calendar_of(policy)))
+    plan = plan_of(ticket, policy, calendar or calendar_of(policy))
+    return [*text_keys(ticket), *plan_values(plan), breach_at(ticket, plan)]
 
 
 def derived(ticket: Any, policy: Policy) -> dict[str, Any]:

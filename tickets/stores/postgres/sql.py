@@ -10,6 +10,7 @@ from typing import Any
 
 import pydantic_core
 
+from tickets.engine.breaches import EVENT, Breach
 from tickets.engine.chain import canonical_event
 from tickets.engine.history import Comment, Event
 from tickets.engine.models import CLOCK_FIELDS, PUBLIC_FIELDS, Ticket, TicketFilters
@@ -23,7 +24,13 @@ from tickets.stores.postgres.migrations import MIGRATION_LOCK
 # computes from it (derived.py). The JSON ones are passed as JSON text, cast in the statement.
 FIELDS = (*PUBLIC_FIELDS, *CLOCK_FIELDS)
 COLUMNS = ", ".join(FIELDS)
-_CASTS = {"requester": "::jsonb", "paused": "::jsonb", "tags": "::text[]", "requester_keys": "::text[]"}
+_CASTS = {
+    "requester": "::jsonb",
+    "paused": "::jsonb",
+    "tags": "::text[]",
+    "requester_keys": "::text[]",
+    "breach_events": "::text[]",
+}
 WRITTEN = (*FIELDS[1:], *DERIVED)  # what an INSERT gives (the id comes from the sequence)
 CHANGEABLE = tuple(c for c in WRITTEN if c != "created_at")  # what an UPDATE may change
 _SET = ", ".join(f"{c} = %({c})s{_CASTS.get(c, '')}" for c in CHANGEABLE)
@@ -33,6 +40,11 @@ _SET = ", ".join(f"{c} = %({c})s{_CASTS.get(c, '')}" for c in CHANGEABLE)
 # lock first; it is held until its transaction commits, so ids and commits follow one order.
 EVENT_LOCK = MIGRATION_LOCK + 2
 EVENT_COLUMNS = "id, ticket_id, at, actor, type, changes"
+# The table's lock a write needs, taken first by a transaction that locks rows or takes the event lock before its
+# UPDATE (a breach noticed, the sweep): asked for later, it queued behind a CREATE INDEX (a server starting up makes
+# its trigram indexes IF NOT EXISTS) that waited for writers waiting for this transaction, a circle PostgreSQL did
+# not break.
+ROW_EXCLUSIVE = "LOCK TABLE tickets IN ROW EXCLUSIVE MODE"
 COMMENT_COLUMNS = "id, ticket_id, author, body, internal, created_at"
 # The last step of every write: its event, after the lock, from the row the statement changed, with its digest
 # chained to the last event's (tickets_last_digest(), a fresh snapshot taken after the lock: see migration 0004).
@@ -136,6 +148,14 @@ def event_params(kind: str, changes: dict[str, Any], at: str, actor: str | None)
         "closes": changes.get("status", {}).get("to") == "closed",
         "rest": rest[len(b'{"id":0,"ticket_id":0') :].decode(),
     }
+
+
+NewEvent = tuple[int, str, str | None, str, dict[str, Any]]  # an event to write: ticket_id, at, actor, type, changes
+
+
+def breach_events(ticket_id: int, breaches: Sequence[Breach]) -> list[NewEvent]:
+    """The sla_breached events of a ticket's breaches (tickets.engine.breaches), to write (breaches.write_events)."""
+    return [(ticket_id, b.at, None, EVENT, b.changes()) for b in breaches]
 
 
 def ticket_params(ticket: Ticket | dict[str, Any], derived: list[Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ import psycopg
 import psycopg.errors
 from psycopg import sql
 
+from tickets.engine.breaches import Breach, change_breaches, with_breaches
 from tickets.engine.chain import History, Record
 from tickets.engine.errors import (
     PreconditionFailed,
@@ -65,7 +66,8 @@ from tickets.engine.sla import Plan, Policy
 from tickets.engine.values import PRIORITIES, STATUSES, Priority, Status
 from tickets.engine.verify import Report, Verifier
 from tickets.engine.workflow import changed, commented, created
-from tickets.stores.base import TicketStore
+from tickets.stores.base import BREACH_BATCH, TicketStore
+from tickets.stores.postgres.breaches import next_at, sweep, write_events
 from tickets.stores.postgres.connections import POOL_SIZE
 from tickets.stores.postgres.conversation import Conversation
 from tickets.stores.postgres.derived import DERIVED, derived_values
@@ -82,7 +84,9 @@ from tickets.stores.postgres.sql import (
     ORDER_COLUMNS,
     ORPHAN_COMMENTS,
     RECORDS,
+    ROW_EXCLUSIVE,
     UPDATE_TICKET,
+    breach_events,
     comment_changes_rest,
     comment_of,
     copy_row,
@@ -181,7 +185,8 @@ class PostgresStore(Conversation, TicketStore):
     async def set_policy(self, policy: Policy) -> Policy:
         async with self._connection() as conn, conn.transaction():
             await conn.execute("SET LOCAL statement_timeout = 0")  # a million tickets take a while
-            await change_policy(conn, policy, self.now())
+            await write_events(conn, await change_policy(conn, policy, self.now()))
+        self._written()
         return policy
 
     async def search(self, query: TicketQuery) -> tuple[list[Ticket], int]:
@@ -416,6 +421,7 @@ class PostgresStore(Conversation, TicketStore):
                 statement = INSERT_TICKET + EVENT_OF.format(lock=EVENT_LOCK, rows="new") + " RETURNING ticket_id"
                 row = await (await conn.execute(statement, params)).fetchone()
                 if row is not None:  # else the policy changed since it was read
+                    self._written()
                     return {**ticket, "id": row[0]}
 
     async def update(
@@ -424,18 +430,21 @@ class PostgresStore(Conversation, TicketStore):
         async with self._connection() as conn:
             while True:  # again only when somebody else changed the ticket between our read and our write
                 old, version, policy = await self._current(conn, ticket_id, if_match)
-                new = changed(old, changes, self.now(), policy)
+                time = self.now()
+                new = changed(old, changes, time, policy)
                 if new is old:
                     return old  # nothing changes: same updated_at, same ETag, no write, no event
-                cursor = await conn.execute(
-                    UPDATE_TICKET + EVENT_OF.format(lock=EVENT_LOCK, rows="changed"),
-                    _update_params(old, new, version, policy, actor),
-                )
-                if cursor.rowcount == 1:
+                breaches = change_breaches(old, new, time, policy)
+                new = with_breaches(new, breaches)
+                statement = UPDATE_TICKET + EVENT_OF.format(lock=EVENT_LOCK, rows="changed")
+                params = _update_params(old, new, version, policy, actor)
+                if await self._write_noticing(conn, ticket_id, version, breaches, statement, params) is not None:
+                    self._written()
                     return new
 
     async def update_many(self, ids: list[int], changes: TicketUpdate, actor: str | None = None) -> list[Ticket]:
         async with self._connection() as conn, conn.transaction():
+            await conn.execute(ROW_EXCLUSIVE)  # before the event lock a breach may take (_write_noticing)
             # Locked in id order: two bulk changes of overlapping tickets never wait for each other in a circle.
             cursor = await conn.execute(
                 f"SELECT {COLUMNS}, version FROM tickets WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,)
@@ -449,13 +458,19 @@ class PostgresStore(Conversation, TicketStore):
             olds = [ticket_of(found[ticket_id]) for ticket_id in ids]
             news = [changed(old, changes, time, policy) for old in olds]  # InvalidChange: nothing written
             statement = UPDATE_TICKET + EVENT_OF.format(lock=EVENT_LOCK, rows="changed")
+            done = []
             for old, new in zip(olds, news, strict=True):
                 if new is not old:
+                    breaches = change_breaches(old, new, time, policy)
+                    new = with_breaches(new, breaches)
+                    await write_events(conn, breach_events(old["id"], breaches))
                     cursor = await conn.execute(
                         statement, _update_params(old, new, found[old["id"]][-1], policy, actor)
                     )
                     assert cursor.rowcount == 1, "a row locked FOR UPDATE changed under its lock"
-        return news
+                done.append(new)
+        self._written()
+        return done
 
     async def delete(self, ticket_id: int, if_match: str | None = None, actor: str | None = None) -> None:
         deleted = event_params("deleted", {}, self.now(), actor)
@@ -485,9 +500,15 @@ class PostgresStore(Conversation, TicketStore):
                 after = commented(
                     ticket, comment.author, comment.internal, time, later_than(ticket["updated_at"], time), policy
                 )
+                breaches = change_breaches(ticket, after, time, policy)
+                after = with_breaches(after, breaches)
                 # As the JSON store records it: the comment's id (and mark), then what changed on the ticket.
                 changes = {**comment_changes(0, comment.internal), **changes_between(ticket, after)}
-                cursor = await conn.execute(
+                row = await self._write_noticing(
+                    conn,
+                    ticket_id,
+                    version,
+                    breaches,
                     COMMENTED,
                     {
                         **ticket_params(after, derived_values(after, policy)),
@@ -501,8 +522,8 @@ class PostgresStore(Conversation, TicketStore):
                         "changes_rest": comment_changes_rest(changes),
                     },
                 )
-                row = await cursor.fetchone()
                 if row is not None:
+                    self._written()
                     return {
                         "id": row[0],
                         "ticket_id": ticket_id,
@@ -531,6 +552,47 @@ class PostgresStore(Conversation, TicketStore):
             if not etag_matches(if_match, etag):
                 raise PreconditionFailed(ticket_id, if_match, etag)
         return ticket, row[-2], policy
+
+    async def _write_noticing(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        ticket_id: int,
+        version: int,
+        breaches: list[Breach],
+        statement: str,
+        params: dict[str, Any],
+    ) -> tuple[Any, ...] | None:
+        """Run a write's statement at the version it read (its row, or None: somebody else changed the ticket),
+        after the events of the breaches it noticed (tickets.engine.breaches.change_breaches), in one transaction.
+        The ticket's row is locked before the event lock, as the sweep takes them, and so is the table in the mode
+        the write needs (ROW_EXCLUSIVE): never in a circle."""
+        if not breaches:
+            return await _result(await conn.execute(statement, params))
+        async with conn.transaction():
+            await conn.execute(ROW_EXCLUSIVE)
+            cursor = await conn.execute(
+                "SELECT 1 FROM tickets WHERE id = %s AND version = %s FOR UPDATE", (ticket_id, version)
+            )
+            if await cursor.fetchone() is None:
+                return None
+            await write_events(conn, breach_events(ticket_id, breaches))
+            row = await _result(await conn.execute(statement, params))
+            assert row is not None, "a row locked FOR UPDATE changed under its lock"
+            return row
+
+    # ---- SLA breach events (breaches.py)
+
+    async def record_breaches(self, limit: int = BREACH_BATCH) -> int:
+        async with self._connection() as conn:
+            while True:
+                async with conn.transaction():
+                    written = await sweep(conn, self.now(), limit)
+                    if written is not None:
+                        return written
+                    raise psycopg.Rollback  # the policy changed between the bound and the locks: again
+
+    async def next_breach_at(self) -> str | None:
+        return await self._read(next_at)
 
     # ---- copies
 
@@ -662,6 +724,14 @@ class PostgresStore(Conversation, TicketStore):
                     "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, false)",
                     (table, max(given, current[table], highest + 1)),
                 )
+
+
+async def _result(cursor: psycopg.AsyncCursor[Any]) -> tuple[Any, ...] | None:
+    """What a write's statement did: the row it returns, or (1,) for one without RETURNING that wrote its row;
+    None when it wrote nothing (the version it names is gone)."""
+    if cursor.description is None:
+        return (1,) if cursor.rowcount == 1 else None
+    return await cursor.fetchone()
 
 
 def _update_params(old: Ticket, new: Ticket, version: int, policy: Policy, actor: str | None) -> dict[str, Any]:
