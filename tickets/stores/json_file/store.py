@@ -33,7 +33,7 @@ from tickets.engine.errors import (
     shown,
 )
 from tickets.engine.history import Comment, CommentEdit, Event, NewComment, Page
-from tickets.engine.idempotency import Answer, Keyed
+from tickets.engine.idempotency import Answer, Keyed, replay
 from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
 from tickets.engine.rules import Reading
 from tickets.engine.settings import LOCK_TIMEOUT_DEFAULT
@@ -335,7 +335,8 @@ class JsonStore(TicketStore):
 
     # Idempotency-Key: the check, the write and its answer kept are one change of a batch (Batch.keyed), so they
     # are in the same file, and two processes never both write for one key (the folder lock serializes them:
-    # the second finds the first's answer). In this process, a key already being written is a KeyInFlight.
+    # the second finds the first's answer). In this process, a key already being written is a KeyInFlight; an
+    # answer already in the current version is given at once (a replay takes no lock and waits for no write).
 
     async def add_keyed(self, keyed: Keyed, data: TicketCreate, actor: str | None = None) -> Answer:
         return await self._keyed(keyed, partial(Batch.add_answered, data=data, actor=actor))
@@ -352,6 +353,10 @@ class JsonStore(TicketStore):
                 raise KeyInFlight(keyed.key)
             self._keys_in_flight.add(ident)
         try:
+            # A kept answer is never changed: found in the current version, it is given without the writer's turn.
+            found = replay((await self.current()).kept.get(keyed.scope, keyed.key), keyed, self.now())
+            if found is not None:
+                return found
             answer: Answer = await self.commit_async(partial(Batch.keyed, keyed=keyed, write=write))
             return answer
         finally:
