@@ -216,6 +216,7 @@ class TicketsMachine(RuleBasedStateMachine):
         self.policy: dict[str, Any] | None = None
         self.breached: set[int] = set()  # tickets once seen breached
         self.seen: dict[int, dict[str, Any]] = {}  # each ticket as the last check saw it
+        self.kept: dict[str, dict[str, Any]] = {}  # each Idempotency-Key's first request and answer
         self.steps = 0
 
     def teardown(self) -> None:
@@ -337,6 +338,61 @@ class TicketsMachine(RuleBasedStateMachine):
             "resolved_at": now if canonical_status(status) == "closed" else None,
         }
         assert public(ticket) == expected
+        self.next_id += 1
+        self.model[ticket["id"]] = expected
+        self.events[ticket["id"]], self.comments[ticket["id"]] = ["created"], []
+        return ticket["id"]
+
+    @rule(target=ids, key=st.sampled_from(["k-1", "k-2"]), title=titles, priority=priorities, retry=st.booleans())
+    def create_with_key(self, key: str, title: str, priority: str, retry: bool) -> Any:
+        """POST /tickets with an Idempotency-Key: within 24 hours of its first use, the same request (as understood:
+        the title stripped, the priority in any case) gets the first answer again and writes nothing, another one is
+        a 422; after them, the key is used afresh."""
+        STEPS["run"] += 1
+        kept = self.kept.get(key)
+        fresh = kept is not None and self.clock.time < kept["at"] + timedelta(hours=24)
+        body = kept["body"] if retry and kept is not None else {"title": title, "priority": priority}
+        understood = (body["title"].strip(), body["priority"].lower())
+        before = self.unchanged() if fresh else None
+        response = self.client.post("/tickets", json=body, headers={"Idempotency-Key": key})
+        if kept is not None and fresh:
+            if understood == kept["understood"]:
+                assert response.status_code == 201, response.text
+                assert response.headers["Idempotent-Replayed"] == "true"
+                assert (response.content, response.headers["ETag"]) == kept["answer"]
+                STEPS["idempotent retries replayed"] += 1
+            else:
+                assert response.status_code == 422, response.text
+                assert f"Idempotency-Key {key!r} was first used at" in response.json()["detail"]
+                STEPS["keys used again refused (422)"] += 1
+            assert self.unchanged() == before
+            return multiple()
+        assert response.status_code == 201, response.text
+        assert "Idempotent-Replayed" not in response.headers
+        ticket, now = response.json(), self.clock()
+        expected = {
+            "id": self.next_id,
+            "title": understood[0],
+            "description": "",
+            "status": "open",
+            "priority": understood[1],
+            "assignee": None,
+            "requester": None,
+            "tags": [],
+            "created_at": now,
+            "updated_at": now,
+            "first_response_at": None,
+            "resolved_at": None,
+        }
+        assert public(ticket) == expected
+        if kept is not None:
+            STEPS["keys used afresh after 24 hours"] += 1
+        self.kept[key] = {
+            "at": self.clock.time,
+            "body": body,
+            "understood": understood,
+            "answer": (response.content, response.headers["ETag"]),
+        }
         self.next_id += 1
         self.model[ticket["id"]] = expected
         self.events[ticket["id"]], self.comments[ticket["id"]] = ["created"], []

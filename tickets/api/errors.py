@@ -17,6 +17,8 @@ from tickets.engine.errors import (
     AddressRefused,
     CommentNotFound,
     InvalidChange,
+    KeyInFlight,
+    KeyReused,
     NotAuthor,
     PreconditionFailed,
     SettingInvalid,
@@ -32,6 +34,8 @@ CODES: dict[type[Exception], int] = {
     WebhookNotFound: status.HTTP_404_NOT_FOUND,
     CommentNotFound: status.HTTP_404_NOT_FOUND,
     PreconditionFailed: status.HTTP_412_PRECONDITION_FAILED,
+    KeyInFlight: status.HTTP_409_CONFLICT,
+    KeyReused: status.HTTP_422_UNPROCESSABLE_CONTENT,  # the one 422 of the API: an Idempotency-Key used twice
     Forbidden: status.HTTP_403_FORBIDDEN,
     NotAuthor: status.HTTP_403_FORBIDDEN,
     StoreError: status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -43,6 +43,18 @@ FORBIDDEN = _error(
     "With named API keys: X-Actor or author names someone else than the key's owner",
     "X-Actor names 'julie.martin', but this API key is 'karim.benali''s",
 )
+KEY_IN_FLIGHT = _error(
+    Message,
+    "Idempotency-Key: a request with this key is still being answered (retry once it is done)",
+    "a request with Idempotency-Key '4c9e1a52-7d1f-4b8e-9a57-0c2f6d3e8b41' is still being answered; retry once it "
+    "is done, and get its answer",
+)
+KEY_REUSED = _error(
+    Message,
+    "Idempotency-Key: this key was used within 24 hours for another request (another body, actor or route)",
+    "Idempotency-Key '4c9e1a52-7d1f-4b8e-9a57-0c2f6d3e8b41' was first used at 2026-11-28T09:30:00Z for another "
+    "body or actor on POST /tickets; it stands for that request for 24 hours: send a new key for a new request",
+)
 NO_TICKET_EVER = _error(Message, "No ticket ever had this id", "ticket 42 not found")
 NO_WEBHOOK = _error(Message, "No webhook has this id", "webhook 4 not found")
 NO_COMMENT = _error(Message, "No such ticket, or no such comment on it", "comment 9 of ticket 3 not found")
@@ -71,5 +83,11 @@ ETAG = {"ETag": _header("Version of the ticket, for If-Match and If-None-Match",
 LOCATION = {"Location": _header("Where the new ticket lives", "/tickets/17")}
 TOTAL = {"X-Total-Count": _header("How many tickets match the filters, before limit and offset", "11")}
 TOTAL_OF_TICKET = {"X-Total-Count": _header("How many the ticket has in all, before limit and offset", "4")}
+REPLAYED = {
+    "Idempotent-Replayed": _header(
+        "true when this is the answer kept for the request's Idempotency-Key, given again (nothing was written)",
+        "true",
+    )
+}
 COMMENT_LOCATION = {"Location": _header("Where the new comment lives", "/tickets/3/comments/7")}
 WEBHOOK_LOCATION = {"Location": _header("Where the new webhook lives", "/webhooks/1")}

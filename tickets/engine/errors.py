@@ -62,6 +62,26 @@ class InvalidChange(TicketError):
         return InvalidChange(self.ticket_id, self.problem, self.field, (*outer, *self.loc[:-1]))
 
 
+class KeyReused(TicketError):
+    """An Idempotency-Key sent again, within 24 hours, with another request than its first (a 422)."""
+
+    def __init__(self, key: str, route: str, first_route: str, first_at: str) -> None:
+        other = f"another body or actor on {route}" if route == first_route else first_route
+        super().__init__(
+            f"Idempotency-Key {key!r} was first used at {first_at} for {other}; it stands for that request for "
+            "24 hours: send a new key for a new request"
+        )
+
+
+class KeyInFlight(TicketError):
+    """An Idempotency-Key sent again while its first request is still being answered (a 409)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"a request with Idempotency-Key {key!r} is still being answered; retry once it is done, and get its answer"
+        )
+
+
 class StoreError(TicketError):
     """The store cannot be used right now (unreadable file, write failure, lock held too long)."""
 

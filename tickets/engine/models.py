@@ -19,6 +19,7 @@ from pydantic import (
 )
 from typing_extensions import NotRequired, TypedDict
 
+from tickets.engine.idempotency import KeptRecord
 from tickets.engine.values import (
     NO_NUL_PATTERN,
     NUMBER_MAX,
@@ -154,6 +155,8 @@ class StoreFile(TypedDict):
     # The SLA policy (tickets.engine.sla.Policy, validated by the JSON store): absent until one is set.
     sla_policy: NotRequired[dict[str, Any]]
     tickets: list[Ticket]
+    # The answers kept for Idempotency-Keys (tickets.engine.idempotency), oldest first: absent while there are none.
+    idempotency: NotRequired[list[KeptRecord]]
 
 
 _EXAMPLE: dict[str, JsonValue] = {

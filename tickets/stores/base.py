@@ -18,6 +18,7 @@ from tickets.engine.breaches import BATCH as BREACH_BATCH
 from tickets.engine.chain import History
 from tickets.engine.errors import CommentNotFound
 from tickets.engine.history import PAGE_MAX, Comment, CommentEdit, Event, NewComment, Page
+from tickets.engine.idempotency import Answer, Keyed
 from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
 from tickets.engine.rules import Reading, now
 from tickets.engine.sla import Policy
@@ -227,3 +228,20 @@ class TicketStore(ABC):
     def _written(self) -> None:
         for listener in list(self.__dict__.get("_written_listeners", ())):
             listener()
+
+    # ---- Idempotency-Key (tickets.engine.idempotency, docs/idempotency.md)
+    #
+    # A keyed creation keeps its answer in the same commit as its write (both, or neither), and for 24 hours by
+    # self.now the same request under the same key gets it again (Answer.replayed) and writes nothing; another
+    # request under the key is a KeyReused, and a retry while the first is still being written a KeyInFlight.
+    # Copies (export, replace_all) leave the kept answers behind: a copy that replaces a store forgets its own.
+
+    @abstractmethod
+    async def add_keyed(self, keyed: Keyed, data: TicketCreate, actor: str | None = None) -> Answer:
+        """add() under an Idempotency-Key: the new ticket's answer (ticket_answer), or the one kept for the key."""
+
+    @abstractmethod
+    async def add_comment_keyed(
+        self, keyed: Keyed, ticket_id: int, comment: NewComment, actor: str | None = None
+    ) -> Answer:
+        """add_comment() under an Idempotency-Key: the new comment's answer (comment_answer), or the one kept."""

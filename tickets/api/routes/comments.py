@@ -21,17 +21,22 @@ from tickets.api.dependencies import (
     sees_internal,
 )
 from tickets.api.http_rules import KEY_NAME
+from tickets.api.idempotency import IdempotencyKey, answered, keyed
 from tickets.api.responses import (
     BAD_REQUEST,
     COMMENT_LOCATION,
     FORBIDDEN,
     JSON,
+    KEY_IN_FLIGHT,
+    KEY_REUSED,
     NO_COMMENT,
     NOT_FOUND,
+    REPLAYED,
     TOO_LARGE,
     TOTAL_OF_TICKET,
 )
 from tickets.engine.history import Comment, CommentCreate, CommentEdit, NewComment, Page
+from tickets.engine.idempotency import comment_answer
 
 router = APIRouter(tags=["comments"])
 
@@ -41,13 +46,26 @@ router = APIRouter(tags=["comments"])
     summary="Comment on a ticket",
     status_code=201,
     response_model=Comment,
-    responses={201: {"headers": COMMENT_LOCATION}, 400: BAD_REQUEST, 403: FORBIDDEN, 404: NOT_FOUND, 413: TOO_LARGE},
+    responses={
+        201: {"headers": {**COMMENT_LOCATION, **REPLAYED}},
+        400: BAD_REQUEST,
+        403: FORBIDDEN,
+        404: NOT_FOUND,
+        409: KEY_IN_FLIGHT,
+        413: TOO_LARGE,
+        422: KEY_REUSED,
+    },
 )
 async def add_comment(
-    ticket_id: TicketId, data: CommentCreate, request: Request, x_actor: ActorHeader = None
+    ticket_id: TicketId,
+    data: CommentCreate,
+    request: Request,
+    x_actor: ActorHeader = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Add a public reply or an internal note (internal: true). The author is the one given, else the
-    request's actor; the ticket's updated_at (and ETag) moves, and its history records the comment."""
+    request's actor; the ticket's updated_at (and ETag) moves, and its history records the comment. With an
+    Idempotency-Key, a retry of the same request gets the same answer and adds nothing more."""
     actor = actor_of(request, x_actor)
     key_name = request.scope.get(KEY_NAME)
     if key_name is not None and data.author is not None and data.author != key_name:
@@ -63,15 +81,11 @@ async def add_comment(
                 }
             ]
         )
-    comment = await get_store(request).add_comment(
-        ticket_id, NewComment(author, data.body, data.internal), actor or author
-    )
-    return Response(
-        pydantic_core.to_json(comment),
-        201,
-        media_type=JSON,
-        headers={"Location": f"/tickets/{ticket_id}/comments/{comment['id']}"},
-    )
+    new, store = NewComment(author, data.body, data.internal), get_store(request)
+    key = keyed(request, idempotency_key, f"POST /tickets/{ticket_id}/comments", actor, data)
+    if key is not None:
+        return answered(await store.add_comment_keyed(key, ticket_id, new, actor or author))
+    return answered(comment_answer(await store.add_comment(ticket_id, new, actor or author)))
 
 
 @router.get(

@@ -14,14 +14,18 @@ from tickets.api.dependencies import (
     get_store,
     one_ticket,
 )
+from tickets.api.idempotency import IdempotencyKey, answered, keyed
 from tickets.api.responses import (
     BAD_REQUEST,
     ETAG,
     FORBIDDEN,
     IF_NONE_MATCH,
     JSON,
+    KEY_IN_FLIGHT,
+    KEY_REUSED,
     LOCATION,
     NOT_FOUND,
+    REPLAYED,
     STALE,
     TOO_LARGE,
     TOTAL,
@@ -52,12 +56,26 @@ async def list_tickets(request: Request, query: Annotated[TicketQuery, Query()])
     summary="Create a ticket",
     status_code=status.HTTP_201_CREATED,
     response_model=Ticket,
-    responses={201: {"headers": {**LOCATION, **ETAG}}, 400: BAD_REQUEST, 403: FORBIDDEN, 413: TOO_LARGE},
+    responses={
+        201: {"headers": {**LOCATION, **ETAG, **REPLAYED}},
+        400: BAD_REQUEST,
+        403: FORBIDDEN,
+        409: KEY_IN_FLIGHT,
+        413: TOO_LARGE,
+        422: KEY_REUSED,
+    },
 )
-async def create_ticket(data: TicketCreate, request: Request, x_actor: ActorHeader = None) -> Response:
-    """Create a ticket; its id is new and never reused. Location and ETag name the result."""
+async def create_ticket(
+    data: TicketCreate, request: Request, x_actor: ActorHeader = None, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """Create a ticket; its id is new and never reused. Location and ETag name the result. With an
+    Idempotency-Key, a retry of the same request gets the same answer and creates nothing more."""
     store = get_store(request)
-    ticket = await store.add(data, actor_of(request, x_actor))
+    actor = actor_of(request, x_actor)
+    key = keyed(request, idempotency_key, "POST /tickets", actor, data)
+    if key is not None:
+        return answered(await store.add_keyed(key, data, actor))
+    ticket = await store.add(data, actor)
     return one_ticket(await store.render(ticket), 201, Location=f"/tickets/{ticket['id']}")
 
 

@@ -81,7 +81,8 @@ def _repeated_key(raw: bytes, tickets: list[Ticket], top_keys: int, head: dict[s
         timestamps = sum(
             2 + bool(t.get("first_response_at")) + bool(t.get("resolved_at")) + _pause_times(t) for t in tickets
         )
-        expected = top_keys + keys + texts.count(":") + 2 * timestamps + _colons_in(head.get("sla_policy"))
+        expected = top_keys + keys + texts.count(":") + 2 * timestamps
+        expected += _colons_in(head.get("sla_policy")) + _colons_in(head.get("idempotency"))
         if raw.count(b":") == expected:
             return None
     return first_repeated_key(raw)

@@ -3,7 +3,7 @@ serializations cached; Batch, the working copy that a group of mutations changes
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from itertools import chain, repeat
 from typing import Any
@@ -42,6 +42,7 @@ from tickets.engine.history import (
     later_than,
     per_day,
 )
+from tickets.engine.idempotency import Answer, Keyed, comment_answer, kept, replay, ticket_answer
 from tickets.engine.models import (
     Stats,
     StatsQuery,
@@ -67,6 +68,7 @@ from tickets.engine.values import nfc
 from tickets.engine.workflow import breached_now, changed, commented, created
 from tickets.stores.json_file.file_format import _dump_pretty, dump_policy
 from tickets.stores.json_file.history_log import Log, LogBatch
+from tickets.stores.json_file.idempotency import KeptAnswers
 from tickets.stores.json_file.queues import Alarms, Queues, page_by_due
 
 
@@ -90,10 +92,12 @@ class Snapshot:
         folded: dict[int, str] | None = None,
         plans: dict[int, Plan] | None = None,
         alarms: Alarms | None = None,
+        kept: KeptAnswers | None = None,
     ) -> None:
         self.next_id, self.tickets, self.key = next_id, tickets, key
         self.log = log if log is not None else Log()  # comments and events (history_log.py)
         self.policy = policy  # the SLA policy of the file's head; None: never set
+        self.kept = kept if kept is not None else KeptAnswers()  # the answers kept for Idempotency-Keys
         self._compact = compact if compact is not None else {}  # what each ticket stores and shows (public_json)
         self._pretty = pretty if pretty is not None else {}
         self._folded = folded if folded is not None else {}  # searchable_text, filled by q searches
@@ -243,7 +247,7 @@ class Snapshot:
         if self.policy is not None:
             head += b',\n  "sla_policy": ' + dump_policy(self.policy)
         if not self.tickets:
-            return [head + b',\n  "tickets": []\n}\n']
+            return [head + b',\n  "tickets": []' + self.kept.chunk() + b"\n}\n"]
         pretty = self._pretty  # holds only ids of this version (Batch.result drops changed ones)
         if len(pretty) != len(self.tickets):
             for ticket_id, ticket in self.tickets.items():
@@ -253,7 +257,7 @@ class Snapshot:
         return chain(
             (head, b',\n  "tickets": [\n', next(parts)),
             chain.from_iterable(zip(repeat(b",\n"), parts)),
-            (b"\n  ]\n}\n",),
+            (b"\n  ]" + self.kept.chunk() + b"\n}\n",),
         )
 
 
@@ -271,6 +275,7 @@ class Batch:
         self.policy = snap.policy
         self.time = time
         self.history = LogBatch(snap.log)
+        self.kept = snap.kept
         # Lines past the log's committed end may name tickets this file no longer counts (a backup put back):
         # their ids are never handed out again.
         self.next_id = max(snap.next_id, self.history.past_ticket_id + 1)
@@ -368,6 +373,24 @@ class Batch:
         self._put(after)
         return {**comment, "edited_at": None}
 
+    # Idempotency-Key: the answer is kept in the batch, and so written in the same file as the write it answers.
+
+    def keyed(self, keyed: Keyed, write: Callable[[Batch], Answer]) -> Answer:
+        """The answer kept for keyed (nothing written), or write's, kept (KeyReused: the key meant another request)."""
+        found = replay(self.kept.get(keyed.scope, keyed.key), keyed, self.time)
+        if found is not None:
+            return found
+        answer = write(self)
+        self.kept = self.kept.keeping(kept(keyed, answer, self.time))
+        return answer
+
+    def add_answered(self, data: TicketCreate, actor: str | None = None) -> Answer:
+        ticket = self.add(data, actor)
+        return ticket_answer(ticket["id"], *Reading(self.sla, self.time).answer(ticket))
+
+    def comment_answered(self, ticket_id: int, new: NewComment, actor: str | None = None) -> Answer:
+        return comment_answer(self.comment(ticket_id, new, actor))
+
     def _comment(self, ticket_id: int, comment_id: int, author: str | None) -> Comment:
         """A comment as it is now (corrections applied); NotAuthor when author is given and is not its own."""
         self.current(ticket_id, None)
@@ -445,13 +468,15 @@ class Batch:
         self.history.replace_all(history.records, history.next_comment_id, history.next_event_id)
         if policy is not None:
             self.policy = policy
+        self.kept = KeptAnswers()  # they answered for tickets that are no longer there
         self.replaced = True
 
     def result(self, log: Log) -> Snapshot:
         """The new snapshot, with its history as written, keeping the cached serializations of the
         unchanged tickets."""
+        kept = self.kept.pruned(self.time)
         if self.replaced:
-            return Snapshot(self.next_id, self.tickets, log=log, policy=self.policy)
+            return Snapshot(self.next_id, self.tickets, log=log, policy=self.policy, kept=kept)
         compact, pretty, folded = dict(self.snap._compact), dict(self.snap._pretty), dict(self.snap._folded)
         plans = dict(self.snap._plans)
         complete_pretty = len(pretty) == len(self.snap.tickets)  # then keep it complete: no scan at write time
@@ -479,6 +504,7 @@ class Batch:
             folded=folded,
             plans=plans,
             alarms=alarms,
+            kept=kept,
         )
 
 

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from tickets.engine.chain import History
 from tickets.engine.errors import (
+    KeyInFlight,
     StoreBusy,
     StoreError,
     StoreUnreadable,
@@ -32,6 +33,7 @@ from tickets.engine.errors import (
     shown,
 )
 from tickets.engine.history import Comment, CommentEdit, Event, NewComment, Page
+from tickets.engine.idempotency import Answer, Keyed, replay
 from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
 from tickets.engine.rules import Reading
 from tickets.engine.settings import LOCK_TIMEOUT_DEFAULT
@@ -49,6 +51,7 @@ from tickets.stores.json_file.history_log import (
     read_log,
     set_aside_name,
 )
+from tickets.stores.json_file.idempotency import KeptAnswers
 from tickets.stores.json_file.snapshot import Batch, Snapshot
 from tickets.stores.json_file.webhooks import JsonWebhooks
 
@@ -120,6 +123,8 @@ class JsonStore(TicketStore):
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
         self.webhooks = JsonWebhooks(self.path, self.folder_locked)
+        self._keys_in_flight: set[tuple[str, str]] = set()  # Idempotency-Keys whose write this process is doing
+        self._keys_lock = threading.Lock()
 
     # ---- reading
 
@@ -205,7 +210,8 @@ class JsonStore(TicketStore):
                 log.content()  # a server keeps its history parsed: then each version parses only its new lines
             except LogMoved:  # written again by another process since this version was read: read the new one
                 return self._load(self._disk_key())
-        return Snapshot(next_id, tickets, key=_stat_key(st), log=log, policy=head.get("sla_policy"))
+        kept = KeptAnswers.parsed(head.get("idempotency", ()))
+        return Snapshot(next_id, tickets, key=_stat_key(st), log=log, policy=head.get("sla_policy"), kept=kept)
 
     # ---- the seam (stores.TicketStore): what the routes and the CLI call
 
@@ -337,6 +343,36 @@ class JsonStore(TicketStore):
         snap = await self.current()
         at = await asyncio.to_thread(lambda: snap.alarms().next_at())
         return None if at is None else timestamp_of(at)
+
+    # Idempotency-Key: the check, the write and its answer kept are one change of a batch (Batch.keyed), so they
+    # are in the same file, and two processes never both write for one key (the folder lock serializes them:
+    # the second finds the first's answer). In this process, a key already being written is a KeyInFlight; an
+    # answer already in the current version is given at once (a replay takes no lock and waits for no write).
+
+    async def add_keyed(self, keyed: Keyed, data: TicketCreate, actor: str | None = None) -> Answer:
+        return await self._keyed(keyed, partial(Batch.add_answered, data=data, actor=actor))
+
+    async def add_comment_keyed(
+        self, keyed: Keyed, ticket_id: int, comment: NewComment, actor: str | None = None
+    ) -> Answer:
+        return await self._keyed(keyed, partial(Batch.comment_answered, ticket_id=ticket_id, new=comment, actor=actor))
+
+    async def _keyed(self, keyed: Keyed, write: Callable[[Batch], Answer]) -> Answer:
+        ident = (keyed.scope, keyed.key)
+        with self._keys_lock:
+            if ident in self._keys_in_flight:
+                raise KeyInFlight(keyed.key)
+            self._keys_in_flight.add(ident)
+        try:
+            # A kept answer is never changed: found in the current version, it is given without the writer's turn.
+            found = replay((await self.current()).kept.get(keyed.scope, keyed.key), keyed, self.now())
+            if found is not None:
+                return found
+            answer: Answer = await self.commit_async(partial(Batch.keyed, keyed=keyed, write=write))
+            return answer
+        finally:
+            with self._keys_lock:
+                self._keys_in_flight.discard(ident)
 
     async def export_all(self) -> tuple[int, list[Ticket], History]:
         snap, records = await asyncio.to_thread(self._with_history, lambda snap: (snap, snap.log.records()))

@@ -62,6 +62,7 @@ WRITES = {
     "sla_policy": ("INSERT", "UPDATE"),
     "webhooks": ("INSERT", "UPDATE", "DELETE", "NEXTVAL"),
     "webhook_attempts": ("INSERT", "DELETE"),
+    "idempotency_keys": ("INSERT", "UPDATE", "DELETE"),
 }
 # One round trip: a row of each table read (LIMIT 1: cheap at any size), and each write the role may not do.
 HEALTH_CHECK = (

@@ -49,6 +49,7 @@ from tickets.engine.history import (
     later_than,
     per_day,
 )
+from tickets.engine.idempotency import Answer, Keyed, comment_answer, ticket_answer
 from tickets.engine.models import (
     SLA_STATES,
     SlaState,
@@ -71,6 +72,7 @@ from tickets.stores.postgres.breaches import next_at, sweep, write_events
 from tickets.stores.postgres.connections import POOL_SIZE
 from tickets.stores.postgres.conversation import Conversation
 from tickets.stores.postgres.derived import DERIVED, derived_values
+from tickets.stores.postgres.idempotency import keyed_write
 from tickets.stores.postgres.migrations import MIGRATION_LOCK
 from tickets.stores.postgres.policy import CHANGE_LOCK, change_policy, parsed, read_policy
 from tickets.stores.postgres.sql import (
@@ -409,20 +411,27 @@ class PostgresStore(Conversation, TicketStore):
 
     async def add(self, data: TicketCreate, actor: str | None = None) -> Ticket:
         async with self._connection() as conn:  # never tried twice: a lost answer may hide a done write
-            while True:
-                policy, generation, _ = await read_policy(conn)
-                time = self.now()
-                ticket = created(data, 0, time)
-                params = {
-                    **ticket_params(ticket, derived_values(ticket, policy)),
-                    "generation": generation,
-                    **event_params("created", changes_between(None, ticket), time, actor),
-                }
-                statement = INSERT_TICKET + EVENT_OF.format(lock=EVENT_LOCK, rows="new") + " RETURNING ticket_id"
-                row = await (await conn.execute(statement, params)).fetchone()
-                if row is not None:  # else the policy changed since it was read
-                    self._written()
-                    return {**ticket, "id": row[0]}
+            ticket, _ = await self._insert(conn, data, actor)
+            return ticket
+
+    async def _insert(
+        self, conn: psycopg.AsyncConnection[Any], data: TicketCreate, actor: str | None
+    ) -> tuple[Ticket, Reading]:
+        """The new ticket, and the reading (its policy and time) it was written with."""
+        while True:
+            policy, generation, _ = await read_policy(conn)
+            time = self.now()
+            ticket = created(data, 0, time)
+            params = {
+                **ticket_params(ticket, derived_values(ticket, policy)),
+                "generation": generation,
+                **event_params("created", changes_between(None, ticket), time, actor),
+            }
+            statement = INSERT_TICKET + EVENT_OF.format(lock=EVENT_LOCK, rows="new") + " RETURNING ticket_id"
+            row = await (await conn.execute(statement, params)).fetchone()
+            if row is not None:  # else the policy changed since it was read
+                self._written()
+                return {**ticket, "id": row[0]}, Reading(policy, time)
 
     async def update(
         self, ticket_id: int, changes: TicketUpdate, if_match: str | None = None, actor: str | None = None
@@ -494,45 +503,69 @@ class PostgresStore(Conversation, TicketStore):
 
     async def add_comment(self, ticket_id: int, comment: NewComment, actor: str | None = None) -> Comment:
         async with self._connection() as conn:
-            while True:
-                ticket, version, policy = await self._current(conn, ticket_id, None)
-                time = self.now()
-                after = commented(
-                    ticket, comment.author, comment.internal, time, later_than(ticket["updated_at"], time), policy
-                )
-                breaches = change_breaches(ticket, after, time, policy)
-                after = with_breaches(after, breaches)
-                # As the JSON store records it: the comment's id (and mark), then what changed on the ticket.
-                changes = {**comment_changes(0, comment.internal), **changes_between(ticket, after)}
-                row = await self._write_noticing(
-                    conn,
-                    ticket_id,
-                    version,
-                    breaches,
-                    COMMENTED,
-                    {
-                        **ticket_params(after, derived_values(after, policy)),
-                        "id": ticket_id,
-                        "version": version,
-                        "author": comment.author,
-                        "body": comment.body,
-                        "internal": comment.internal,
-                        "lock": EVENT_LOCK,
-                        **event_params("commented", changes, time, actor),
-                        "changes_rest": comment_changes_rest(changes),
-                    },
-                )
-                if row is not None:
-                    self._written()
-                    return {
-                        "id": row[0],
-                        "ticket_id": ticket_id,
-                        "author": comment.author,
-                        "body": comment.body,
-                        "internal": comment.internal,
-                        "created_at": time,
-                        "edited_at": None,
-                    }
+            return await self._comment(conn, ticket_id, comment, actor)
+
+    async def _comment(
+        self, conn: psycopg.AsyncConnection[Any], ticket_id: int, comment: NewComment, actor: str | None
+    ) -> Comment:
+        while True:
+            ticket, version, policy = await self._current(conn, ticket_id, None)
+            time = self.now()
+            after = commented(
+                ticket, comment.author, comment.internal, time, later_than(ticket["updated_at"], time), policy
+            )
+            breaches = change_breaches(ticket, after, time, policy)
+            after = with_breaches(after, breaches)
+            # As the JSON store records it: the comment's id (and mark), then what changed on the ticket.
+            changes = {**comment_changes(0, comment.internal), **changes_between(ticket, after)}
+            row = await self._write_noticing(
+                conn,
+                ticket_id,
+                version,
+                breaches,
+                COMMENTED,
+                {
+                    **ticket_params(after, derived_values(after, policy)),
+                    "id": ticket_id,
+                    "version": version,
+                    "author": comment.author,
+                    "body": comment.body,
+                    "internal": comment.internal,
+                    "lock": EVENT_LOCK,
+                    **event_params("commented", changes, time, actor),
+                    "changes_rest": comment_changes_rest(changes),
+                },
+            )
+            if row is not None:
+                self._written()
+                return {
+                    "id": row[0],
+                    "ticket_id": ticket_id,
+                    "author": comment.author,
+                    "body": comment.body,
+                    "internal": comment.internal,
+                    "created_at": time,
+                    "edited_at": None,
+                }
+
+    # ---- Idempotency-Key: the write and its answer kept in one transaction (idempotency.py)
+
+    async def add_keyed(self, keyed: Keyed, data: TicketCreate, actor: str | None = None) -> Answer:
+        async def write(conn: psycopg.AsyncConnection[Any]) -> Answer:
+            ticket, reading = await self._insert(conn, data, actor)
+            return ticket_answer(ticket["id"], *reading.answer(ticket))
+
+        async with self._connection() as conn:
+            return await keyed_write(conn, keyed, self.now, write)
+
+    async def add_comment_keyed(
+        self, keyed: Keyed, ticket_id: int, comment: NewComment, actor: str | None = None
+    ) -> Answer:
+        async def write(conn: psycopg.AsyncConnection[Any]) -> Answer:
+            return comment_answer(await self._comment(conn, ticket_id, comment, actor))
+
+        async with self._connection() as conn:
+            return await keyed_write(conn, keyed, self.now, write)
 
     async def _current(
         self, conn: psycopg.AsyncConnection[Any], ticket_id: int, if_match: str | None
@@ -679,7 +712,8 @@ class PostgresStore(Conversation, TicketStore):
                 )
             sla = policy or in_place
             # Inside the transaction: undone if the copy fails.
-            await conn.execute("TRUNCATE tickets, comments, events, erased_comments")
+            # The kept answers of Idempotency-Keys go too: they answered for tickets that are no longer there.
+            await conn.execute("TRUNCATE tickets, comments, events, erased_comments, idempotency_keys")
             async with conn.cursor().copy(f"COPY tickets ({COLUMNS}, {', '.join(DERIVED)}) FROM STDIN") as copy:
                 for t in tickets:
                     full = complete(t)
