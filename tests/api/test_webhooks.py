@@ -101,6 +101,7 @@ def test_a_webhook_is_created_read_changed_and_deleted(api: TestClient, receiver
     [
         ({"url": "ftp://example.org/x", "events": ["*"]}, "url"),
         ({"url": "https://", "events": ["*"]}, "url"),
+        ({"url": "htTpS://[", "events": ["*"]}, "url"),  # urlsplit's own ValueError, said as the others
         ({"url": "https://user:pw@example.org/x", "events": ["*"]}, "url"),
         ({"url": "https://example.org/x", "events": []}, "events"),
         ({"url": "https://example.org/x", "events": ["ticket.exploded"]}, "events"),

@@ -59,7 +59,10 @@ URL_MAX, DESCRIPTION_MAX = 2000, 500
 def _web_url(url: str) -> str:
     """An http(s) URL with a host, no credentials and no fragment (the address checks come at creation and at each
     delivery, where the name is resolved: tickets/worker/addresses.py)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "htTpS://[": an unclosed IPv6 address
+        raise ValueError(f"a webhook URL must be a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https"):
         raise ValueError("a webhook URL starts with http:// or https://")
     if not parts.hostname:
