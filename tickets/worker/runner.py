@@ -21,7 +21,15 @@ def deliverer(store: TicketStore, settings: Settings, busy: Callable[[], bool] =
 
 async def work(store: TicketStore, settings: Settings, busy: Callable[[], bool] = lambda: False) -> None:
     """Everything in the background, until cancelled. busy: whether requests are being answered (a server's)."""
-    await asyncio.gather(watch(store), deliverer(store, settings, busy).run())
+    tasks = [asyncio.create_task(watch(store)), asyncio.create_task(deliverer(store, settings, busy).run())]
+    try:
+        await asyncio.gather(*tasks)
+    finally:  # cancelled (Ctrl-C, SIGTERM): each loop finishes what it was saving before this returns
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 @asynccontextmanager
