@@ -22,7 +22,7 @@ from standardwebhooks.webhooks import Webhook as Signer
 from typing_extensions import NotRequired, TypedDict
 
 from tickets.engine.history import Event
-from tickets.engine.values import Timestamp, no_nul
+from tickets.engine.values import NO_NUL_PATTERN, Timestamp, no_nul
 
 EventName = Literal[
     "ticket.created",
@@ -90,7 +90,10 @@ WebhookUrl = Annotated[
     ),
 ]
 Description = Annotated[
-    str, StringConstraints(max_length=DESCRIPTION_MAX, strip_whitespace=True), AfterValidator(no_nul)
+    str,
+    StringConstraints(max_length=DESCRIPTION_MAX, strip_whitespace=True),
+    AfterValidator(no_nul),
+    Field(json_schema_extra={"pattern": NO_NUL_PATTERN}),
 ]
 Subscribed = Annotated[
     list[EventName | Literal["*"]],

@@ -305,8 +305,8 @@ class Deliverer:
             request = self.client.build_request("POST", hook["url"], content=message.data, headers=sent)
             request.extensions["timeout"] = httpx.Timeout(self.options.timeout).as_dict()
             response = await self.client.send(request, stream=True)  # the answer's body is never read
-            await response.aclose()
             status_code, retry_after = response.status_code, response.headers.get("retry-after")
+            await response.aclose()
             if response.is_redirect:
                 error = f"redirect to {response.headers.get('location', '?')[:200]} not followed"
         except AddressRefused as refused:
@@ -315,9 +315,33 @@ class Deliverer:
             error = f"no answer within {self.options.timeout:g} s"
         except httpx.HTTPError as failure:
             error = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
+        except asyncio.CancelledError:  # stopped mid-try: the try is kept (the message goes again at the next start)
+            self._keep_try(
+                point,
+                message,
+                attempt,
+                at,
+                started,
+                status_code,
+                "the worker stopped during this try: sent again at its next start",
+            )
+            raise
+        self._keep_try(point, message, attempt, at, started, status_code, error)
+        return status_code, retry_after
+
+    @staticmethod
+    def _keep_try(
+        point: _Endpoint,
+        message: Message,
+        attempt: int,
+        at: datetime,
+        started: float,
+        status_code: int | None,
+        error: str | None,
+    ) -> None:
         point.tries.append(
             {
-                "webhook_id": hook["id"],
+                "webhook_id": point.hook["id"],
                 "message_id": message.id,
                 "event_id": message.event_id,
                 "type": message.type,
@@ -328,7 +352,6 @@ class Deliverer:
                 "duration_ms": round((time.monotonic() - started) * 1000),
             }
         )
-        return status_code, retry_after
 
     # ---- what is kept
 

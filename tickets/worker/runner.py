@@ -23,13 +23,13 @@ async def work(store: TicketStore, settings: Settings, busy: Callable[[], bool] 
     """Everything in the background, until cancelled. busy: whether requests are being answered (a server's)."""
     tasks = [asyncio.create_task(watch(store)), asyncio.create_task(deliverer(store, settings, busy).run())]
     try:
-        await asyncio.gather(*tasks)
+        # asyncio.wait, not gather: a cancelled gather cancels its tasks itself, and a second cancel here would
+        # interrupt psycopg while it cancels a running query (it then logs a warning and drops the connection).
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()  # a loop that failed: its error, once the others are stopped
     finally:  # cancelled (Ctrl-C, SIGTERM): each loop finishes what it was saving before this returns
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with suppress(asyncio.CancelledError, Exception):
-                await task
+        await _stop(tasks)
 
 
 @asynccontextmanager
@@ -43,8 +43,13 @@ async def background(
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with suppress(asyncio.CancelledError, Exception):
-                await task
+        await _stop(tasks)
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel each task once, and wait for it to finish what it was saving."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with suppress(asyncio.CancelledError, Exception):
+            await task
