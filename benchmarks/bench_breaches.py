@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import sys
 import tempfile
@@ -110,15 +111,17 @@ def on_json(size: int) -> list[tuple[str, str]]:
         rows += await measure(store, clock, scan)
         ids = list((await store.current()).tickets)[:ROUNDS]
         carried, bare = [], []
-        for n, ticket_id in enumerate(ids):  # in turn: with the alarms carried, then without (as before them)
-            (await store.current()).alarms()
-            start = time.perf_counter()
-            await store.update(ticket_id, TicketUpdate(title=f"Écran {n}"))
-            carried.append(time.perf_counter() - start)
+        for n, ticket_id in enumerate(ids):  # in turn: without the alarms (as before them), then carried
             (await store.current())._alarms = None
+            gc.collect()  # the garbage of the last index built is not charged to the next write
             start = time.perf_counter()
             await store.update(ticket_id, TicketUpdate(title=f"Écran {n} bis"))
             bare.append(time.perf_counter() - start)
+            (await store.current()).alarms()
+            gc.collect()
+            start = time.perf_counter()
+            await store.update(ticket_id, TicketUpdate(title=f"Écran {n}"))
+            carried.append(time.perf_counter() - start)
         with_alarms, without = statistics.median(carried) * 1000, statistics.median(bare) * 1000
         rows.append(("a write (PATCH title), alarms carried / none", f"{with_alarms:.1f} ms / {without:.1f} ms"))
         return rows

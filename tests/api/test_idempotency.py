@@ -113,7 +113,7 @@ def test_a_retry_gets_the_first_answer_and_writes_nothing(client: TestClient, ti
     assert kept_keys(ticket_store) == [KEY["Idempotency-Key"]]
 
 
-def test_a_keyed_answer_is_the_answer_without_a_key(client: TestClient) -> None:
+def test_a_keyed_answer_is_the_answer_without_a_key(client: TestClient, clock: Clock) -> None:
     keyed = client.post("/tickets", json=BODY, headers=KEY)
     plain = client.post("/tickets", json=BODY)
     assert set(keyed.headers) - {REPLAYED.lower()} == set(plain.headers)

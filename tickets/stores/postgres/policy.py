@@ -56,9 +56,16 @@ def parsed(text: str | None) -> Policy:
     return found
 
 
+POLICY_ROW = "SELECT policy::text, generation FROM sla_policy"
+
+
 async def read_policy(conn: psycopg.AsyncConnection[Any]) -> tuple[Policy, int, bool]:
     """(the policy, its generation, whether one was set)."""
-    row = await (await conn.execute("SELECT policy::text, generation FROM sla_policy")).fetchone()
+    return policy_of_row(await (await conn.execute(POLICY_ROW)).fetchone())
+
+
+def policy_of_row(row: tuple[Any, ...] | None) -> tuple[Policy, int, bool]:
+    """read_policy's answer from the row of POLICY_ROW (None: no row)."""
     if row is None:
         return NO_POLICY, 0, False
     return parsed(row[0]), row[1], True

@@ -74,7 +74,14 @@ from tickets.stores.postgres.conversation import Conversation
 from tickets.stores.postgres.derived import DERIVED, derived_values
 from tickets.stores.postgres.idempotency import keyed_write
 from tickets.stores.postgres.migrations import MIGRATION_LOCK
-from tickets.stores.postgres.policy import CHANGE_LOCK, change_policy, parsed, read_policy
+from tickets.stores.postgres.policy import (
+    CHANGE_LOCK,
+    POLICY_ROW,
+    change_policy,
+    parsed,
+    policy_of_row,
+    read_policy,
+)
 from tickets.stores.postgres.sql import (
     COLUMNS,
     COMMENT_COLUMNS,
@@ -230,16 +237,21 @@ class PostgresStore(Conversation, TicketStore):
         self, conn: psycopg.AsyncConnection[Any], query: TicketQuery
     ) -> tuple[list[Ticket], int, Reading]:
         """The page, how many matched, and the reading both were made with (the policy and this moment)."""
-        reading = await self._reading(conn)
         # A tag or an assignee's name decides how a page is best read: a walk through the index of the order that
         # keeps what matches, when many tickets match; the rows that match, found by their own index and sorted,
-        # when few do. Their counts (tag_counts) say which, before the page: many, the statement is written for
-        # the walk and prepared (its plan kept); few, or no count to tell (a text, a requester, several tags), it
-        # is planned for its values each time, never prepared (a plan kept from other values walked the whole
-        # table for a tag that matched nothing).
+        # when few do. Their counts (tag_counts) say which, before the page (read with the policy, in one round
+        # trip): many, the statement is written for the walk and prepared (its plan kept); few, or no count to
+        # tell (a text, a requester, several tags), it is planned for its values each time, never prepared (a
+        # plan kept from other values walked the whole table for a tag that matched nothing).
         total, dense = None, False
         if not planned_once(query) and counted_by_tag_counts(query):
-            total, dense = await self._tag_total(conn, query)
+            async with conn.pipeline():
+                policy_row = await conn.execute(POLICY_ROW)
+                counted = await conn.execute(*tag_count(query))
+            reading = Reading(policy_of_row(await policy_row.fetchone())[0], self.now())
+            total, dense = self._tag_read(await counted.fetchall())
+        else:
+            reading = await self._reading(conn)
         prepare = None if planned_once(query) or dense else False
         descending, name = query.sort.startswith("-"), query.sort.lstrip("-")
         if name == "due":
@@ -292,11 +304,9 @@ class PostgresStore(Conversation, TicketStore):
             self._background(self._compact())
         return int(total)
 
-    async def _tag_total(self, conn: psycopg.AsyncConnection[Any], query: TicketQuery) -> tuple[int, bool]:
-        """How many tickets match a query that tag_counts counts, and whether they are many (DENSE)."""
-        return self._tag_read(await (await conn.execute(*tag_count(query))).fetchall())
-
     def _tag_read(self, rows: list[tuple[Any, ...]]) -> tuple[int, bool]:
+        """How many tickets match a query that tag_counts counts, and whether they are many (DENSE), from the rows
+        of tag_count."""
         total, kept, everything = rows[0]
         if kept > KEY_ROWS_FOLDED:  # the rows of this tag and assignee: one per status and priority once folded
             self._background(self._compact())
