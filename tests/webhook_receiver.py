@@ -39,6 +39,8 @@ class Receiver:
     in_flight: int = 0
     most_in_flight: int = 0
     hold: threading.Event | None = None  # set: requests wait for it before they answer
+    answer_body: bytes = b""  # the body of every answer
+    connections: set[int] = field(default_factory=set)  # the sender's ports: one per TCP connection it opened
 
     def delivered(self) -> list[Received]:
         """The requests answered 2xx."""
@@ -77,6 +79,7 @@ def receiving(secrets: list[str] | None = None) -> Iterator[Receiver]:
 
         def _answer(self) -> None:
             arrived = time.monotonic()
+            receiver.connections.add(self.client_address[1])
             data = self.rfile.read(int(self.headers.get("content-length", "0")))
             headers = {k.lower(): v for k, v in self.headers.items()}
             verified_by = []
@@ -107,8 +110,9 @@ def receiving(secrets: list[str] | None = None) -> Iterator[Receiver]:
             self.send_response(status)
             for name, value in extra.items():
                 self.send_header(name, value)
-            self.send_header("content-length", "0")
+            self.send_header("content-length", str(len(receiver.answer_body)))
             self.end_headers()
+            self.wfile.write(receiver.answer_body)
 
         def log_message(self, *args: Any) -> None:
             pass

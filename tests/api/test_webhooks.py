@@ -235,6 +235,21 @@ def test_a_receiver_that_fails_three_times_then_recovers_gets_everything(api: Te
     assert hook_of(api, hook["id"])["enabled"] is True
 
 
+@pytest.mark.parametrize("size, connections", [(1000, 1), (200_000, 3)])
+def test_an_answer_is_read_so_its_connection_serves_again(
+    api: TestClient, receiver: Receiver, size: int, connections: int
+) -> None:
+    """An answer's body is read and dropped, so the next message goes on the same connection; one longer than
+    64 KiB is not read on: its connection is closed, and the next message opens another."""
+    receiver.answer_body = b"x" * size
+    subscribe(api, receiver)
+    for title in ("Un", "Deux", "Trois"):
+        api.post("/tickets", json={"title": title})
+    eventually(lambda: len(receiver.delivered()) == 3, "three deliveries")
+    assert [r.answered for r in receiver.got] == [200, 200, 200]
+    assert len(receiver.connections) == connections
+
+
 def test_retry_after_is_honoured(api: TestClient, receiver: Receiver) -> None:
     """Retry-After: 3600 on a 503 waits 3600 s (0.36 s at this scale), not the schedule's 5 s (0.5 ms)."""
     receiver.script = failing(1, 503, {"Retry-After": "3600"})

@@ -54,6 +54,7 @@ CLAIM_AGAIN = 2.0  # seconds between tries to take over the delivery from anothe
 BATCH = 100  # events read from the log at a time
 YIELD = 0.03  # seconds between two messages while the server is busy: about 30 a second, a few % of a core
 ERROR_MAX = 300  # characters of an error kept with a try
+ANSWER_READ = 64 * 1024  # bytes of an answer's body read (and dropped) so that its connection serves again
 
 
 class Clock(Protocol):
@@ -304,9 +305,9 @@ class Deliverer:
             sent = headers(signing_secrets(hook, self.store.now()), message.id, at, message.data)
             request = self.client.build_request("POST", hook["url"], content=message.data, headers=sent)
             request.extensions["timeout"] = httpx.Timeout(self.options.timeout).as_dict()
-            response = await self.client.send(request, stream=True)  # the answer's body is never read
+            response = await self.client.send(request, stream=True)
             status_code, retry_after = response.status_code, response.headers.get("retry-after")
-            await response.aclose()
+            await _drain(response)
             if response.is_redirect:
                 error = f"redirect to {response.headers.get('location', '?')[:200]} not followed"
         except AddressRefused as refused:
@@ -419,3 +420,18 @@ def _queued(notice: dict[str, Any]) -> Any:
         return {**hook, "outbox": [*hook["outbox"], notice]}
 
     return add
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read the answer's body to its end and drop it, so that the connection goes back to the pool for the next
+    message (an answer closed unread closes its connection: a new TCP connection for every message). A body
+    longer than ANSWER_READ is not read on: its connection is closed instead."""
+    try:
+        read = 0
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read > ANSWER_READ:
+                break
+    finally:
+        await response.aclose()
+
