@@ -97,14 +97,14 @@ def test_the_entry_points_stay_thin() -> None:
 
 
 def test_the_docs_name_every_module() -> None:
-    """docs/architecture.md and the README's file table list each module of the package by its path."""
+    """docs/architecture.md (its plan and its table of the repository's files) names each module of the package
+    by its path; the README, for users, only points there."""
     architecture = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/architecture.md" in (ROOT / "README.md").read_text(encoding="utf-8")
     for path in modules().values():
         shown = path.relative_to(ROOT).as_posix()
         if path.name == "__init__.py":
             continue
         assert shown in architecture, f"docs/architecture.md does not name {shown}"
-        assert shown in readme, f"the README's file table does not name {shown}"
     for sql in sorted((PACKAGE / "stores" / "postgres" / "migrations").glob("*.sql")):
         assert sql.name in architecture, f"docs/architecture.md does not name the migration {sql.name}"
