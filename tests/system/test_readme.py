@@ -1,0 +1,191 @@
+"""The README's examples, run as a newcomer would: its `console` blocks, in order, against a real server
+(`uvicorn main:app`) on a copy of the shipped tickets.json, with the clock pinned at the moment the examples were
+written. Each `$ ` line (with its `\\` continuation lines) is run by bash in the project's folder; what the
+README shows under it must be what the command printed, but for:
+
+- `…`, which stands for any text (a whole line when it is alone on one);
+- times (`2026-11-28T18:20:19Z`) and ETags (`"1f4c…"`), which may differ: an ETag shown in an answer stands
+  for the one the service gave, also in the commands that follow (an `If-Match` copied from an answer);
+- the headers of `curl -i`: those shown must be there, in that order, among the others (date, server…).
+
+A `$ VAR=value uvicorn main:app` line starts the server again with those settings. An example that drifts from
+the code fails here, with the command, what the README shows and what it printed."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, required_or_skip, running_server
+
+NOW = "2026-11-28T18:20:19Z"  # when the README's tour was written: a Saturday evening in Paris
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
+ETAG_TOKEN = r'\\?"[0-9a-f]{24}\\?"'  # an ETag in its quotes, or in escaped quotes inside a JSON string
+README_BASE = "http://127.0.0.1:8000"
+
+
+@dataclass
+class Example:
+    command: str
+    shown: list[str]
+    line: int  # where the command is in the README
+
+
+def examples(text: str) -> list[Example]:
+    """The README's console examples, in order."""
+    found: list[Example] = []
+    block: list[tuple[int, str]] | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if block is None:
+            if line.strip() == "```console":
+                block = []
+            continue
+        if line.strip() == "```":
+            found += _commands(block)
+            block = None
+        else:
+            block.append((number, line))
+    return found
+
+
+def _commands(block: list[tuple[int, str]]) -> list[Example]:
+    found: list[Example] = []
+    lines = iter(block)
+    for number, line in lines:
+        if line.startswith("$ "):
+            command = line[2:]
+            while command.endswith("\\"):
+                command = command[:-1] + " " + next(lines)[1].strip()
+            found.append(Example(command, [], number))
+        elif found:
+            found[-1].shown.append(line)
+    for example in found:
+        while example.shown and not example.shown[-1].strip():
+            example.shown.pop()
+    return found
+
+
+def expected(shown: list[str]) -> re.Pattern[str]:
+    """What an example shows, as a pattern of what the command may print."""
+    parts: list[str] = []
+    named: set[str] = set()  # the ETags captured already: the same value again
+    headers = bool(shown) and shown[0].startswith("HTTP/")
+    for n, line in enumerate(shown):
+        if headers and n > 0 and not line.strip():
+            headers = False  # the end of the headers: the body follows
+            parts.append(r"(?:[^\n]*\n)*?\n")
+            continue
+        if line.strip() == "…":
+            parts.append(r"(?:[^\n]*\n)*?")
+            continue
+        if headers and n > 0:
+            parts.append(r"(?:[^\n]*\n)*?")  # the headers not shown, before this one
+        parts.append(_line(line, named) + r"\n")
+    return re.compile("".join(parts) + r"\Z")
+
+
+def _line(line: str, named: set[str]) -> str:
+    pattern, at = "", 0
+    for token in re.finditer("…|" + TIME.pattern + "|" + ETAG_TOKEN, line):
+        pattern += re.escape(line[at : token.start()])
+        text = token.group()
+        if text == "…":
+            pattern += r".*?"
+        elif TIME.fullmatch(text):
+            pattern += TIME.pattern
+        else:  # an ETag, quoted (or quoted inside a JSON string): captured under its README value
+            quote = '\\"' if text.startswith("\\") else '"'
+            value = text.strip('\\"')
+            group = f"(?P=e_{value})" if value in named else f"(?P<e_{value}>[0-9a-f]{{24}})"
+            named.add(value)
+            pattern += re.escape(quote) + group + re.escape(quote)
+        at = token.end()
+    return pattern + re.escape(line[at:])
+
+
+@dataclass
+class Sandbox:
+    folder: Path
+    stack: ExitStack
+    base: str = ""
+    etags: dict[str, str] = field(default_factory=dict)  # the README's ETag -> the one the service gave
+
+    def serve(self, env: dict[str, str]) -> None:
+        self.stack.close()
+        self.base = self.stack.enter_context(running_server(self.folder / "tickets.json", env=self.env(env)))
+
+    def env(self, more: dict[str, str] | None = None) -> dict[str, str]:
+        return {"TICKETS_NOW": NOW, "TICKETS_FILE": str(self.folder / "tickets.json"), **(more or {})}
+
+    def run(self, example: Example) -> str:
+        command = example.command
+        for readme, actual in self.etags.items():
+            command = command.replace(readme, actual)
+        starting = re.fullmatch(r"((?:\w+=\S*\s+)*)uvicorn main:app", command.strip())
+        if starting:
+            self.serve(dict(pair.split("=", 1) for pair in starting.group(1).split()))
+            return ""
+        command = command.replace(README_BASE, self.base)
+        bindir = str(Path(sys.executable).parent)
+        done = subprocess.run(
+            ["bash", "-c", command],
+            cwd=ROOT,
+            env={"PATH": f"{bindir}:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(self.folder), **self.env()},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return (done.stdout + done.stderr).replace("\r\n", "\n").replace(self.base, README_BASE)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    if shutil.which("curl") is None:
+        required_or_skip("the README's examples need curl: sudo apt-get install curl")
+    shutil.copy(ROOT / "tickets.json", tmp_path / "tickets.json")
+    # curl draws a progress meter when its output is not a terminal (here, a pipe): silent, as in a terminal
+    (tmp_path / ".curlrc").write_text("silent\nshow-error\n")
+    with ExitStack() as stack:
+        box = Sandbox(tmp_path, stack)
+        box.serve({})
+        yield box
+        box.stack.close()
+
+
+def test_the_readme_examples_print_what_the_readme_shows(sandbox: Sandbox) -> None:
+    runnable = examples((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert len(runnable) >= 10, "the README's tour has lost its examples"
+    for example in runnable:
+        printed = sandbox.run(example)
+        if not printed.endswith("\n") and printed:
+            printed += "\n"
+        match = expected(example.shown).match(printed)
+        assert match, (
+            f"README.md line {example.line}: $ {example.command}\n--- the README shows:\n"
+            + "\n".join(example.shown)
+            + f"\n--- it printed:\n{printed}"
+        )
+        for name, value in match.groupdict().items():
+            sandbox.etags[name[2:]] = value
+
+
+def test_the_pattern_of_an_example() -> None:
+    """The rules above, on a small example: times and ETags vary, `…` stands for anything, headers in order."""
+    shown = ["HTTP/1.1 201 Created", 'etag: "1f4c963a9e7791b7cf1bc2b8"', "", '{"id":17,"at":"2026-11-28T18:20:19Z",…}']
+    printed = (
+        'HTTP/1.1 201 Created\ndate: x\netag: "0123456789abcdef01234567"\nserver: y\n\n'
+        '{"id":17,"at":"2026-11-28T18:20:21Z","more":1}\n'
+    )
+    match = expected(shown).match(printed)
+    assert match and match.group("e_1f4c963a9e7791b7cf1bc2b8") == "0123456789abcdef01234567"
+    assert not expected(shown).match(printed.replace('"id":17', '"id":18'))
+    assert not expected(["a", "b"]).match("a\nc\n")
+    assert expected(["a", "…", "d"]).match("a\nb\nc\nd\n")
