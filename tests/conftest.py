@@ -39,6 +39,10 @@ except ImportError:
     Cluster = binaries = PostgresStore = None  # type: ignore[assignment,misc]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The suite reads the service's messages in English, whatever the language of the machine that runs it (a French
+# LANG would make the command line answer in French): a test that wants French asks for it.
+os.environ["LC_ALL"] = "C.UTF-8"
 SHIPPED = ROOT / "tickets.json"
 T = TypeVar("T")
 TEST_DATA = Path(__file__).resolve().parent / "data" / "tickets.json"  # fixed: 14 tickets, ids 1-15 without 12

@@ -13,7 +13,9 @@ from pydantic import BeforeValidator
 
 from tickets.api.http_rules import KEY_NAME, ROLE
 from tickets.api.responses import JSON
+from tickets.engine.errors import TicketError
 from tickets.engine.history import FeedQuery, NameIn, Page
+from tickets.engine.messages import message
 from tickets.engine.models import StatsQuery, TicketQuery
 from tickets.engine.values import NUMBER_MAX, parse_ticket_id
 from tickets.stores.base import TicketStore
@@ -53,7 +55,7 @@ ActorHeader = Annotated[
 ]
 
 
-class Forbidden(Exception):
+class Forbidden(TicketError):
     """The request names someone else than its named API key (a 403)."""
 
 
@@ -63,7 +65,7 @@ def actor_of(request: Request, claimed: str | None) -> str | None:
     if key_name is None:
         return claimed
     if claimed is not None and claimed != key_name:
-        raise Forbidden(f"X-Actor names {claimed!r}, but this API key is {key_name!r}'s")
+        raise Forbidden(message("actor_not_key", claimed=claimed, key_name=key_name))
     return key_name
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from tickets.api.dependencies import Forbidden
+from tickets.api.http_rules import language_of_scope
 from tickets.api.responses import JSON
 from tickets.engine.errors import (
     AddressRefused,
@@ -23,11 +24,12 @@ from tickets.engine.errors import (
     PreconditionFailed,
     SettingInvalid,
     StoreError,
+    TicketError,
     TicketNotFound,
     WebhookNotFound,
 )
+from tickets.engine.messages import message, validation_message
 
-NOT_JSON = "send the body as JSON, with the header Content-Type: application/json"
 # Each domain error and its status code: the message is the error's own, which names the problem.
 CODES: dict[type[Exception], int] = {
     TicketNotFound: status.HTTP_404_NOT_FOUND,
@@ -49,14 +51,19 @@ def install(app: FastAPI, allowed_methods: Callable[[Any], list[str]]) -> None:
     async def invalid_input(request: Request, exc: Exception) -> Response:
         """400, never 422; the offending input is not echoed back. A form or plain text body is told to be JSON."""
         assert isinstance(exc, RequestValidationError)
-        issues = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        language = language_of_scope(request.scope)
+        issues = [
+            {"type": e["type"], "loc": list(e["loc"]), "msg": validation_message(e, language)} for e in exc.errors()
+        ]
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if (
             any(issue["loc"][:1] == ["body"] for issue in issues)
             and media_type != JSON
             and not media_type.endswith("+json")
         ):
-            issues = [{"type": "content_type", "loc": ["header", "content-type"], "msg": NOT_JSON}]
+            issues = [
+                {"type": "content_type", "loc": ["header", "content-type"], "msg": message("not_json").told(language)}
+            ]
         return JSONResponse({"detail": issues}, status.HTTP_400_BAD_REQUEST)
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -67,15 +74,15 @@ def install(app: FastAPI, allowed_methods: Callable[[Any], list[str]]) -> None:
             return JSONResponse({"detail": issues}, 400)
         if exc.status_code == 405:
             allowed = ", ".join(allowed_methods(request.scope))
-            return JSONResponse(
-                {"detail": f"Method Not Allowed: this path answers {allowed}"}, 405, headers={"Allow": allowed}
-            )
+            told = message("method_not_allowed", allowed=allowed).told(language_of_scope(request.scope))
+            return JSONResponse({"detail": told}, 405, headers={"Allow": allowed})
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
     async def invalid_change(request: Request, exc: Exception) -> Response:
         """A change valid alone but not on this ticket: a 400 shaped like the others."""
         assert isinstance(exc, InvalidChange)
-        return JSONResponse({"detail": [{"type": "invalid_change", "loc": ["body", *exc.loc], "msg": str(exc)}]}, 400)
+        told = exc.told(language_of_scope(request.scope))
+        return JSONResponse({"detail": [{"type": "invalid_change", "loc": ["body", *exc.loc], "msg": told}]}, 400)
 
     async def address_refused(request: Request, exc: Exception) -> Response:
         """A webhook URL the service may not call: a 400 on the url, shaped like the others."""
@@ -84,7 +91,8 @@ def install(app: FastAPI, allowed_methods: Callable[[Any], list[str]]) -> None:
 
     async def domain_error(request: Request, exc: Exception) -> Response:
         code = next(code for kind, code in CODES.items() if isinstance(exc, kind))
-        return JSONResponse({"detail": str(exc)}, code)
+        told = exc.told(language_of_scope(request.scope)) if isinstance(exc, TicketError) else str(exc)
+        return JSONResponse({"detail": told}, code)
 
     app.add_exception_handler(RequestValidationError, invalid_input)
     app.add_exception_handler(HTTPException, http_error)

@@ -13,9 +13,17 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
+from tickets.engine.messages import Language, Message, language_of_request, message
+
 KEY_NAME = "tickets.key_name"  # where the scope keeps the name of the named key a request used
 ROLE = "tickets.role"  # and its role (admin, agent, viewer); absent: an admin (open API, or the one key)
 READS = ("GET", "HEAD", "OPTIONS")
+
+
+def language_of_scope(scope: Any) -> Language:
+    """The language the request asks its messages in (Accept-Language), English by default."""
+    asked = dict(scope.get("headers") or []).get(b"accept-language")
+    return language_of_request(asked.decode("latin-1") if asked else None)
 
 
 class RequireApiKey:
@@ -49,22 +57,22 @@ class RequireApiKey:
                 if hmac.compare_digest(given, key.encode()):
                     matched, name, role = True, who, self.roles.get(key, "admin")
             if not matched:
-                detail = "missing API key: send the X-API-Key header" if not given else "wrong API key"
+                detail = message("api_key_wrong" if given else "api_key_missing").told(language_of_scope(scope))
                 response = JSONResponse({"detail": detail}, 401, headers={"WWW-Authenticate": "APIKey"})
                 return await response(scope, receive, send)
             refused = self._refused(role, scope["method"], scope["path"])
             if refused is not None:
-                return await JSONResponse({"detail": refused}, 403)(scope, receive, send)
+                return await JSONResponse({"detail": refused.told(language_of_scope(scope))}, 403)(scope, receive, send)
             if name is not None:
                 scope = {**scope, KEY_NAME: name, ROLE: role}
         await self.app(scope, receive, send)
 
-    def _refused(self, role: str, method: str, path: str) -> str | None:
+    def _refused(self, role: str, method: str, path: str) -> Message | None:
         """Why this role may not do this (a 403), or None."""
         if role != "admin" and self.admin_only(method, path):
-            return f"this API key's role is {role}: {method} {path} needs an admin key"
+            return message("role_needs_admin", role=role, method=method, path=path)
         if role == "viewer" and method not in READS:
-            return f"this API key's role is viewer: it may only read (GET, HEAD, OPTIONS), not {method}"
+            return message("role_reads_only", method=method)
         return None
 
 
@@ -102,7 +110,7 @@ class BodyLimit:
     A declared Content-Length is refused at once; a chunked body is counted as it arrives.
     """
 
-    def __init__(self, app: Any, max_bytes: int, detail: str) -> None:
+    def __init__(self, app: Any, max_bytes: int, detail: Message) -> None:
         self.app, self.max_bytes, self.detail = app, max_bytes, detail
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -110,7 +118,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            return await JSONResponse({"detail": self.detail}, 413)(scope, receive, send)
+            return await JSONResponse({"detail": self.detail.told(language_of_scope(scope))}, 413)(scope, receive, send)
         received = 0
 
         async def counting_receive() -> Any:
@@ -118,7 +126,7 @@ class BodyLimit:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                raise HTTPException(413, self.detail)  # FastAPI lets HTTPException through
+                raise HTTPException(413, self.detail.told(language_of_scope(scope)))  # FastAPI lets it through
             return message
 
         await self.app(scope, counting_receive, send)

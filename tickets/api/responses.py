@@ -7,9 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from tickets.engine.messages import message
+
 JSON = "application/json"
 MAX_BODY_BYTES = 1024 * 1024
-TOO_LARGE_DETAIL = f"Content Too Large: the body is over {MAX_BODY_BYTES} bytes (1 MiB)"
+TOO_LARGE_DETAIL = message("too_large", limit=MAX_BODY_BYTES)
 
 
 class Message(BaseModel):
@@ -36,12 +38,12 @@ BAD_REQUEST = _error(
     [{"type": "extra_forbidden", "loc": ["body", "prioriy"], "msg": "Extra inputs are not permitted"}],
 )
 NOT_FOUND = _error(Message, "No ticket has this id", "ticket 42 not found")
-TOO_LARGE = _error(Message, "The body is over 1 MiB", TOO_LARGE_DETAIL)
+TOO_LARGE = _error(Message, "The body is over 1 MiB", str(TOO_LARGE_DETAIL))
 STALE = _error(Message, "If-Match does not match the ticket as it is now", "ticket 3 has changed: ...")
 FORBIDDEN = _error(
     Message,
     "With named API keys: X-Actor or author names someone else than the key's owner",
-    "X-Actor names 'julie.martin', but this API key is 'karim.benali''s",
+    "X-Actor names 'julie.martin', but this API key belongs to 'karim.benali'",
 )
 KEY_IN_FLIGHT = _error(
     Message,

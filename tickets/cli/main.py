@@ -30,8 +30,9 @@ from tickets.cli.maintenance import (
 from tickets.cli.webhooks import webhook_parsers
 from tickets.engine.errors import AddressRefused, InvalidChange, SettingInvalid, TicketError
 from tickets.engine.history import AUTHOR_MAX, BODY_MAX, PAGE_MAX
+from tickets.engine.messages import message as text
 from tickets.engine.models import BULK_MAX, DAYS_DEFAULT, DAYS_MAX, SLA_STATES
-from tickets.engine.settings import Settings
+from tickets.engine.settings import Settings, user_language
 from tickets.engine.sla import WEEKDAYS
 from tickets.engine.values import (
     ASSIGNEE_MAX,
@@ -385,9 +386,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_execute(args))
         sys.stdout.flush()
     except (UsageError, SettingInvalid, InvalidChange, AddressRefused) as exc:
-        return _fail(str(exc), 2)
+        return _fail(_told(exc), 2)
     except TicketError as exc:
-        return _fail(str(exc), 1)
+        return _fail(_told(exc), 1)
     except BrokenPipeError:  # `script.py list | head -1`: the reader has all it wanted
         _silence_stdout()
         return 1
@@ -408,8 +409,13 @@ async def _execute(args: argparse.Namespace) -> None:
         await store.close()
 
 
+def _told(exc: Exception) -> str:
+    """An error's message in the user's language (LC_ALL, LC_MESSAGES, LANG), when the catalog has it."""
+    return exc.told(user_language()) if isinstance(exc, TicketError) else str(exc)
+
+
 def _fail(message: str, code: int) -> int:
-    print(f"script.py: error: {message}", file=sys.stderr)
+    print(text("cli_error", problem=message).told(user_language()), file=sys.stderr)
     return code
 
 

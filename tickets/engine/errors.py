@@ -9,25 +9,35 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tickets.engine.messages import Language, Message, message
+
 
 class TicketError(Exception):
-    """Base of the engine's errors; the message names the problem."""
+    """Base of the engine's errors; the message names the problem. A message of the catalog is told in the
+    client's language at the edge (told); plain text is told as it is."""
+
+    def __init__(self, problem: Message | str) -> None:
+        super().__init__(str(problem))
+        self.message = problem if isinstance(problem, Message) else None
+
+    def told(self, language: Language) -> str:
+        return self.message.told(language) if self.message is not None else str(self)
 
 
 class TicketNotFound(TicketError):
     def __init__(self, ticket_id: int) -> None:
-        super().__init__(f"ticket {ticket_id} not found")
+        super().__init__(message("ticket_not_found", ticket_id=ticket_id))
         self.ticket_id = ticket_id
 
 
 class CommentNotFound(TicketError):
     def __init__(self, ticket_id: int, comment_id: int) -> None:
-        super().__init__(f"comment {comment_id} of ticket {ticket_id} not found")
+        super().__init__(message("comment_not_found", comment_id=comment_id, ticket_id=ticket_id))
 
 
 class WebhookNotFound(TicketError):
     def __init__(self, hook_id: int) -> None:
-        super().__init__(f"webhook {hook_id} not found")
+        super().__init__(message("webhook_not_found", hook_id=hook_id))
 
 
 class AddressRefused(TicketError):
@@ -36,24 +46,21 @@ class AddressRefused(TicketError):
 
 class PreconditionFailed(TicketError):
     def __init__(self, ticket_id: int, expected: str, current: str) -> None:
-        super().__init__(f"ticket {ticket_id} has changed: its ETag is {current}, not {expected}")
+        super().__init__(message("precondition_failed", ticket_id=ticket_id, current=current, expected=expected))
 
 
 class NotAuthor(TicketError):
     """A comment corrected or deleted by someone else than its author, without an admin key (a 403)."""
 
     def __init__(self, ticket_id: int, comment_id: int, author: str) -> None:
-        super().__init__(
-            f"comment {comment_id} of ticket {ticket_id} was written by {author!r}: "
-            "only its author or an admin key may change it"
-        )
+        super().__init__(message("not_author", comment_id=comment_id, ticket_id=ticket_id, author=author))
 
 
 class InvalidChange(TicketError):
     """A change that is valid alone but not on this ticket (too many tags once added): a 400, exit 2."""
 
-    def __init__(self, ticket_id: int, problem: str, field: str, within: tuple[str, ...] = ()) -> None:
-        super().__init__(f"ticket {ticket_id}: {problem}")
+    def __init__(self, ticket_id: int, problem: Message | str, field: str, within: tuple[str, ...] = ()) -> None:
+        super().__init__(message("invalid_change", ticket_id=ticket_id, problem=problem))
         self.ticket_id, self.problem, self.field = ticket_id, problem, field
         self.loc = (*within, field)  # where the field sits in the request's body: ("changes", "tags") in a bulk one
 
@@ -66,20 +73,15 @@ class KeyReused(TicketError):
     """An Idempotency-Key sent again, within 24 hours, with another request than its first (a 422)."""
 
     def __init__(self, key: str, route: str, first_route: str, first_at: str) -> None:
-        other = f"another body or actor on {route}" if route == first_route else first_route
-        super().__init__(
-            f"Idempotency-Key {key!r} was first used at {first_at} for {other}; it stands for that request for "
-            "24 hours: send a new key for a new request"
-        )
+        key_name = "key_reused_same_route" if route == first_route else "key_reused_other_route"
+        super().__init__(message(key_name, key=key, first_at=first_at, route=route, first_route=first_route))
 
 
 class KeyInFlight(TicketError):
     """An Idempotency-Key sent again while its first request is still being answered (a 409)."""
 
     def __init__(self, key: str) -> None:
-        super().__init__(
-            f"a request with Idempotency-Key {key!r} is still being answered; retry once it is done, and get its answer"
-        )
+        super().__init__(message("key_in_flight", key=key))
 
 
 class StoreError(TicketError):
@@ -99,17 +101,17 @@ class StoreUnreadable(StoreError):
 
 class StoreWriteFailed(StoreError):
     def __init__(self, path: Path | str, error: OSError) -> None:
-        super().__init__(f"could not save {shown(path)}: {error.strerror or error}; nothing was changed")
+        super().__init__(message("store_write_failed", path=shown(path), reason=error.strerror or error))
 
 
 class StoreBusy(StoreError):
     def __init__(self, path: Path | str, seconds: float) -> None:
-        super().__init__(f"store busy: {shown(path)} stayed locked by another process for {seconds:g} s; try again")
+        super().__init__(message("store_busy", path=shown(path), seconds=f"{seconds:g}"))
 
 
 class StoreNotEmpty(TicketError):
     def __init__(self, name: str, count: int) -> None:
-        super().__init__(f"{name} already holds {count} tickets; add --replace to replace them")
+        super().__init__(message("store_not_empty", name=name, count=count))
 
 
 class SettingInvalid(TicketError):

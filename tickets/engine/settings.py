@@ -19,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from tickets.engine.errors import SettingInvalid
 from tickets.engine.history import AUTHOR_MAX, NameIn
+from tickets.engine.messages import Language, language_of_environment
 from tickets.engine.values import Timestamp
 
 # The sample data set shipped with the project, beside script.py: the file used when TICKETS_FILE is unset.
@@ -80,6 +81,11 @@ class Settings:
     def data_file(self) -> Path:
         """The JSON file the environment names: TICKETS_FILE, else tickets.json beside script.py."""
         return self.file or SAMPLE_FILE
+
+
+def user_language(environ: Mapping[str, str] | None = None) -> Language:
+    """The language of the command line's messages: French for a French LC_ALL, LC_MESSAGES or LANG."""
+    return language_of_environment(os.environ if environ is None else environ)
 
 
 def parse_switch(name: str, text: str | None) -> bool:

@@ -434,4 +434,3 @@ async def _drain(response: httpx.Response) -> None:
                 break
     finally:
         await response.aclose()
-

@@ -37,6 +37,7 @@ from tickets.api.responses import (
 )
 from tickets.engine.history import Comment, CommentCreate, CommentEdit, NewComment, Page
 from tickets.engine.idempotency import comment_answer
+from tickets.engine.messages import message
 
 router = APIRouter(tags=["comments"])
 
@@ -69,7 +70,7 @@ async def add_comment(
     actor = actor_of(request, x_actor)
     key_name = request.scope.get(KEY_NAME)
     if key_name is not None and data.author is not None and data.author != key_name:
-        raise Forbidden(f"the author is {data.author!r}, but this API key is {key_name!r}'s")
+        raise Forbidden(message("author_not_key", author=data.author, key_name=key_name))
     author = data.author or actor
     if author is None:
         raise RequestValidationError(

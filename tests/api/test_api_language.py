@@ -1,0 +1,57 @@
+"""The API tells its messages in French for a client that asks (Accept-Language: fr…), in English otherwise;
+field names and values stay the API's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from conftest import TEST_DATA, _serving
+from tickets.engine.settings import Settings
+from tickets.stores.json_file import JsonStore
+
+FRENCH = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
+
+
+def test_the_api_answers_in_french_when_asked(client: TestClient) -> None:
+    assert client.get("/tickets/99").json() == {"detail": "ticket 99 not found"}
+    assert client.get("/tickets/99", headers=FRENCH).json() == {"detail": "ticket 99 introuvable"}
+    extra = client.post("/tickets", json={"title": "x", "prioriy": "high"}, headers=FRENCH).json()["detail"]
+    assert extra == [
+        {"type": "extra_forbidden", "loc": ["body", "prioriy"], "msg": "champ inconnu\u00a0: il n'est pas accepté"}
+    ]
+    stale = client.patch("/tickets/3", json={"priority": "low"}, headers={**FRENCH, "If-Match": '"abc"'}).json()
+    assert stale["detail"].startswith("le ticket 3 a changé\u00a0: son ETag est")
+    not_json = client.post("/tickets", content=b'{"title": "x"}', headers=FRENCH).json()["detail"]
+    assert not_json[0]["msg"] == "envoyez le corps en JSON, avec l'en-tête Content-Type: application/json"
+    refused = client.put("/tickets", headers=FRENCH)
+    assert refused.json()["detail"].startswith("méthode non permise\u00a0: ce chemin répond à GET")
+    # field names and values stay the API's own
+    wrong = client.get("/tickets", params={"sort": "couleur"}, headers=FRENCH).json()["detail"][0]
+    assert wrong["loc"] == ["query", "sort"] and wrong["msg"].startswith("valeur attendue\u00a0: 'id', '-id'")
+
+
+def test_keys_and_roles_answer_in_french_when_asked(tmp_path: Path) -> None:
+    (tmp_path / "t.json").write_bytes(TEST_DATA.read_bytes())
+    settings = Settings.from_environment({"TICKETS_API_KEYS": "vera:k-vera:viewer,karim:k-karim:agent"})
+    with _serving(JsonStore(tmp_path / "t.json"), settings) as client:
+        assert client.get("/tickets", headers=FRENCH).json() == {
+            "detail": "clé d'API manquante\u00a0: envoyez l'en-tête X-API-Key"
+        }
+        assert client.get("/tickets", headers={**FRENCH, "X-API-Key": "nope"}).json() == {
+            "detail": "mauvaise clé d'API"
+        }
+        viewer = client.patch("/tickets/3", json={"status": "closed"}, headers={**FRENCH, "X-API-Key": "k-vera"})
+        assert viewer.status_code == 403
+        assert viewer.json()["detail"] == (
+            "le rôle de cette clé d'API est viewer\u00a0: elle ne peut que lire (GET, HEAD, OPTIONS), pas PATCH"
+        )
+        actor = client.patch(
+            "/tickets/3", json={"status": "closed"}, headers={**FRENCH, "X-API-Key": "k-karim", "X-Actor": "zoe"}
+        )
+        assert actor.status_code == 403
+        assert (
+            actor.json()["detail"]
+            == "X-Actor nomme «\u00a0zoe\u00a0», mais cette clé d'API est celle de «\u00a0karim\u00a0»"
+        )

@@ -1,0 +1,20 @@
+"""The command line tells its errors in French for a French LC_ALL, LC_MESSAGES or LANG (as gettext reads them)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def test_the_command_line_answers_in_french_for_a_french_locale(tickets_file: Path) -> None:
+    def show(**env: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "script.py", "show", "99", "--file", str(tickets_file)]
+        return subprocess.run(command, cwd=ROOT, env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True)
+
+    french = show(LANG="fr_FR.UTF-8")
+    assert (french.returncode, french.stderr) == (1, "script.py\u00a0: erreur\u00a0: ticket 99 introuvable\n")
+    english = show(LANG="fr_FR.UTF-8", LC_ALL="C.UTF-8")
+    assert (english.returncode, english.stderr) == (1, "script.py: error: ticket 99 not found\n")
