@@ -18,3 +18,20 @@ def test_the_command_line_answers_in_french_for_a_french_locale(tickets_file: Pa
     assert (french.returncode, french.stderr) == (1, "script.py\u00a0: erreur\u00a0: ticket 99 introuvable\n")
     english = show(LANG="fr_FR.UTF-8", LC_ALL="C.UTF-8")
     assert (english.returncode, english.stderr) == (1, "script.py: error: ticket 99 not found\n")
+
+
+def test_what_the_command_line_prints_is_french_too(tickets_file: Path) -> None:
+    def run(*args: str) -> str:
+        command = [sys.executable, "script.py", *args, "--file", str(tickets_file)]
+        env = {"PATH": "/usr/bin:/bin", "LANG": "fr_FR.UTF-8"}
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        return done.stdout
+
+    created = run("add", "Écran noir")
+    ticket_id = created.split()[1]
+    assert created == f"ticket {ticket_id} créé\u00a0: Écran noir\n"
+    assert run("update", ticket_id, "--status", "fermé") == f"ticket {ticket_id} modifié\n"
+    assert run("comment", ticket_id, "Câble changé", "--internal", "--author", "karim") == (
+        f"note interne 1 ajoutée au ticket {ticket_id}\n"
+    )
+    assert run("list", "--q", "écran noir").endswith("1 affiché, 1 retenu, 15 en tout\n")

@@ -14,6 +14,7 @@ from tickets.cli.output import (
     _print_json,
     _show_ticket,
     _table,
+    say,
     short_time,
     stats_text,
 )
@@ -83,7 +84,7 @@ async def cmd_list(args: argparse.Namespace, store: TicketStore) -> None:
     page, total = await store.search(query)
     everything = await store.count()
     if not page:
-        print(f"no ticket (0 of {everything})")
+        say("cli_no_ticket", everything=everything)
         return
     reading = await store.reading()
     header = [["ID", "STATUS", "PRIORITY", "ASSIGNEE", "UPDATED", "SLA", "DUE", "TITLE"]]
@@ -101,7 +102,7 @@ async def cmd_list(args: argparse.Namespace, store: TicketStore) -> None:
         for t in page
     ]
     print(_table(header + rows))
-    print(f"{len(page)} shown, {total} matching, {everything} in all")
+    say("cli_shown_matching", shown=len(page), total=total, everything=everything)
 
 
 async def cmd_show(args: argparse.Namespace, store: TicketStore) -> None:
@@ -121,7 +122,7 @@ async def cmd_add(args: argparse.Namespace, store: TicketStore) -> None:
     ticket = await store.add(validated(TicketCreate, {"tags": "--tag"}, **fields), actor=actor(args))
     if args.json:
         return _print_json((await store.render(ticket))[0])
-    print(f"created ticket {ticket['id']}: {ticket['title']}")
+    say("cli_created", ticket_id=ticket["id"], title=ticket["title"])
 
 
 UPDATE_OPTIONS = (
@@ -163,9 +164,9 @@ async def cmd_update(args: argparse.Namespace, store: TicketStore) -> None:
     if args.json:
         return _print_json((await store.render(ticket))[0])
     if ticket == before:
-        print(f"ticket {ticket['id']} unchanged: it already had these values")
+        say("cli_unchanged", ticket_id=ticket["id"])
     else:
-        print(f"updated ticket {ticket['id']}")
+        say("cli_updated", ticket_id=ticket["id"])
 
 
 async def _update_many(args: argparse.Namespace, store: TicketStore, changes: TicketUpdate) -> None:
@@ -186,13 +187,13 @@ async def _update_many(args: argparse.Namespace, store: TicketStore, changes: Ti
     changed = 0
     for ticket in tickets:
         if ticket == before.get(ticket["id"]):
-            print(f"ticket {ticket['id']} unchanged: it already had these values")
+            say("cli_unchanged", ticket_id=ticket["id"])
         else:
             changed += 1
-            print(f"updated ticket {ticket['id']}")
-    print(f"{len(tickets)} tickets: {changed} updated, {len(tickets) - changed} unchanged")
+            say("cli_updated", ticket_id=ticket["id"])
+    say("cli_bulk_summary", count=len(tickets), changed=changed, unchanged=len(tickets) - changed)
 
 
 async def cmd_delete(args: argparse.Namespace, store: TicketStore) -> None:
     await store.delete(args.id, if_match=args.if_match, actor=actor(args))
-    print(f"deleted ticket {args.id}")
+    say("cli_deleted", ticket_id=args.id)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Generic, TypeVar
 
 from tickets.cli.inputs import UsageError, actor, validated
-from tickets.cli.output import JsonArray, _print_json, _table, describe_changes
+from tickets.cli.output import JsonArray, _print_json, _table, describe_changes, say
 from tickets.engine.history import PAGE_MAX, CommentCreate, CommentEdit, Event, NewComment, Page
 from tickets.stores.base import TicketStore
 
@@ -24,7 +24,7 @@ async def cmd_comment(args: argparse.Namespace, store: TicketStore) -> None:
     comment = await store.add_comment(args.id, NewComment(author, data.body, data.internal), acting or author)
     if args.json:
         return _print_json(comment)
-    print(f"added comment {comment['id']} to ticket {args.id}" + (" (internal)" if comment["internal"] else ""))
+    say("cli_note_added" if comment["internal"] else "cli_comment_added", comment_id=comment["id"], ticket_id=args.id)
 
 
 async def cmd_comment_edit(args: argparse.Namespace, store: TicketStore) -> None:
@@ -41,15 +41,16 @@ async def cmd_comment_edit(args: argparse.Namespace, store: TicketStore) -> None
     if args.json:
         return _print_json(comment)
     if comment == before:
-        print(f"comment {comment['id']} of ticket {args.id} unchanged: it already had these values")
+        say("cli_comment_unchanged", comment_id=comment["id"], ticket_id=args.id)
     else:
-        print(f"edited comment {comment['id']} of ticket {args.id}" + (" (internal)" if comment["internal"] else ""))
+        edited = "cli_note_edited" if comment["internal"] else "cli_comment_edited"
+        say(edited, comment_id=comment["id"], ticket_id=args.id)
 
 
 async def cmd_comment_delete(args: argparse.Namespace, store: TicketStore) -> None:
     """Delete a comment, whoever wrote it (the store's owner's rights, as an admin key)."""
     await store.delete_comment(args.id, args.comment_id, author=None, actor=actor(args))
-    print(f"deleted comment {args.comment_id} of ticket {args.id}")
+    say("cli_comment_deleted", comment_id=args.comment_id, ticket_id=args.id)
 
 
 #: How many comments or events the CLI reads at once: the API's largest page.
@@ -93,9 +94,9 @@ async def cmd_comments(args: argparse.Namespace, store: TicketStore) -> None:
     if args.json:
         return as_json.close()
     if not pages.total:
-        print(f"no comment on ticket {args.id}")
+        say("cli_no_comment", ticket_id=args.id)
         return
-    print(f"{shown} shown, {pages.total} in all")
+    say("cli_shown_total", shown=shown, total=pages.total)
 
 
 async def cmd_history(args: argparse.Namespace, store: TicketStore) -> None:
@@ -108,9 +109,9 @@ async def cmd_history(args: argparse.Namespace, store: TicketStore) -> None:
     if args.json:
         return as_json.close()
     if not pages.total:
-        print(f"no history for ticket {args.id} (it was made before the history began)")
+        say("cli_no_history", ticket_id=args.id)
         return
     rows = [["EVENT", "AT", "ACTOR", "TYPE", "CHANGES"]]
     rows += [[f"#{e['id']}", e["at"], e["actor"] or "-", e["type"], describe_changes(e)] for e in events]
     print(_table(rows))
-    print(f"{len(events)} shown, {pages.total} in all")
+    say("cli_shown_total", shown=len(events), total=pages.total)

@@ -11,8 +11,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from tickets.cli.inputs import UsageError
-from tickets.cli.output import _print_json, policy_text
+from tickets.cli.output import _print_json, policy_text, say
 from tickets.engine.errors import StoreError, describe_validation_error, first_repeated_key, shown
+from tickets.engine.messages import Message, message
 from tickets.engine.sla import Policy
 from tickets.stores.base import TicketStore
 from tickets.stores.choice import POSTGRES_SCHEMES, open_store
@@ -70,14 +71,14 @@ async def cmd_sla_sweep(args: argparse.Namespace, store: TicketStore) -> None:
     written = await sweep_once(store)
     if args.json:
         return _print_json({"events": written})
-    print(f"{written} SLA breach event{'s' if written != 1 else ''} written on {store.name}")
+    say("cli_breach_events_one" if written == 1 else "cli_breach_events", count=written, store=store.name)
 
 
 async def cmd_copy(args: argparse.Namespace, source: TicketStore) -> None:
     """Every ticket of the source (--file, --db or the environment, or SOURCE) into TARGET, all or nothing."""
     target = open_store(args.settings, **place(args.target))
     next_id, what = await _copy(source, target, args.replace, "the source and the target are the same store")
-    print(f"copied {what} from {source.name} to {target.name} (next id {next_id}, and the SLA policy)")
+    say("cli_copied", what=what, source=source.name, target=target.name, next_id=next_id)
 
 
 async def cmd_verify(args: argparse.Namespace, store: TicketStore) -> None:
@@ -92,10 +93,10 @@ async def cmd_backup(args: argparse.Namespace, store: TicketStore) -> None:
         raise UsageError(f"{args.dest} already exists; a backup goes into a new file")
     target = open_store(args.settings, file=args.dest, environment=False)
     _, what = await _copy(store, target, False, "the backup cannot be the store itself")
-    print(f"backed up {what} from {store.name} to {target.name}, and the SLA policy")
+    say("cli_backed_up", what=what, source=store.name, target=target.name)
 
 
-async def _copy(source: TicketStore, target: TicketStore, replace: bool, same: str) -> tuple[int, str]:
+async def _copy(source: TicketStore, target: TicketStore, replace: bool, same: str) -> tuple[int, Message]:
     """Everything of source into target (opened and closed here), in one replace_all: the next id, and what was
     copied, counted. The policy is read first: a policy set during the copy is the target's at the next copy."""
     if source.name == target.name:
@@ -107,7 +108,8 @@ async def _copy(source: TicketStore, target: TicketStore, replace: bool, same: s
         await target.replace_all(next_id, tickets, replace=replace, history=history, policy=policy)
     finally:
         await target.close()
-    return next_id, f"{len(tickets)} tickets, {len(history.comments)} comments and {len(history.events)} events"
+    counted = {"tickets": len(tickets), "comments": len(history.comments), "events": len(history.events)}
+    return next_id, message("cli_copied_what", **counted)
 
 
 def place(text: str) -> dict[str, Any]:

@@ -12,9 +12,16 @@ from zoneinfo import ZoneInfo
 import pydantic_core
 
 from tickets.engine.history import Event, commented_id
+from tickets.engine.messages import message
 from tickets.engine.models import DayCount, Stats
+from tickets.engine.settings import user_language
 from tickets.engine.sla import Policy
 from tickets.engine.values import PRIORITIES
+
+
+def say(name: str, /, *, flush: bool = False, **values: Any) -> None:
+    """Print the catalog's message `name` in the user's language (LC_ALL, LC_MESSAGES, LANG)."""
+    print(message(name, **values).told(user_language()), flush=flush)
 
 
 def _json_text(data: bytes | Any) -> str:

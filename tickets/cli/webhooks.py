@@ -10,7 +10,7 @@ from collections.abc import Callable
 from contextlib import suppress
 
 from tickets.cli.inputs import listed, validated
-from tickets.cli.output import _print_json, _table, short_time
+from tickets.cli.output import _print_json, _table, say, short_time
 from tickets.engine.history import PAGE_MAX, Page
 from tickets.engine.webhooks import EVENT_NAMES, WebhookCreate, new_secret, public
 from tickets.stores.base import TicketStore
@@ -23,7 +23,7 @@ async def cmd_webhooks_list(args: argparse.Namespace, store: TicketStore) -> Non
     if args.json:
         return _print_json(hooks)
     if not hooks:
-        print(f"No webhook on {store.name}.")
+        say("cli_no_webhook", store=store.name)
         return
     rows = [["ID", "URL", "EVENTS", "STATE", "DELIVERED UP TO"]]
     for hook in hooks:
@@ -45,13 +45,13 @@ async def cmd_webhooks_add(args: argparse.Namespace, store: TicketStore) -> None
     hook = await store.webhooks.create(data, secret, store.now(), await store.last_event_id())
     if args.json:
         return _print_json({**public(hook), "secret": secret})
-    print(f"Webhook {hook['id']} added: {hook['url']} ({', '.join(hook['events'])}).")
-    print(f"Its secret, shown only now (the receiver verifies signatures with it): {secret}")
+    say("cli_webhook_added", hook_id=hook["id"], url=hook["url"], events=", ".join(hook["events"]))
+    say("cli_webhook_secret", secret=secret)
 
 
 async def cmd_webhooks_remove(args: argparse.Namespace, store: TicketStore) -> None:
     await store.webhooks.delete(args.webhook_id)
-    print(f"Webhook {args.webhook_id} removed.")
+    say("cli_webhook_removed", hook_id=args.webhook_id)
 
 
 async def cmd_webhooks_deliveries(args: argparse.Namespace, store: TicketStore) -> None:
@@ -59,7 +59,7 @@ async def cmd_webhooks_deliveries(args: argparse.Namespace, store: TicketStore) 
     if args.json:
         return _print_json(tries)
     if not tries:
-        print(f"Webhook {args.webhook_id} has tried no delivery yet.")
+        say("cli_webhook_no_try", hook_id=args.webhook_id)
         return
     rows = [["AT", "MESSAGE", "TYPE", "TRY", "RESULT", "MS"]]
     for t in tries:
@@ -69,12 +69,12 @@ async def cmd_webhooks_deliveries(args: argparse.Namespace, store: TicketStore) 
         rows.append([short_time(t["at"]), t["message_id"], t["type"], str(t["attempt"]), result, str(t["duration_ms"])])
     print(_table(rows))
     if total > len(tries):
-        print(f"(the newest {len(tries)} of {total}; --limit shows more)")
+        say("cli_webhook_newest", shown=len(tries), total=total)
 
 
 async def cmd_deliver(args: argparse.Namespace, store: TicketStore) -> None:
     """Deliver until interrupted (Ctrl-C, SIGTERM): the same loop a server runs, as a worker of its own."""
-    print(f"Delivering the webhooks of {store.name} (Ctrl-C stops).", flush=True)
+    say("cli_delivering", store=store.name, flush=True)
     task = asyncio.create_task(work(store, args.settings))
     loop = asyncio.get_running_loop()
     for stop in (signal.SIGINT, signal.SIGTERM):
@@ -82,7 +82,7 @@ async def cmd_deliver(args: argparse.Namespace, store: TicketStore) -> None:
             loop.add_signal_handler(stop, task.cancel)
     with suppress(asyncio.CancelledError):
         await task
-    print("Stopped.")
+    say("cli_stopped")
 
 
 def webhook_parsers(

@@ -17,6 +17,97 @@ Language = Literal["en", "fr"]
 LANGUAGES: tuple[Language, ...] = ("en", "fr")
 
 CATALOG: dict[str, dict[Language, str]] = {
+    # ---- what the command line prints
+    "cli_no_ticket": {"en": "no ticket (0 of {everything})", "fr": "aucun ticket (0 sur {everything})"},
+    "cli_shown_matching": {
+        "en": "{shown} shown, {total} matching, {everything} in all",
+        "fr": "{shown} affiché{shown:s}, {total} retenu{total:s}, {everything} en tout",
+    },
+    "cli_created": {"en": "created ticket {ticket_id}: {title}", "fr": "ticket {ticket_id} créé\u00a0: {title}"},
+    "cli_unchanged": {
+        "en": "ticket {ticket_id} unchanged: it already had these values",
+        "fr": "ticket {ticket_id} inchangé\u00a0: il avait déjà ces valeurs",
+    },
+    "cli_updated": {"en": "updated ticket {ticket_id}", "fr": "ticket {ticket_id} modifié"},
+    "cli_bulk_summary": {
+        "en": "{count} tickets: {changed} updated, {unchanged} unchanged",
+        "fr": "{count} tickets\u00a0: {changed} modifié{changed:s}, {unchanged} inchangé{unchanged:s}",
+    },
+    "cli_deleted": {"en": "deleted ticket {ticket_id}", "fr": "ticket {ticket_id} supprimé"},
+    "cli_comment_added": {
+        "en": "added comment {comment_id} to ticket {ticket_id}",
+        "fr": "commentaire {comment_id} ajouté au ticket {ticket_id}",
+    },
+    "cli_note_added": {
+        "en": "added comment {comment_id} to ticket {ticket_id} (internal)",
+        "fr": "note interne {comment_id} ajoutée au ticket {ticket_id}",
+    },
+    "cli_comment_unchanged": {
+        "en": "comment {comment_id} of ticket {ticket_id} unchanged: it already had these values",
+        "fr": "commentaire {comment_id} du ticket {ticket_id} inchangé\u00a0: il avait déjà ces valeurs",
+    },
+    "cli_comment_edited": {
+        "en": "edited comment {comment_id} of ticket {ticket_id}",
+        "fr": "commentaire {comment_id} du ticket {ticket_id} corrigé",
+    },
+    "cli_note_edited": {
+        "en": "edited comment {comment_id} of ticket {ticket_id} (internal)",
+        "fr": "note interne {comment_id} du ticket {ticket_id} corrigée",
+    },
+    "cli_comment_deleted": {
+        "en": "deleted comment {comment_id} of ticket {ticket_id}",
+        "fr": "commentaire {comment_id} du ticket {ticket_id} supprimé",
+    },
+    "cli_no_comment": {"en": "no comment on ticket {ticket_id}", "fr": "aucun commentaire sur le ticket {ticket_id}"},
+    "cli_shown_total": {"en": "{shown} shown, {total} in all", "fr": "{shown} affiché{shown:s}, {total} en tout"},
+    "cli_no_history": {
+        "en": "no history for ticket {ticket_id} (it was made before the history began)",
+        "fr": "aucun historique pour le ticket {ticket_id} (il date d'avant le début de l'historique)",
+    },
+    "cli_breach_events_one": {
+        "en": "1 SLA breach event written on {store}",
+        "fr": "1 événement de dépassement SLA écrit dans {store}",
+    },
+    "cli_breach_events": {
+        "en": "{count} SLA breach events written on {store}",
+        "fr": "{count} événements de dépassement SLA écrits dans {store}",
+    },
+    "cli_copied_what": {
+        "en": "{tickets} tickets, {comments} comments and {events} events",
+        "fr": "{tickets} ticket{tickets:s}, {comments} commentaire{comments:s} et {events} événement{events:s}",
+    },
+    "cli_copied": {
+        "en": "copied {what} from {source} to {target} (next id {next_id}, and the SLA policy)",
+        "fr": "{what} copiés de {source} vers {target} (prochain id {next_id}, et la politique SLA)",
+    },
+    "cli_backed_up": {
+        "en": "backed up {what} from {source} to {target}, and the SLA policy",
+        "fr": "{what} sauvegardés de {source} vers {target}, et la politique SLA",
+    },
+    "cli_no_webhook": {"en": "No webhook on {store}.", "fr": "Aucun webhook sur {store}."},
+    "cli_webhook_added": {
+        "en": "Webhook {hook_id} added: {url} ({events}).",
+        "fr": "Webhook {hook_id} ajouté\u00a0: {url} ({events}).",
+    },
+    "cli_webhook_secret": {
+        "en": "Its secret, shown only now (the receiver verifies signatures with it): {secret}",
+        "fr": "Son secret, montré seulement maintenant (le destinataire vérifie les signatures avec "
+        "lui)\u00a0: {secret}",
+    },
+    "cli_webhook_removed": {"en": "Webhook {hook_id} removed.", "fr": "Webhook {hook_id} supprimé."},
+    "cli_webhook_no_try": {
+        "en": "Webhook {hook_id} has tried no delivery yet.",
+        "fr": "Le webhook {hook_id} n'a encore tenté aucune livraison.",
+    },
+    "cli_webhook_newest": {
+        "en": "(the newest {shown} of {total}; --limit shows more)",
+        "fr": "(les {shown} plus récents sur {total}\u00a0; --limit en montre plus)",
+    },
+    "cli_delivering": {
+        "en": "Delivering the webhooks of {store} (Ctrl-C stops).",
+        "fr": "Livraison des webhooks de {store} (Ctrl-C l'arrête).",
+    },
+    "cli_stopped": {"en": "Stopped.", "fr": "Arrêté."},
     # ---- the command line's line on stderr
     "cli_error": {"en": "script.py: error: {problem}", "fr": "script.py\u00a0: erreur\u00a0: {problem}"},
     # ---- what was asked for does not exist
@@ -175,6 +266,9 @@ class _Formatter(string.Formatter):
     def format_field(self, value: Any, format_spec: str) -> str:
         if isinstance(value, Message):
             return value.told(self.language)
+        if format_spec == "s":  # the plural mark of the count: {count:s} ("1 ticket", "2 tickets"; French: "0 ticket")
+            plural = abs(int(value)) >= 2 if self.language == "fr" else abs(int(value)) != 1
+            return "s" if plural else ""
         return super().format_field(value, format_spec)
 
 
