@@ -55,3 +55,16 @@ def test_keys_and_roles_answer_in_french_when_asked(tmp_path: Path) -> None:
             actor.json()["detail"]
             == "X-Actor nomme «\u00a0zoe\u00a0», mais cette clé d'API est celle de «\u00a0karim\u00a0»"
         )
+
+
+def test_a_validators_complaint_is_told_in_french(client: TestClient) -> None:
+    """A validator's message comes from the catalog (no "Value error, " prefix, in either language)."""
+    english = client.get("/tickets", params={"status": "lost"}).json()["detail"][0]["msg"]
+    assert english.startswith("unknown status 'lost'; expected one of open, in_progress, waiting, closed (or ouvert")
+    french = client.get("/tickets", params={"status": "perdu"}, headers=FRENCH).json()["detail"][0]
+    assert french["loc"] == ["query", "status"]
+    assert french["msg"].startswith(
+        "status inconnu «\u00a0perdu\u00a0»\u00a0; valeurs possibles\u00a0: open, in_progress"
+    )
+    empty = client.patch("/tickets/3", json={}, headers=FRENCH).json()["detail"][0]["msg"]
+    assert empty.startswith("la modification est vide\u00a0; donnez au moins un de ces champs\u00a0: title,")

@@ -21,6 +21,7 @@ from pydantic import (
 )
 from typing_extensions import NotRequired, TypedDict
 
+from tickets.engine.messages import Problem, message
 from tickets.engine.models import PUBLIC_FIELDS, DayCount, Ticket
 from tickets.engine.values import _NOT_BLANK, NUMBER_MAX, Assignee, AssigneeIn, Timestamp, nfc, no_nul, not_blank
 
@@ -79,7 +80,7 @@ class CommentEdit(BaseModel):
     @model_validator(mode="after")
     def _not_empty(self) -> CommentEdit:
         if not self.model_fields_set:
-            raise ValueError("the correction is empty; give body, internal or both")
+            raise Problem(message("correction_empty"))
         return self
 
 

@@ -17,6 +17,78 @@ Language = Literal["en", "fr"]
 LANGUAGES: tuple[Language, ...] = ("en", "fr")
 
 CATALOG: dict[str, dict[Language, str]] = {
+    # ---- validators' complaints (pydantic keeps them; the edge tells them)
+    "unknown_choice": {
+        "en": "unknown {kind} {value!q}; expected one of {choices} (or {french})",
+        "fr": "{kind} inconnu {value!q}\u00a0; valeurs possibles\u00a0: {choices} (ou {french})",
+    },
+    "blank_text": {
+        "en": "must contain a visible character, not only spaces or zero-width characters",
+        "fr": "doit contenir un caractère visible, pas seulement des espaces ou des caractères sans largeur",
+    },
+    "nul_in_text": {
+        "en": "must not contain the NUL character (\\u0000)",
+        "fr": "ne doit pas contenir le caractère NUL (\\u0000)",
+    },
+    "not_a_time": {
+        "en": "{value!q} is not a real date and time",
+        "fr": "{value!q} n'est pas une date et une heure qui existent",
+    },
+    "invalid_id": {
+        "en": "invalid id {value!q}: expected a whole number from 1 to {most}",
+        "fr": "id invalide {value!q}\u00a0: un nombre entier de 1 à {most} est attendu",
+    },
+    "invalid_tag": {
+        "en": "invalid tag {value!q}: 1 to {most} letters, digits, '-' or '_' (no spaces or punctuation)",
+        "fr": "étiquette invalide {value!q}\u00a0: de 1 à {most} lettres, chiffres, «\u00a0-\u00a0» ou «\u00a0_\u00a0» "
+        "(ni espace ni ponctuation)",
+    },
+    "invalid_email": {
+        "en": "invalid email address {value!q}: expected name@domain.tld",
+        "fr": "adresse électronique invalide {value!q}\u00a0: nom@domaine.tld est attendu",
+    },
+    "target_twice": {"en": "a target is named twice", "fr": "un objectif est nommé deux fois"},
+    "update_empty": {
+        "en": "the update is empty; give at least one of {fields}",
+        "fr": "la modification est vide\u00a0; donnez au moins un de ces champs\u00a0: {fields}",
+    },
+    "tags_both_ways": {
+        "en": "give tags (the new list) or add_tags/remove_tags, not both",
+        "fr": "donnez tags (la nouvelle liste) ou add_tags/remove_tags, pas les deux",
+    },
+    "tag_added_and_removed": {
+        "en": "the tag {tag!q} is both added and removed",
+        "fr": "l'étiquette {tag!q} est à la fois ajoutée et retirée",
+    },
+    "id_twice": {"en": "the id {ticket_id} is given twice", "fr": "l'id {ticket_id} est donné deux fois"},
+    "not_a_date": {
+        "en": "{value!q} is not a real date (YYYY-MM-DD)",
+        "fr": "{value!q} n'est pas une date qui existe (AAAA-MM-JJ)",
+    },
+    "response_after_resolution": {
+        "en": "the first response ({first} min) cannot be due after the resolution ({last} min)",
+        "fr": "la première réponse ({first}\u00a0min) ne peut pas être due après la résolution ({last}\u00a0min)",
+    },
+    "unknown_zone": {
+        "en": "unknown time zone {value!q}: expected an IANA name such as Europe/Paris or UTC",
+        "fr": "fuseau horaire inconnu {value!q}\u00a0: un nom IANA comme Europe/Paris ou UTC est attendu",
+    },
+    "range_backwards": {
+        "en": "{day}: the range {start}-{end} ends before it starts",
+        "fr": "{day}\u00a0: la plage {start}-{end} finit avant de commencer",
+    },
+    "range_overlaps": {
+        "en": "{day}: the range {start}-{end} overlaps or precedes the one before it",
+        "fr": "{day}\u00a0: la plage {start}-{end} chevauche ou précède la précédente",
+    },
+    "no_business_hours": {
+        "en": "no day has business hours: give some, or null for every hour",
+        "fr": "aucun jour n'a d'heures ouvrées\u00a0: donnez-en, ou null pour toutes les heures",
+    },
+    "correction_empty": {
+        "en": "the correction is empty; give body, internal or both",
+        "fr": "la correction est vide\u00a0; donnez body, internal ou les deux",
+    },
     # ---- what the command line prints
     "cli_no_ticket": {"en": "no ticket (0 of {everything})", "fr": "aucun ticket (0 sur {everything})"},
     "cli_shown_matching": {

@@ -20,6 +20,7 @@ from pydantic import (
 from typing_extensions import NotRequired, TypedDict
 
 from tickets.engine.idempotency import KeptRecord
+from tickets.engine.messages import Problem, message
 from tickets.engine.values import (
     NO_NUL_PATTERN,
     NUMBER_MAX,
@@ -100,7 +101,7 @@ HELP_DESK_DEFAULTS: dict[str, Any] = {
 
 def _distinct(targets: list[str]) -> list[str]:
     if len(set(targets)) != len(targets):
-        raise ValueError("a target is named twice")
+        raise Problem(message("target_twice"))
     return targets
 
 
@@ -210,12 +211,12 @@ class TicketUpdate(BaseModel):
     @model_validator(mode="after")
     def _not_empty(self) -> TicketUpdate:
         if not self.model_fields_set:
-            raise ValueError("the update is empty; give at least one of " + ", ".join(type(self).model_fields))
+            raise Problem(message("update_empty", fields=", ".join(type(self).model_fields)))
         if "tags" in self.model_fields_set and self.model_fields_set & {"add_tags", "remove_tags"}:
-            raise ValueError("give tags (the new list) or add_tags/remove_tags, not both")
+            raise Problem(message("tags_both_ways"))
         both = set(self.add_tags or ()) & set(self.remove_tags or ())
         if both:
-            raise ValueError(f"the tag {sorted(both)[0]!r} is both added and removed")
+            raise Problem(message("tag_added_and_removed", tag=sorted(both)[0]))
         return self
 
 
@@ -241,7 +242,7 @@ class BulkUpdate(BaseModel):
         seen: set[int] = set()
         for ticket_id in self.ids:
             if ticket_id in seen:
-                raise ValueError(f"the id {ticket_id} is given twice")
+                raise Problem(message("id_twice", ticket_id=ticket_id))
             seen.add(ticket_id)
         return self
 

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from tickets.engine.messages import Problem, message
 from tickets.engine.models import SlaState, Ticket
 from tickets.engine.values import Priority
 
@@ -50,7 +51,7 @@ def _real_date(value: str) -> str:
     try:
         date.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not a real date (YYYY-MM-DD)") from None
+        raise Problem(message("not_a_date", value=value)) from None
     return value
 
 
@@ -77,10 +78,7 @@ class Target(BaseModel):
         # The next pending due time is the first response's until it comes, then the resolution's (the contract):
         # a first response due after the resolution would put a ticket behind one due sooner in sort=due.
         if self.first_response is not None and self.resolution is not None and self.first_response > self.resolution:
-            raise ValueError(
-                f"the first response ({self.first_response} min) cannot be due after "
-                f"the resolution ({self.resolution} min)"
-            )
+            raise Problem(message("response_after_resolution", first=self.first_response, last=self.resolution))
         return self
 
 
@@ -121,7 +119,7 @@ class Policy(BaseModel):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         if value not in _zones():
-            raise ValueError(f"unknown time zone {value[:60]!r}: expected an IANA name such as Europe/Paris or UTC")
+            raise Problem(message("unknown_zone", value=value[:60]))
         return value
 
     @field_validator("holidays")
@@ -140,12 +138,12 @@ class Policy(BaseModel):
             previous_end = -1
             for start, end in ranges:
                 if _minutes(start) >= _minutes(end):
-                    raise ValueError(f"{day}: the range {start}-{end} ends before it starts")
+                    raise Problem(message("range_backwards", day=day, start=start, end=end))
                 if _minutes(start) < previous_end:
-                    raise ValueError(f"{day}: the range {start}-{end} overlaps or precedes the one before it")
+                    raise Problem(message("range_overlaps", day=day, start=start, end=end))
                 previous_end = _minutes(end)
         if not any(value.values()):
-            raise ValueError("no day has business hours: give some, or null for every hour")
+            raise Problem(message("no_business_hours"))
         return {day: value.get(day, []) for day in WEEKDAYS}
 
     def targets_of(self, priority: str) -> tuple[int | None, int | None]:

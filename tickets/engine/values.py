@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
+from tickets.engine.messages import Problem, message
+
 Status = Literal["open", "in_progress", "waiting", "closed"]
 Priority = Literal["low", "medium", "high", "urgent"]
 STATUSES: tuple[Status, ...] = ("open", "in_progress", "waiting", "closed")  # workflow order
@@ -56,7 +58,7 @@ def _parse_choice(value: Any, kind: str, choices: tuple[str, ...], aliases: dict
         return value
     folded = aliases.get(_fold(value), _fold(value))
     if folded not in choices:
-        raise ValueError(f"unknown {kind} {value!r}; expected one of {', '.join(choices)} (or {french})")
+        raise Problem(message("unknown_choice", kind=kind, value=value, choices=", ".join(choices), french=french))
     return folded
 
 
@@ -94,14 +96,14 @@ VISIBLE_PATTERN = f"[^{INVISIBLE}]"
 def not_blank(value: str) -> str:
     """A title or assignee made only of invisible characters (spaces, zero-width) counts as blank."""
     if _BLANK.fullmatch(value):
-        raise ValueError("must contain a visible character, not only spaces or zero-width characters")
+        raise Problem(message("blank_text"))
     return value
 
 
 def no_nul(value: str) -> str:
     """No text may hold the NUL character: PostgreSQL cannot store it, and no ticket needs it."""
     if "\x00" in value:
-        raise ValueError("must not contain the NUL character (\\u0000)")
+        raise Problem(message("nul_in_text"))
     return value
 
 
@@ -113,7 +115,7 @@ def real_timestamp(value: str) -> str:
     try:
         datetime.fromisoformat(value[:19])  # the pattern made it YYYY-MM-DDTHH:MM:SS[.f]Z
     except ValueError:
-        raise ValueError(f"{value!r} is not a real date and time") from None
+        raise Problem(message("not_a_time", value=value)) from None
     return value
 
 
@@ -134,7 +136,7 @@ def nfc(value: Any) -> Any:
 def parse_ticket_id(value: Any) -> Any:
     """Ids typed as text must be plain ASCII digits: '1.0', '1e3', '0x10' or '٣' are refused."""
     if isinstance(value, str) and not (value.isascii() and value.isdigit()):
-        raise ValueError(f"invalid id {value[:30]!r}: expected a whole number from 1 to {NUMBER_MAX}")
+        raise Problem(message("invalid_id", value=value[:30], most=NUMBER_MAX))
     return value
 
 
@@ -177,9 +179,7 @@ def parse_tag(value: Any) -> Any:
         return value
     tag = unicodedata.normalize("NFC", value.strip()).lower()
     if not 1 <= len(tag) <= TAG_MAX or not re.fullmatch(r"[\w-]+", tag):
-        raise ValueError(
-            f"invalid tag {value[:60]!r}: 1 to {TAG_MAX} letters, digits, '-' or '_' (no spaces or punctuation)"
-        )
+        raise Problem(message("invalid_tag", value=value[:60], most=TAG_MAX))
     return tag
 
 
@@ -200,7 +200,7 @@ def parse_email(value: Any) -> Any:
         return value
     email = unicodedata.normalize("NFC", value.strip())
     if len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
-        raise ValueError(f"invalid email address {value[:60]!r}: expected name@domain.tld")
+        raise Problem(message("invalid_email", value=value[:60]))
     return email
 
 
