@@ -62,7 +62,7 @@ def test_a_validators_complaint_is_told_in_french(client: TestClient) -> None:
     english = client.get("/tickets", params={"status": "lost"}).json()["detail"][0]["msg"]
     assert english.startswith("unknown status 'lost'; expected one of open, in_progress, waiting, closed (or ouvert")
     french = client.get("/tickets", params={"status": "perdu"}, headers=FRENCH).json()["detail"][0]
-    assert french["loc"] == ["query", "status"]
+    assert french["loc"] == ["query", "status", 0]
     assert french["msg"].startswith(
         "status inconnu «\u00a0perdu\u00a0»\u00a0; valeurs possibles\u00a0: open, in_progress"
     )
