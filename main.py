@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from tickets.api.app import create_app
 from tickets.engine.errors import SettingInvalid
+from tickets.engine.messages import message
+from tickets.engine.settings import user_language
 
 try:
     app = create_app()
 except SettingInvalid as problem:
-    raise SystemExit(f"error: {problem}") from None
+    raise SystemExit(message("server_error", problem=problem.told(user_language())).told(user_language())) from None

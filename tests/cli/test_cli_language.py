@@ -35,3 +35,23 @@ def test_what_the_command_line_prints_is_french_too(tickets_file: Path) -> None:
         f"note interne 1 ajoutée au ticket {ticket_id}\n"
     )
     assert run("list", "--q", "écran noir").endswith("1 affiché, 1 retenu, 15 en tout\n")
+
+
+def test_a_setting_refused_is_told_in_french(tickets_file: Path) -> None:
+    """Settings fail closed in the user's language: the command line exits with 2, the server does not start."""
+    env = {"PATH": "/usr/bin:/bin", "LANG": "fr_FR.UTF-8", "TICKETS_API_KEY": ""}
+    cli = subprocess.run(
+        [sys.executable, "script.py", "list", "--file", str(tickets_file)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    told = (
+        "TICKETS_API_KEY est définie mais vide\u00a0: donnez-lui une valeur, ou retirez-la pour une API locale ouverte"
+    )
+    assert (cli.returncode, cli.stderr) == (2, f"script.py\u00a0: erreur\u00a0: {told}\n")
+    server = subprocess.run(
+        [sys.executable, "-c", "import main"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (server.returncode, server.stderr) == (1, f"erreur\u00a0: {told}\n")

@@ -89,6 +89,72 @@ CATALOG: dict[str, dict[Language, str]] = {
         "en": "the correction is empty; give body, internal or both",
         "fr": "la correction est vide\u00a0; donnez body, internal ou les deux",
     },
+    # ---- settings (the server does not start, the command line exits with 2)
+    "setting_switch": {
+        "en": "{name}={text!q}: expected 1 (on) or 0 (off)",
+        "fr": "{name}={text!q}\u00a0: 1 (oui) ou 0 (non) est attendu",
+    },
+    "setting_on_off": {
+        "en": "{name}={text!q}: expected on or off",
+        "fr": "{name}={text!q}\u00a0: on ou off est attendu",
+    },
+    "setting_time_scale": {
+        "en": "TICKETS_WEBHOOK_TIME_SCALE={text!q} is not a number > 0",
+        "fr": "TICKETS_WEBHOOK_TIME_SCALE={text!q} n'est pas un nombre > 0",
+    },
+    "setting_lock_timeout": {
+        "en": "TICKETS_LOCK_TIMEOUT={text!q} is not a number of seconds >= 0",
+        "fr": "TICKETS_LOCK_TIMEOUT={text!q} n'est pas un nombre de secondes >= 0",
+    },
+    "setting_both_keys": {
+        "en": "TICKETS_API_KEY and TICKETS_API_KEYS are both set: keep the named keys, or the one key",
+        "fr": "TICKETS_API_KEY et TICKETS_API_KEYS sont toutes deux définies\u00a0: gardez les clés nommées, ou "
+        "la clé unique",
+    },
+    "setting_key_empty": {
+        "en": "TICKETS_API_KEY is set but empty: give it a value, or unset it for an open local API",
+        "fr": "TICKETS_API_KEY est définie mais vide\u00a0: donnez-lui une valeur, ou retirez-la pour une API "
+        "locale ouverte",
+    },
+    "setting_key_ascii": {
+        "en": "TICKETS_API_KEY must be printable ASCII (letters, digits, punctuation)",
+        "fr": "TICKETS_API_KEY doit être en ASCII imprimable (lettres, chiffres, ponctuation)",
+    },
+    "setting_now": {
+        "en": "TICKETS_NOW={text!q}: expected a UTC time such as 2026-11-27T16:50:00Z",
+        "fr": "TICKETS_NOW={text!q}\u00a0: un instant UTC comme 2026-11-27T16:50:00Z est attendu",
+    },
+    "setting_keys_entry": {
+        "en": "TICKETS_API_KEYS: entry {number} is not name:key or name:key:role (entries are separated by "
+        "commas; a key may not hold ':' or ',')",
+        "fr": "TICKETS_API_KEYS\u00a0: l'entrée {number} n'est ni nom:clé ni nom:clé:rôle (les entrées sont "
+        "séparées par des virgules\u00a0; une clé ne peut contenir ni «\u00a0:\u00a0» ni «\u00a0,\u00a0»)",
+    },
+    "setting_keys_role": {
+        "en": "TICKETS_API_KEYS: entry {number} has no role {role!q}; roles: {roles}",
+        "fr": "TICKETS_API_KEYS\u00a0: le rôle {role!q} de l'entrée {number} n'existe pas\u00a0; rôles\u00a0: {roles}",
+    },
+    "setting_keys_empty": {
+        "en": "TICKETS_API_KEYS is set but empty: give name:key,name:key, or unset it",
+        "fr": "TICKETS_API_KEYS est définie mais vide\u00a0: donnez nom:clé,nom:clé, ou retirez-la",
+    },
+    "setting_keys_name": {
+        "en": "TICKETS_API_KEYS: the name of entry {number} must be 1 to {most} visible characters",
+        "fr": "TICKETS_API_KEYS\u00a0: le nom de l'entrée {number} doit avoir de 1 à {most} caractères visibles",
+    },
+    "setting_keys_ascii": {
+        "en": "TICKETS_API_KEYS: the key of entry {number} must be printable ASCII",
+        "fr": "TICKETS_API_KEYS\u00a0: la clé de l'entrée {number} doit être en ASCII imprimable",
+    },
+    "setting_keys_repeat": {
+        "en": "TICKETS_API_KEYS: entry {number} repeats the key of entry {first}: each name needs its own key",
+        "fr": "TICKETS_API_KEYS\u00a0: l'entrée {number} reprend la clé de l'entrée {first}\u00a0: chaque nom a "
+        "besoin de sa propre clé",
+    },
+    "setting_keys_name_twice": {
+        "en": "TICKETS_API_KEYS: the name {name!q} is given twice",
+        "fr": "TICKETS_API_KEYS\u00a0: le nom {name!q} est donné deux fois",
+    },
     # ---- what the command line prints
     "cli_no_ticket": {"en": "no ticket (0 of {everything})", "fr": "aucun ticket (0 sur {everything})"},
     "cli_shown_matching": {
@@ -181,6 +247,7 @@ CATALOG: dict[str, dict[Language, str]] = {
     },
     "cli_stopped": {"en": "Stopped.", "fr": "Arrêté."},
     # ---- the command line's line on stderr
+    "server_error": {"en": "error: {problem}", "fr": "erreur\u00a0: {problem}"},
     "cli_error": {"en": "script.py: error: {problem}", "fr": "script.py\u00a0: erreur\u00a0: {problem}"},
     # ---- what was asked for does not exist
     "ticket_not_found": {"en": "ticket {ticket_id} not found", "fr": "ticket {ticket_id} introuvable"},

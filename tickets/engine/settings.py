@@ -19,7 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from tickets.engine.errors import SettingInvalid
 from tickets.engine.history import AUTHOR_MAX, NameIn
-from tickets.engine.messages import Language, language_of_environment
+from tickets.engine.messages import Language, language_of_environment, message
 from tickets.engine.values import Timestamp
 
 # The sample data set shipped with the project, beside script.py: the file used when TICKETS_FILE is unset.
@@ -94,7 +94,7 @@ def parse_switch(name: str, text: str | None) -> bool:
         return False
     if text == "1":
         return True
-    raise SettingInvalid(f"{name}={text!r}: expected 1 (on) or 0 (off)")
+    raise SettingInvalid(message("setting_switch", name=name, text=text))
 
 
 def parse_on_off(name: str, text: str | None) -> bool:
@@ -103,7 +103,7 @@ def parse_on_off(name: str, text: str | None) -> bool:
         return True
     if text in ("off", "0"):
         return False
-    raise SettingInvalid(f"{name}={text!r}: expected on or off")
+    raise SettingInvalid(message("setting_on_off", name=name, text=text))
 
 
 def parse_time_scale(text: str | None) -> float:
@@ -115,7 +115,7 @@ def parse_time_scale(text: str | None) -> float:
     except ValueError:
         scale = math.nan
     if not math.isfinite(scale) or scale <= 0:
-        raise SettingInvalid(f"TICKETS_WEBHOOK_TIME_SCALE={text!r} is not a number > 0")
+        raise SettingInvalid(message("setting_time_scale", text=text))
     return scale
 
 
@@ -132,20 +132,20 @@ def parse_lock_timeout(text: str | None) -> float:
     except ValueError:
         seconds = math.nan
     if not math.isfinite(seconds) or seconds < 0:
-        raise SettingInvalid(f"TICKETS_LOCK_TIMEOUT={text!r} is not a number of seconds >= 0")
+        raise SettingInvalid(message("setting_lock_timeout", text=text))
     return seconds
 
 
 def parse_api_keys(single: str | None, named: str | None) -> dict[str, str | None]:
     """TICKETS_API_KEY (one key, no name) or TICKETS_API_KEYS (name:key,...) as {key: name or None}."""
     if named is not None and single is not None:
-        raise SettingInvalid("TICKETS_API_KEY and TICKETS_API_KEYS are both set: keep the named keys, or the one key")
+        raise SettingInvalid(message("setting_both_keys"))
     if named is not None:
         return dict(parse_named_keys(named))
     if single == "":
-        raise SettingInvalid("TICKETS_API_KEY is set but empty: give it a value, or unset it for an open local API")
+        raise SettingInvalid(message("setting_key_empty"))
     if single is not None and not _usable_key(single):
-        raise SettingInvalid("TICKETS_API_KEY must be printable ASCII (letters, digits, punctuation)")
+        raise SettingInvalid(message("setting_key_ascii"))
     return {single: None} if single is not None else {}
 
 
@@ -161,7 +161,7 @@ def parse_now(text: str | None) -> str | None:
     try:
         return TIMESTAMP.validate_python(text)
     except ValidationError:
-        raise SettingInvalid(f"TICKETS_NOW={text[:40]!r}: expected a UTC time such as 2026-11-27T16:50:00Z") from None
+        raise SettingInvalid(message("setting_now", text=text[:40])) from None
 
 
 def parse_key_roles(text: str | None) -> dict[str, Role]:
@@ -175,13 +175,10 @@ def _named_entries(text: str) -> list[tuple[str, str, Role]]:
     for number, entry in enumerate(text.split(","), start=1):
         parts = [part.strip() for part in entry.split(":")]
         if len(parts) not in (2, 3) or not all(parts):
-            raise SettingInvalid(
-                f"TICKETS_API_KEYS: entry {number} is not name:key or name:key:role "
-                "(entries are separated by commas; a key may not hold ':' or ',')"
-            )
+            raise SettingInvalid(message("setting_keys_entry", number=number))
         role = parts[2] if len(parts) == 3 else "admin"
         if role not in ROLES:
-            raise SettingInvalid(f"TICKETS_API_KEYS: entry {number} has no role {role!r}; roles: {', '.join(ROLES)}")
+            raise SettingInvalid(message("setting_keys_role", number=number, role=role, roles=", ".join(ROLES)))
         entries.append((parts[0], parts[1], role))
     return entries
 
@@ -190,23 +187,18 @@ def parse_named_keys(text: str) -> dict[str, str]:
     """TICKETS_API_KEYS=name:key[:role],... as {key: name}: each request's actor is its key's name.
     The entries are never quoted in a message: they hold the keys."""
     if not text.strip():
-        raise SettingInvalid("TICKETS_API_KEYS is set but empty: give name:key,name:key, or unset it")
+        raise SettingInvalid(message("setting_keys_empty"))
     keys: dict[str, str] = {}
     for number, (name, key, _) in enumerate(_named_entries(text), start=1):
         try:
             name = NAME.validate_python(name)
         except ValidationError:
-            raise SettingInvalid(
-                f"TICKETS_API_KEYS: the name of entry {number} must be 1 to {AUTHOR_MAX} visible characters"
-            ) from None
+            raise SettingInvalid(message("setting_keys_name", number=number, most=AUTHOR_MAX)) from None
         if not _usable_key(key):
-            raise SettingInvalid(f"TICKETS_API_KEYS: the key of entry {number} must be printable ASCII")
+            raise SettingInvalid(message("setting_keys_ascii", number=number))
         if key in keys:
-            raise SettingInvalid(
-                f"TICKETS_API_KEYS: entry {number} repeats the key of entry {list(keys).index(key) + 1}: "
-                "each name needs its own key"
-            )
+            raise SettingInvalid(message("setting_keys_repeat", number=number, first=list(keys).index(key) + 1))
         if name in keys.values():
-            raise SettingInvalid(f"TICKETS_API_KEYS: the name {name!r} is given twice")
+            raise SettingInvalid(message("setting_keys_name_twice", name=name))
         keys[key] = name
     return keys
