@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tickets.engine.errors import describe_validation_error
-from tickets.engine.settings import NAME
+from tickets.engine.messages import validation_message
+from tickets.engine.settings import NAME, user_language
 
 
 class UsageError(Exception):
@@ -42,7 +43,8 @@ def validated(model: type[BaseModel], options: dict[str, str] | None = None, **v
         for error in exc.errors(include_url=False):
             loc = [str(part) for part in error["loc"]]
             where = names.get(".".join(loc[:2])) or names.get(loc[0] if loc else "") or _where(error["loc"])
-            message = error["msg"] + (f", not {error['input']!r}" if error["type"] == "literal_error" else "")
+            message = validation_message(error, user_language())
+            message += f", not {error['input']!r}" if error["type"] == "literal_error" else ""
             problems.append(f"{where}: {message}" if where else message)
         raise UsageError("; ".join(problems)) from None
 
@@ -75,4 +77,4 @@ def actor(args: argparse.Namespace) -> str | None:
     try:
         return NAME.validate_python(args.actor)
     except ValidationError as exc:
-        raise UsageError("--actor: " + describe_validation_error(exc)) from None
+        raise UsageError("--actor: " + describe_validation_error(exc, user_language())) from None

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tickets.engine.messages import Language, Message, message
+from tickets.engine.messages import Language, Message, message, validation_message
 
 
 class TicketError(Exception):
@@ -121,12 +121,13 @@ class SettingInvalid(TicketError):
 # --------------------------------------------------------------------------- validation problems told in one line
 
 
-def _describe(error: Any) -> str:
+def _describe(error: Any, language: Language = "en") -> str:
     """One line from a pydantic error: 'tickets[3].status: Input should be ...'."""
     where = ""
     for part in error["loc"]:
         where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
-    return f"{where}: {error['msg']}" if where else error["msg"]
+    told = validation_message(error, language)
+    return f"{where}: {told}" if where else told
 
 
 def first_repeated_key(raw: bytes | str) -> str | None:
@@ -147,6 +148,6 @@ def first_repeated_key(raw: bytes | str) -> str | None:
     return found[0] if found else None
 
 
-def describe_validation_error(exc: ValidationError) -> str:
+def describe_validation_error(exc: ValidationError, language: Language = "en") -> str:
     """All the problems of a validation error on one line."""
-    return "; ".join(_describe(e) for e in exc.errors(include_url=False))
+    return "; ".join(_describe(e, language) for e in exc.errors(include_url=False))

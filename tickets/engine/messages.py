@@ -338,8 +338,8 @@ CATALOG: dict[str, dict[Language, str]] = {
     },
 }
 
-# pydantic's own complaints, by their type; their context (ctx) gives the values. Types not named here are told
-# in pydantic's English words.
+# pydantic's own complaints, by their type; their context (ctx) gives the values. In English, pydantic's own words
+# are told (the "en" texts here say what they look like); types not named here are told in those words too.
 VALIDATION: dict[str, dict[Language, str]] = {
     "missing": {"en": "Field required", "fr": "champ obligatoire"},
     "extra_forbidden": {"en": "Extra inputs are not permitted", "fr": "champ inconnu\u00a0: il n'est pas accepté"},
@@ -452,7 +452,7 @@ def validation_message(error: Mapping[str, Any], language: Language) -> str:
         return raised.message.told(language)
     if error["type"] == "value_error" and isinstance(raised, Exception):
         return str(raised)
-    if error["type"] in VALIDATION:
+    if error["type"] in VALIDATION and language != "en":  # English: pydantic's own words, exactly
         try:
             return Message(error["type"], dict(context), VALIDATION).told(language)
         except (KeyError, IndexError, ValueError):
