@@ -19,6 +19,7 @@ from tickets.cli.output import (
     stats_text,
 )
 from tickets.engine.errors import TicketNotFound
+from tickets.engine.messages import message
 from tickets.engine.models import BulkUpdate, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
 from tickets.engine.rules import Reading
 from tickets.engine.sla import timestamp_of
@@ -36,7 +37,7 @@ def _plain_fields(args: argparse.Namespace) -> dict[str, Any]:
 def _requester(args: argparse.Namespace) -> dict[str, Any] | None:
     """--requester-name and --requester-email as the API's requester (the name is required with an email)."""
     if args.requester_email is not None and args.requester_name is None:
-        raise UsageError("--requester-email needs --requester-name (a requester has a name, and maybe an email)")
+        raise UsageError(message("cli_email_needs_name"))
     if args.requester_name is None:
         return None
     return {"name": args.requester_name, "email": args.requester_email}
@@ -137,12 +138,12 @@ def _changes(args: argparse.Namespace) -> TicketUpdate:
     if args.unassign:
         changes["assignee"] = None
     if args.no_requester and (args.requester_name is not None or args.requester_email is not None):
-        raise UsageError("--no-requester cannot go with --requester-name or --requester-email")
+        raise UsageError(message("cli_no_requester_with"))
     requester = _requester(args)
     if requester is not None or args.no_requester:
         changes["requester"] = requester
     if args.tags is not None and (args.add_tag or args.remove_tag):
-        raise UsageError("--tags (the new list) cannot go with --add-tag or --remove-tag")
+        raise UsageError(message("cli_tags_with_add"))
     if args.tags is not None:
         changes["tags"] = [] if not args.tags.strip() else args.tags.split(",")
     if args.add_tag:
@@ -150,7 +151,7 @@ def _changes(args: argparse.Namespace) -> TicketUpdate:
     if args.remove_tag:
         changes["remove_tags"] = listed(args.remove_tag)
     if not changes:
-        raise UsageError(f"nothing to update; give at least one of {UPDATE_OPTIONS}")
+        raise UsageError(message("cli_nothing_to_update", options=UPDATE_OPTIONS))
     return validated(TicketUpdate, {"tags": "--tags"}, **changes)
 
 
@@ -172,7 +173,7 @@ async def cmd_update(args: argparse.Namespace, store: TicketStore) -> None:
 async def _update_many(args: argparse.Namespace, store: TicketStore, changes: TicketUpdate) -> None:
     """update 3 5 8 --status closed: the same changes on every ticket, all or nothing (store.update_many)."""
     if args.if_match is not None:
-        raise UsageError(f"--if-match guards one ticket; it cannot go with {len(args.ids)} ids")
+        raise UsageError(message("cli_if_match_one", count=len(args.ids)))
     bulk: BulkUpdate = validated(BulkUpdate, ids=args.ids, changes=changes)
     before: dict[int, Ticket] = {}
     for ticket_id in bulk.ids:  # only to tell what changed: update_many itself refuses an unknown id

@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 from tickets.cli.inputs import UsageError, actor, validated
 from tickets.cli.output import JsonArray, _print_json, _table, describe_changes, say
 from tickets.engine.history import PAGE_MAX, CommentCreate, CommentEdit, Event, NewComment, Page
+from tickets.engine.messages import message
 from tickets.stores.base import TicketStore
 
 T = TypeVar("T")
@@ -20,7 +21,7 @@ async def cmd_comment(args: argparse.Namespace, store: TicketStore) -> None:
     data = validated(CommentCreate, author=args.author, body=args.text, internal=args.internal)
     author = data.author or acting
     if author is None:
-        raise UsageError("give --author (the login name is unknown here)")
+        raise UsageError(message("cli_give_author"))
     comment = await store.add_comment(args.id, NewComment(author, data.body, data.internal), acting or author)
     if args.json:
         return _print_json(comment)
@@ -34,7 +35,7 @@ async def cmd_comment_edit(args: argparse.Namespace, store: TicketStore) -> None
     if args.internal is not None:
         changes["internal"] = args.internal
     if not changes:
-        raise UsageError("nothing to change; give --body, --internal or --public")
+        raise UsageError(message("cli_nothing_to_change"))
     edit = validated(CommentEdit, **changes)
     before = await store.comment(args.id, args.comment_id)
     comment = await store.edit_comment(args.id, args.comment_id, edit, author=None, actor=actor(args))

@@ -9,12 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from tickets.engine.errors import describe_validation_error
+from tickets.engine.errors import TicketError, describe_validation_error
 from tickets.engine.messages import validation_message
 from tickets.engine.settings import NAME, user_language
 
 
-class UsageError(Exception):
+class UsageError(TicketError):
     """Invalid input on the command line (exit code 2)."""
 
 

@@ -14,6 +14,7 @@ from tickets.cli.inputs import UsageError
 from tickets.cli.output import _print_json, policy_text, say
 from tickets.engine.errors import StoreError, describe_validation_error, first_repeated_key, shown
 from tickets.engine.messages import Message, message
+from tickets.engine.settings import user_language
 from tickets.engine.sla import Policy
 from tickets.stores.base import TicketStore
 from tickets.stores.choice import POSTGRES_SCHEMES, open_store
@@ -43,14 +44,14 @@ def read_policy(path: str) -> Policy:
         raise StoreError(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
     where = "standard input" if path == "-" else shown(path)
     if len(raw) > POLICY_FILE_MAX:
-        raise UsageError(f"{where}: a policy file is at most {POLICY_FILE_MAX} bytes")
+        raise UsageError(message("cli_policy_too_big", where=where, most=POLICY_FILE_MAX))
     repeated = first_repeated_key(raw)
     if repeated is not None:
-        raise UsageError(f"{where}: the key {repeated!r} is given twice")
+        raise UsageError(message("cli_policy_key_twice", where=where, key=repeated))
     try:
         return Policy.model_validate_json(raw)
     except ValidationError as exc:
-        raise UsageError(f"{where}: {describe_validation_error(exc)}") from None
+        raise UsageError(f"{where}: {describe_validation_error(exc, user_language())}") from None
 
 
 async def cmd_sla_set(args: argparse.Namespace, store: TicketStore) -> None:
@@ -90,7 +91,7 @@ async def cmd_verify(args: argparse.Namespace, store: TicketStore) -> None:
 async def cmd_backup(args: argparse.Namespace, store: TicketStore) -> None:
     """A consistent copy of the store, history and SLA policy included, into a new JSON file."""
     if os.path.lexists(args.dest):
-        raise UsageError(f"{args.dest} already exists; a backup goes into a new file")
+        raise UsageError(message("cli_backup_exists", dest=args.dest))
     target = open_store(args.settings, file=args.dest, environment=False)
     _, what = await _copy(store, target, False, "the backup cannot be the store itself")
     say("cli_backed_up", what=what, source=store.name, target=target.name)

@@ -155,6 +155,47 @@ CATALOG: dict[str, dict[Language, str]] = {
         "en": "TICKETS_API_KEYS: the name {name!q} is given twice",
         "fr": "TICKETS_API_KEYS\u00a0: le nom {name!q} est donné deux fois",
     },
+    # ---- the command line's refusals (exit 2)
+    "cli_email_needs_name": {
+        "en": "--requester-email needs --requester-name (a requester has a name, and maybe an email)",
+        "fr": "--requester-email demande --requester-name (un demandeur a un nom, et peut-être une adresse)",
+    },
+    "cli_no_requester_with": {
+        "en": "--no-requester cannot go with --requester-name or --requester-email",
+        "fr": "--no-requester ne va pas avec --requester-name ni --requester-email",
+    },
+    "cli_tags_with_add": {
+        "en": "--tags (the new list) cannot go with --add-tag or --remove-tag",
+        "fr": "--tags (la nouvelle liste) ne va pas avec --add-tag ni --remove-tag",
+    },
+    "cli_nothing_to_update": {
+        "en": "nothing to update; give at least one of {options}",
+        "fr": "rien à modifier\u00a0; donnez au moins une de ces options\u00a0: {options}",
+    },
+    "cli_if_match_one": {
+        "en": "--if-match guards one ticket; it cannot go with {count} ids",
+        "fr": "--if-match protège un seul ticket\u00a0; il ne va pas avec {count} ids",
+    },
+    "cli_policy_too_big": {
+        "en": "{where}: a policy file is at most {most} bytes",
+        "fr": "{where}\u00a0: un fichier de politique fait au plus {most} octets",
+    },
+    "cli_policy_key_twice": {
+        "en": "{where}: the key {key!q} is given twice",
+        "fr": "{where}\u00a0: la clé {key!q} est donnée deux fois",
+    },
+    "cli_backup_exists": {
+        "en": "{dest} already exists; a backup goes into a new file",
+        "fr": "{dest} existe déjà\u00a0; une sauvegarde va dans un nouveau fichier",
+    },
+    "cli_give_author": {
+        "en": "give --author (the login name is unknown here)",
+        "fr": "donnez --author (le nom de connexion est inconnu ici)",
+    },
+    "cli_nothing_to_change": {
+        "en": "nothing to change; give --body, --internal or --public",
+        "fr": "rien à changer\u00a0; donnez --body, --internal ou --public",
+    },
     # ---- what the command line prints
     "cli_no_ticket": {"en": "no ticket (0 of {everything})", "fr": "aucun ticket (0 sur {everything})"},
     "cli_shown_matching": {
