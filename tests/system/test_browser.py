@@ -147,7 +147,7 @@ def test_swagger_ui_creates_a_ticket_offline(visit, tickets_file: Path) -> None:
     with running_server(tickets_file) as base:
         v = visit(base)
         v.page.goto(f"{base}/docs")
-        block = open_operation(v.page, "tickets-create_ticket_tickets_post")
+        block = open_operation(v.page, "tickets-create_ticket")
         status = execute(block, {"title": "Créé depuis Swagger UI", "priority": "haute"})
         assert status == "201"
         created = json.loads(tickets_file.read_text(encoding="utf-8"))["tickets"][-1]
@@ -163,7 +163,7 @@ def test_swagger_ui_authorize_with_an_api_key(visit, tickets_file: Path) -> None
     with running_server(tickets_file, env={"TICKETS_API_KEY": KEY}) as base:
         v = visit(base)
         v.page.goto(f"{base}/docs")
-        block = open_operation(v.page, "tickets-list_tickets_tickets_get")
+        block = open_operation(v.page, "tickets-list_tickets")
         assert execute(block) == "401"
         v.page.locator("button.authorize").first.click()
         v.page.locator(".auth-container input").first.fill(KEY)
