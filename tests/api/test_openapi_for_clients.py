@@ -5,6 +5,7 @@ tests/system/test_generated_client.py proves the same with a generated client.""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -136,3 +137,14 @@ def test_each_400_example_is_what_the_route_answers(
     documented = operation["responses"]["400"]["content"]["application/json"]["example"]
     response = json_client.request(method, url, json=body)
     assert (response.status_code, response.json()) == (400, documented)
+
+
+def test_redoc_is_served_without_its_remote_logo(json_client: TestClient) -> None:
+    """ReDoc's bundle drew Redocly's logo from cdn.redoc.ly, which the pages' policy refuses (a console error on
+    every load): the app serves the bundle with an empty picture of its own instead."""
+    html = json_client.get("/redoc").text
+    [bundle] = [src for src in re.findall(r'src="(/[^"]+)"', html) if "redoc" in src]
+    answer = json_client.get(bundle)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/javascript")
+    assert b"cdn.redoc.ly" not in answer.content and b'alt:"redocly logo"' in answer.content
+    assert json_client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200  # the rest as before
