@@ -476,7 +476,8 @@ def test_openapi_declares_the_api_key_for_swagger(client: TestClient) -> None:
         "type": "apiKey",
         "in": "header",
         "name": "X-API-Key",
-        "description": "Needed only when the server has TICKETS_API_KEY set.",
+        "description": "Needed only when the server has a key set: TICKETS_API_KEY (one key for everyone) or "
+        "TICKETS_API_KEYS (named keys, name:key,name:key; the request's actor is then the key's name).",
     }
     list_op = schema["paths"]["/tickets"]["get"]
     assert list_op["security"] == [{"APIKeyHeader": []}] and "401" in list_op["responses"]

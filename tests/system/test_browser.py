@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import report, required_or_skip, running_server
+from conftest import ROOT, report, required_or_skip, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,7 @@ CHROMIUM = next(
     (p for p in (os.environ.get("CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser")) if p), None
 )
 try:
-    from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = None
 
@@ -73,11 +73,16 @@ class Visit:
         self.context.route("**/*", self._only_local)
         self.page: Page = self.context.new_page()
         self.page.set_default_timeout(WAIT_MS)
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # uncaught exceptions and console errors: a docs page must have none
         self.console: list[str] = []
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
         self.page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
-        self.page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
+        self.page.on("console", self._log)
+
+    def _log(self, message: ConsoleMessage) -> None:
+        self.console.append(f"{message.type}: {message.text}")
+        if message.type == "error":  # a refused request (CSP, network) is logged so too
+            self.errors.append(f"{message.type}: {message.text} ({message.location.get('url', '')})")
 
     def _only_local(self, route) -> None:
         host = urlsplit(route.request.url).netloc
@@ -147,7 +152,7 @@ def test_swagger_ui_creates_a_ticket_offline(visit, tickets_file: Path) -> None:
     with running_server(tickets_file) as base:
         v = visit(base)
         v.page.goto(f"{base}/docs")
-        block = open_operation(v.page, "tickets-create_ticket_tickets_post")
+        block = open_operation(v.page, "tickets-create_ticket")
         status = execute(block, {"title": "Créé depuis Swagger UI", "priority": "haute"})
         assert status == "201"
         created = json.loads(tickets_file.read_text(encoding="utf-8"))["tickets"][-1]
@@ -163,7 +168,7 @@ def test_swagger_ui_authorize_with_an_api_key(visit, tickets_file: Path) -> None
     with running_server(tickets_file, env={"TICKETS_API_KEY": KEY}) as base:
         v = visit(base)
         v.page.goto(f"{base}/docs")
-        block = open_operation(v.page, "tickets-list_tickets_tickets_get")
+        block = open_operation(v.page, "tickets-list_tickets")
         assert execute(block) == "401"
         v.page.locator("button.authorize").first.click()
         v.page.locator(".auth-container input").first.fill(KEY)
@@ -173,4 +178,42 @@ def test_swagger_ui_authorize_with_an_api_key(visit, tickets_file: Path) -> None
         expect(v.page.locator(".auth-container")).to_have_count(0, timeout=WAIT_MS)  # the dialog is closed
         assert execute(block, again=True) == "200"
         assert v.hosts == {urlsplit(base).netloc}, v.hosts
+        # The browser logs the 401 that Try it out got before Authorize, as it logs any answer in error: that one
+        # is the test's own doing, and nothing else may be logged.
+        expected = [e for e in v.errors if "status of 401 (Unauthorized)" in e and "/tickets?" in e]
+        assert len(expected) == 1 and v.errors == expected, v.errors
     report("browser: with TICKETS_API_KEY, Try it out gave 401, then 200 after Authorize")
+
+
+# Where the docs pages' screenshots go, for people to look at (ignored by git): each run replaces them.
+SCREENSHOTS = ROOT / "tests" / "artifacts" / "browser"
+
+
+def test_docs_pages_log_no_error_and_leave_screenshots(visit, tickets_file: Path) -> None:
+    """/docs and /redoc load with no console error (ReDoc's remote logo used to be refused on every load), show
+    the rules in words rather than raw patterns, and leave a screenshot of each in SCREENSHOTS."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with running_server(tickets_file) as base:
+        v = visit(base)
+        v.page.goto(f"{base}/docs")
+        block = v.page.locator("#operations-tickets-create_ticket")
+        block.locator(".opblock-summary").first.click()
+        expect(block.locator(".parameters-col_name", has_text="X-Actor")).to_be_visible(timeout=WAIT_MS)
+        expect(block.get_by_text("At least one visible character").first).to_be_visible(timeout=WAIT_MS)
+        assert "\x00" not in block.inner_text() and "\u200b" not in block.inner_text()
+        v.page.screenshot(path=str(SCREENSHOTS / "docs.png"), full_page=False)
+        block.screenshot(path=str(SCREENSHOTS / "docs-create-ticket.png"))
+
+        v.page.goto(f"{base}/redoc")
+        expect(v.page.locator("h2", has_text="List tickets")).to_be_visible(timeout=WAIT_MS)
+        # The sidebar's logo is drawn once the page is up: it is the picture the bundle carries, asked of nobody.
+        expect(v.page.locator('img[alt="redocly logo"]')).to_have_attribute("src", re.compile("^data:"))
+        listing = v.page.locator("[id='tag/tickets/operation/list_tickets']")
+        expect(listing.get_by_text("Default:", exact=False).first).to_be_visible(timeout=WAIT_MS)
+        assert 'Default: ""' not in listing.inner_text().replace("\n", " ")
+        v.page.screenshot(path=str(SCREENSHOTS / "redoc.png"), full_page=False)
+        listing.screenshot(path=str(SCREENSHOTS / "redoc-list-tickets.png"))
+        assert v.hosts == {urlsplit(base).netloc}, v.hosts
+        assert v.errors == []
+    print(f"screenshots of /docs and /redoc: {SCREENSHOTS}")
+    report(f"browser: /docs and /redoc logged no console error; screenshots in {SCREENSHOTS}")

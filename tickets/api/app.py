@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from tickets.api import errors
+from tickets.api.docs_pages import serve_docs_files
 from tickets.api.http_rules import BodyLimit, CountInFlight, DocsStayHome, HeadAndOptions, Load, RequireApiKey
 from tickets.api.openapi import DOCS_PAGES, Paths, admin_only, is_open, schema_of
 from tickets.api.responses import MAX_BODY_BYTES, TOO_LARGE_DETAIL, UNAVAILABLE
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, store: TicketStore | None = 
         swagger_ui_parameters={"validatorUrl": None},  # the default badge would call validator.swagger.io
     )
     app.state.settings, app.state.store = settings, store
+    serve_docs_files(app)
     app.state.verification = None  # the result of TICKETS_VERIFY_ON_START, told by /health
     # The statistics first: /tickets/stats must not be taken for /tickets/{ticket_id}.
     for router in (

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from tickets.api.openapi_for_clients import for_clients
 from tickets.api.responses import JSON, UNAUTHORIZED
 
 DOCS_ASSETS = "/static-offline-docs/"  # where FastAPIOffline serves Swagger UI's and ReDoc's files
@@ -20,7 +21,8 @@ API_KEY_SCHEME = {
     "type": "apiKey",
     "in": "header",
     "name": "X-API-Key",
-    "description": "Needed only when the server has TICKETS_API_KEY set.",
+    "description": "Needed only when the server has a key set: TICKETS_API_KEY (one key for everyone) or "
+    "TICKETS_API_KEYS (named keys, name:key,name:key; the request's actor is then the key's name).",
 }
 
 
@@ -70,7 +72,8 @@ class Paths:
 
 def schema_of(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema, with our 400 in place of the 422 it documents by default (the one 422 kept is the
-    Idempotency-Key's, on the two creations), and the API key.
+    Idempotency-Key's, on the two creations), and the API key; then made for its readers (for_clients: operation
+    ids, named enums, plain headers, rules in words).
 
     The key is declared here rather than by a Security() dependency: RequireApiKey checks it before
     the body is read, and a dependency would only cost every request a step that does nothing.
@@ -98,5 +101,6 @@ def schema_of(app: FastAPI) -> dict[str, Any]:
                     }
         for unused in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(unused, None)
+        for_clients(schema)
         app.openapi_schema = schema
     return app.openapi_schema
