@@ -22,6 +22,7 @@ from tickets.api.dependencies import (
 )
 from tickets.api.http_rules import KEY_NAME
 from tickets.api.idempotency import IdempotencyKey, answered, keyed
+from tickets.api.query_rules import QueryChecked
 from tickets.api.responses import (
     BAD_REQUEST,
     COMMENT_LOCATION,
@@ -39,7 +40,7 @@ from tickets.engine.history import Comment, CommentCreate, CommentEdit, NewComme
 from tickets.engine.idempotency import comment_answer
 from tickets.engine.messages import message
 
-router = APIRouter(tags=["comments"])
+router = APIRouter(tags=["comments"], route_class=QueryChecked)
 
 
 @router.post(
