@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 from conftest import _serving
 from tickets.engine.errors import SettingInvalid
 from tickets.engine.settings import Settings
+from tickets.engine.values import stored_time
 from tickets.stores import TicketStore
 
 # --------------------------------------------------------------------------- the API, on both stores
@@ -223,3 +225,77 @@ def test_actors_and_authors_are_stored_in_nfc(client: TestClient) -> None:
     assert comment["author"] == NFC
     events = client.get(f"/tickets/{created['id']}/events").json()
     assert [e["actor"] for e in events] == [NFC, NFC]
+
+
+# --------------------------------------------------------------------------- no time later than the clock
+
+START = datetime(2030, 1, 7, 10, 0, 0, tzinfo=timezone.utc)
+
+
+def test_a_burst_of_comments_never_puts_updated_at_after_the_clock(
+    client: TestClient, ticket_store: TicketStore
+) -> None:
+    """30 comments in one second (the clock pinned, moving a millisecond each time): each takes the clock's time,
+    none is later than it (the old rule, one second more each time, ended 29 s ahead), and each ETag is new."""
+    clock = ["2030-01-07T10:00:00Z"]  # a whole second, as an older file or a pinned clock has them
+    ticket_store.now = lambda: clock[0]  # type: ignore[method-assign]
+    assert client.patch("/tickets/4", json={"assignee": "julie"}).status_code == 200
+    etags = {client.get("/tickets/3").headers["ETag"]}
+    for n in range(1, 31):
+        clock[0] = stored_time(START + timedelta(milliseconds=n))
+        assert client.post("/tickets/3/comments", json={"author": "karim", "body": f"relance {n}"}).status_code == 201
+        ticket = client.get("/tickets/3")
+        assert ticket.json()["updated_at"] == clock[0]  # never after the clock
+        etags.add(ticket.headers["ETag"])
+    assert len(etags) == 31
+    assert clock[0].startswith("2030-01-07T10:00:00.")  # all within one second
+    newest = [t["id"] for t in client.get("/tickets?sort=-updated_at&limit=2").json()]
+    assert newest == [3, 4]  # "…:00.030000Z" after "…:00Z", though as text '.' sorts before 'Z'
+    oldest_last = [t["id"] for t in client.get("/tickets?sort=updated_at").json()][-2:]
+    assert oldest_last == [4, 3]
+
+
+def test_a_clock_that_does_not_move_still_moves_updated_at_and_the_etag(
+    client: TestClient, ticket_store: TicketStore
+) -> None:
+    """A clock pinned to one instant (TICKETS_NOW, a test) cannot give a later time: then each comment moves
+    updated_at by one microsecond, the least that still changes the ticket's ETag."""
+    ticket_store.now = lambda: "2030-01-07T10:00:00Z"  # type: ignore[method-assign]
+    etags = set()
+    for n in range(1, 4):
+        assert client.post("/tickets/3/comments", json={"author": "karim", "body": f"relance {n}"}).status_code == 201
+        ticket = client.get("/tickets/3")
+        etags.add(ticket.headers["ETag"])
+    assert ticket.json()["updated_at"] == "2030-01-07T10:00:00.000002Z"  # the first one took the clock's time
+    assert len(etags) == 3
+
+
+# --------------------------------------------------------------------------- the ticket's ETag after a comment
+
+
+def test_a_comment_gives_the_tickets_new_etag_for_a_next_if_match(client: TestClient) -> None:
+    """A client that held the ticket's ETag and commented can delete (or change) the ticket with If-Match taken
+    from the comment's answer, without reading the ticket again."""
+    held = client.get("/tickets/3").headers["ETag"]
+    answer = client.post("/tickets/3/comments", json={"author": "karim", "body": "Réglé, je ferme."})
+    assert answer.status_code == 201
+    new_etag = answer.headers["Ticket-ETag"]
+    assert new_etag != held and new_etag == client.get("/tickets/3").headers["ETag"]
+    assert client.delete("/tickets/3", headers={"If-Match": held}).status_code == 412  # the comment changed it
+    assert client.delete("/tickets/3", headers={"If-Match": new_etag}).status_code == 204
+
+
+def test_the_ticket_etag_header_is_documented(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/tickets/{ticket_id}/comments"]["post"]
+    header = operation["responses"]["201"]["headers"]["Ticket-ETag"]
+    assert "If-Match" in header["description"]
+
+
+def test_correcting_or_deleting_a_comment_leaves_the_tickets_etag(client: TestClient) -> None:
+    """Only a new comment changes the ticket (its updated_at): a correction or a deletion is in its history, and
+    an ETag held since still matches."""
+    comment = client.post("/tickets/3/comments", json={"author": "karim", "body": "Brouillon"}).json()
+    etag = client.get("/tickets/3").headers["ETag"]
+    assert client.patch(f"/tickets/3/comments/{comment['id']}", json={"body": "Texte final"}).status_code == 200
+    assert client.delete(f"/tickets/3/comments/{comment['id']}").status_code == 204
+    assert client.patch("/tickets/3", json={"priority": "low"}, headers={"If-Match": etag}).status_code == 200

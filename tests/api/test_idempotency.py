@@ -130,6 +130,7 @@ def test_a_comment_retry_gets_the_first_answer_and_writes_nothing(
     assert first.status_code == 201, first.text
     assert first.headers["Location"] == f"/tickets/3/comments/{first.json()['id']}"
     before, ticket = written(ticket_store), client.get("/tickets/3")
+    assert first.headers["Ticket-ETag"] == ticket.headers["ETag"]
     same_answer(
         first, client.post("/tickets/3/comments", json={"body": body["body"], "author": "karim.benali"}, headers=KEY)
     )

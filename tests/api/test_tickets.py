@@ -531,6 +531,15 @@ def test_options_answers_204_with_allow(client: TestClient, path: str) -> None:
     assert response.content == b""
 
 
+@pytest.mark.parametrize("method", ["OPTIONS", "GET", "DELETE", "HEAD"])
+def test_an_unknown_path_is_a_404_with_its_detail_and_no_allow(client: TestClient, method: str) -> None:
+    response = client.request(method, "/nowhere")
+    assert response.status_code == 404
+    assert "Allow" not in response.headers
+    if method != "HEAD":
+        assert response.json() == {"detail": "Not Found"}
+
+
 @pytest.mark.parametrize(
     "path",
     [

@@ -247,3 +247,15 @@ def test_cli_names_are_taken_in_nfc(capsys: pytest.CaptureFixture[str], store_ar
     assert [c["author"] for c in json.loads(out)] == [nfc, nfc]
     code, out, _ = run(capsys, "history", "3", "--json", *store_args)
     assert [e["actor"] for e in json.loads(out)] == [nfc, "karim"]
+
+
+def test_help_says_what_stats_days_and_copy_do(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["stats", "--help"])
+    stats_help = " ".join(capsys.readouterr().out.split())
+    assert "--days DAYS how many days the opened/closed per day chart covers, today included" in stats_help
+    with pytest.raises(SystemExit):
+        main(["copy", "--help"])
+    copy_help = " ".join(capsys.readouterr().out.split())
+    assert "every comment and event of the history" in copy_help and "the SLA policy" in copy_help
+    assert "Webhooks and the answers kept for Idempotency-Key are not copied" in copy_help

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -64,6 +65,17 @@ def test_show_prints_the_etag_and_if_match_takes_it_with_or_without_quotes(
     assert main(["update", "3", "--status", "open", "--if-match", etag, *store_args]) == 1
     err = capsys.readouterr().err
     assert err.startswith("script.py: error: ticket 3 has changed: its ETag is ") and err.endswith(f"not {etag}\n")
+
+
+def test_show_json_gives_the_etag_for_a_scripts_if_match(
+    capsys: pytest.CaptureFixture[str], store_args: list[str]
+) -> None:
+    assert main(["show", "3", "--json", *store_args]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert main(["show", "3", *store_args]) == 0
+    assert shown["etag"] == capsys.readouterr().out.splitlines()[-1].split()[-1]  # the one the table prints
+    assert shown["id"] == 3 and list(shown)[-1] == "etag"  # the API's ticket, then its ETag
+    assert main(["delete", "3", "--if-match", shown["etag"], *store_args]) == 0
 
 
 def test_an_update_that_changes_nothing_says_so(capsys: pytest.CaptureFixture[str], store_args: list[str]) -> None:

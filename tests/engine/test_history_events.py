@@ -59,7 +59,14 @@ def test_per_day_counts_openings_and_closings_with_every_day_present() -> None:
     assert [d["date"] for d in per_day({}, 2, today=date(2026, 3, 1))] == ["2026-02-28", "2026-03-01"]
 
 
-def test_a_comment_always_moves_updated_at() -> None:
+def test_a_comment_takes_the_clock_when_it_moved() -> None:
     assert later_than("2026-11-20T09:14:00Z", "2026-11-27T10:00:00Z") == "2026-11-27T10:00:00Z"
-    assert later_than("2026-11-27T10:00:00Z", "2026-11-27T10:00:00Z") == "2026-11-27T10:00:01Z"
-    assert later_than("2026-12-31T23:59:59Z", "2026-12-31T23:59:59Z") == "2027-01-01T00:00:00Z"
+    # within one second, the clock's fraction is later: it is taken as it is (the old rule gave 10:00:01)
+    assert later_than("2026-11-27T10:00:00Z", "2026-11-27T10:00:00.001Z") == "2026-11-27T10:00:00.001Z"
+    assert later_than("2026-11-27T10:00:00.5Z", "2026-11-27T10:00:00.52Z") == "2026-11-27T10:00:00.52Z"
+
+
+def test_a_comment_moves_updated_at_by_a_microsecond_when_the_clock_did_not_move() -> None:
+    assert later_than("2026-11-27T10:00:00Z", "2026-11-27T10:00:00Z") == "2026-11-27T10:00:00.000001Z"
+    assert later_than("2026-11-27T10:00:00.5Z", "2026-11-27T10:00:00Z") == "2026-11-27T10:00:00.500001Z"
+    assert later_than("2026-12-31T23:59:59.999999Z", "2026-12-31T23:59:59Z") == "2027-01-01T00:00:00.000000Z"

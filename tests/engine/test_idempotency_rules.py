@@ -116,6 +116,8 @@ def test_replay_refuses_another_request() -> None:
 
 def test_a_comments_answer() -> None:
     comment = {"id": 7, "ticket_id": 3, "author": "zoé", "body": "Vu.", "internal": False}
-    answer = comment_answer(comment)
-    assert answer == Answer(201, {"Location": "/tickets/3/comments/7"}, answer.body)
+    answer = comment_answer(comment, '"9e0c872aa0219ab162e3767d"')
+    assert answer == Answer(
+        201, {"Location": "/tickets/3/comments/7", "Ticket-ETag": '"9e0c872aa0219ab162e3767d"'}, answer.body
+    )
     assert answer.body.decode() == '{"id":7,"ticket_id":3,"author":"zoé","body":"Vu.","internal":false}'

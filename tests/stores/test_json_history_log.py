@@ -60,7 +60,7 @@ def test_a_crash_between_the_log_and_the_file_leaves_neither_change(store: JsonS
     fresh = JsonStore(tickets_file)  # another process
     assert [e["type"] for e in sync(fresh.events(17, Page()))[0]] == ["created"]
     assert sync(fresh.comments(17, Page())) == ([], 0)
-    comment = sync(fresh.add_comment(17, NewComment("ana", "vrai")))  # the next write sets the dead lines aside
+    comment, _ = sync(fresh.add_comment(17, NewComment("ana", "vrai")))  # the next write sets the dead lines aside
     assert comment["id"] == 2  # never an id a line past the committed end names
     assert log.read_bytes().startswith(committed) and b"fant" not in log.read_bytes()
     assert (tickets_file.parent / "tickets.json.set-aside.jsonl").read_bytes() == ghost + b"\n"  # not destroyed

@@ -46,11 +46,11 @@ def test_a_backup_put_back_under_a_running_server_never_hands_an_id_out_twice(ti
         sync(running.add_comment(3, NewComment("ana", body)))
     backup = tickets_file.with_name("sauvegarde.json")
     shutil.copyfile(tickets_file, backup)  # cp tickets.json sauvegarde.json
-    later = [sync(running.add_comment(3, NewComment("ana", body))) for body in ("trois", "quatre")]
+    later = [sync(running.add_comment(3, NewComment("ana", body)))[0] for body in ("trois", "quatre")]
     seen = feed_ids(running)  # a poller read up to here
     shutil.copyfile(backup, tickets_file)  # cp sauvegarde.json tickets.json, under the running server
     assert [c["body"] for c in sync(running.comments(3, Page()))[0]] == ["un", "deux"]  # the restored state
-    new = sync(running.add_comment(3, NewComment("ana", "cinq")))
+    new, _ = sync(running.add_comment(3, NewComment("ana", "cinq")))
     assert new["id"] > max(c["id"] for c in later)  # no comment id given before the restore is given again
     after = feed_ids(running)
     assert len(after) == len(set(after)) and min(set(after) - set(seen)) > max(seen)  # the poller misses nothing

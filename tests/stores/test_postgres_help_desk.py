@@ -169,7 +169,7 @@ def _random_day(stores: list[TicketStore], rng: random.Random, writes: int) -> N
         elif action < 0.9:
             ticket_id = rng.choice(ids)
             new = NewComment(rng.choice(people), f"réponse {step}", rng.random() < 0.3)
-            comment = agree(stores, "add_comment", ticket_id, new, actor="ana")
+            comment, _ = agree(stores, "add_comment", ticket_id, new, actor="ana")  # and the same ETag
             comments.append((ticket_id, comment["id"]))
         elif comments:
             ticket_id, comment_id = rng.choice(comments)
@@ -390,8 +390,8 @@ def test_a_bulk_change_is_all_or_nothing(stores: list[TicketStore]) -> None:
 def test_comment_corrections_are_events_and_the_chain_holds(stores: list[TicketStore]) -> None:
     clock = _clock(stores)
     agree(stores, "add", TicketCreate(title="VPN", requester={"name": "Claire Dubois"}))
-    note = agree(stores, "add_comment", 1, NewComment("karim", "note interne", True))
-    reply = agree(stores, "add_comment", 1, NewComment("Karim", "Le technicien passe."))
+    note, _ = agree(stores, "add_comment", 1, NewComment("karim", "note interne", True))
+    reply, _ = agree(stores, "add_comment", 1, NewComment("Karim", "Le technicien passe."))
     assert sync(stores[1].get(1))["first_response_at"] == reply["created_at"]
     updated_at = sync(stores[1].get(1))["updated_at"]
     clock.advance(60)

@@ -62,7 +62,7 @@ def new_comment() -> tuple[int, int]:
     """A new ticket with a comment, made through the store as another client would: (ticket id, comment id)."""
     store = app.state.store
     ticket = sync(store.add(TicketCreate(title="Fuzzed comment's ticket"), "fuzz"))
-    comment = sync(store.add_comment(ticket["id"], NewComment("fuzz", "Le technicien passe demain."), "fuzz"))
+    comment, _ = sync(store.add_comment(ticket["id"], NewComment("fuzz", "Le technicien passe demain."), "fuzz"))
     return ticket["id"], comment["id"]
 
 

@@ -44,7 +44,7 @@ from tickets.cli.main import main
 from tickets.engine.models import CLOCK_FIELDS, complete
 from tickets.engine.rules import count, sort_tickets
 from tickets.engine.settings import Settings
-from tickets.engine.values import VISIBLE_PATTERN
+from tickets.engine.values import VISIBLE_PATTERN, stored_time
 from tickets.stores import TicketStore
 from tickets.stores.json_file import JsonStore
 from tickets.stores.postgres import PostgresStore
@@ -550,9 +550,10 @@ class TicketsMachine(RuleBasedStateMachine):
         }
         assert all(comment["id"] > c["id"] for cs in self.comments.values() for c in cs)  # ids only grow
         old = self.model[ticket_id]
-        # updated_at moves, always: to now, or a second past the last change when that was now already.
-        moved = max(moment(now), moment(old["updated_at"]) + timedelta(seconds=1))
-        expected = {**old, "updated_at": Clock.text(moved)}
+        # updated_at moves, always: to now, or (the clock stood still since the last change) a microsecond past it.
+        last = moment(old["updated_at"])
+        moved = now if moment(now) > last else stored_time(last + timedelta(microseconds=1))
+        expected = {**old, "updated_at": moved}
         if old["first_response_at"] is None and not internal and not is_requester(old, author):
             expected["first_response_at"] = now  # the first public reply by someone else than the requester
             STEPS["first responses"] += 1

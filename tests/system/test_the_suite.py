@@ -67,6 +67,60 @@ def test_suite_passes_whatever_the_shipped_tickets_json_holds(tmp_path: Path) ->
     assert run.returncode == 0, run.stdout[-3000:]
 
 
+def nested_suite(tmp_path: Path, tests: str) -> subprocess.CompletedProcess[str]:
+    """Run these tests with the suite's conftest.py in a project of their own (its shipped tickets.json beside)."""
+    project = tmp_path / "project"
+    (project / "tests").mkdir(parents=True)
+    shutil.copyfile(ROOT / "tests" / "conftest.py", project / "tests" / "conftest.py")
+    (project / "tickets.json").write_text('{"next_id": 1, "tickets": []}\n', encoding="utf-8")
+    (project / "tests" / "test_nested.py").write_text(tests, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_a_test_that_writes_the_shipped_file_is_refused_and_named(tmp_path: Path) -> None:
+    run = nested_suite(
+        tmp_path,
+        "import os\n"
+        "from conftest import SHIPPED\n"
+        "def test_reads():\n    assert SHIPPED.read_text()\n"
+        "def test_removes_a_folder_of_its_own(tmp_path):\n"  # rmtree removes by name within the folder's descriptor
+        "    (tmp_path / 'own').mkdir()\n    (tmp_path / 'own' / 'tickets.json').write_text('{}')\n"
+        "    import shutil\n    shutil.rmtree(tmp_path / 'own')\n"
+        "def test_writes():\n    try:\n        SHIPPED.write_text('{}')\n    except PermissionError:\n        pass\n"
+        "def test_replaces(tmp_path):\n    (tmp_path / 'x').write_text('{}')\n"
+        "    try:\n        os.replace(tmp_path / 'x', SHIPPED)\n    except PermissionError:\n        pass\n",
+    )
+    assert run.returncode == 1, run.stdout[-2000:]
+    assert "tests wrote the shipped tickets.json" in run.stdout
+    assert (
+        "test_nested.py::test_writes: open" in run.stdout and "test_nested.py::test_replaces: os.rename" in run.stdout
+    )
+    reported = run.stdout.split("tests wrote the shipped tickets.json")[1]
+    assert "test_reads" not in reported and "test_removes_a_folder_of_its_own" not in reported
+    assert (tmp_path / "project" / "tickets.json").read_text() == '{"next_id": 1, "tickets": []}\n'  # not written
+
+
+def test_another_process_writing_the_shipped_file_meanwhile_is_not_the_tests_fault(tmp_path: Path) -> None:
+    """The user edits tickets.json, or a server the README started on it sweeps SLA breaches into it, while the
+    suite runs: the suite stays green."""
+    run = nested_suite(
+        tmp_path,
+        "import subprocess, sys\n"
+        "from conftest import SHIPPED\n"
+        "def test_meanwhile():\n"
+        "    subprocess.run([sys.executable, '-c', f'open({str(SHIPPED)!r}, \"w\").write(\"{{}}\")'], check=True)\n"
+        "    assert SHIPPED.read_text() == '{}'\n",
+    )
+    assert run.returncode == 0, run.stdout[-2000:]
+
+
 def test_the_summary_prints_only_figures_of_tests_that_passed(tmp_path: Path) -> None:
     shutil.copyfile(ROOT / "tests" / "conftest.py", tmp_path / "conftest.py")
     (tmp_path / "test_figures.py").write_text(

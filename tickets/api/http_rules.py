@@ -133,7 +133,8 @@ class BodyLimit:
 
 
 class HeadAndOptions:
-    """HEAD answers like GET without the body; OPTIONS answers 204 with the path's Allow header.
+    """HEAD answers like GET without the body; OPTIONS answers 204 with the path's Allow header (an unknown path
+    goes on to the router, whose 404 has its {"detail": ...} body).
 
     FastAPI's routes answer neither by themselves. Other methods go straight through, untouched.
     """
@@ -145,8 +146,9 @@ class HeadAndOptions:
         method = scope.get("method")
         if method == "OPTIONS":
             allowed = self.allowed_methods(scope)
-            response = Response(status_code=204 if allowed else 404, headers={"Allow": ", ".join(allowed)})
-            return await response(scope, receive, send)
+            if not allowed:  # no such path: the router's 404, {"detail": "Not Found"} like any other
+                return await self.app(scope, receive, send)
+            return await Response(status_code=204, headers={"Allow": ", ".join(allowed)})(scope, receive, send)
         if method == "HEAD" and "GET" in self.allowed_methods(scope):
 
             async def without_body(message: Any) -> None:

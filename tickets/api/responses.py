@@ -91,5 +91,11 @@ REPLAYED = {
         "true",
     )
 }
+TICKET_ETAG = {
+    "Ticket-ETag": _header(
+        "The commented ticket's new ETag (a comment changes it): send it as If-Match to change or delete the ticket",
+        '"6f1c2a9e0b7d4c3a8e5f1b2d"',
+    )
+}
 COMMENT_LOCATION = {"Location": _header("Where the new comment lives", "/tickets/3/comments/7")}
 WEBHOOK_LOCATION = {"Location": _header("Where the new webhook lives", "/webhooks/1")}

@@ -108,8 +108,8 @@ async def cmd_list(args: argparse.Namespace, store: TicketStore) -> None:
 
 async def cmd_show(args: argparse.Namespace, store: TicketStore) -> None:
     data, etag = await store.get_json(args.id)
-    if args.json:
-        return _print_json(data)
+    if args.json:  # the ticket as the API answers it, and its ETag (the API's header) for a script's --if-match
+        return _print_json({**json.loads(data), "etag": etag})
     print(_show_ticket(json.loads(data), etag))
 
 

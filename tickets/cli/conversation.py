@@ -22,7 +22,7 @@ async def cmd_comment(args: argparse.Namespace, store: TicketStore) -> None:
     author = data.author or acting
     if author is None:
         raise UsageError(message("cli_give_author"))
-    comment = await store.add_comment(args.id, NewComment(author, data.body, data.internal), acting or author)
+    comment, _ = await store.add_comment(args.id, NewComment(author, data.body, data.internal), acting or author)
     if args.json:
         return _print_json(comment)
     say("cli_note_added" if comment["internal"] else "cli_comment_added", comment_id=comment["id"], ticket_id=args.id)

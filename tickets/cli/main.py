@@ -182,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--days",
         type=_whole_number("number of days", 1, DAYS_MAX),
         default=DAYS_DEFAULT,
-        help=f"days of history per day covers, 1 to {DAYS_MAX} (default {DAYS_DEFAULT})",
+        help=f"how many days the opened/closed per day chart covers, today included: 1 to {DAYS_MAX} "
+        f"(default {DAYS_DEFAULT})",
     )
     p.set_defaults(func=cmd_stats)
 
@@ -288,8 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "copy",
-        help="copy every ticket between a JSON file and a PostgreSQL database",
-        description="Copy every ticket, with its id, timestamps and the next id, all or nothing. "
+        help="copy the tickets, their comments and history, and the SLA policy between a JSON file and a PostgreSQL "
+        "database",
+        description="Copy every ticket (with its id, timestamps and the next id), every comment and event of the "
+        "history (its chain of digests kept) and the SLA policy, all or nothing. Webhooks and the answers kept for "
+        "Idempotency-Key are not copied: they belong to one installation. "
         "SOURCE and TARGET are each a JSON file or a postgresql:// URL.",
     )
     p.add_argument("source", metavar="SOURCE")

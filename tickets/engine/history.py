@@ -23,7 +23,19 @@ from typing_extensions import NotRequired, TypedDict
 
 from tickets.engine.messages import Problem, message
 from tickets.engine.models import PUBLIC_FIELDS, DayCount, Ticket
-from tickets.engine.values import _NOT_BLANK, NUMBER_MAX, Assignee, AssigneeIn, Timestamp, nfc, no_nul, not_blank
+from tickets.engine.values import (
+    _NOT_BLANK,
+    NUMBER_MAX,
+    Assignee,
+    AssigneeIn,
+    Timestamp,
+    moment_of,
+    nfc,
+    no_nul,
+    not_blank,
+    stored_time,
+    time_key,
+)
 
 AUTHOR_MAX, BODY_MAX = 100, 10_000
 FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX = 100, 1000
@@ -275,9 +287,10 @@ def about_internal(event: Event | dict[str, Any], internal_comments: Any = ()) -
 
 
 def later_than(previous: str, time: str) -> str:
-    """time, or one second after previous when time is not later: a comment always moves updated_at,
-    and so the ticket's ETag, even within the second of the last change."""
-    if time > previous:
+    """The new updated_at of a ticket commented at time: time, which the clock gives to the microsecond, so it is
+    later than the last change. Only a clock that did not move since (one pinned by a test or TICKETS_NOW, or set
+    back) gives one microsecond after previous instead: a comment always moves updated_at, and so the ticket's
+    ETag (which covers the ticket's content only), and that step is the smallest there is."""
+    if time_key(time) > time_key(previous):
         return time
-    moved = datetime.strptime(previous[:19], "%Y-%m-%dT%H:%M:%S") + timedelta(seconds=1)
-    return moved.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return stored_time(moment_of(previous) + timedelta(microseconds=1))

@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 import pydantic_core
@@ -24,9 +24,11 @@ from pydantic import Field, StringConstraints
 from typing_extensions import TypedDict
 
 from tickets.engine.errors import KeyReused
+from tickets.engine.values import Timestamp, moment_of, stored_time, time_key
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"  # "true" on an answer given again
+TICKET_ETAG = "Ticket-ETag"  # a comment's answer: the commented ticket's new ETag, for a next If-Match
 KEPT_FOR = timedelta(hours=24)
 KEY_MAX = 255
 # The value as a JSON Schema pattern (OpenAPI): bare printable ASCII without spaces, quotes or backslashes, or an
@@ -34,7 +36,6 @@ KEY_MAX = 255
 PATTERN = r'^(?:[!#-\[\]-~]{1,255}|"(?:[ !#-\[\]-~]|\\["\\]){1,255}")$'
 _BARE = re.compile(r"[!#-\[\]-~]+")
 _QUOTED = re.compile(r'"((?:[ !#-\[\]-~]|\\["\\])*)"')
-_TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def parse_key(value: str) -> str:
@@ -94,13 +95,11 @@ def ticket_answer(ticket_id: int, body: bytes, etag: str) -> Answer:
     return Answer(201, {"Location": f"/tickets/{ticket_id}", "ETag": etag}, body)
 
 
-def comment_answer(comment: Any) -> Answer:
-    """The answer of POST /tickets/{id}/comments: 201, where the comment lives, the comment."""
+def comment_answer(comment: Any, ticket_etag: str) -> Answer:
+    """The answer of POST /tickets/{id}/comments: 201, where the comment lives, the ticket's new ETag (a comment
+    changes it: a client that comments can then send If-Match without reading the ticket again), the comment."""
     location = f"/tickets/{comment['ticket_id']}/comments/{comment['id']}"
-    return Answer(201, {"Location": location}, pydantic_core.to_json(comment))
-
-
-Timestamp = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")]
+    return Answer(201, {"Location": location, TICKET_ETAG: ticket_etag}, pydantic_core.to_json(comment))
 
 
 class KeptRecord(TypedDict):
@@ -132,12 +131,14 @@ def kept(keyed: Keyed, answer: Answer, at: str) -> KeptRecord:
 
 def cutoff(now: str) -> str:
     """The oldest time a kept answer may have and still be given: an answer kept at or before it is forgotten."""
-    return (datetime.strptime(now, _TIME) - KEPT_FOR).strftime(_TIME)
+    earlier = stored_time(moment_of(now) - KEPT_FOR)
+    return earlier if "." in now else earlier[:19] + "Z"  # a clock pinned to whole seconds keeps them
 
 
 def is_fresh(at: str, now: str) -> bool:
-    """Whether an answer kept at `at` is still given at `now` (less than 24 hours later)."""
-    return at > cutoff(now)
+    """Whether an answer kept at `at` is still given at `now` (less than 24 hours later); compared as times, not
+    as text (values.time_key)."""
+    return time_key(at) > time_key(cutoff(now))
 
 
 def replay(record: KeptRecord | None, keyed: Keyed, now: str) -> Answer | None:

@@ -373,6 +373,14 @@ CATALOG: dict[str, dict[Language, str]] = {
         "en": "Method Not Allowed: this path answers {allowed}",
         "fr": "méthode non permise\u00a0: ce chemin répond à {allowed}",
     },
+    "query_unknown": {
+        "en": "unknown query parameter {name!q}: this route takes {accepted}",
+        "fr": "paramètre de requête inconnu {name!q}\u00a0: cette route accepte {accepted}",
+    },
+    "query_none": {
+        "en": "unknown query parameter {name!q}: this route takes none",
+        "fr": "paramètre de requête inconnu {name!q}\u00a0: cette route n'en accepte aucun",
+    },
     "too_large": {
         "en": "Content Too Large: the body is over {limit} bytes (1 MiB)",
         "fr": "corps trop grand\u00a0: il dépasse {limit} octets (1 Mio)",

@@ -21,6 +21,8 @@ from tickets.engine.values import (
     Priority,
     Status,
     fold_text,
+    stored_time,
+    time_key,
 )
 from tickets.engine.workflow import is_requester, public
 
@@ -182,8 +184,8 @@ _SORT_FIELD: dict[str, Callable[[Ticket], Any]] = {
     "id": lambda t: t["id"],
     "priority": lambda t: PRIORITY_RANK[t["priority"]],
     "status": lambda t: STATUS_RANK[t["status"]],
-    "created_at": lambda t: t["created_at"],
-    "updated_at": lambda t: t["updated_at"],
+    "created_at": lambda t: time_key(t["created_at"]),
+    "updated_at": lambda t: time_key(t["updated_at"]),
     "title": lambda t: t["title"].casefold(),
 }
 
@@ -218,8 +220,9 @@ def paginate(items: Sequence[T], limit: int | None = None, offset: int = 0) -> l
 
 
 def now() -> str:
-    """The current UTC time in the file's format."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current UTC time in the file's format, to the microsecond: two changes of a ticket within one second get
+    two times, and none is ever later than the clock (history.later_than)."""
+    return stored_time(datetime.now(timezone.utc))
 
 
 def ticket_json(ticket: Ticket) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
@@ -117,6 +117,27 @@ def real_timestamp(value: str) -> str:
     except ValueError:
         raise Problem(message("not_a_time", value=value)) from None
     return value
+
+
+def time_key(timestamp: str) -> str:
+    """What a stored time sorts and compares by: its text without the final Z. As they are, "…:00Z" sorts after
+    "…:00.5Z" ('.' comes before 'Z'); without the Z, "…:00" < "…:00.5" < "…:00.52" < "…:01", whatever the precision
+    (times may carry a fraction, older ones have whole seconds). Also in SQL: left(column, -1) (COLLATE "C")."""
+    return timestamp[:-1]
+
+
+def stored_time(moment: datetime) -> str:
+    """A moment as the service writes it (UTC), to the microsecond, always six digits: "2026-11-27T10:00:00.250000Z".
+    Of one width, the times the service writes compare right even as plain text (a client's sort); only an older
+    whole second ("…:00Z") needs time_key beside them."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def moment_of(timestamp: str) -> datetime:
+    """A stored time as an aware UTC datetime (any fraction of 1 to 6 digits, which Python 3.10 cannot parse)."""
+    whole = datetime.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    fraction = timestamp[20:-1]
+    return whole + timedelta(microseconds=int(fraction.ljust(6, "0"))) if fraction else whole
 
 
 _COMBINING_MARKS = re.compile("[\u0300-\u036f]")

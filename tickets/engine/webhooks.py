@@ -22,7 +22,7 @@ from standardwebhooks.webhooks import Webhook as Signer
 from typing_extensions import NotRequired, TypedDict
 
 from tickets.engine.history import Event
-from tickets.engine.values import NO_NUL_PATTERN, Timestamp, no_nul
+from tickets.engine.values import NO_NUL_PATTERN, Timestamp, moment_of, no_nul, time_key
 
 EventName = Literal[
     "ticket.created",
@@ -221,7 +221,7 @@ def changed(hook: Stored, changes: WebhookUpdate) -> Stored:
 def rotated(hook: Stored, secret: str, at: str) -> Stored:
     """A new current secret at the time at; the previous one keeps signing for ROTATION_OVERLAP (older ones stop
     at once)."""
-    until = stamp(datetime.fromisoformat(at.replace("Z", "+00:00")) + ROTATION_OVERLAP)
+    until = stamp(moment_of(at) + ROTATION_OVERLAP)
     return {**hook, "secrets": [[secret, None], [hook["secrets"][0][0], until]], "generation": hook["generation"] + 1}
 
 
@@ -236,7 +236,7 @@ def disabled(hook: Stored, reason: str) -> Stored:
 
 def signing_secrets(hook: Stored, moment: str) -> list[str]:
     """The secrets that sign at this moment (a stored time): the current one, and an old one until its time is up."""
-    return [secret for secret, until in hook["secrets"] if until is None or until > moment]
+    return [secret for secret, until in hook["secrets"] if until is None or time_key(until) > time_key(moment)]
 
 
 def wants(hook: Stored, message_type: str) -> bool:

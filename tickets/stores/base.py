@@ -126,8 +126,9 @@ class TicketStore(ABC):
     # ---- comments and history
 
     @abstractmethod
-    async def add_comment(self, ticket_id: int, comment: NewComment, actor: str | None = None) -> Comment:
-        """Add a comment with a new id; the ticket's updated_at moves (later_than)."""
+    async def add_comment(self, ticket_id: int, comment: NewComment, actor: str | None = None) -> tuple[Comment, str]:
+        """Add a comment with a new id; the ticket's updated_at moves (later_than). The comment, and the ticket's
+        ETag after it, from the same commit."""
 
     @abstractmethod
     async def edit_comment(

@@ -22,6 +22,7 @@ from tickets.api.dependencies import (
 )
 from tickets.api.http_rules import KEY_NAME
 from tickets.api.idempotency import IdempotencyKey, answered, keyed
+from tickets.api.query_rules import QueryChecked
 from tickets.api.responses import (
     BAD_REQUEST,
     COMMENT_LOCATION,
@@ -32,6 +33,7 @@ from tickets.api.responses import (
     NO_COMMENT,
     NOT_FOUND,
     REPLAYED,
+    TICKET_ETAG,
     TOO_LARGE,
     TOTAL_OF_TICKET,
 )
@@ -39,7 +41,7 @@ from tickets.engine.history import Comment, CommentCreate, CommentEdit, NewComme
 from tickets.engine.idempotency import comment_answer
 from tickets.engine.messages import message
 
-router = APIRouter(tags=["comments"])
+router = APIRouter(tags=["comments"], route_class=QueryChecked)
 
 
 @router.post(
@@ -48,7 +50,7 @@ router = APIRouter(tags=["comments"])
     status_code=201,
     response_model=Comment,
     responses={
-        201: {"headers": {**COMMENT_LOCATION, **REPLAYED}},
+        201: {"headers": {**COMMENT_LOCATION, **TICKET_ETAG, **REPLAYED}},
         400: BAD_REQUEST,
         403: FORBIDDEN,
         404: NOT_FOUND,
@@ -65,7 +67,8 @@ async def add_comment(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Add a public reply or an internal note (internal: true). The author is the one given, else the
-    request's actor; the ticket's updated_at (and ETag) moves, and its history records the comment. With an
+    request's actor; the ticket's updated_at (and ETag) moves, and its history records the comment. Ticket-ETag
+    gives the ticket's new ETag, for a next If-Match. With an
     Idempotency-Key, a retry of the same request gets the same answer and adds nothing more."""
     actor = actor_of(request, x_actor)
     key_name = request.scope.get(KEY_NAME)
@@ -86,7 +89,7 @@ async def add_comment(
     key = keyed(request, idempotency_key, f"POST /tickets/{ticket_id}/comments", actor, data)
     if key is not None:
         return answered(await store.add_comment_keyed(key, ticket_id, new, actor or author))
-    return answered(comment_answer(await store.add_comment(ticket_id, new, actor or author)))
+    return answered(comment_answer(*await store.add_comment(ticket_id, new, actor or author)))
 
 
 @router.get(

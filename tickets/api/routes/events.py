@@ -13,6 +13,7 @@ from tickets.api.dependencies import (
     listing,
     sees_internal,
 )
+from tickets.api.query_rules import QueryChecked
 from tickets.api.responses import (
     BAD_REQUEST,
     NO_TICKET_EVER,
@@ -20,7 +21,7 @@ from tickets.api.responses import (
 )
 from tickets.engine.history import Event, FeedQuery, Page
 
-router = APIRouter(tags=["history"])
+router = APIRouter(tags=["history"], route_class=QueryChecked)
 
 
 @router.get(

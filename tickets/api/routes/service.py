@@ -9,8 +9,9 @@ from pydantic import BaseModel, Field
 from tickets.api.dependencies import (
     get_store,
 )
+from tickets.api.query_rules import QueryChecked
 
-router = APIRouter(tags=["service"])
+router = APIRouter(tags=["service"], route_class=QueryChecked)
 
 
 class Verification(BaseModel):

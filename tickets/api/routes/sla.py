@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from tickets.api.dependencies import get_store
+from tickets.api.query_rules import QueryChecked
 from tickets.api.responses import BAD_REQUEST, FORBIDDEN, TOO_LARGE
 from tickets.engine.sla import Policy
 
-router = APIRouter(tags=["sla"])
+router = APIRouter(tags=["sla"], route_class=QueryChecked)
 
 
 @router.get("/sla", summary="Read the SLA policy")

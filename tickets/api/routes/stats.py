@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from tickets.api.dependencies import (
     ONCE,
     get_store,
 )
+from tickets.api.query_rules import QueryChecked
 from tickets.api.responses import (
     BAD_REQUEST,
 )
 from tickets.engine.models import Stats, StatsQuery
 
-router = APIRouter(tags=["statistics"])
+router = APIRouter(tags=["statistics"], route_class=QueryChecked)
 
 
 @router.get("/tickets/stats", summary="Count tickets", responses={400: BAD_REQUEST}, dependencies=ONCE)
@@ -27,7 +29,16 @@ async def ticket_stats(request: Request, query: Annotated[StatsQuery, Query()]) 
     return await get_store(request).stats(query)
 
 
-@router.api_route("/tickets/stats", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 def stats_is_read_only() -> None:
     """Without this, PATCH /tickets/stats would reach /tickets/{ticket_id} and be a 400 on the id 'stats'."""
     raise HTTPException(status.HTTP_405_METHOD_NOT_ALLOWED, "Method Not Allowed")
+
+
+# A plain APIRoute, not QueryChecked: a method the path does not answer is a 405 whatever its query says.
+router.add_api_route(
+    "/tickets/stats",
+    stats_is_read_only,
+    methods=["POST", "PUT", "PATCH", "DELETE"],
+    include_in_schema=False,
+    route_class_override=APIRoute,
+)

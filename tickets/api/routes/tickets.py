@@ -15,6 +15,7 @@ from tickets.api.dependencies import (
     one_ticket,
 )
 from tickets.api.idempotency import IdempotencyKey, answered, keyed
+from tickets.api.query_rules import QueryChecked
 from tickets.api.responses import (
     BAD_REQUEST,
     ETAG,
@@ -35,7 +36,7 @@ from tickets.engine.errors import InvalidChange
 from tickets.engine.models import BulkUpdate, TicketCreate, TicketQuery, TicketUpdate
 from tickets.engine.rules import etag_matches
 
-router = APIRouter(tags=["tickets"])
+router = APIRouter(tags=["tickets"], route_class=QueryChecked)
 
 
 @router.get(

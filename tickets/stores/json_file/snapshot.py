@@ -353,7 +353,7 @@ class Batch:
         del self.tickets[ticket_id]
         self.changed.add(ticket_id)
 
-    def comment(self, ticket_id: int, new: NewComment, actor: str | None = None) -> Comment:
+    def comment(self, ticket_id: int, new: NewComment, actor: str | None = None) -> tuple[Comment, str]:
         ticket = self.current(ticket_id, None)
         comment: Comment = {
             "id": self.history.next_comment_id,
@@ -371,7 +371,7 @@ class Batch:
         changes = {**comment_changes(comment["id"], new.internal), **changes_between(ticket, after)}
         self._record(ticket_id, "commented", changes, actor)
         self._put(after)
-        return {**comment, "edited_at": None}
+        return {**comment, "edited_at": None}, Reading(self.sla, self.time).etag(after)
 
     # Idempotency-Key: the answer is kept in the batch, and so written in the same file as the write it answers.
 
@@ -389,7 +389,7 @@ class Batch:
         return ticket_answer(ticket["id"], *Reading(self.sla, self.time).answer(ticket))
 
     def comment_answered(self, ticket_id: int, new: NewComment, actor: str | None = None) -> Answer:
-        return comment_answer(self.comment(ticket_id, new, actor))
+        return comment_answer(*self.comment(ticket_id, new, actor))
 
     def _comment(self, ticket_id: int, comment_id: int, author: str | None) -> Comment:
         """A comment as it is now (corrections applied); NotAuthor when author is given and is not its own."""

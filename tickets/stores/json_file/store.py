@@ -330,7 +330,7 @@ class JsonStore(TicketStore):
     async def set_policy(self, policy: Policy) -> Policy:
         return await self.commit_async(partial(Batch.set_policy, policy=policy))
 
-    async def add_comment(self, ticket_id: int, comment: NewComment, actor: str | None = None) -> Comment:
+    async def add_comment(self, ticket_id: int, comment: NewComment, actor: str | None = None) -> tuple[Comment, str]:
         return await self.commit_async(partial(Batch.comment, ticket_id=ticket_id, new=comment, actor=actor))
 
     async def record_breaches(self, limit: int = BREACH_BATCH) -> int:

@@ -24,8 +24,8 @@ from tickets.stores.postgres.sql import json_text
 KEPT = "SELECT route, fingerprint, at, status, headers, body::text FROM idempotency_keys WHERE scope = %s AND key = %s"
 # A few of the oldest answers past their 24 hours, those no other transaction holds: a write never waits on them.
 PRUNE = (
-    "DELETE FROM idempotency_keys WHERE (scope, key) IN (SELECT scope, key FROM idempotency_keys WHERE at <= %s "
-    "ORDER BY at LIMIT 100 FOR UPDATE SKIP LOCKED)"
+    "DELETE FROM idempotency_keys WHERE (scope, key) IN (SELECT scope, key FROM idempotency_keys "
+    "WHERE left(at, -1) <= left(%s, -1) ORDER BY at LIMIT 100 FOR UPDATE SKIP LOCKED)"
 )
 # In place of a forgotten answer for the key (24 hours old); zero rows: a fresh one is there.
 KEEP = (
@@ -33,7 +33,7 @@ KEEP = (
     "VALUES (%(scope)s, %(key)s, %(route)s, %(fingerprint)s, %(at)s, %(status)s, %(headers)s::jsonb, %(body)s::json) "
     "ON CONFLICT (scope, key) DO UPDATE SET route = excluded.route, fingerprint = excluded.fingerprint, "
     "at = excluded.at, status = excluded.status, headers = excluded.headers, body = excluded.body "
-    "WHERE idempotency_keys.at <= %(cutoff)s"
+    "WHERE left(idempotency_keys.at, -1) <= left(%(cutoff)s, -1)"  # as times (values.time_key)
 )
 TRIES = 2
 

@@ -124,8 +124,9 @@ ORDER_COLUMNS = {
     "id": "id",
     "priority": "priority_rank",
     "status": "status_rank",
-    "created_at": "created_at",
-    "updated_at": "updated_at",
+    # without their final Z, times of any precision sort right (tickets.engine.values.time_key)
+    "created_at": "left(created_at, -1)",
+    "updated_at": "left(updated_at, -1)",
     "title": "title_key",
 }
 

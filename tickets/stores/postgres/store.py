@@ -511,13 +511,13 @@ class PostgresStore(Conversation, TicketStore):
                 if cursor.rowcount == 1:
                     return
 
-    async def add_comment(self, ticket_id: int, comment: NewComment, actor: str | None = None) -> Comment:
+    async def add_comment(self, ticket_id: int, comment: NewComment, actor: str | None = None) -> tuple[Comment, str]:
         async with self._connection() as conn:
             return await self._comment(conn, ticket_id, comment, actor)
 
     async def _comment(
         self, conn: psycopg.AsyncConnection[Any], ticket_id: int, comment: NewComment, actor: str | None
-    ) -> Comment:
+    ) -> tuple[Comment, str]:
         while True:
             ticket, version, policy = await self._current(conn, ticket_id, None)
             time = self.now()
@@ -548,7 +548,7 @@ class PostgresStore(Conversation, TicketStore):
             )
             if row is not None:
                 self._written()
-                return {
+                new: Comment = {
                     "id": row[0],
                     "ticket_id": ticket_id,
                     "author": comment.author,
@@ -557,6 +557,7 @@ class PostgresStore(Conversation, TicketStore):
                     "created_at": time,
                     "edited_at": None,
                 }
+                return new, Reading(policy, time).etag(after)
 
     # ---- Idempotency-Key: the write and its answer kept in one transaction (idempotency.py)
 
@@ -572,7 +573,7 @@ class PostgresStore(Conversation, TicketStore):
         self, keyed: Keyed, ticket_id: int, comment: NewComment, actor: str | None = None
     ) -> Answer:
         async def write(conn: psycopg.AsyncConnection[Any]) -> Answer:
-            return comment_answer(await self._comment(conn, ticket_id, comment, actor))
+            return comment_answer(*await self._comment(conn, ticket_id, comment, actor))
 
         async with self._connection() as conn:
             return await keyed_write(conn, keyed, self.now, write)
