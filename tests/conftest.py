@@ -392,6 +392,16 @@ def rng() -> random.Random:
     return random.Random(seed)
 
 
+class PinnedClock:
+    """A store's clock, pinned and moved by the test: store.now = clock; clock.time = "…Z" moves it."""
+
+    def __init__(self, time: str) -> None:
+        self.time = time
+
+    def __call__(self) -> str:
+        return self.time
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import PinnedClock as Clock
 from conftest import _serving, history_agrees
 from tickets.engine.settings import Settings
 from tickets.stores import TicketStore
@@ -28,16 +29,6 @@ POLICY: dict[str, Any] = {
         "medium": {"first_response": 240, "resolution": 1440},
     },
 }
-
-
-class Clock:
-    """The store's clock, moved by the test."""
-
-    def __init__(self, time: str) -> None:
-        self.time = time
-
-    def __call__(self) -> str:
-        return self.time
 
 
 @pytest.fixture

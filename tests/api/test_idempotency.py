@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import PinnedClock as Clock
 from conftest import _serving, history_agrees, sync
 from tickets.engine.idempotency import PATTERN
 from tickets.stores import TicketStore
@@ -26,16 +27,6 @@ T0 = "2026-11-28T09:30:00Z"
 BODY = {"title": "Imprimante du 2e étage hors service", "priority": "high", "tags": ["impression"]}
 KEY = {"Idempotency-Key": "4c9e1a52-7d1f-4b8e-9a57-0c2f6d3e8b41"}
 REPLAYED = "Idempotent-Replayed"
-
-
-class Clock:
-    """The store's clock, moved by the test."""
-
-    def __init__(self, time: str) -> None:
-        self.time = time
-
-    def __call__(self) -> str:
-        return self.time
 
 
 @pytest.fixture

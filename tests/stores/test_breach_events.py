@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import psycopg
 import pytest
 
+from conftest import PinnedClock
 from tickets.engine.breaches import BATCH
 from tickets.engine.chain import History, Record, canonical_event, chained
 from tickets.engine.history import NewComment, Page
@@ -45,14 +46,8 @@ DAY = "2026-11-27T"
 T = TypeVar("T")
 
 
-class Clock:
-    """The store's clock, pinned and moved by the test."""
-
-    def __init__(self, time: str) -> None:
-        self.time = time
-
-    def __call__(self) -> str:
-        return self.time
+class Clock(PinnedClock):
+    """The store's clock, pinned and moved by the test (to a time of the day)."""
 
     def set(self, hhmm: str) -> None:
         self.time = f"{DAY}{hhmm}:00Z"
