@@ -109,6 +109,7 @@ BEYOND_THE_SCHEMA: list[tuple[tuple[Any, ...], str]] = [
     (("body",), "is both added and removed"),
     (("body", "changes"), "is both added and removed"),
     (("body", "tags"), "a ticket has at most 20"),  # its tags and those added: depends on the ticket
+    (("body", "changes", "tags"), "a ticket has at most 20"),  # the same in a bulk change (PATCH /tickets)
     (("body", "timezone"), "unknown time zone"),  # the schema names no list of the IANA zones
     (("body", "business_hours"), "ends before it starts"),  # ranges in order, not overlapping, some hours
     (("body", "business_hours"), "overlaps or precedes the one before it"),
