@@ -304,6 +304,33 @@ async def test_verify_sees_a_breach_forgotten_or_told_twice(ticket_store: Ticket
         await ticket_store.verify()
 
 
+@one_loop
+async def test_a_ticket_from_before_the_history_may_record_breaches_without_events(
+    ticket_store: TicketStore, clock: Clock
+) -> None:
+    """The shipped sample: its late tickets record their breaches, but its history has not begun, so no event can
+    name them. verify accepts them after the first writes, and a later breach still gets its event."""
+    ticket_id = await new_ticket(ticket_store)
+    clock.set("09:31")
+    await sweep_once(ticket_store)
+    next_id, tickets, kept = await ticket_store.export_all()
+    tickets = [t for t in tickets if t["id"] == ticket_id]
+    assert tickets[0]["breach_events"] == ["first_response"]
+    await ticket_store.replace_all(next_id, tickets, replace=True, history=History(1, 1, []))  # no history yet
+    assert await sweep_once(ticket_store) == 0  # recorded already: nothing to write on start-up
+    await ticket_store.update(ticket_id, TicketUpdate(title="VPN toujours en panne"))
+    clock.set("13:31")
+    await sweep_once(ticket_store)
+    assert [target for target, _ in await breaches(ticket_store, ticket_id)] == ["resolution"]
+    assert (await ticket_store.verify()).events == 2
+    next_id, tickets, kept = await ticket_store.export_all()  # one it names, with its event: still told apart
+    await ticket_store.replace_all(
+        next_id, [{**t, "breach_events": ["first_response"]} for t in tickets], replace=True, history=kept
+    )
+    with pytest.raises(HistoryProblem, match=r"breach_events are \['first_response'\], its sla_breached events"):
+        await ticket_store.verify()
+
+
 @pytest.mark.postgres
 def test_a_database_from_before_breach_events_is_upgraded(empty_url: str) -> None:
     """The tickets of a database from before migration 8 get their alarm (their next fixed due time), so a ticket

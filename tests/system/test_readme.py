@@ -189,3 +189,36 @@ def test_the_pattern_of_an_example() -> None:
     assert not expected(shown).match(printed.replace('"id":17', '"id":18'))
     assert not expected(["a", "b"]).match("a\nc\n")
     assert expected(["a", "…", "d"]).match("a\nb\nc\nd\n")
+
+
+@pytest.mark.parametrize("now", [NOW, "2027-06-01T10:00:00Z"])
+def test_starting_and_reading_leave_the_shipped_sample_as_it_is(tmp_path: Path, now: str) -> None:
+    """A newcomer starts the server and looks around: `git status` must still say nothing changed. The sample's
+    SLA breaches are already recorded (breach_events), so the start-up sweep has nothing to write, then or later
+    (every clock of the sample has passed its due times or is paused), and reads write nothing."""
+    import httpx
+
+    sample = tmp_path / "tickets.json"
+    shutil.copy(ROOT / "tickets.json", sample)
+    shipped = sample.read_bytes()
+    env = {"TICKETS_NOW": now, "TICKETS_FILE": str(sample)}
+    with running_server(sample, env=env) as base:
+        for path in (
+            "/health",
+            "/tickets",
+            "/tickets/1",
+            "/tickets/1/comments",
+            "/tickets/1/events",
+            "/events",
+            "/tickets/stats",
+            "/sla",
+            "/tickets?sla=breached&sort=due",
+        ):
+            assert httpx.get(base + path).status_code == 200, path
+    for command in ([], ["list", "--sort", "due"], ["show", "4"]):
+        done = subprocess.run(
+            [sys.executable, "script.py", *command], cwd=ROOT, env={**env, "LANG": "C.UTF-8"}, capture_output=True
+        )
+        assert done.returncode == 0, (command, done.stderr)
+    assert sample.read_bytes() == shipped
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tickets.json"]
