@@ -13,6 +13,7 @@ the code fails here, with the command, what the README shows and what it printed
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -43,16 +44,17 @@ def examples(text: str) -> list[Example]:
     """The README's console examples, in order."""
     found: list[Example] = []
     block: list[tuple[int, str]] | None = None
+    indent = 0  # a block inside a list item is indented: its lines are read without that indentation
     for number, line in enumerate(text.splitlines(), start=1):
         if block is None:
             if line.strip() == "```console":
-                block = []
+                block, indent = [], len(line) - len(line.lstrip())
             continue
         if line.strip() == "```":
             found += _commands(block)
             block = None
         else:
-            block.append((number, line))
+            block.append((number, line[indent:] if line[:indent].isspace() else line))
     return found
 
 
@@ -117,18 +119,23 @@ class Sandbox:
     stack: ExitStack
     base: str = ""
     etags: dict[str, str] = field(default_factory=dict)  # the README's ETag -> the one the service gave
+    names: dict[str, str] = field(default_factory=dict)  # a text of the page -> the one run (and back in answers)
 
     def serve(self, env: dict[str, str]) -> None:
         self.stack.close()
-        self.base = self.stack.enter_context(running_server(self.folder / "tickets.json", env=self.env(env)))
+        url = env.get("TICKETS_DATABASE_URL")
+        store = url if url is not None else self.folder / "tickets.json"
+        self.base = self.stack.enter_context(running_server(store, env=self.env(env)))
 
     def env(self, more: dict[str, str] | None = None) -> dict[str, str]:
+        if more and "TICKETS_DATABASE_URL" in more:
+            return {"TICKETS_NOW": NOW, **more}
         return {"TICKETS_NOW": NOW, "TICKETS_FILE": str(self.folder / "tickets.json"), **(more or {})}
 
     def run(self, example: Example) -> str:
         command = example.command
-        for readme, actual in self.etags.items():
-            command = command.replace(readme, actual)
+        for shown, actual in [*self.etags.items(), *self.names.items()]:
+            command = command.replace(shown, actual)
         starting = re.fullmatch(r"((?:\w+=\S*\s+)*)uvicorn main:app", command.strip())
         if starting:
             self.serve(dict(pair.split("=", 1) for pair in starting.group(1).split()))
@@ -138,12 +145,20 @@ class Sandbox:
         done = subprocess.run(
             ["bash", "-c", command],
             cwd=ROOT,
-            env={"PATH": f"{bindir}:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(self.folder), **self.env()},
+            env={
+                "PATH": f"{bindir}:/usr/bin:/bin:/usr/sbin:/sbin",
+                "LANG": "C.UTF-8",
+                "HOME": str(self.folder),
+                **self.env(),
+            },
             capture_output=True,
             text=True,
             timeout=60,
         )
-        return (done.stdout + done.stderr).replace("\r\n", "\n").replace(self.base, README_BASE)
+        printed = (done.stdout + done.stderr).replace("\r\n", "\n").replace(self.base, README_BASE)
+        for shown, actual in self.names.items():
+            printed = printed.replace(actual, shown)
+        return printed
 
 
 @pytest.fixture
@@ -163,13 +178,18 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 def test_the_readme_examples_print_what_the_readme_shows(sandbox: Sandbox) -> None:
     runnable = examples((ROOT / "README.md").read_text(encoding="utf-8"))
     assert len(runnable) >= 10, "the README's tour has lost its examples"
+    run_in_order(sandbox, "README.md", runnable)
+
+
+def run_in_order(sandbox: Sandbox, page: str, runnable: list[Example]) -> None:
+    """Each example run in turn; the first whose output differs from what the page shows fails the test."""
     for example in runnable:
         printed = sandbox.run(example)
         if not printed.endswith("\n") and printed:
             printed += "\n"
         match = expected(example.shown).match(printed)
         assert match, (
-            f"README.md line {example.line}: $ {example.command}\n--- the README shows:\n"
+            f"{page} line {example.line}: $ {example.command}\n--- the page shows:\n"
             + "\n".join(example.shown)
             + f"\n--- it printed:\n{printed}"
         )
@@ -222,3 +242,63 @@ def test_starting_and_reading_leave_the_shipped_sample_as_it_is(tmp_path: Path, 
         assert done.returncode == 0, (command, done.stderr)
     assert sample.read_bytes() == shipped
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tickets.json"]
+
+
+def _debian_cluster(version: str, name: str) -> list[str] | None:
+    """pg_lsclusters' row of that cluster (version, name, port, status, …), or None."""
+    if shutil.which("pg_lsclusters") is None:
+        return None
+    listed = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=False).stdout
+    rows = [line.split() for line in listed.splitlines()]
+    return next((row for row in rows if row[:2] == [version, name]), None)
+
+
+def _as_postgres(*command: str) -> None:
+    subprocess.run(["runuser", "-u", "postgres", "--", *command], capture_output=True, check=False, timeout=60)
+
+
+@pytest.mark.postgres
+def test_the_postgresql_steps_work_as_written_on_debian(sandbox: Sandbox) -> None:
+    """docs/postgresql.md, "Mettre en place", run as root on Debian's own cluster (15/main, as the package makes
+    it): started if it is down (and stopped again after), a role and a database made, the sample copied, a server
+    started on it. The page's role and database `tickets` become a name of this run's (a user's own `tickets`
+    database is never touched), dropped at the end; a cluster already online is left running (its start step is
+    then skipped: pg_ctlcluster would say it runs already)."""
+    cluster = _debian_cluster("15", "main")
+    if os.geteuid() != 0 or shutil.which("runuser") is None or cluster is None or cluster[2] != "5432":
+        required_or_skip(
+            "the PostgreSQL steps need root and Debian's cluster 15/main on port 5432 (apt-get install postgresql)"
+        )
+        return
+    was_down = cluster[3] == "down"
+    name = f"tickets_doc_check_{os.getpid()}"
+    page = (ROOT / "docs" / "postgresql.md").read_text(encoding="utf-8")
+    runnable = examples(page[page.index("## Mettre en place") :].split("\n## ", 1)[0])
+    assert [e.command.split()[0] for e in runnable] == [
+        "pg_ctlcluster",
+        "pg_lsclusters",
+        "runuser",
+        "runuser",
+        "python",
+        "TICKETS_DATABASE_URL=postgresql://tickets:motdepasse@localhost/tickets",
+        "curl",
+    ]
+    sandbox.names.update(
+        {
+            "CREATE ROLE tickets ": f"CREATE ROLE {name} ",
+            "--owner tickets tickets": f"--owner {name} {name}",
+            "tickets:motdepasse@localhost/tickets": f"{name}:motdepasse@localhost/{name}",
+            "tickets:***@localhost/tickets": f"{name}:***@localhost/{name}",
+            "copy tickets.json ": f"copy {sandbox.folder / 'tickets.json'} ",
+        }
+    )
+    if not was_down:
+        runnable = [e for e in runnable if not e.command.startswith("pg_ctlcluster 15 main start")]
+    try:
+        run_in_order(sandbox, "docs/postgresql.md", runnable)
+    finally:
+        sandbox.stack.close()  # the server first: its connections would keep the database from being dropped
+        _as_postgres("dropdb", "--if-exists", name)
+        _as_postgres("psql", "-c", f"DROP ROLE IF EXISTS {name}")
+        if was_down:
+            _as_postgres("pg_ctlcluster", "15", "main", "stop")
