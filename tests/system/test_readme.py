@@ -205,7 +205,9 @@ def test_the_examples_of_docs_print_what_they_show(sandbox: Sandbox, page: str) 
 
 
 def run_in_order(sandbox: Sandbox, page: str, runnable: list[Example]) -> None:
-    """Each example run in turn; the first whose output differs from what the page shows fails the test."""
+    """Each example run in turn; the first whose output differs from what the page shows fails the test. They
+    run in the project's folder, as a reader's would: none may leave a file there (a generated client did)."""
+    before = set(os.listdir(ROOT))
     for example in runnable:
         printed = sandbox.run(example)
         if not printed.endswith("\n") and printed:
@@ -218,6 +220,8 @@ def run_in_order(sandbox: Sandbox, page: str, runnable: list[Example]) -> None:
         )
         for name, value in match.groupdict().items():
             sandbox.etags[name[2:]] = value
+        left = set(os.listdir(ROOT)) - before - {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+        assert not left, f"{page} line {example.line}: $ {example.command}\n--- left in the project: {sorted(left)}"
 
 
 def test_the_pattern_of_an_example() -> None:
