@@ -192,9 +192,15 @@ def test_the_readme_examples_print_what_the_readme_shows(sandbox: Sandbox) -> No
 
 
 # The pages of docs/ whose examples are run the same way, each from the shipped sample (the PostgreSQL steps have
-# their own test below). The others show fragments that cannot run alone: help-desk.md's overview (a policy file,
-# comments that do not exist), webhooks.md's (a receiver to start beside the server).
-PAGES = ["docs/cli.md", "docs/api.md", "docs/comments.md", "docs/configuration.md", "docs/idempotency.md"]
+# their own test below). webhooks.md's is a fragment that cannot run alone (a receiver to start beside the server).
+PAGES = [
+    "docs/cli.md",
+    "docs/api.md",
+    "docs/comments.md",
+    "docs/configuration.md",
+    "docs/help-desk.md",
+    "docs/idempotency.md",
+]
 
 
 @pytest.mark.parametrize("page", PAGES)
