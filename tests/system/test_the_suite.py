@@ -56,6 +56,7 @@ def test_suite_passes_whatever_the_shipped_tickets_json_holds(tmp_path: Path) ->
             "tests/api/test_tickets.py",
             "tests/stores/test_json_file.py",
             "tests/cli/test_commands.py",
+            "tests/system/test_readme.py::test_the_readme_examples_print_what_the_readme_shows",
             "-k",
             "not postgres",
         ],
