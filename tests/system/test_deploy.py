@@ -322,6 +322,8 @@ def still_open(connections: list[tuple[socket.socket, float]]) -> int:
         return len(connections) - len(selector.select(timeout=0))
 
 
+# nginx holds the slow clients, whatever the store behind it: one store is enough for the 10 s they take to be cut.
+@pytest.mark.parametrize("recipe", ["json"], indirect=True)
 def test_slow_clients_do_not_stop_normal_gets(recipe: Recipe) -> None:
     enough_descriptors(SLOW_HEADERS + SLOW_BODIES + 500)
     port = int(recipe.base.rsplit(":", 1)[1])
