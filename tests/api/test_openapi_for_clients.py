@@ -88,6 +88,19 @@ def test_array_parameters_have_no_empty_default(schema: dict[str, Any]) -> None:
     }
 
 
+def test_the_largest_number_is_also_said_in_words(schema: dict[str, Any]) -> None:
+    """2^63 - 1 is exact in the schema, but the pages (JavaScript) show it rounded: each parameter says it."""
+    bounded = [
+        (where, p)
+        for where, op in operations(schema).items()
+        for p in op.get("parameters", [])
+        if p["schema"].get("maximum") == 2**63 - 1
+    ]
+    assert len(bounded) >= 10  # ids, limit, offset, after…
+    for where, parameter in bounded:
+        assert "9223372036854775807 (2^63 - 1)" in parameter["description"], (where, parameter["name"])
+
+
 def test_the_key_scheme_names_both_settings(schema: dict[str, Any]) -> None:
     description = schema["components"]["securitySchemes"]["APIKeyHeader"]["description"]
     assert "TICKETS_API_KEY " in description and "TICKETS_API_KEYS" in description

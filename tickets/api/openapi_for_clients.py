@@ -11,7 +11,9 @@ schema as a whole, so that no route has to know (docs/api.md, "Pour les auteurs 
 - rules on text said in words: the patterns that spelled "some visible character" were a line of invisible
   characters in Swagger UI and ReDoc (the validation is the service's, unchanged);
 - no empty-list default on the array query parameters (ReDoc shows it as Default: "");
-- each route's example of a 400 is one that route gives.
+- each route's example of a 400 is one that route gives;
+- the largest number (2^63 - 1) also said in words: the pages are JavaScript, whose numbers round it (ReDoc
+  showed 9223372036854776000).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, get_args
 
 from tickets.api.responses import JSON
 from tickets.engine.models import SLA_STATES
-from tickets.engine.values import INVISIBLE, PRIORITIES, STATUSES, SortKey
+from tickets.engine.values import INVISIBLE, NUMBER_MAX, PRIORITIES, STATUSES, SortKey
 
 # "METHOD path" -> operationId: the function name a generated client gives each route.
 OPERATION_IDS = {
@@ -212,6 +214,7 @@ def for_clients(schema: dict[str, Any]) -> None:
     rules_in_words(schema)
     no_empty_array_defaults(schema)
     bad_request_examples(schema)
+    largest_number_in_words(schema)
 
 
 def _operations(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -324,3 +327,19 @@ def bad_request_examples(schema: dict[str, Any]) -> None:
         if example is not None:
             shown["example"] = {"detail": example}
         answer["content"] = {JSON: shown}
+
+
+LARGEST_WORDS = f"Largest: {NUMBER_MAX} (2^63 - 1)."
+
+
+def largest_number_in_words(schema: dict[str, Any]) -> None:
+    """Where a number may go up to NUMBER_MAX, the description says it exactly: JavaScript's numbers cannot hold
+    it, so the pages show it rounded (the schema's maximum stays exact for the generators)."""
+    for _, operation in _operations(schema):  # a parameter's description is the one the pages show
+        for parameter in operation.get("parameters", []):
+            if parameter["schema"].get("maximum") == NUMBER_MAX:
+                parameter["description"] = f"{parameter.get('description', '')} {LARGEST_WORDS}".strip()
+    for node in _walk(schema["components"]["schemas"]):
+        for inner in (node, node.get("items") or {}):
+            if inner.get("maximum") == NUMBER_MAX and LARGEST_WORDS not in node.get("description", ""):
+                node["description"] = f"{node.get('description', '')} {LARGEST_WORDS}".strip()
