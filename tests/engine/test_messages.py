@@ -30,7 +30,8 @@ def test_every_message_is_in_both_languages_with_the_same_values(table: str) -> 
     for key, texts in TABLES[table].items():
         assert set(texts) == set(LANGUAGES), f"{table}[{key!r}] is not in {LANGUAGES}"
         assert fields(texts["fr"]) == fields(texts["en"]), f"{table}[{key!r}]: not the same values in French"
-        assert texts["fr"] != texts["en"] or not re.search("[a-z]{4}", texts["en"]), f"{key!r} is not translated"
+        words = re.sub(r"\{[^{}]*\}", "", texts["en"])  # the values' places are no words to translate
+        assert texts["fr"] != texts["en"] or not re.search("[a-z]{4}", words), f"{key!r} is not translated"
 
 
 @pytest.mark.parametrize("key", CATALOG)

@@ -86,7 +86,8 @@ def install(app: FastAPI, allowed_methods: Callable[[Any], list[str]]) -> None:
 
     async def address_refused(request: Request, exc: Exception) -> Response:
         """A webhook URL the service may not call: a 400 on the url, shaped like the others."""
-        issue = {"type": "address_refused", "loc": ["body", "url"], "msg": str(exc)}
+        assert isinstance(exc, AddressRefused)
+        issue = {"type": "address_refused", "loc": ["body", "url"], "msg": exc.told(language_of_scope(request.scope))}
         return JSONResponse({"detail": [issue]}, 400)
 
     async def domain_error(request: Request, exc: Exception) -> Response:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, WithJsonSchema
 from tickets.api.http_rules import KEY_NAME
 from tickets.api.responses import JSON
 from tickets.engine.idempotency import HEADER, PATTERN, REPLAYED, Answer, Keyed, fingerprint, parse_key
+from tickets.engine.messages import Problem, message
 
 IdempotencyKey = Annotated[
     Annotated[str, WithJsonSchema({"type": "string", "pattern": PATTERN})] | None,
@@ -37,11 +38,11 @@ def keyed(request: Request, header: str | None, route: str, actor: str | None, b
         return None
     try:
         if len(request.headers.getlist(HEADER)) > 1:
-            raise ValueError(f"give {HEADER} once: it names one request")
+            raise Problem(message("key_once", header=HEADER))
         key = parse_key(header)
     except ValueError as exc:
         raise RequestValidationError(
-            [{"type": "idempotency_key", "loc": ("header", HEADER), "msg": str(exc)}]
+            [{"type": "idempotency_key", "loc": ("header", HEADER), "msg": str(exc), "ctx": {"error": exc}}]
         ) from None
     scope = request.scope.get(KEY_NAME) or ""
     return Keyed(scope, key, route, fingerprint(route, actor, body.model_dump(mode="json")))

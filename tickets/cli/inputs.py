@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from tickets.engine.errors import TicketError, describe_validation_error
-from tickets.engine.messages import validation_message
-from tickets.engine.settings import NAME, user_language
+from tickets.engine.errors import TicketError, validation_problems
+from tickets.engine.messages import Message, Spoken, message, validation_message
+from tickets.engine.settings import NAME
 
 
 class UsageError(TicketError):
@@ -39,14 +39,20 @@ def validated(model: type[BaseModel], options: dict[str, str] | None = None, **v
         return model.model_validate(values)
     except ValidationError as exc:
         names = {**OPTIONS, **(options or {})}
-        problems = []
+        problems: list[Message | Spoken] = []
         for error in exc.errors(include_url=False):
             loc = [str(part) for part in error["loc"]]
             where = names.get(".".join(loc[:2])) or names.get(loc[0] if loc else "") or _where(error["loc"])
-            message = validation_message(error, user_language())
-            message += f", not {error['input']!r}" if error["type"] == "literal_error" else ""
-            problems.append(f"{where}: {message}" if where else message)
-        raise UsageError("; ".join(problems)) from None
+            told: Message | Spoken = _complaint(error)
+            if error["type"] == "literal_error":
+                told = message("not_this_input", problem=told, value=error["input"])
+            problems.append(message("field_problem", where=where, problem=told) if where else told)
+        raise UsageError(message("problems", problems=problems)) from None
+
+
+def _complaint(error: Any) -> Spoken:
+    """A pydantic complaint, told in the language of the message it goes in."""
+    return Spoken(lambda language: validation_message(error, language))
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
@@ -77,4 +83,4 @@ def actor(args: argparse.Namespace) -> str | None:
     try:
         return NAME.validate_python(args.actor)
     except ValidationError as exc:
-        raise UsageError("--actor: " + describe_validation_error(exc, user_language())) from None
+        raise UsageError(message("field_problem", where="--actor", problem=validation_problems(exc))) from None

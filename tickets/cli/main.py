@@ -27,7 +27,9 @@ from tickets.cli.maintenance import (
     cmd_verify,
     place,
 )
+from tickets.cli.parser import Parser
 from tickets.cli.webhooks import webhook_parsers
+from tickets.engine import messages as catalog
 from tickets.engine.errors import AddressRefused, InvalidChange, SettingInvalid, TicketError
 from tickets.engine.history import AUTHOR_MAX, BODY_MAX, PAGE_MAX
 from tickets.engine.messages import message as text
@@ -65,22 +67,23 @@ def _time(text: str) -> str:
     except ValidationError:
         shown = text if len(text) <= 30 else text[:27] + "..."
         raise argparse.ArgumentTypeError(
-            f"invalid time {shown!r}: expected a UTC time such as 2026-11-30T09:00:00Z"
+            catalog.message("cli_invalid_time", value=shown).told(user_language())
         ) from None
 
 
 def _whole_number(what: str, minimum: int, maximum: int = NUMBER_MAX) -> Callable[[str], int]:
     """An argparse type for whole numbers from minimum to maximum that names the bad value (argparse then
-    exits with 2, the code of invalid input)."""
+    exits with 2, the code of invalid input); what: the catalog's name of what it is (what_limit)."""
 
     def convert(text: str) -> int:
         digits = text.isascii() and text.isdigit()
         # Compared as text first: int() of thousands of digits is slow, then refused (sys.get_int_max_str_digits).
         if not digits or len(text.lstrip("0")) > len(str(maximum)) or not minimum <= int(text) <= maximum:
             shown = text if len(text) <= 30 else text[:27] + "..."
-            raise argparse.ArgumentTypeError(
-                f"invalid {what} {shown!r}: expected a whole number from {minimum} to {maximum}"
+            told = catalog.message(
+                "cli_invalid_number", what=catalog.message(what), value=shown, minimum=minimum, maximum=maximum
             )
+            raise argparse.ArgumentTypeError(told.told(user_language()))
         return int(text)
 
     return convert
@@ -152,8 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     acting = argparse.ArgumentParser(add_help=False)
     acting.add_argument("--actor", help="who makes the change, for the history (default: your login name)")
     paged = argparse.ArgumentParser(add_help=False)
-    paged.add_argument("--limit", type=_positive("limit"), help=f"at most N (default: all, read {PAGE_MAX} at a time)")
-    paged.add_argument("--offset", type=_not_negative("offset"), default=0, help="skip the first N (default 0)")
+    paged.add_argument(
+        "--limit", type=_positive("what_limit"), help=f"at most N (default: all, read {PAGE_MAX} at a time)"
+    )
+    paged.add_argument("--offset", type=_not_negative("what_offset"), default=0, help="skip the first N (default 0)")
     guarded = argparse.ArgumentParser(add_help=False)
     guarded.add_argument(
         "--if-match",
@@ -164,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     filtered = _filter_options()
 
-    parser = argparse.ArgumentParser(prog="script.py", description="Support tickets: statistics, listing, edits.")
+    parser: argparse.ArgumentParser = Parser(
+        prog="script.py", description="Support tickets: statistics, listing, edits."
+    )
     parser.add_argument("--file", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--db", default=None, help=argparse.SUPPRESS)
     parser.set_defaults(func=cmd_stats, json=False, days=DAYS_DEFAULT)
@@ -180,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--days",
-        type=_whole_number("number of days", 1, DAYS_MAX),
+        type=_whole_number("what_days", 1, DAYS_MAX),
         default=DAYS_DEFAULT,
         help=f"how many days the opened/closed per day chart covers, today included: 1 to {DAYS_MAX} "
         f"(default {DAYS_DEFAULT})",
@@ -194,14 +201,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"one of {', '.join(SORT_KEYS)}; prefix - for descending (default id); due: the nearest next due "
         "time first, tickets without one last",
     )
-    p.add_argument("--limit", type=_positive("limit"), help="at most N tickets")
-    p.add_argument("--offset", type=_not_negative("offset"), default=0, help="skip the first N tickets (default 0)")
+    p.add_argument("--limit", type=_positive("what_limit"), help="at most N tickets")
+    p.add_argument(
+        "--offset", type=_not_negative("what_offset"), default=0, help="skip the first N tickets (default 0)"
+    )
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser(
         "show", parents=[common, as_json], help="show one ticket: its fields, requester, tags, SLA and ETag"
     )
-    p.add_argument("id", type=_positive("ticket id"))
+    p.add_argument("id", type=_positive("what_ticket_id"))
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("add", parents=[common, as_json, acting], help="create a ticket")
@@ -221,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=f"Change fields of one ticket, or the same fields of up to {BULK_MAX} tickets at once: "
         "all or nothing (an unknown id changes none of them).",
     )
-    p.add_argument("ids", metavar="ID", nargs="+", type=_positive("ticket id"), help="the ticket, or several")
+    p.add_argument("ids", metavar="ID", nargs="+", type=_positive("what_ticket_id"), help="the ticket, or several")
     p.add_argument("--title", help=f"1 to {TITLE_MAX} characters")
     p.add_argument("--description", help=f"at most {DESCRIPTION_MAX} characters")
     p.add_argument("--status", help=STATUS_HELP)
@@ -237,18 +246,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_update)
 
     p = sub.add_parser("delete", parents=[common, guarded, acting], help="delete a ticket and its comments")
-    p.add_argument("id", type=_positive("ticket id"))
+    p.add_argument("id", type=_positive("what_ticket_id"))
     p.set_defaults(func=cmd_delete)
 
     p = sub.add_parser("comment", parents=[common, as_json, acting], help="comment on a ticket")
-    p.add_argument("id", type=_positive("ticket id"))
+    p.add_argument("id", type=_positive("what_ticket_id"))
     p.add_argument("text", help=f"the comment, 1 to {BODY_MAX} characters")
     p.add_argument("--author", help=f"who writes it, 1 to {AUTHOR_MAX} characters (default: the actor)")
     p.add_argument("--internal", action="store_true", help="a note for the team, not for the requester")
     p.set_defaults(func=cmd_comment)
 
     p = sub.add_parser("comments", parents=[common, as_json, paged], help="show a ticket's comments, oldest first")
-    p.add_argument("id", type=_positive("ticket id"))
+    p.add_argument("id", type=_positive("what_ticket_id"))
     p.set_defaults(func=cmd_comments)
 
     p = sub.add_parser(
@@ -256,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common, as_json, paged],
         help="show a ticket's history, oldest first (also after it was deleted)",
     )
-    p.add_argument("id", type=_positive("ticket id"))
+    p.add_argument("id", type=_positive("what_ticket_id"))
     p.set_defaults(func=cmd_history)
 
     p = sub.add_parser(
@@ -266,8 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Correct a comment; the history records the old and new values. The command line acts with "
         "the rights of the store's owner: any author's comment.",
     )
-    p.add_argument("id", type=_positive("ticket id"))
-    p.add_argument("comment_id", metavar="COMMENT_ID", type=_positive("comment id"))
+    p.add_argument("id", type=_positive("what_ticket_id"))
+    p.add_argument("comment_id", metavar="COMMENT_ID", type=_positive("what_comment_id"))
     p.add_argument("--body", metavar="TEXT", help=f"the new text, 1 to {BODY_MAX} characters")
     shown_to = p.add_mutually_exclusive_group()
     shown_to.add_argument(
@@ -283,8 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common, acting],
         help="delete a comment (the history records it)",
     )
-    p.add_argument("id", type=_positive("ticket id"))
-    p.add_argument("comment_id", metavar="COMMENT_ID", type=_positive("comment id"))
+    p.add_argument("id", type=_positive("what_ticket_id"))
+    p.add_argument("comment_id", metavar="COMMENT_ID", type=_positive("what_comment_id"))
     p.set_defaults(func=cmd_comment_delete)
 
     p = sub.add_parser(
@@ -336,7 +345,7 @@ def _sla_parsers(
         description="The SLA policy every ticket's due times follow. Its targets are business minutes; the clocks "
         "stop while a ticket is waiting (en attente) or closed.",
     )
-    sla.set_defaults(func=None, sla_parser=sla, group_commands="show, set or sweep")
+    sla.set_defaults(func=None, sla_parser=sla, group_commands=text("cli_or", some="show, set", last="sweep"))
     commands = sla.add_subparsers(title="commands", metavar="COMMAND")
     p = commands.add_parser("show", parents=[common, as_json], help="print the policy")
     p.set_defaults(func=cmd_sla_show)
@@ -384,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_join_option_values(list(sys.argv[1:] if argv is None else argv)))
     if args.func is None:  # `sla` or `webhooks` alone
-        args.sla_parser.error(f"give a command: {getattr(args, 'group_commands', 'show or set')}")
+        commands = getattr(args, "group_commands", None) or text("cli_or", some="show", last="set")
+        args.sla_parser.error(text("cli_give_command", commands=commands).told(user_language()))
     try:
         args.settings = Settings.from_environment()
         asyncio.run(_execute(args))
@@ -398,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as exc:  # > /dev/full
         _silence_stdout()
-        return _fail(f"could not write the output: {exc.strerror or exc}", 1)
+        return _fail(text("cli_output_failed", reason=exc.strerror or exc).told(user_language()), 1)
     return 0
 
 

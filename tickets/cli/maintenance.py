@@ -12,9 +12,8 @@ from pydantic import ValidationError
 
 from tickets.cli.inputs import UsageError
 from tickets.cli.output import _print_json, policy_text, say
-from tickets.engine.errors import StoreError, describe_validation_error, first_repeated_key, shown
+from tickets.engine.errors import StoreError, first_repeated_key, shown, validation_problems
 from tickets.engine.messages import Message, message
-from tickets.engine.settings import user_language
 from tickets.engine.sla import Policy
 from tickets.stores.base import TicketStore
 from tickets.stores.choice import POSTGRES_SCHEMES, open_store
@@ -41,8 +40,8 @@ def read_policy(path: str) -> Policy:
             with open(path, "rb") as file:
                 raw = file.read(POLICY_FILE_MAX + 1)
     except OSError as exc:
-        raise StoreError(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
-    where = "standard input" if path == "-" else shown(path)
+        raise StoreError(message("cli_cannot_read", path=shown(path), reason=exc.strerror or exc)) from None
+    where = message("cli_standard_input") if path == "-" else shown(path)
     if len(raw) > POLICY_FILE_MAX:
         raise UsageError(message("cli_policy_too_big", where=where, most=POLICY_FILE_MAX))
     repeated = first_repeated_key(raw)
@@ -51,7 +50,7 @@ def read_policy(path: str) -> Policy:
     try:
         return Policy.model_validate_json(raw)
     except ValidationError as exc:
-        raise UsageError(f"{where}: {describe_validation_error(exc, user_language())}") from None
+        raise UsageError(message("field_problem", where=where, problem=validation_problems(exc))) from None
 
 
 async def cmd_sla_set(args: argparse.Namespace, store: TicketStore) -> None:
@@ -60,10 +59,10 @@ async def cmd_sla_set(args: argparse.Namespace, store: TicketStore) -> None:
     if args.json:
         return _print_json(policy)
     targeted = policy.targeted()
-    print(
-        f"SLA policy set on {store.name}: {policy.timezone}, "
-        + (f"targets for {', '.join(targeted)}" if targeted else "no target")
-    )
+    if targeted:
+        say("cli_policy_set", store=store.name, timezone=policy.timezone, targeted=", ".join(targeted))
+    else:
+        say("cli_policy_set_no_target", store=store.name, timezone=policy.timezone)
 
 
 async def cmd_sla_sweep(args: argparse.Namespace, store: TicketStore) -> None:
@@ -78,7 +77,7 @@ async def cmd_sla_sweep(args: argparse.Namespace, store: TicketStore) -> None:
 async def cmd_copy(args: argparse.Namespace, source: TicketStore) -> None:
     """Every ticket of the source (--file, --db or the environment, or SOURCE) into TARGET, all or nothing."""
     target = open_store(args.settings, **place(args.target))
-    next_id, what = await _copy(source, target, args.replace, "the source and the target are the same store")
+    next_id, what = await _copy(source, target, args.replace, "cli_copy_same")
     say("cli_copied", what=what, source=source.name, target=target.name, next_id=next_id)
 
 
@@ -93,15 +92,16 @@ async def cmd_backup(args: argparse.Namespace, store: TicketStore) -> None:
     if os.path.lexists(args.dest):
         raise UsageError(message("cli_backup_exists", dest=args.dest))
     target = open_store(args.settings, file=args.dest, environment=False)
-    _, what = await _copy(store, target, False, "the backup cannot be the store itself")
+    _, what = await _copy(store, target, False, "cli_backup_same")
     say("cli_backed_up", what=what, source=store.name, target=target.name)
 
 
 async def _copy(source: TicketStore, target: TicketStore, replace: bool, same: str) -> tuple[int, Message]:
     """Everything of source into target (opened and closed here), in one replace_all: the next id, and what was
-    copied, counted. The policy is read first: a policy set during the copy is the target's at the next copy."""
+    copied, counted (same: the catalog's message for a source that is the target). The policy is read first: a
+    policy set during the copy is the target's at the next copy."""
     if source.name == target.name:
-        raise UsageError(f"{same}: {source.name}")
+        raise UsageError(message(same, store=source.name))
     await target.open()
     try:
         policy = await source.policy()

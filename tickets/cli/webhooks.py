@@ -12,6 +12,7 @@ from contextlib import suppress
 from tickets.cli.inputs import listed, validated
 from tickets.cli.output import _print_json, _table, say, short_time
 from tickets.engine.history import PAGE_MAX, Page
+from tickets.engine.messages import message
 from tickets.engine.webhooks import EVENT_NAMES, WebhookCreate, new_secret, public
 from tickets.stores.base import TicketStore
 from tickets.worker import addresses
@@ -99,7 +100,9 @@ def webhook_parsers(
         help="list, add or remove the webhooks, and read their delivery tries",
         description="Webhooks: URLs told of every change, signed as Standard Webhooks says.",
     )
-    hooks.set_defaults(func=None, sla_parser=hooks, group_commands="list, add, remove or deliveries")
+    hooks.set_defaults(
+        func=None, sla_parser=hooks, group_commands=message("cli_or", some="list, add, remove", last="deliveries")
+    )
     commands = hooks.add_subparsers(title="commands", metavar="COMMAND")
     p = commands.add_parser("list", parents=[common, as_json], help="every webhook")
     p.set_defaults(func=cmd_webhooks_list)
@@ -118,11 +121,13 @@ def webhook_parsers(
     p.add_argument("--description", default="", help="a note for the team")
     p.set_defaults(func=cmd_webhooks_add)
     p = commands.add_parser("remove", parents=[common], help="delete a webhook")
-    p.add_argument("webhook_id", metavar="ID", type=positive("webhook id"))
+    p.add_argument("webhook_id", metavar="ID", type=positive("what_webhook_id"))
     p.set_defaults(func=cmd_webhooks_remove)
     p = commands.add_parser("deliveries", parents=[common, as_json], help="a webhook's tries, the newest first")
-    p.add_argument("webhook_id", metavar="ID", type=positive("webhook id"))
-    p.add_argument("--limit", type=positive("limit"), default=50, help=f"at most N (default 50, at most {PAGE_MAX})")
+    p.add_argument("webhook_id", metavar="ID", type=positive("what_webhook_id"))
+    p.add_argument(
+        "--limit", type=positive("what_limit"), default=50, help=f"at most N (default 50, at most {PAGE_MAX})"
+    )
     p.set_defaults(func=cmd_webhooks_deliveries)
 
     p = sub.add_parser(

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tickets.engine.messages import Language, Message, message, validation_message
+from tickets.engine.messages import Language, Message, Spoken, message, validation_message
 
 
 class TicketError(Exception):
@@ -94,8 +94,10 @@ def shown(path: Path | str) -> str:
 
 
 class StoreUnreadable(StoreError):
-    def __init__(self, path: Path | str, problem: str) -> None:
-        super().__init__(f"{shown(path)}: {problem}")
+    def __init__(self, path: Path | str, problem: Message | Spoken | str) -> None:
+        """problem: a message of the catalog, or a text that is not ours to translate (the system's
+        strerror)."""
+        super().__init__(message("store_unreadable", path=shown(path), problem=problem))
         self.path = str(path)  # the file at fault
 
 
@@ -123,11 +125,17 @@ class SettingInvalid(TicketError):
 
 def _describe(error: Any, language: Language = "en") -> str:
     """One line from a pydantic error: 'tickets[3].status: Input should be ...'."""
-    where = ""
+    return described(error).told(language)
+
+
+def described(error: Any, prefix: str = "") -> Message | Spoken:
+    """A pydantic error as a message told in any language: 'tickets[3].status: Input should be ...' (prefix goes
+    before the field's place: 'sla_policy.')."""
+    where = prefix
     for part in error["loc"]:
-        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
-    told = validation_message(error, language)
-    return f"{where}: {told}" if where else told
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where and where != prefix else str(part))
+    told = Spoken(lambda language: validation_message(error, language))
+    return message("field_problem", where=where, problem=told) if where else told
 
 
 def first_repeated_key(raw: bytes | str) -> str | None:
@@ -150,4 +158,9 @@ def first_repeated_key(raw: bytes | str) -> str | None:
 
 def describe_validation_error(exc: ValidationError, language: Language = "en") -> str:
     """All the problems of a validation error on one line."""
-    return "; ".join(_describe(e, language) for e in exc.errors(include_url=False))
+    return validation_problems(exc).told(language)
+
+
+def validation_problems(exc: ValidationError) -> Message:
+    """All the problems of a validation error on one line, as a message told in any language."""
+    return message("problems", problems=[described(e) for e in exc.errors(include_url=False)])

@@ -24,6 +24,7 @@ from pydantic import Field, StringConstraints
 from typing_extensions import TypedDict
 
 from tickets.engine.errors import KeyReused
+from tickets.engine.messages import Problem, message
 from tickets.engine.values import Timestamp, moment_of, stored_time, time_key
 
 HEADER = "Idempotency-Key"
@@ -45,19 +46,13 @@ def parse_key(value: str) -> str:
     if quoted is not None:
         key = re.sub(r"\\(.)", r"\1", quoted.group(1))
     elif value.startswith('"'):
-        raise ValueError(
-            'Idempotency-Key: a quoted key must be one string of printable ASCII characters, ending with its " '
-            '(inside, write \\" and \\\\)'
-        )
+        raise Problem(message("key_quoted_badly"))
     elif _BARE.fullmatch(value) is not None:
         key = value
     else:
-        raise ValueError(
-            "Idempotency-Key must be 1 to 255 printable ASCII characters (a UUID is a good key); quote one with "
-            'spaces: "my key"'
-        )
+        raise Problem(message("key_invalid"))
     if not 1 <= len(key) <= KEY_MAX:
-        raise ValueError(f"Idempotency-Key must be 1 to {KEY_MAX} characters, not {len(key)}")
+        raise Problem(message("key_length", most=KEY_MAX, length=len(key)))
     return key
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -385,6 +385,272 @@ CATALOG: dict[str, dict[Language, str]] = {
         "en": "Content Too Large: the body is over {limit} bytes (1 MiB)",
         "fr": "corps trop grand\u00a0: il dépasse {limit} octets (1 Mio)",
     },
+    # ---- problems put together (a field and its problem; several problems on one line)
+    "field_problem": {"en": "{where}: {problem}", "fr": "{where}\u00a0: {problem}"},
+    "problems": {"en": "{problems:list}", "fr": "{problems:list}"},
+    "not_this_input": {"en": "{problem}, not {value!q}", "fr": "{problem}, pas {value!q}"},
+    # ---- where the store is (the command line exits with 2, the server does not start)
+    "setting_database_url": {
+        "en": "the database URL must start with postgresql:// (as in postgresql://user@host/tickets)",
+        "fr": "l'URL de la base de données doit commencer par postgresql:// (comme dans "
+        "postgresql://user@host/tickets)",
+    },
+    "setting_file_or_url": {
+        "en": "give either a tickets file or a database URL, not both",
+        "fr": "donnez un fichier de tickets ou une URL de base de données, pas les deux",
+    },
+    "setting_file_with_url": {
+        "en": "--file was given while TICKETS_DATABASE_URL is set: unset it to use a file",
+        "fr": "--file est donné alors que TICKETS_DATABASE_URL est définie\u00a0: retirez-la pour utiliser un fichier",
+    },
+    "setting_file_and_url": {
+        "en": "TICKETS_FILE and TICKETS_DATABASE_URL are both set: unset the one you do not use",
+        "fr": "TICKETS_FILE et TICKETS_DATABASE_URL sont toutes deux définies\u00a0: retirez celle que vous "
+        "n'utilisez pas",
+    },
+    "setting_needs_psycopg": {
+        "en": "PostgreSQL needs psycopg ({problem}): pip install -r requirements-postgres.txt",
+        "fr": "PostgreSQL demande psycopg ({problem})\u00a0: pip install -r requirements-postgres.txt",
+    },
+    # ---- webhook URLs
+    "webhook_url_invalid": {
+        "en": "a webhook URL must be a valid URL ({problem})",
+        "fr": "l'URL d'un webhook doit être une URL valide ({problem})",
+    },
+    "webhook_url_scheme": {
+        "en": "a webhook URL starts with http:// or https://",
+        "fr": "l'URL d'un webhook commence par http:// ou https://",
+    },
+    "webhook_url_host": {"en": "a webhook URL names a host", "fr": "l'URL d'un webhook nomme un hôte"},
+    "webhook_url_credentials": {
+        "en": "a webhook URL carries no user name or password (the signature proves the sender)",
+        "fr": "l'URL d'un webhook ne porte ni nom d'utilisateur ni mot de passe (la signature prouve l'expéditeur)",
+    },
+    "webhook_url_fragment": {"en": "a webhook URL has no #fragment", "fr": "l'URL d'un webhook n'a pas de #fragment"},
+    "webhook_url_port": {
+        "en": "the port of the webhook URL is not a number from 0 to 65535",
+        "fr": "le port de l'URL du webhook n'est pas un nombre de 0 à 65535",
+    },
+    "webhook_url_spaces": {
+        "en": "a webhook URL has no spaces or control characters",
+        "fr": "l'URL d'un webhook n'a ni espace ni caractère de contrôle",
+    },
+    "address_unresolved": {
+        "en": "the host {host!q} of the webhook URL does not resolve ({problem})",
+        "fr": "l'hôte {host!q} de l'URL du webhook ne se résout pas ({problem})",
+    },
+    "address_not_public": {
+        "en": "the host {host!q} of the webhook URL resolves to {address}, {kind}: the service only calls public "
+        "addresses (TICKETS_WEBHOOKS_ALLOW_PRIVATE=1 allows the others)",
+        "fr": "l'hôte {host!q} de l'URL du webhook se résout en {address}, {kind}\u00a0: le service n'appelle que "
+        "des adresses publiques (TICKETS_WEBHOOKS_ALLOW_PRIVATE=1 permet les autres)",
+    },
+    "address_loopback": {"en": "a loopback address", "fr": "une adresse de bouclage"},
+    "address_link_local": {"en": "a link-local address", "fr": "une adresse locale au lien"},
+    "address_multicast": {"en": "a multicast address", "fr": "une adresse de multidiffusion"},
+    "address_unspecified": {"en": "an unspecified address", "fr": "une adresse non spécifiée"},
+    "address_private": {"en": "a private address", "fr": "une adresse privée"},
+    "address_reserved": {"en": "a reserved address", "fr": "une adresse réservée"},
+    "address_not_global": {"en": "not a public address", "fr": "pas une adresse publique"},
+    # ---- the Idempotency-Key header
+    "key_quoted_badly": {
+        "en": 'Idempotency-Key: a quoted key must be one string of printable ASCII characters, ending with its " '
+        '(inside, write \\" and \\\\)',
+        "fr": "Idempotency-Key\u00a0: une clé entre guillemets doit être une seule chaîne de caractères ASCII "
+        'imprimables, finie par son " (à l\'intérieur, écrivez \\" et \\\\)',
+    },
+    "key_invalid": {
+        "en": "Idempotency-Key must be 1 to 255 printable ASCII characters (a UUID is a good key); quote one with "
+        'spaces: "my key"',
+        "fr": "Idempotency-Key doit avoir de 1 à 255 caractères ASCII imprimables (un UUID est une bonne "
+        'clé)\u00a0; mettez entre guillemets une clé qui a des espaces\u00a0: "ma clef"',
+    },
+    "key_length": {
+        "en": "Idempotency-Key must be 1 to {most} characters, not {length}",
+        "fr": "Idempotency-Key doit avoir de 1 à {most} caractères, pas {length}",
+    },
+    "key_once": {
+        "en": "give {header} once: it names one request",
+        "fr": "donnez {header} une seule fois\u00a0: il désigne une seule requête",
+    },
+    # ---- the command line's files, copies and arguments
+    "cli_cannot_read": {"en": "cannot read {path}: {reason}", "fr": "impossible de lire {path}\u00a0: {reason}"},
+    "cli_standard_input": {"en": "standard input", "fr": "l'entrée standard"},
+    "cli_copy_same": {
+        "en": "the source and the target are the same store: {store}",
+        "fr": "la source et la cible sont le même stockage\u00a0: {store}",
+    },
+    "cli_backup_same": {
+        "en": "the backup cannot be the store itself: {store}",
+        "fr": "la sauvegarde ne peut pas être le stockage lui-même\u00a0: {store}",
+    },
+    "cli_policy_set": {
+        "en": "SLA policy set on {store}: {timezone}, targets for {targeted}",
+        "fr": "politique SLA définie sur {store}\u00a0: {timezone}, objectifs pour {targeted}",
+    },
+    "cli_policy_set_no_target": {
+        "en": "SLA policy set on {store}: {timezone}, no target",
+        "fr": "politique SLA définie sur {store}\u00a0: {timezone}, aucun objectif",
+    },
+    "cli_output_failed": {
+        "en": "could not write the output: {reason}",
+        "fr": "impossible d'écrire la sortie\u00a0: {reason}",
+    },
+    "cli_give_command": {"en": "give a command: {commands}", "fr": "donnez une commande\u00a0: {commands}"},
+    "cli_or": {"en": "{some} or {last}", "fr": "{some} ou {last}"},
+    "cli_usage": {"en": "usage: ", "fr": "utilisation\u00a0: "},
+    "cli_invalid_number": {
+        "en": "invalid {what} {value!q}: expected a whole number from {minimum} to {maximum}",
+        "fr": "{what} invalide {value!q}\u00a0: un nombre entier de {minimum} à {maximum} est attendu",
+    },
+    "what_limit": {"en": "limit", "fr": "limite"},
+    "what_offset": {"en": "offset", "fr": "décalage"},
+    "what_days": {"en": "number of days", "fr": "nombre de jours"},
+    "what_ticket_id": {"en": "ticket id", "fr": "id de ticket"},
+    "what_comment_id": {"en": "comment id", "fr": "id de commentaire"},
+    "what_webhook_id": {"en": "webhook id", "fr": "id de webhook"},
+    "cli_invalid_time": {
+        "en": "invalid time {value!q}: expected a UTC time such as 2026-11-30T09:00:00Z",
+        "fr": "heure invalide {value!q}\u00a0: un instant UTC comme 2026-11-30T09:00:00Z est attendu",
+    },
+    "cli_usage_error": {"en": "{prog}: error: {problem}", "fr": "{prog}\u00a0: erreur\u00a0: {problem}"},
+    # argparse's own complaints (its English texts are its own; these are their French)
+    "argparse_required": {
+        "en": "the following arguments are required: {names}",
+        "fr": "ces arguments sont obligatoires\u00a0: {names}",
+    },
+    "argparse_unrecognized": {
+        "en": "unrecognized arguments: {names}",
+        "fr": "arguments non reconnus\u00a0: {names}",
+    },
+    "argparse_argument": {"en": "argument {name}: {problem}", "fr": "argument {name}\u00a0: {problem}"},
+    "argparse_choice": {
+        "en": "invalid choice: {value} (choose from {choices})",
+        "fr": "choix invalide\u00a0: {value} (valeurs possibles\u00a0: {choices})",
+    },
+    "argparse_one_value": {"en": "expected one argument", "fr": "une valeur est attendue"},
+    "argparse_some_values": {"en": "expected at least one argument", "fr": "au moins une valeur est attendue"},
+    "argparse_no_value": {"en": "ignored explicit argument {value}", "fr": "valeur ignorée\u00a0: {value}"},
+    "argparse_invalid_value": {
+        "en": "invalid {kind} value: {value}",
+        "fr": "valeur invalide ({kind})\u00a0: {value}",
+    },
+    "argparse_not_with": {"en": "not allowed with argument {name}", "fr": "ne va pas avec l'argument {name}"},
+    "argparse_one_of": {
+        "en": "one of the arguments {names} is required",
+        "fr": "l'un de ces arguments est obligatoire\u00a0: {names}",
+    },
+    "argparse_ambiguous": {
+        "en": "ambiguous option: {option} could match {matches}",
+        "fr": "option ambiguë\u00a0: {option} peut désigner {matches}",
+    },
+    # ---- the stores' problems (the API answers 503, the command line exits with 1)
+    "store_unreadable": {"en": "{path}: {problem}", "fr": "{path}\u00a0: {problem}"},
+    "store_line": {"en": "line {number}: {problem}", "fr": "ligne {number}\u00a0: {problem}"},
+    "store_empty_file": {
+        "en": "the file is empty; expected a JSON object with next_id and tickets",
+        "fr": "le fichier est vide\u00a0; un objet JSON avec next_id et tickets est attendu",
+    },
+    "store_not_an_object": {
+        "en": "{problem}: expected a JSON object with next_id and tickets, or an array of tickets",
+        "fr": "{problem}\u00a0: un objet JSON avec next_id et tickets, ou un tableau de tickets, est attendu",
+    },
+    "store_key_twice": {
+        "en": "the key {key!q} appears twice in one object; keep one of them",
+        "fr": "la clé {key!q} apparaît deux fois dans un même objet\u00a0; gardez-en une",
+    },
+    "store_same_id": {"en": "two tickets have the same id", "fr": "deux tickets ont le même id"},
+    "store_not_json": {"en": "not JSON ({problem})", "fr": "pas du JSON ({problem})"},
+    "store_line_kind": {
+        "en": 'expected {{"comment": {{...}}}}, {{"event": {{...}}}} or {{"erased": {{...}}}} on each line',
+        "fr": 'chaque ligne doit être {{"comment":{{...}}}}, {{"event":{{...}}}} ou {{"erased":{{...}}}}',
+    },
+    "store_line_not_ours": {
+        "en": "not written as this service writes it",
+        "fr": "pas écrite comme ce service l'écrit",
+    },
+    "store_digest_missing": {"en": "its digest is missing", "fr": "son empreinte manque"},
+    "store_digest_broken": {
+        "en": "its digest does not follow from the line before it (a record was changed, removed, repeated or swapped)",
+        "fr": "son empreinte ne découle pas de la ligne d'avant (un enregistrement a été changé, retiré, répété ou "
+        "déplacé)",
+    },
+    "store_digest_unnamed": {
+        "en": "a digest in a log whose head names none",
+        "fr": "une empreinte dans un journal dont l'en-tête n'en nomme aucune",
+    },
+    "store_last_digest": {
+        "en": "its last committed record does not carry the digest tickets.json names",
+        "fr": "son dernier enregistrement validé ne porte pas l'empreinte que nomme tickets.json",
+    },
+    "store_log_not_a_file": {
+        "en": "not a regular file; the history log must be a plain file beside tickets.json",
+        "fr": "pas un fichier ordinaire\u00a0; le journal de l'historique doit être un simple fichier à côté de "
+        "tickets.json",
+    },
+    "store_history_needs_file": {
+        "en": "history_length and history_digest need a history_file",
+        "fr": "history_length et history_digest demandent un history_file",
+    },
+    "store_history_name": {
+        "en": "history_file {name!q} is not a log of this file: it must be a plain name such as {example!q}, in "
+        "the same folder (to copy a store, use `python script.py copy`)",
+        "fr": "history_file {name!q} n'est pas un journal de ce fichier\u00a0: ce doit être un simple nom comme "
+        "{example!q}, dans le même dossier (pour copier un stockage, utilisez `python script.py copy`)",
+    },
+    "store_log_short": {
+        "en": "does not match {data_file}: the log has {size} bytes, {end} are committed; records were lost (put "
+        "the log back from a backup, or the tickets.json that goes with it)",
+        "fr": "ne correspond pas à {data_file}\u00a0: le journal a {size} octets, {end} sont validés\u00a0; des "
+        "enregistrements sont perdus (remettez le journal depuis une sauvegarde, ou le tickets.json qui va avec)",
+    },
+    "store_log_other": {
+        "en": "does not match {data_file}: its last committed record (ending at byte {end}) does not carry the "
+        "digest {data_file} names; the log was changed, or belongs to another tickets.json",
+        "fr": "ne correspond pas à {data_file}\u00a0: son dernier enregistrement validé (qui finit à l'octet {end}) "
+        "ne porte pas l'empreinte que nomme {data_file}\u00a0; le journal a été changé, ou appartient à un autre "
+        "tickets.json",
+    },
+    "store_log_missing": {
+        "en": "missing, and {data_file} names it as its history; put it back from a backup",
+        "fr": "absent, et {data_file} le nomme comme son historique\u00a0; remettez-le depuis une sauvegarde",
+    },
+    "store_log_missing_newer": {
+        "en": "missing, and {data_file} names it as its history; {newer} is a later log of this file: was an older "
+        "{data_file} put back? Put back the log it names too, or copy the backup in with `python script.py copy "
+        "BACKUP FILE --replace`",
+        "fr": "absent, et {data_file} le nomme comme son historique\u00a0; {newer} est un journal plus récent de ce "
+        "fichier\u00a0: un {data_file} plus ancien a-t-il été remis\u00a0? Remettez aussi le journal qu'il nomme, "
+        "ou copiez la sauvegarde avec `python script.py copy BACKUP FILE --replace`",
+    },
+    "store_no_folder": {"en": "the folder {folder} does not exist", "fr": "le dossier {folder} n'existe pas"},
+    "store_not_a_file": {
+        "en": "not a regular file but {kind}; TICKETS_FILE or --file must name a JSON file",
+        "fr": "pas un fichier ordinaire mais {kind}\u00a0; TICKETS_FILE ou --file doit nommer un fichier JSON",
+    },
+    "store_a_folder": {"en": "a folder", "fr": "un dossier"},
+    "store_a_fifo": {"en": "a FIFO", "fr": "un tube nommé (FIFO)"},
+    "store_a_device": {"en": "a device or special file", "fr": "un périphérique ou un fichier spécial"},
+    "store_not_webhooks": {"en": "not the webhooks' JSON ({problem})", "fr": "pas le JSON des webhooks ({problem})"},
+    "store_no_webhook_list": {"en": "no list of webhooks", "fr": "pas de liste de webhooks"},
+    "database_unavailable": {
+        "en": "the database {name} cannot be used: {problem}",
+        "fr": "la base de données {name} est inutilisable\u00a0: {problem}",
+    },
+    "database_pool_busy": {
+        "en": "all {count} connections stayed busy for {seconds} s",
+        "fr": "les {count} connexions sont restées occupées pendant {seconds}\u00a0s",
+    },
+    "database_role_lacks": {
+        "en": "its role lacks {rights}: grant it",
+        "fr": "il manque à son rôle {rights}\u00a0: accordez-le",
+    },
+    "database_newer": {
+        "en": "its tables are at version {version}, made by a newer version of this service (this one knows "
+        "{known}): upgrade it",
+        "fr": "ses tables sont à la version {version}, faite par une version plus récente de ce service (celle-ci "
+        "connaît {known})\u00a0: mettez-le à jour",
+    },
 }
 
 # pydantic's own complaints, by their type; their context (ctx) gives the values. In English, pydantic's own words
@@ -452,8 +718,12 @@ class _Formatter(string.Formatter):
         return super().convert_field(value, conversion)
 
     def format_field(self, value: Any, format_spec: str) -> str:
-        if isinstance(value, Message):
-            return value.told(self.language)
+        told = getattr(value, "told", None)
+        if callable(told):  # a Message, a Spoken text or an engine's error: told in the sentence's language
+            return str(told(self.language))
+        if format_spec == "list":  # {problems:list}: each told, joined by "; " (French: a no-break space before ;)
+            joiner = "\u00a0; " if self.language == "fr" else "; "
+            return joiner.join(self.format_field(item, "") for item in value)
         if format_spec == "s":  # the plural mark of the count: {count:s} ("1 ticket", "2 tickets"; French: "0 ticket")
             plural = abs(int(value)) >= 2 if self.language == "fr" else abs(int(value)) != 1
             return "s" if plural else ""
@@ -476,6 +746,20 @@ class Message:
         return self.told("en")
 
 
+@dataclass(frozen=True)
+class Spoken:
+    """A value told by a function of the language, for a message to hold (a pydantic complaint, which
+    validation_message tells): told in the language of the sentence it is in."""
+
+    tell: Callable[[Language], str]
+
+    def told(self, language: Language = "en") -> str:
+        return self.tell(language)
+
+    def __str__(self) -> str:
+        return self.tell("en")
+
+
 def message(name: str, /, **values: Any) -> Message:
     """The catalog's message `name` with its values (KeyError for a name the catalog does not hold)."""
     if name not in CATALOG:
@@ -490,6 +774,9 @@ class Problem(ValueError):
     def __init__(self, told: Message) -> None:
         super().__init__(str(told))
         self.message = told
+
+    def told(self, language: Language = "en") -> str:
+        return self.message.told(language)
 
 
 def validation_message(error: Mapping[str, Any], language: Language) -> str:

@@ -22,6 +22,7 @@ from standardwebhooks.webhooks import Webhook as Signer
 from typing_extensions import NotRequired, TypedDict
 
 from tickets.engine.history import Event
+from tickets.engine.messages import Problem, message
 from tickets.engine.values import NO_NUL_PATTERN, Timestamp, moment_of, no_nul, time_key
 
 EventName = Literal[
@@ -62,21 +63,21 @@ def _web_url(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # "htTpS://[": an unclosed IPv6 address
-        raise ValueError(f"a webhook URL must be a valid URL ({exc})") from None
+        raise Problem(message("webhook_url_invalid", problem=exc)) from None
     if parts.scheme not in ("http", "https"):
-        raise ValueError("a webhook URL starts with http:// or https://")
+        raise Problem(message("webhook_url_scheme"))
     if not parts.hostname:
-        raise ValueError("a webhook URL names a host")
+        raise Problem(message("webhook_url_host"))
     if parts.username is not None or parts.password is not None:
-        raise ValueError("a webhook URL carries no user name or password (the signature proves the sender)")
+        raise Problem(message("webhook_url_credentials"))
     if parts.fragment:
-        raise ValueError("a webhook URL has no #fragment")
+        raise Problem(message("webhook_url_fragment"))
     try:
         parts.port  # noqa: B018 (a port out of range raises)
     except ValueError:
-        raise ValueError("the port of the webhook URL is not a number from 0 to 65535") from None
+        raise Problem(message("webhook_url_port")) from None
     if any(c.isspace() or ord(c) < 0x21 or ord(c) == 0x7F for c in url):
-        raise ValueError("a webhook URL has no spaces or control characters")
+        raise Problem(message("webhook_url_spaces"))
     return url
 
 

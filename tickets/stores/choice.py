@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tickets.engine.errors import SettingInvalid
+from tickets.engine.messages import message
 from tickets.engine.settings import Settings
 from tickets.stores.base import TicketStore
 
@@ -14,7 +15,7 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 def check_database_url(url: str) -> None:
     if not url.startswith(POSTGRES_SCHEMES):
-        raise SettingInvalid("the database URL must start with postgresql:// (as in postgresql://user@host/tickets)")
+        raise SettingInvalid(message("setting_database_url"))
 
 
 def open_store(
@@ -27,7 +28,7 @@ def open_store(
     copy), only the given file or URL counts. The store takes the settings' lock timeout.
     """
     if file is not None and database_url is not None:
-        raise SettingInvalid("give either a tickets file or a database URL, not both")
+        raise SettingInvalid(message("setting_file_or_url"))
     if database_url is not None:
         check_database_url(database_url)
         return _postgres_store(database_url, settings)
@@ -36,11 +37,11 @@ def open_store(
         check_database_url(url)
     if file is not None:
         if url is not None:
-            raise SettingInvalid("--file was given while TICKETS_DATABASE_URL is set: unset it to use a file")
+            raise SettingInvalid(message("setting_file_with_url"))
         return _json_store(file, settings)
     if url is not None:
         if settings.file is not None:
-            raise SettingInvalid("TICKETS_FILE and TICKETS_DATABASE_URL are both set: unset the one you do not use")
+            raise SettingInvalid(message("setting_file_and_url"))
         return _postgres_store(url, settings)
     return _json_store(settings.data_file, settings)
 
@@ -63,5 +64,5 @@ def _postgres_store(url: str, settings: Settings) -> TicketStore:
     try:
         from tickets.stores.postgres import PostgresStore
     except ImportError as exc:  # psycopg is an optional dependency
-        raise SettingInvalid(f"PostgreSQL needs psycopg ({exc}): pip install -r requirements-postgres.txt") from None
+        raise SettingInvalid(message("setting_needs_psycopg", problem=exc)) from None
     return _clocked(PostgresStore(url, lock_timeout=settings.lock_timeout), settings)

@@ -10,26 +10,27 @@ import socket
 from urllib.parse import urlsplit
 
 from tickets.engine.errors import AddressRefused
+from tickets.engine.messages import Message, message
 
-KINDS = (
-    ("is_loopback", "a loopback address"),
-    ("is_link_local", "a link-local address"),
-    ("is_multicast", "a multicast address"),
-    ("is_unspecified", "an unspecified address"),
-    ("is_private", "a private address"),
-    ("is_reserved", "a reserved address"),
+KINDS = (  # an address's kind, and the catalog's message that names it
+    ("is_loopback", "address_loopback"),
+    ("is_link_local", "address_link_local"),
+    ("is_multicast", "address_multicast"),
+    ("is_unspecified", "address_unspecified"),
+    ("is_private", "address_private"),
+    ("is_reserved", "address_reserved"),
 )
 
 
-def refusal(address: str) -> str | None:
+def refusal(address: str) -> Message | None:
     """Why the service may not call this IP address, or None when it is a public one."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone (fe80::1%eth0) is not part of it
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     for attribute, kind in KINDS:
         if getattr(ip, attribute):
-            return kind
-    return None if ip.is_global else "not a public address"
+            return message(kind)
+    return None if ip.is_global else message("address_not_global")
 
 
 async def check(url: str, allow_private: bool) -> None:
@@ -43,17 +44,14 @@ async def check(url: str, allow_private: bool) -> None:
     try:
         found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise AddressRefused(f"the host {host!r} of the webhook URL does not resolve ({exc})") from None
+        raise AddressRefused(message("address_unresolved", host=host, problem=exc)) from None
     if allow_private:
         return
     for *_, sockaddr in found:
         address = str(sockaddr[0])
         why = refusal(address)
         if why is not None:
-            raise AddressRefused(
-                f"the host {host!r} of the webhook URL resolves to {address}, {why}: the service only calls public "
-                "addresses (TICKETS_WEBHOOKS_ALLOW_PRIVATE=1 allows the others)"
-            )
+            raise AddressRefused(message("address_not_public", host=host, address=address, kind=why))
 
 
 def _literal(host: str) -> bool:

@@ -13,9 +13,10 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from tickets.engine.errors import (
     StoreUnreadable,
-    _describe,
+    described,
     first_repeated_key,
 )
+from tickets.engine.messages import message
 from tickets.engine.models import StoreFile, Ticket, complete
 from tickets.engine.sla import Policy
 
@@ -36,7 +37,7 @@ def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket], dict[st
     """
     raw = raw.removeprefix(codecs.BOM_UTF8)
     if not raw.strip():
-        raise StoreUnreadable(path, "the file is empty; expected a JSON object with next_id and tickets")
+        raise StoreUnreadable(path, message("store_empty_file"))
     bare_array = raw.lstrip()[:1] == b"["
     try:
         if bare_array:
@@ -47,21 +48,21 @@ def parse_store(raw: bytes, path: Path) -> tuple[int, dict[int, Ticket], dict[st
             head = {key: value for key, value in data.items() if key not in ("tickets", "next_id")}
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
-        problem = _describe(error)
+        problem = described(error)
         if not error["loc"] and error["type"] != "json_invalid":
-            problem += ": expected a JSON object with next_id and tickets, or an array of tickets"
+            problem = message("store_not_an_object", problem=problem)
         raise StoreUnreadable(path, problem) from None
     repeated = _repeated_key(raw, tickets, 0 if bare_array else 2 + len(head), head)
     if repeated:
-        raise StoreUnreadable(path, f"the key {repeated!r} appears twice in one object; keep one of them")
+        raise StoreUnreadable(path, message("store_key_twice", key=repeated))
     if "sla_policy" in head:
         try:
             head["sla_policy"] = Policy.model_validate(head["sla_policy"])
         except ValidationError as exc:
-            raise StoreUnreadable(path, "sla_policy." + _describe(exc.errors(include_url=False)[0])) from None
+            raise StoreUnreadable(path, described(exc.errors(include_url=False)[0], "sla_policy.")) from None
     by_id = {t["id"]: complete(t) for t in sorted(tickets, key=lambda t: t["id"])}
     if len(by_id) != len(tickets):
-        raise StoreUnreadable(path, "two tickets have the same id")
+        raise StoreUnreadable(path, message("store_same_id"))
     # next_id never goes below max id + 1, so an id is never handed out twice.
     return max(next_id, max(by_id, default=0) + 1), by_id, head
 

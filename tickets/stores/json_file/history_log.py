@@ -41,6 +41,7 @@ import pydantic_core
 from tickets.engine.chain import GENESIS, Record, RecordKind, chain_of, chained, record_bytes
 from tickets.engine.errors import StoreUnreadable
 from tickets.engine.history import Comment, Event, commented_id, edited, tally
+from tickets.engine.messages import message
 from tickets.stores.json_file.log_lines import (
     Parsed,
     digest_of_line,
@@ -276,7 +277,7 @@ class Log:
 
     def _check_last(self, digest: bytes) -> None:
         if digest != self.digest:
-            raise StoreUnreadable(self.path, "its last committed record does not carry the digest tickets.json names")  # type: ignore[arg-type]
+            raise StoreUnreadable(self.path, message("store_last_digest"))  # type: ignore[arg-type]
 
     def head(self) -> dict[str, Any]:
         """The keys of tickets.json that commit this history; none while there is none (the file then
@@ -369,7 +370,7 @@ def _open_log(path: Path) -> IO[bytes]:
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        raise StoreUnreadable(path, "not a regular file; the history log must be a plain file beside tickets.json")
+        raise StoreUnreadable(path, message("store_log_not_a_file"))
     return open(fd, "rb")
 
 
@@ -386,15 +387,11 @@ def read_log(data_file: Path, head: dict[str, Any], previous: Log | None) -> Log
     chained = "history_digest" in head
     if name is None:
         if "history_length" in head or chained:
-            raise StoreUnreadable(data_file, "history_length and history_digest need a history_file")
+            raise StoreUnreadable(data_file, message("store_history_needs_file"))
         return Log(None, **counters)
     generation = (generation_of if chained else legacy_generation_of)(data_file, name)
     if generation is None:
-        raise StoreUnreadable(
-            data_file,
-            f"history_file {name!r} is not a log of this file: it must be a plain name such as "
-            f"{history_name(data_file, 1)!r}, in the same folder (to copy a store, use `python script.py copy`)",
-        )
+        raise StoreUnreadable(data_file, message("store_history_name", name=name, example=history_name(data_file, 1)))
     path = data_file.parent / name
     try:
         with _open_log(path) as file:
@@ -424,17 +421,9 @@ def _checked(
 ) -> Log:
     end, digest = head.get("history_length", 0), bytes.fromhex(head["history_digest"])
     if size < end:
-        raise StoreUnreadable(
-            path,
-            f"does not match {data_file.name}: the log has {size} bytes, {end} are committed; records were lost "
-            "(put the log back from a backup, or the tickets.json that goes with it)",
-        )
+        raise StoreUnreadable(path, message("store_log_short", data_file=data_file.name, size=size, end=end))
     if _digest_ending_at(file, end) != digest:
-        raise StoreUnreadable(
-            path,
-            f"does not match {data_file.name}: its last committed record (ending at byte {end}) does not carry "
-            f"the digest {data_file.name} names; the log was changed, or belongs to another tickets.json",
-        )
+        raise StoreUnreadable(path, message("store_log_other", data_file=data_file.name, end=end))
     content = None
     if (
         previous is not None

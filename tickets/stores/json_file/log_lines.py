@@ -19,8 +19,9 @@ from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, Validati
 from typing_extensions import NotRequired, TypedDict
 
 from tickets.engine.chain import Record, RecordKind, chained, record_bytes
-from tickets.engine.errors import StoreUnreadable, _describe, first_repeated_key
+from tickets.engine.errors import StoreUnreadable, described, first_repeated_key
 from tickets.engine.history import Comment, Event
+from tickets.engine.messages import Message, Spoken, message
 
 _TAIL = len(b',"digest":"') + 64 + len(b'"}\n')  # what follows the record in a chained line
 Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -101,7 +102,7 @@ def parse_lines(chunk: bytes, path: Path, first_line: int, previous: bytes | Non
     for index, (line, record) in enumerate(zip(lines, records, strict=True)):
         number = first_line + index + 1
         if record is None:
-            raise StoreUnreadable(path, f"line {number}: {_problem(line)}")
+            raise StoreUnreadable(path, message("store_line", number=number, problem=_problem(line)))
         kind: RecordKind = "event" if "event" in record else "comment" if "comment" in record else "erased"
         data = record[kind]
         text = record.get("digest")
@@ -120,20 +121,20 @@ def parse_lines(chunk: bytes, path: Path, first_line: int, previous: bytes | Non
         if not linked:
             canonical = record_bytes(kind, data)
             if line != line_of(kind, canonical, digest):
-                raise StoreUnreadable(
-                    path, f"line {number}: {_problem(line) or 'not written as this service writes it'}"
-                )
+                problem = _problem(line) or message("store_line_not_ours")
+                raise StoreUnreadable(path, message("store_line", number=number, problem=problem))
             if previous is not None:
                 if digest is None:
-                    raise StoreUnreadable(path, f"line {number}: its digest is missing")
-                if kind != "erased" and chained(previous, canonical) != digest:
                     raise StoreUnreadable(
-                        path,
-                        f"line {number}: its digest does not follow from the line before it "
-                        "(a record was changed, removed, repeated or swapped)",
+                        path, message("store_line", number=number, problem=message("store_digest_missing"))
                     )
+                if kind != "erased" and chained(previous, canonical) != digest:
+                    broken = message("store_digest_broken")
+                    raise StoreUnreadable(path, message("store_line", number=number, problem=broken))
             elif digest is not None:
-                raise StoreUnreadable(path, f"line {number}: a digest in a log whose head names none")
+                raise StoreUnreadable(
+                    path, message("store_line", number=number, problem=message("store_digest_unnamed"))
+                )
         if previous is not None:
             previous = digest
         parsed.kinds.append(kind)
@@ -175,23 +176,23 @@ def _validated(lines: list[bytes]) -> list[dict[str, Any] | None]:
     return records
 
 
-def _problem(line: bytes) -> str:
-    """What is wrong with one bad line of the log, in one line ('' when it matches the schema)."""
+def _problem(line: bytes) -> Message | Spoken | None:
+    """What is wrong with one bad line of the log, in one line (None when it matches the schema)."""
     repeated = first_repeated_key(line)
     if repeated:
-        return f"the key {repeated!r} appears twice in one object; keep one of them"
+        return message("store_key_twice", key=repeated)
     try:
         data = json.loads(line)
     except ValueError as exc:
-        return f"not JSON ({exc})"
+        return message("store_not_json", problem=exc)
     kind = next((k for k in ("event", "comment", "erased") if isinstance(data, dict) and k in data), None)
     if kind is None:
-        return 'expected {"comment": {...}}, {"event": {...}} or {"erased": {...}} on each line'
+        return message("store_line_kind")
     try:
         _ANY_LINE.validate_python([data])
     except ValidationError as exc:
-        return _describe(exc.errors(include_url=False)[0])
-    return ""
+        return described(exc.errors(include_url=False)[0])
+    return None
 
 
 def digest_of_line(line: bytes) -> bytes | None:

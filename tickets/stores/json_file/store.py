@@ -34,6 +34,7 @@ from tickets.engine.errors import (
 )
 from tickets.engine.history import Comment, CommentEdit, Event, NewComment, Page
 from tickets.engine.idempotency import Answer, Keyed, replay
+from tickets.engine.messages import Message, message
 from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate
 from tickets.engine.rules import Reading
 from tickets.engine.settings import LOCK_TIMEOUT_DEFAULT
@@ -167,17 +168,16 @@ class JsonStore(TicketStore):
     def _log_missing(self, name: str) -> StoreUnreadable:
         """Never taken for an empty history: the comments and events it held would be lost at the next write."""
         newer = sorted(n for n in os.listdir(self.folder) if (generation_of(self.path, n) or 0) > 0 and n != name)
-        hint = (
-            f"; {newer[-1]} is a later log of this file: was an older {self.path.name} put back? Put back the log "
-            "it names too, or copy the backup in with `python script.py copy BACKUP FILE --replace`"
+        missing = (
+            message("store_log_missing_newer", data_file=self.path.name, newer=newer[-1])
             if newer
-            else "; put it back from a backup"
+            else message("store_log_missing", data_file=self.path.name)
         )
-        return StoreUnreadable(self.folder / name, f"missing, and {self.path.name} names it as its history{hint}")
+        return StoreUnreadable(self.folder / name, missing)
 
     def _no_folder(self) -> StoreUnreadable:
         """A path whose folder does not exist is an error, never an empty store."""
-        return StoreUnreadable(self.path, f"the folder {shown(self.folder)} does not exist")
+        return StoreUnreadable(self.path, message("store_no_folder", folder=shown(self.folder)))
 
     def _load(self, key: Any) -> Snapshot:
         if key == "missing":
@@ -689,9 +689,9 @@ class JsonStore(TicketStore):
                         os.unlink(self.folder / name)
 
 
-def _not_a_file(mode: int) -> str:
-    kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or special file"
-    return f"not a regular file but {kind}; TICKETS_FILE or --file must name a JSON file"
+def _not_a_file(mode: int) -> Message:
+    kind = "store_a_folder" if stat.S_ISDIR(mode) else "store_a_fifo" if stat.S_ISFIFO(mode) else "store_a_device"
+    return message("store_not_a_file", kind=message(kind))
 
 
 def _stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:

@@ -26,6 +26,7 @@ import pydantic_core
 
 from tickets.engine.errors import StoreUnreadable, StoreWriteFailed, WebhookNotFound
 from tickets.engine.history import Page
+from tickets.engine.messages import Problem, message
 from tickets.engine.webhooks import Attempt, Stored, WebhookCreate, created
 from tickets.stores.webhook_seam import ATTEMPTS_KEPT, Change, Claim, WebhookStore
 
@@ -87,10 +88,10 @@ class JsonWebhooks(WebhookStore):
         try:
             state = json.loads(data)
             if not isinstance(state, dict) or not isinstance(state.get("webhooks"), list):
-                raise ValueError("no list of webhooks")
+                raise Problem(message("store_no_webhook_list"))
             return state
         except ValueError as exc:
-            raise StoreUnreadable(self.path, f"not the webhooks' JSON ({exc})") from None
+            raise StoreUnreadable(self.path, message("store_not_webhooks", problem=exc)) from None
 
     def _write(self, change: Callable[[dict[str, Any]], Any]) -> Any:
         """Read, change and write the endpoints under the folder's lock; the change's result."""

@@ -18,6 +18,7 @@ from tickets.engine.errors import (
     StoreBusy,
     StoreError,
 )
+from tickets.engine.messages import Message, message
 from tickets.stores.postgres.migrations import MIGRATION_LOCK, MIGRATIONS, RENUMBERED, TRIGRAM_INDEXES, VERSIONS
 
 T = TypeVar("T")
@@ -38,8 +39,9 @@ def safe_url(url: str) -> str:
 
 
 class DatabaseUnavailable(StoreError):
-    def __init__(self, name: str, problem: str) -> None:
-        super().__init__(f"the database {name} cannot be used: {problem}")
+    def __init__(self, name: str, problem: Message | str) -> None:
+        """problem: a message of the catalog, or what the database said (PostgreSQL's words, as they are)."""
+        super().__init__(message("database_unavailable", name=name, problem=problem))
 
 
 class TablesMissing(DatabaseUnavailable):
@@ -156,7 +158,8 @@ class Connections:
             problem = await self._probe()
             self._outage = problem is not None
             raise DatabaseUnavailable(
-                self.name, problem or f"all {self.pool_size} connections stayed busy for {self.lock_timeout:g} s"
+                self.name,
+                problem or message("database_pool_busy", count=self.pool_size, seconds=f"{self.lock_timeout:g}"),
             ) from None
         except psycopg.errors.LockNotAvailable:
             raise StoreBusy(self.name, self.lock_timeout) from None
@@ -223,7 +226,7 @@ class Connections:
 
         denied = await self._read(check)
         if denied:
-            raise DatabaseUnavailable(self.name, f"its role lacks {', '.join(denied)}: grant it")
+            raise DatabaseUnavailable(self.name, message("database_role_lacks", rights=", ".join(denied)))
 
     async def _migrate(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Create or upgrade the tables, once per process; servers starting together take turns."""
@@ -234,11 +237,7 @@ class Connections:
             cursor = await conn.execute("SELECT version FROM tickets_schema")
             done = {row[0] for row in await cursor.fetchall()}
             if max(done, default=0) > VERSIONS[-1]:
-                raise DatabaseUnavailable(
-                    self.name,
-                    f"its tables are at version {max(done)}, made by a newer version "
-                    f"of this service (this one knows {VERSIONS[-1]}): upgrade it",
-                )
+                raise DatabaseUnavailable(self.name, message("database_newer", version=max(done), known=VERSIONS[-1]))
             for number, migration in zip(VERSIONS, MIGRATIONS, strict=True):
                 if number not in done:
                     await conn.execute(migration)
