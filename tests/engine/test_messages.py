@@ -4,8 +4,11 @@ LC_ALL / LC_MESSAGES / LANG for the command line (tests/api/test_languages.py, t
 
 from __future__ import annotations
 
+import ast
+import builtins
 import re
 import string
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +95,104 @@ def test_the_language_an_http_client_asks_for(header: str | None, language: str)
 )
 def test_the_language_of_the_command_line_user(environ: dict[str, str], language: str) -> None:
     assert language_of_environment(environ) == language
+
+
+# --------------------------------------------------------------------------- no message for people outside the catalog
+
+PACKAGE = Path(__file__).resolve().parent.parent.parent / "tickets"
+# What builds a message for people: an error (the engine's, Python's, argparse's, Starlette's), a history problem
+# (verify.py's problem()), a parser's error(), a line on stderr. Their texts come from the catalog.
+ERRORS = {"HTTPException", "ArgumentTypeError", "problem", "error"} | {
+    name
+    for name in dir(builtins)
+    if isinstance(getattr(builtins, name), type) and name.endswith(("Error", "Exception"))
+}
+# The engine's errors and the stores' (UsageError, StoreUnreadable, AddressRefused, DatabaseUnavailable...).
+SUFFIXES = ("Error", "Exception", "Problem", "Refused", "Unreadable", "Unavailable", "Invalid", "Failed", "Moved")
+# The justified exceptions, by file and the start of the English text: each one says why it stays English.
+ALLOWED = {
+    # a programmer's mistake (a key the catalog lacks), never shown to a user of the service
+    ("engine/messages.py", "no message "),
+    # an invariant of the SLA arithmetic that cannot fail (pragma: no cover)
+    ("engine/sla.py", "the running sums"),
+    # said to the developer who adds a route without an operation id, when the OpenAPI is built
+    ("api/openapi_for_clients.py", " has no operation id"),
+    # examples of answers in the OpenAPI document, which is written in English (its descriptions too): they show
+    # what a client gets without Accept-Language
+    ("api/openapi_for_clients.py", ""),
+    ("api/openapi.py", "wrong API key"),
+    ("api/responses.py", "Extra inputs are not permitted"),
+    # its detail is never shown: the 405 handler (api/errors.py) answers with method_not_allowed from the catalog
+    ("api/routes/stats.py", "Method Not Allowed"),
+    # the servers' log lines, for operators (docs/langues.md): English, like the rest of the server's logs
+    ("api/app.py", "warning: "),
+    ("worker/breaches.py", "warning: SLA breach events: "),
+    ("worker/delivery.py", "warning: webhook "),
+    ("stores/json_file/store.py", "warning: "),
+}
+
+
+def _text_in(node: ast.AST) -> str | None:
+    """The English words written in an argument (a literal, an f-string, literals added), or None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        text = node.value
+    elif isinstance(node, ast.JoinedStr):
+        text = "".join(part.value for part in node.values if isinstance(part, ast.Constant))
+    elif isinstance(node, ast.BinOp):
+        text = (_text_in(node.left) or "") + (_text_in(node.right) or "")
+    else:
+        return None
+    return text if re.search("[A-Za-z]{2}", text) else None
+
+
+def _called(node: ast.Call) -> str:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _raw_texts() -> list[tuple[str, int, str]]:
+    """Each English text the code under tickets/ tells people without the catalog: (file, line, text)."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            texts: list[ast.AST] = []
+            if isinstance(node, ast.Call):
+                name = _called(node)
+                to_stderr = name == "print" and any(
+                    k.arg == "file" and ast.unparse(k.value) == "sys.stderr" for k in node.keywords
+                )
+                if name in ERRORS or name == "say" or to_stderr or name.endswith(SUFFIXES):
+                    texts += [*node.args, *(k.value for k in node.keywords if k.arg != "file")]
+                else:
+                    texts += [k.value for k in node.keywords if k.arg == "detail"]
+            elif isinstance(node, ast.Dict):
+                texts += [
+                    v
+                    for k, v in zip(node.keys, node.values, strict=True)
+                    if isinstance(k, ast.Constant) and k.value in ("detail", "msg")
+                ]
+            for argument in texts:
+                text = _text_in(argument)
+                is_key = isinstance(node, ast.Call) and _called(node) == "say" and text in CATALOG  # say("cli_created")
+                if text is not None and not is_key:
+                    found.append((relative, argument.lineno, text))
+    return found
+
+
+def test_messages_for_people_come_from_the_catalog() -> None:
+    """No error raised, detail answered, say() or stderr line with English text written in the code: each comes
+    from the catalog (message("name", ...)), or is one of the justified exceptions of ALLOWED."""
+    raw = [
+        f"tickets/{path}:{line}: {text!r}"
+        for path, line, text in _raw_texts()
+        if not any(path == where and start in text for where, start in ALLOWED)
+    ]
+    assert not raw, "English texts outside the catalog:\n" + "\n".join(raw)
+
+
+def test_the_allowed_exceptions_still_exist() -> None:
+    """An exception that no longer matches anything leaves the list."""
+    texts = _raw_texts()
+    for where, start in ALLOWED:
+        assert any(path == where and start in text for path, _, text in texts), (where, start)

@@ -15,7 +15,7 @@ from tickets.api.http_rules import KEY_NAME, ROLE
 from tickets.api.responses import JSON
 from tickets.engine.errors import TicketError
 from tickets.engine.history import FeedQuery, NameIn, Page
-from tickets.engine.messages import message
+from tickets.engine.messages import Problem, message
 from tickets.engine.models import StatsQuery, TicketQuery
 from tickets.engine.values import NUMBER_MAX, parse_ticket_id
 from tickets.stores.base import TicketStore
@@ -96,8 +96,9 @@ async def each_parameter_once(request: Request) -> None:
     if repeated:
         raise RequestValidationError(
             [
-                {"type": "too_many_values", "loc": ("query", name), "msg": f"give {name} at most once"}
+                {"type": "too_many_values", "loc": ("query", name), "msg": str(once), "ctx": {"error": once}}
                 for name in repeated
+                for once in [Problem(message("query_once", name=name))]
             ]
         )
 

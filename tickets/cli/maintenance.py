@@ -84,7 +84,7 @@ async def cmd_copy(args: argparse.Namespace, source: TicketStore) -> None:
 async def cmd_verify(args: argparse.Namespace, store: TicketStore) -> None:
     """The whole history checked; exit 1 naming the first problem."""
     report = await store.verify()
-    print(f"{store.name}: {report.summary()}")
+    say("verify_done", store=store.name, summary=report.summary_message())
 
 
 async def cmd_backup(args: argparse.Namespace, store: TicketStore) -> None:

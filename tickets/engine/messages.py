@@ -381,6 +381,11 @@ CATALOG: dict[str, dict[Language, str]] = {
         "en": "unknown query parameter {name!q}: this route takes none",
         "fr": "paramètre de requête inconnu {name!q}\u00a0: cette route n'en accepte aucun",
     },
+    "query_once": {"en": "give {name} at most once", "fr": "donnez {name} au plus une fois"},
+    "author_missing": {
+        "en": "give the author, or name yourself in the X-Actor header",
+        "fr": "donnez l'auteur, ou nommez-vous dans l'en-tête X-Actor",
+    },
     "too_large": {
         "en": "Content Too Large: the body is over {limit} bytes (1 MiB)",
         "fr": "corps trop grand\u00a0: il dépasse {limit} octets (1 Mio)",
@@ -623,6 +628,14 @@ CATALOG: dict[str, dict[Language, str]] = {
         "fichier\u00a0: un {data_file} plus ancien a-t-il été remis\u00a0? Remettez aussi le journal qu'il nomme, "
         "ou copiez la sauvegarde avec `python script.py copy BACKUP FILE --replace`",
     },
+    "store_log_moved": {
+        "en": "the history was written again meanwhile; read it again",
+        "fr": "l'historique a été réécrit entre-temps\u00a0; relisez-le",
+    },
+    "store_log_changed": {
+        "en": "the history changed while this write was prepared; try again",
+        "fr": "l'historique a changé pendant que cette écriture se préparait\u00a0; réessayez",
+    },
     "store_no_folder": {"en": "the folder {folder} does not exist", "fr": "le dossier {folder} n'existe pas"},
     "store_not_a_file": {
         "en": "not a regular file but {kind}; TICKETS_FILE or --file must name a JSON file",
@@ -650,6 +663,116 @@ CATALOG: dict[str, dict[Language, str]] = {
         "{known}): upgrade it",
         "fr": "ses tables sont à la version {version}, faite par une version plus récente de ce service (celle-ci "
         "connaît {known})\u00a0: mettez-le à jour",
+    },
+    # ---- verify: the first thing found wrong in a store's history
+    "history_problem": {"en": "{store}: {problem}", "fr": "{store}\u00a0: {problem}"},
+    "verify_done": {"en": "{store}: {summary}", "fr": "{store}\u00a0: {summary}"},
+    "verify_counts": {
+        "en": "history verified: {events} events, {comments} comments",
+        "fr": "historique vérifié\u00a0: {events} événement{events:s}, {comments} commentaire{comments:s}",
+    },
+    "verify_erased": {
+        "en": "{erased} comments erased with their tickets",
+        "fr": "{erased} commentaire{erased:s} effacé{erased:s} avec leur ticket",
+    },
+    "verify_replayed": {"en": "{tickets} tickets replayed", "fr": "{tickets} ticket{tickets:s} rejoué{tickets:s}"},
+    "verify_chain_end": {"en": "chain ends at {digest}", "fr": "la chaîne finit à {digest}"},
+    "verify_note_legacy": {
+        "en": "{name} was written before digests: the next write adds them",
+        "fr": "{name} a été écrit avant les empreintes\u00a0: la prochaine écriture les ajoute",
+    },
+    "verify_note_set_aside": {
+        "en": "{count} lines set aside in {name} (past a committed end)",
+        "fr": "{count} ligne{count:s} mise{count:s} de côté dans {name} (après une fin validée)",
+    },
+    "verify_event": {"en": "event {id}", "fr": "événement {id}"},
+    "verify_comment": {"en": "comment {id}", "fr": "commentaire {id}"},
+    "verify_chain_broken": {
+        "en": "{name}: its digest does not follow from the record before it (a record was changed, removed, "
+        "repeated or swapped)",
+        "fr": "{name}\u00a0: son empreinte ne découle pas de l'enregistrement d'avant (un enregistrement a été "
+        "changé, retiré, répété ou déplacé)",
+    },
+    "verify_no_commented": {
+        "en": "comment {comment_id}: no `commented` event follows it",
+        "fr": "commentaire {comment_id}\u00a0: aucun événement `commented` ne le suit",
+    },
+    "verify_comment_ids": {
+        "en": "{name}: comment ids must only grow and stay below next_comment_id {next_id}",
+        "fr": "{name}\u00a0: les ids de commentaire doivent croître et rester sous next_comment_id {next_id}",
+    },
+    "verify_event_ids": {
+        "en": "{name}: event ids must only grow and stay below next_event_id {next_id}",
+        "fr": "{name}\u00a0: les ids d'événement doivent croître et rester sous next_event_id {next_id}",
+    },
+    "verify_last_digest": {
+        "en": "the last record does not carry the digest the store names as its last",
+        "fr": "le dernier enregistrement ne porte pas l'empreinte que le stockage nomme comme la dernière",
+    },
+    "verify_after_delete": {
+        "en": "{name}: ticket {ticket_id} was deleted before, by event {deleted}",
+        "fr": "{name}\u00a0: le ticket {ticket_id} a été supprimé avant, par l'événement {deleted}",
+    },
+    "verify_comment_not_before": {
+        "en": "{name}: the comment {comment_id} it names does not come just before it",
+        "fr": "{name}\u00a0: le commentaire {comment_id} qu'il nomme ne vient pas juste avant lui",
+    },
+    "verify_comment_elsewhere": {
+        "en": "{name}: comment {comment_id} belongs to ticket {other}",
+        "fr": "{name}\u00a0: le commentaire {comment_id} appartient au ticket {other}",
+    },
+    "verify_breach_shape": {
+        "en": "{name}: an sla_breached event names its target ({targets}) and due time",
+        "fr": "{name}\u00a0: un événement sla_breached nomme son objectif ({targets}) et son échéance",
+    },
+    "verify_breach_twice": {
+        "en": "{name}: ticket {ticket_id}'s {target} breach was recorded already, by event {first}",
+        "fr": "{name}\u00a0: le dépassement {target} du ticket {ticket_id} a déjà été enregistré, par l'événement "
+        "{first}",
+    },
+    "verify_no_such_comment": {
+        "en": "{name}: ticket {ticket_id} has no comment {comment_id} to change",
+        "fr": "{name}\u00a0: le ticket {ticket_id} n'a pas de commentaire {comment_id} à changer",
+    },
+    "verify_events_before_creation": {
+        "en": "{name}: ticket {ticket_id} already had events before its creation",
+        "fr": "{name}\u00a0: le ticket {ticket_id} avait déjà des événements avant sa création",
+    },
+    "verify_id_not_below": {
+        "en": "{name}: ticket {ticket_id} is not below next_id {next_id}",
+        "fr": "{name}\u00a0: le ticket {ticket_id} n'est pas sous next_id {next_id}",
+    },
+    "verify_change_from": {
+        "en": "{name}: ticket {ticket_id}'s {key} goes from {before!q}, but its history had it at {had!q}",
+        "fr": "{name}\u00a0: le champ {key} du ticket {ticket_id} part de {before!q}, mais son historique le "
+        "disait à {had!q}",
+    },
+    "verify_deleted_but_stored": {
+        "en": "ticket {ticket_id} is stored, but event {deleted} deleted it",
+        "fr": "le ticket {ticket_id} est enregistré, mais l'événement {deleted} l'a supprimé",
+    },
+    "verify_erased_not_deleted": {
+        "en": "event {event_id}: its comment {comment_id} was erased, but neither it nor ticket {ticket_id} was "
+        "deleted",
+        "fr": "événement {event_id}\u00a0: son commentaire {comment_id} a été effacé, mais ni lui ni le ticket "
+        "{ticket_id} n'ont été supprimés",
+    },
+    "verify_missing": {
+        "en": "ticket {ticket_id} was created by event {created}, never deleted, and is missing",
+        "fr": "le ticket {ticket_id} a été créé par l'événement {created}, jamais supprimé, et il manque",
+    },
+    "verify_field_differs": {
+        "en": "ticket {ticket_id}: its {key} is {stored!q}, its history says {value!q}",
+        "fr": "ticket {ticket_id}\u00a0: son champ {key} vaut {stored!q}, son historique dit {value!q}",
+    },
+    "verify_breaches_differ": {
+        "en": "ticket {ticket_id}: its {field} are {recorded!q}, its sla_breached events name {named!q}",
+        "fr": "ticket {ticket_id}\u00a0: son champ {field} vaut {recorded!q}, ses événements sla_breached "
+        "nomment {named!q}",
+    },
+    "verify_not_breached": {
+        "en": "ticket {ticket_id}: it has sla_breached events but is not marked sla_breached",
+        "fr": "ticket {ticket_id}\u00a0: il a des événements sla_breached mais n'est pas marqué sla_breached",
     },
 }
 

@@ -24,14 +24,15 @@ from tickets.engine.breaches import EVENT, FIELD, TARGETS, event_target, recorde
 from tickets.engine.chain import GENESIS, Record, chained
 from tickets.engine.errors import TicketError
 from tickets.engine.history import commented_id
+from tickets.engine.messages import Language, Message, message
 from tickets.engine.models import Ticket
 
 
 class HistoryProblem(TicketError):
     """The first thing verify found wrong, named."""
 
-    def __init__(self, store: str, problem: str) -> None:
-        super().__init__(f"{store}: {problem}")
+    def __init__(self, store: str, problem: Message) -> None:
+        super().__init__(message("history_problem", store=store, problem=problem))
 
 
 @dataclass
@@ -43,16 +44,20 @@ class Report:
     comments: int = 0
     erased: int = 0
     digest: bytes = GENESIS
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
 
-    def summary(self) -> str:
+    def summary(self, language: Language = "en") -> str:
+        return self.summary_message().told(language)
+
+    def summary_message(self) -> Message:
+        """What was checked, on one line, as a message of the catalog."""
         parts = [
-            f"history verified: {self.events} events, {self.comments} comments",
-            f"{self.erased} comments erased with their tickets" if self.erased else "",
-            f"{self.tickets} tickets replayed",
-            f"chain ends at {self.digest.hex()[:16]}",
+            message("verify_counts", events=self.events, comments=self.comments),
+            message("verify_erased", erased=self.erased) if self.erased else None,
+            message("verify_replayed", tickets=self.tickets),
+            message("verify_chain_end", digest=self.digest.hex()[:16]),
         ]
-        return "; ".join([p for p in parts if p] + self.notes)
+        return message("problems", problems=[p for p in parts if p is not None] + self.notes)
 
 
 class _Name:
@@ -63,11 +68,14 @@ class _Name:
     def __init__(self, record: Record | dict[str, Any]) -> None:
         self.record = record
 
-    def __str__(self) -> str:
+    def told(self, language: Language = "en") -> str:
         if isinstance(self.record, Record):
-            kind = "event" if self.record.kind == "event" else "comment"
-            return f"{kind} {self.record.data['id']}"
-        return f"event {self.record['id']}"
+            kind = "verify_event" if self.record.kind == "event" else "verify_comment"
+            return message(kind, id=self.record.data["id"]).told(language)
+        return message("verify_event", id=self.record["id"]).told(language)
+
+    def __str__(self) -> str:
+        return self.told("en")
 
 
 @dataclass
@@ -117,8 +125,8 @@ class Verifier:
         self.previous, self.last_event, self.last_comment = GENESIS, 0, 0
         self.waiting: Record | None = None  # a comment, until the `commented` event that names it
 
-    def problem(self, text: str) -> HistoryProblem:
-        return HistoryProblem(self.store, text)
+    def problem(self, told: Message) -> HistoryProblem:
+        return HistoryProblem(self.store, told)
 
     def add(self, record: Record) -> None:
         data, report = record.data, self.report
@@ -126,18 +134,13 @@ class Verifier:
         if self.check_chain:
             canonical = record.canonical()
             if canonical is not None and chained(self.previous, canonical) != record.digest:
-                raise self.problem(
-                    f"{name}: its digest does not follow from the record before it "
-                    "(a record was changed, removed, repeated or swapped)"
-                )
+                raise self.problem(message("verify_chain_broken", name=name))
         self.previous = record.digest
         if record.kind != "event":
             if self.waiting is not None:
-                raise self.problem(f"comment {self.waiting.data['id']}: no `commented` event follows it")
+                raise self.problem(message("verify_no_commented", comment_id=self.waiting.data["id"]))
             if data["id"] <= self.last_comment or data["id"] >= self.next_comment_id:
-                raise self.problem(
-                    f"{name}: comment ids must only grow and stay below next_comment_id {self.next_comment_id}"
-                )
+                raise self.problem(message("verify_comment_ids", name=name, next_id=self.next_comment_id))
             self.last_comment, self.waiting = data["id"], record
             if record.kind == "erased":
                 report.erased += 1
@@ -146,7 +149,7 @@ class Verifier:
             return
         report.events += 1
         if data["id"] <= self.last_event or data["id"] >= self.next_event_id:
-            raise self.problem(f"{name}: event ids must only grow and stay below next_event_id {self.next_event_id}")
+            raise self.problem(message("verify_event_ids", name=name, next_id=self.next_event_id))
         self.last_event = data["id"]
         _replay(self.problem, self.replays.setdefault(data["ticket_id"], _Replay()), data, self.waiting, self.next_id)
         self.waiting = None
@@ -155,9 +158,9 @@ class Verifier:
         """The report, once every record was added: the tickets as stored (in any order) are compared with
         the replay of their events; head_digest is the digest the store names as its last record's."""
         if self.waiting is not None:
-            raise self.problem(f"comment {self.waiting.data['id']}: no `commented` event follows it")
+            raise self.problem(message("verify_no_commented", comment_id=self.waiting.data["id"]))
         if head_digest is not None and self.previous != head_digest:
-            raise self.problem("the last record does not carry the digest the store names as its last")
+            raise self.problem(message("verify_last_digest"))
         self.report.digest = self.previous
         replays = self.replays
         for ticket in tickets:
@@ -174,42 +177,44 @@ def _replay(problem: Any, replay: _Replay, event: dict[str, Any], waiting: Recor
     """One event applied to its ticket's replay (waiting: the comment just before it, if any)."""
     name, ticket_id, kind = _Name(event), event["ticket_id"], event["type"]
     if replay.deleted is not None:
-        raise problem(f"{name}: ticket {ticket_id} was deleted before, by event {replay.deleted}")
+        raise problem(message("verify_after_delete", name=name, ticket_id=ticket_id, deleted=replay.deleted))
     if kind == "commented":
         comment_id = event["changes"].get("comment_id", {}).get("to")
         if waiting is None or waiting.data["id"] != comment_id:
-            raise problem(f"{name}: the comment {comment_id} it names does not come just before it")
+            raise problem(message("verify_comment_not_before", name=name, comment_id=comment_id))
         if waiting.data["ticket_id"] != ticket_id:
-            raise problem(f"{name}: comment {comment_id} belongs to ticket {waiting.data['ticket_id']}")
+            other = waiting.data["ticket_id"]
+            raise problem(message("verify_comment_elsewhere", name=name, comment_id=comment_id, other=other))
         if waiting.kind == "erased":
             replay.erased[comment_id] = event["id"]
         replay.comments.add(comment_id)
         _apply(problem, replay, event, skip=("comment_id", "internal"))  # a first response
         return
     if waiting is not None:
-        raise problem(f"comment {waiting.data['id']}: no `commented` event follows it")
+        raise problem(message("verify_no_commented", comment_id=waiting.data["id"]))
     if kind == EVENT:
         target = event_target(event)
         if target not in TARGETS or set(event["changes"]) != {"target", "due"}:
-            raise problem(f"{name}: an sla_breached event names its target ({', '.join(TARGETS)}) and due time")
+            raise problem(message("verify_breach_shape", name=name, targets=", ".join(TARGETS)))
         if target in replay.breaches:
             first = replay.breaches[target]
-            raise problem(f"{name}: ticket {ticket_id}'s {target} breach was recorded already, by event {first}")
+            told = message("verify_breach_twice", name=name, ticket_id=ticket_id, target=target, first=first)
+            raise problem(told)
         replay.breaches[target] = event["id"]
         return
     if kind in ("comment_edited", "comment_deleted"):
         comment_id = commented_id(event)
         if comment_id not in replay.comments:
-            raise problem(f"{name}: ticket {ticket_id} has no comment {comment_id} to change")
+            raise problem(message("verify_no_such_comment", name=name, ticket_id=ticket_id, comment_id=comment_id))
         if kind == "comment_deleted":
             replay.comments.discard(comment_id)
             replay.erased.pop(comment_id, None)
         return
     if kind == "created":
         if replay.created is not None or replay.fields:
-            raise problem(f"{name}: ticket {ticket_id} already had events before its creation")
+            raise problem(message("verify_events_before_creation", name=name, ticket_id=ticket_id))
         if ticket_id >= next_id:
-            raise problem(f"{name}: ticket {ticket_id} is not below next_id {next_id}")
+            raise problem(message("verify_id_not_below", name=name, ticket_id=ticket_id, next_id=next_id))
         replay.created = event["id"]
     elif kind == "deleted":
         replay.deleted = event["id"]
@@ -224,10 +229,11 @@ def _apply(problem: Any, replay: _Replay, event: dict[str, Any], skip: tuple[str
         if key in skip:
             continue
         if key in replay.fields and replay.fields[key] != change["from"]:
-            raise problem(
-                f"{name}: ticket {ticket_id}'s {key} goes from {change['from']!r}, "
-                f"but its history had it at {replay.fields[key]!r}"
+            had = replay.fields[key]
+            told = message(
+                "verify_change_from", name=name, ticket_id=ticket_id, key=key, before=change["from"], had=had
             )
+            raise problem(told)
         replay.fields[key] = change["to"]
 
 
@@ -235,27 +241,28 @@ def _compare(problem: Any, ticket_id: int, ticket: Ticket | None, replay: _Repla
     """A ticket as stored (None: not stored) against the replay of its events."""
     if replay.deleted is not None:
         if ticket is not None:
-            raise problem(f"ticket {ticket_id} is stored, but event {replay.deleted} deleted it")
+            raise problem(message("verify_deleted_but_stored", ticket_id=ticket_id, deleted=replay.deleted))
         return
     if replay.erased:
         comment_id, event_id = next(iter(replay.erased.items()))
-        raise problem(
-            f"event {event_id}: its comment {comment_id} was erased, but neither it nor ticket {ticket_id} was deleted"
-        )
+        told = message("verify_erased_not_deleted", event_id=event_id, comment_id=comment_id, ticket_id=ticket_id)
+        raise problem(told)
     if ticket is None:
         if replay.created is not None:
-            raise problem(f"ticket {ticket_id} was created by event {replay.created}, never deleted, and is missing")
+            raise problem(message("verify_missing", ticket_id=ticket_id, created=replay.created))
         return
     for key, value in replay.fields.items():
         if ticket.get(key) != value:
-            raise problem(f"ticket {ticket_id}: its {key} is {ticket.get(key)!r}, its history says {value!r}")
+            stored = ticket.get(key)
+            raise problem(message("verify_field_differs", ticket_id=ticket_id, key=key, stored=stored, value=value))
     # A ticket from before the history began (no `created` event) may record breaches seen before it: events
     # for those can never come (the shipped sample's late tickets). Its events must still be among them.
     named, seen = set(recorded(ticket)), set(replay.breaches)
     if not (named >= seen if replay.created is None else named == seen):
-        raise problem(
-            f"ticket {ticket_id}: its {FIELD} are {recorded(ticket)!r}, its sla_breached events name "
-            f"{[t for t in TARGETS if t in replay.breaches]!r}"
+        named_by_events = [t for t in TARGETS if t in replay.breaches]
+        told = message(
+            "verify_breaches_differ", ticket_id=ticket_id, field=FIELD, recorded=recorded(ticket), named=named_by_events
         )
+        raise problem(told)
     if replay.breaches and not ticket.get("sla_breached", False):
-        raise problem(f"ticket {ticket_id}: it has sla_breached events but is not marked sla_breached")
+        raise problem(message("verify_not_breached", ticket_id=ticket_id))

@@ -39,7 +39,7 @@ from tickets.api.responses import (
 )
 from tickets.engine.history import Comment, CommentCreate, CommentEdit, NewComment, Page
 from tickets.engine.idempotency import comment_answer
-from tickets.engine.messages import message
+from tickets.engine.messages import Problem, message
 
 router = APIRouter(tags=["comments"], route_class=QueryChecked)
 
@@ -76,14 +76,9 @@ async def add_comment(
         raise Forbidden(message("author_not_key", author=data.author, key_name=key_name))
     author = data.author or actor
     if author is None:
+        missing = Problem(message("author_missing"))
         raise RequestValidationError(
-            [
-                {
-                    "type": "missing",
-                    "loc": ("body", "author"),
-                    "msg": "give the author, or name yourself in the X-Actor header",
-                }
-            ]
+            [{"type": "missing", "loc": ("body", "author"), "msg": str(missing), "ctx": {"error": missing}}]
         )
     new, store = NewComment(author, data.body, data.internal), get_store(request)
     key = keyed(request, idempotency_key, f"POST /tickets/{ticket_id}/comments", actor, data)

@@ -266,13 +266,13 @@ class Log:
         try:
             file = _open_log(self.path)
         except FileNotFoundError:
-            raise LogMoved(self.path, "the history was written again meanwhile; read it again") from None
+            raise LogMoved(self.path, message("store_log_moved")) from None
         except OSError as exc:
             raise StoreUnreadable(self.path, exc.strerror or str(exc)) from None
         with file:
             st = os.fstat(file.fileno())
             if (st.st_dev, st.st_ino) != self.identity or st.st_size < self.end:
-                raise LogMoved(self.path, "the history was written again meanwhile; read it again")
+                raise LogMoved(self.path, message("store_log_moved"))
             yield file
 
     def _check_last(self, digest: bytes) -> None:

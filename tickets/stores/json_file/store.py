@@ -416,11 +416,11 @@ class JsonStore(TicketStore):
             head_digest=log.digest if log.chained and log.name is not None else None,
         )
         if log.name is not None and not log.chained:
-            report.notes.append(f"{log.name} was written before digests: the next write adds them")
+            report.notes.append(message("verify_note_legacy", name=log.name))
         try:
             with open(self.folder / set_aside_name(self.path), "rb") as file:
                 count = sum(1 for _ in file)
-            report.notes.append(f"{count} lines set aside in {set_aside_name(self.path)} (past a committed end)")
+            report.notes.append(message("verify_note_set_aside", count=count, name=set_aside_name(self.path)))
         except FileNotFoundError:
             pass
         except OSError as exc:
@@ -590,7 +590,7 @@ class JsonStore(TicketStore):
             try:
                 st = os.fstat(fd)
                 if (st.st_dev, st.st_ino) != log.identity or st.st_size < log.end:
-                    raise LogMoved(path, "the history changed while this write was prepared; try again")
+                    raise LogMoved(path, message("store_log_changed"))
                 lines, digest = history.appended()
                 os.ftruncate(fd, log.end)
                 try:
