@@ -3,11 +3,13 @@ field names and values stay the API's own."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
-from conftest import TEST_DATA, _serving
+from conftest import TEST_DATA, _serving, ticket
 from tickets.engine.settings import Settings
 from tickets.stores.json_file import JsonStore
 
@@ -68,3 +70,51 @@ def test_a_validators_complaint_is_told_in_french(client: TestClient) -> None:
     )
     empty = client.patch("/tickets/3", json={}, headers=FRENCH).json()["detail"][0]["msg"]
     assert empty.startswith("la modification est vide\u00a0; donnez au moins un de ces champs\u00a0: title,")
+
+
+def test_refusals_moved_to_the_catalog_are_told_in_french(json_client: TestClient) -> None:
+    """Webhook URLs, the Idempotency-Key header, a parameter given twice, a comment without author: French on
+    request, the same English words as ever without it."""
+
+    def msg(answer: Any) -> str:
+        assert answer.status_code == 400, answer.text
+        return str(answer.json()["detail"][0]["msg"])
+
+    ftp = {"url": "ftp://example.com/hook", "events": ["*"]}
+    assert msg(json_client.post("/webhooks", json=ftp)) == "a webhook URL starts with http:// or https://"
+    assert msg(json_client.post("/webhooks", json=ftp, headers=FRENCH)) == (
+        "l'URL d'un webhook commence par http:// ou https://"
+    )
+    local = {"url": "http://127.0.0.1:9/hook", "events": ["*"]}
+    assert msg(json_client.post("/webhooks", json=local, headers=FRENCH)) == (
+        "l'hôte «\u00a0127.0.0.1\u00a0» de l'URL du webhook se résout en 127.0.0.1, une adresse de "
+        "bouclage\u00a0: le service n'appelle que des adresses publiques (TICKETS_WEBHOOKS_ALLOW_PRIVATE=1 permet "
+        "les autres)"
+    )
+    too_long = {**FRENCH, "Idempotency-Key": "k" * 300}
+    assert msg(json_client.post("/tickets", json={"title": "x"}, headers=too_long)) == (
+        "Idempotency-Key doit avoir de 1 à 255 caractères, pas 300"
+    )
+    twice = json_client.get("/tickets?assignee=a&assignee=b", headers=FRENCH)
+    assert msg(twice) == "donnez assignee au plus une fois"
+    assert msg(json_client.get("/tickets?assignee=a&assignee=b")) == "give assignee at most once"
+    nobody = json_client.post("/tickets/3/comments", json={"body": "Bonjour"}, headers=FRENCH)
+    assert msg(nobody) == "donnez l'auteur, ou nommez-vous dans l'en-tête X-Actor"
+
+
+def test_a_store_problem_is_told_in_french(tmp_path: Path) -> None:
+    """A file the service cannot read: a 503 whose detail names the file and its problem, in French on request."""
+    broken = tmp_path / "t.json"
+    broken.write_text('{"next_id": 2, "tickets": [{"id": 1}]}', encoding="utf-8")
+    with _serving(JsonStore(broken)) as client:
+        english = client.get("/tickets/1")
+        assert english.status_code == 503
+        assert english.json()["detail"] == f"{broken}: tickets[0].title: Field required"
+        french = client.get("/tickets/1", headers=FRENCH)
+        assert french.json()["detail"] == f"{broken}\u00a0: tickets[0].title\u00a0: champ obligatoire"
+        whole = json.dumps({"next_id": 2, "tickets": [ticket(1)]})
+        broken.write_text(whole.replace('"id": 1', '"id": 1, "id": 1'), encoding="utf-8")
+        repeated = client.get("/tickets/1", headers=FRENCH)
+        assert repeated.json()["detail"] == (
+            f"{broken}\u00a0: la clé «\u00a0id\u00a0» apparaît deux fois dans un même objet\u00a0; gardez-en une"
+        )

@@ -55,3 +55,81 @@ def test_a_setting_refused_is_told_in_french(tickets_file: Path) -> None:
         [sys.executable, "-c", "import main"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert (server.returncode, server.stderr) == (1, f"erreur\u00a0: {told}\n")
+
+
+def _french(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "LANG": "fr_FR.UTF-8"}
+    return subprocess.run([sys.executable, "script.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_argparse_errors_are_told_in_french(tickets_file: Path) -> None:
+    """The one-line error of a bad argument, and its usage line, in French; the rest of the usage is argparse's."""
+    bad = _french("list", "--limit", "0", "--file", str(tickets_file))
+    usage, *_, error = bad.stderr.splitlines()
+    assert bad.returncode == 2 and usage.startswith("utilisation\u00a0: script.py list [-h]")
+    assert error == (
+        "script.py list\u00a0: erreur\u00a0: argument --limit\u00a0: limite invalide «\u00a00\u00a0»\u00a0: un nombre "
+        "entier de 1 à 9223372036854775807 est attendu"
+    )
+    missing = _french("show")
+    assert (
+        missing.stderr.splitlines()[-1]
+        == "script.py show\u00a0: erreur\u00a0: ces arguments sont obligatoires\u00a0: id"
+    )
+    unknown = _french("frobnicate")
+    assert unknown.stderr.splitlines()[-1].startswith(
+        "script.py\u00a0: erreur\u00a0: argument COMMAND\u00a0: choix invalide\u00a0: «\u00a0frobnicate\u00a0» "
+        "(valeurs possibles\u00a0: 'stats', 'list',"
+    )
+    group = _french("sla", "--file", str(tickets_file))
+    assert (group.returncode, group.stderr.splitlines()[-1]) == (
+        2,
+        "script.py sla\u00a0: erreur\u00a0: donnez une commande\u00a0: show, set ou sweep",
+    )
+
+
+def test_the_english_argparse_errors_are_argparse_own() -> None:
+    """In English, the line is argparse's, word for word: the catalog's English texts say the same."""
+    from tickets.cli.parser import argparse_problem
+
+    for text in (
+        "the following arguments are required: id",
+        "unrecognized arguments: --zzz",
+        "argument COMMAND: invalid choice: 'frobnicate' (choose from 'stats', 'list')",
+        "argument --sort: expected one argument",
+        "argument --assignee: not allowed with argument --unassigned",
+    ):
+        told = argparse_problem(text)
+        assert not isinstance(told, str) and told.told("en") == text
+    english = subprocess.run(
+        [sys.executable, "script.py", "show"], cwd=ROOT, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True
+    )
+    assert english.stderr.splitlines() == [
+        "usage: script.py show [-h] [--file FILE] [--db URL] [--json] id",
+        "script.py show: error: the following arguments are required: id",
+    ]
+
+
+def test_store_and_webhook_problems_are_told_in_french(tickets_file: Path, tmp_path: Path) -> None:
+    """A file that cannot be read, a webhook URL refused, a copy onto itself, verify's summary: in French."""
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"next_id": 2, "tickets": [{"id": 1}]}', encoding="utf-8")
+    unreadable = _french("list", "--file", str(broken))
+    assert (unreadable.returncode, unreadable.stderr) == (
+        1,
+        f"script.py\u00a0: erreur\u00a0: {broken}\u00a0: tickets[0].title\u00a0: champ obligatoire\n",
+    )
+    ftp = _french("webhooks", "add", "ftp://example.com/hook", "--file", str(tickets_file))
+    assert (ftp.returncode, ftp.stderr) == (
+        2,
+        "script.py\u00a0: erreur\u00a0: URL\u00a0: l'URL d'un webhook commence par http:// ou https://\n",
+    )
+    itself = _french("copy", str(tickets_file), str(tickets_file))
+    assert (itself.returncode, itself.stderr) == (
+        2,
+        f"script.py\u00a0: erreur\u00a0: la source et la cible sont le même stockage\u00a0: {tickets_file}\n",
+    )
+    verified = _french("verify", "--file", str(tickets_file))
+    assert verified.returncode == 0
+    assert verified.stdout.startswith(f"{tickets_file}\u00a0: historique vérifié\u00a0: ")
+    assert "tickets rejoués\u00a0; la chaîne finit à " in verified.stdout

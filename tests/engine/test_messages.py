@@ -137,7 +137,7 @@ def _text_in(node: ast.AST) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         text = node.value
     elif isinstance(node, ast.JoinedStr):
-        text = "".join(part.value for part in node.values if isinstance(part, ast.Constant))
+        text = "".join(str(part.value) for part in node.values if isinstance(part, ast.Constant))
     elif isinstance(node, ast.BinOp):
         text = (_text_in(node.left) or "") + (_text_in(node.right) or "")
     else:
@@ -156,7 +156,7 @@ def _raw_texts() -> list[tuple[str, int, str]]:
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE).as_posix()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            texts: list[ast.AST] = []
+            texts: list[ast.expr] = []
             if isinstance(node, ast.Call):
                 name = _called(node)
                 to_stderr = name == "print" and any(

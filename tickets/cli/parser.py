@@ -5,8 +5,10 @@ common ones are told from the catalog (ARGPARSE), the others as argparse says th
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import sys
+from contextlib import suppress
 from typing import NoReturn
 
 from tickets.engine import messages as catalog
@@ -41,6 +43,9 @@ def argparse_problem(text: str) -> Message | str:
             values: dict[str, object] = dict(found.groupdict())
             if "problem" in values:
                 values["problem"] = argparse_problem(str(values["problem"]))
+            if "value" in values:  # argparse writes it as repr() does: quoted in the sentence's way instead
+                with suppress(ValueError, SyntaxError):
+                    values["value"] = ast.literal_eval(str(values["value"]))
             return message(key, **values)
     return text
 

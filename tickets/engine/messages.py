@@ -530,15 +530,15 @@ CATALOG: dict[str, dict[Language, str]] = {
     },
     "argparse_argument": {"en": "argument {name}: {problem}", "fr": "argument {name}\u00a0: {problem}"},
     "argparse_choice": {
-        "en": "invalid choice: {value} (choose from {choices})",
-        "fr": "choix invalide\u00a0: {value} (valeurs possibles\u00a0: {choices})",
+        "en": "invalid choice: {value!q} (choose from {choices})",
+        "fr": "choix invalide\u00a0: {value!q} (valeurs possibles\u00a0: {choices})",
     },
     "argparse_one_value": {"en": "expected one argument", "fr": "une valeur est attendue"},
     "argparse_some_values": {"en": "expected at least one argument", "fr": "au moins une valeur est attendue"},
-    "argparse_no_value": {"en": "ignored explicit argument {value}", "fr": "valeur ignorée\u00a0: {value}"},
+    "argparse_no_value": {"en": "ignored explicit argument {value!q}", "fr": "valeur ignorée\u00a0: {value!q}"},
     "argparse_invalid_value": {
-        "en": "invalid {kind} value: {value}",
-        "fr": "valeur invalide ({kind})\u00a0: {value}",
+        "en": "invalid {kind} value: {value!q}",
+        "fr": "valeur invalide ({kind})\u00a0: {value!q}",
     },
     "argparse_not_with": {"en": "not allowed with argument {name}", "fr": "ne va pas avec l'argument {name}"},
     "argparse_one_of": {
