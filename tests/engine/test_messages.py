@@ -196,3 +196,22 @@ def test_the_allowed_exceptions_still_exist() -> None:
     texts = _raw_texts()
     for where, start in ALLOWED:
         assert any(path == where and start in text for path, _, text in texts), (where, start)
+
+
+def test_a_message_holds_values_told_in_its_own_language() -> None:
+    """A message in a message, a list of them, an engine's error: each told in the language of the sentence."""
+    from tickets.engine.errors import StoreUnreadable
+    from tickets.stores.postgres.connections import DatabaseUnavailable
+
+    told = message("problems", problems=[message("store_same_id"), message("store_digest_missing")])
+    assert told.told("en") == "two tickets have the same id; its digest is missing"
+    assert told.told("fr") == "deux tickets ont le même id\u00a0; son empreinte manque"
+    unreadable = StoreUnreadable("t.json", message("store_line", number=3, problem=message("store_line_not_ours")))
+    assert unreadable.told("en") == str(unreadable) == "t.json: line 3: not written as this service writes it"
+    assert unreadable.told("fr") == "t.json\u00a0: ligne 3\u00a0: pas écrite comme ce service l'écrit"
+    down = DatabaseUnavailable("postgresql://db/tickets", message("database_role_lacks", rights="INSERT on events"))
+    assert str(down) == "the database postgresql://db/tickets cannot be used: its role lacks INSERT on events: grant it"
+    assert down.told("fr") == (
+        "la base de données postgresql://db/tickets est inutilisable\u00a0: il manque à son rôle INSERT on "
+        "events\u00a0: accordez-le"
+    )
