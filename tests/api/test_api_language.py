@@ -32,6 +32,9 @@ def test_the_api_answers_in_french_when_asked(client: TestClient) -> None:
     # field names and values stay the API's own
     wrong = client.get("/tickets", params={"sort": "couleur"}, headers=FRENCH).json()["detail"][0]
     assert wrong["loc"] == ["query", "sort"] and wrong["msg"].startswith("valeur attendue\u00a0: 'id', '-id'")
+    assert wrong["msg"].endswith("'due' ou '-due'")  # pydantic's list of choices, joined in French
+    broken = client.post("/tickets", content=b"{bad", headers={**FRENCH, "Content-Type": "application/json"})
+    assert broken.json()["detail"][0]["msg"].startswith("JSON invalide (")  # with the parser's own words
 
 
 def test_keys_and_roles_answer_in_french_when_asked(tmp_path: Path) -> None:

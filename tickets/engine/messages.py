@@ -796,7 +796,7 @@ VALIDATION: dict[str, dict[Language, str]] = {
         "en": "Input should be a valid dictionary or object to extract fields from",
         "fr": "un objet JSON est attendu",
     },
-    "json_invalid": {"en": "JSON decode error", "fr": "JSON invalide"},
+    "json_invalid": {"en": "Invalid JSON: {error}", "fr": "JSON invalide ({error})"},
     "string_too_short": {
         "en": "String should have at least {min_length} characters",
         "fr": "le texte doit avoir au moins {min_length} caractères",
@@ -912,8 +912,11 @@ def validation_message(error: Mapping[str, Any], language: Language) -> str:
     if error["type"] == "value_error" and isinstance(raised, Exception):
         return str(raised)
     if error["type"] in VALIDATION and language != "en":  # English: pydantic's own words, exactly
+        values = dict(context)
+        if isinstance(values.get("expected"), str):  # pydantic lists the choices as 'a', 'b' or 'c'
+            values["expected"] = values["expected"].replace("' or '", "' ou '")
         try:
-            return Message(error["type"], dict(context), VALIDATION).told(language)
+            return Message(error["type"], values, VALIDATION).told(language)
         except (KeyError, IndexError, ValueError):
             pass
     return str(error["msg"])
