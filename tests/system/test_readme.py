@@ -26,6 +26,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 from conftest import ROOT, required_or_skip, running_server
@@ -252,8 +253,6 @@ def test_starting_and_reading_leave_the_shipped_sample_as_it_is(tmp_path: Path, 
     """A newcomer starts the server and looks around: `git status` must still say nothing changed. The sample's
     SLA breaches are already recorded (breach_events), so the start-up sweep has nothing to write, then or later
     (every clock of the sample has passed its due times or is paused), and reads write nothing."""
-    import httpx
-
     sample = tmp_path / "tickets.json"
     shutil.copy(SAMPLE, sample)
     shipped = sample.read_bytes()

@@ -221,6 +221,11 @@ def _operations(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(f"{m.upper()} {path}", op) for path, ops in schema["paths"].items() for m, op in ops.items()]
 
 
+def _parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every parameter of every operation (path, query and header)."""
+    return [parameter for _, operation in _operations(schema) for parameter in operation.get("parameters", [])]
+
+
 def name_operations(schema: dict[str, Any]) -> None:
     """Each operation's id from OPERATION_IDS; a route missing there is a mistake found at once."""
     for where, operation in _operations(schema):
@@ -271,19 +276,18 @@ def name_enums(schema: dict[str, Any]) -> None:
 def plain_headers(schema: dict[str, Any]) -> None:
     """Header parameters spelled canonically, each with a description; header and query parameters as plain
     values, never "or null" (a header or a query string has no null: one leaves the parameter out)."""
-    for _, operation in _operations(schema):
-        for parameter in operation.get("parameters", []):
-            if parameter["in"] == "header":
-                name, description = HEADERS.get(parameter["name"].lower(), (parameter["name"], ""))
-                parameter["name"] = name
-                parameter.setdefault("description", parameter["schema"].get("description") or description)
-            branches = [b for b in parameter["schema"].get("anyOf", []) if b.get("type") != "null"]
-            if len(branches) == 1 and parameter["in"] in ("header", "query"):
-                outer = {k: v for k, v in parameter["schema"].items() if k not in ("anyOf", "title", "description")}
-                parameter["schema"] = {**outer, **branches[0]}
-            parameter["schema"].pop("title", None)
-            if parameter["in"] == "header":
-                parameter["schema"].pop("description", None)
+    for parameter in _parameters(schema):
+        if parameter["in"] == "header":
+            name, description = HEADERS.get(parameter["name"].lower(), (parameter["name"], ""))
+            parameter["name"] = name
+            parameter.setdefault("description", parameter["schema"].get("description") or description)
+        branches = [b for b in parameter["schema"].get("anyOf", []) if b.get("type") != "null"]
+        if len(branches) == 1 and parameter["in"] in ("header", "query"):
+            outer = {k: v for k, v in parameter["schema"].items() if k not in ("anyOf", "title", "description")}
+            parameter["schema"] = {**outer, **branches[0]}
+        parameter["schema"].pop("title", None)
+        if parameter["in"] == "header":
+            parameter["schema"].pop("description", None)
 
 
 def rules_in_words(schema: dict[str, Any]) -> None:
@@ -300,19 +304,17 @@ def rules_in_words(schema: dict[str, Any]) -> None:
             )
         else:
             node["pattern"] = pattern.replace("\x00", "\\u0000")
-    for _, operation in _operations(schema):  # a parameter's description is the one the pages show
-        for parameter in operation.get("parameters", []):
-            if NOT_BLANK_WORDS in parameter["schema"].get("description", ""):
-                parameter["schema"].pop("description")
-                parameter["description"] = f"{parameter.get('description', '')} {NOT_BLANK_WORDS}".strip()
+    for parameter in _parameters(schema):  # a parameter's description is the one the pages show
+        if NOT_BLANK_WORDS in parameter["schema"].get("description", ""):
+            parameter["schema"].pop("description")
+            parameter["description"] = f"{parameter.get('description', '')} {NOT_BLANK_WORDS}".strip()
 
 
 def no_empty_array_defaults(schema: dict[str, Any]) -> None:
     """An array query parameter left out filters nothing: no default [] (ReDoc shows it as Default: "")."""
-    for _, operation in _operations(schema):
-        for parameter in operation.get("parameters", []):
-            if parameter["schema"].get("type") == "array" and parameter["schema"].get("default") == []:
-                parameter["schema"].pop("default")
+    for parameter in _parameters(schema):
+        if parameter["schema"].get("type") == "array" and parameter["schema"].get("default") == []:
+            parameter["schema"].pop("default")
 
 
 def bad_request_examples(schema: dict[str, Any]) -> None:
@@ -335,10 +337,9 @@ LARGEST_WORDS = f"Largest: {NUMBER_MAX} (2^63 - 1)."
 def largest_number_in_words(schema: dict[str, Any]) -> None:
     """Where a number may go up to NUMBER_MAX, the description says it exactly: JavaScript's numbers cannot hold
     it, so the pages show it rounded (the schema's maximum stays exact for the generators)."""
-    for _, operation in _operations(schema):  # a parameter's description is the one the pages show
-        for parameter in operation.get("parameters", []):
-            if parameter["schema"].get("maximum") == NUMBER_MAX:
-                parameter["description"] = f"{parameter.get('description', '')} {LARGEST_WORDS}".strip()
+    for parameter in _parameters(schema):  # a parameter's description is the one the pages show
+        if parameter["schema"].get("maximum") == NUMBER_MAX:
+            parameter["description"] = f"{parameter.get('description', '')} {LARGEST_WORDS}".strip()
     for node in _walk(schema["components"]["schemas"]):
         for inner in (node, node.get("items") or {}):
             if inner.get("maximum") == NUMBER_MAX and LARGEST_WORDS not in node.get("description", ""):
