@@ -4,6 +4,7 @@ days of the Standard Webhooks schedule take seconds; the tests wait for what the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,9 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import _serving, eventually
+from tickets.engine.models import TicketCreate
 from tickets.engine.settings import Settings
-from tickets.engine.webhooks import RETRY_DELAYS
+from tickets.engine.webhooks import RETRY_DELAYS, WebhookCreate, new_secret
 from tickets.stores.base import TicketStore
+from tickets.worker.delivery import Deliverer, Options, WallClock
 from webhook_receiver import Receiver, failing, receiving
 
 SCALE = 0.0001  # 5 s -> 0.5 ms, 5 min -> 30 ms, 30 min -> 0.18 s, 24 h -> 8.6 s
@@ -166,8 +169,73 @@ def test_only_admin_keys_see_or_change_webhooks(ticket_store: TicketStore) -> No
 # --------------------------------------------------------------------------- delivery
 
 
+class _StoppedClock(WallClock):
+    """A clock whose sleeps never end: the worker's looks at the log and at the endpoints then come only from the
+    bell that this process's writes ring (tickets.worker.bell)."""
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.Event().wait()
+
+
+def test_what_this_process_writes_is_delivered_without_waiting_for_a_tick(
+    ticket_store: TicketStore, receiver: Receiver
+) -> None:
+    async def work() -> None:
+        running = asyncio.create_task(Deliverer(ticket_store, Options(allow_private=True), _StoppedClock()).run())
+        try:
+            await asyncio.sleep(0.05)  # the worker is under way and has found no endpoint
+            secret = new_secret()
+            receiver.secrets.append(secret)
+            data = WebhookCreate(url=receiver.url, events=["*"])
+            await ticket_store.webhooks.create(data, secret, ticket_store.now(), await ticket_store.last_event_id())
+            ticket_store.webhooks.tell_changed()  # as the routes do
+            for title in ("Imprimante", "VPN"):
+                await ticket_store.add(TicketCreate(title=title))
+                await _until(lambda: len(receiver.delivered()) == ["Imprimante", "VPN"].index(title) + 1)  # noqa: B023
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+
+    asyncio.run(work())
+    assert [r.body["data"]["ticket"]["title"] for r in receiver.delivered()] == ["Imprimante", "VPN"]
+
+
+async def _until(condition: Any, seconds: float = 120) -> None:
+    """eventually, for a test's own event loop (the worker runs in it)."""
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"still waiting after {seconds:.0f} s")
+
+
+def test_a_claim_cut_short_by_a_stop_is_given_back(ticket_store: TicketStore) -> None:
+    """A server stopped while it takes the claim to deliver (the JSON store's lock is taken in a thread, which
+    goes on) does not keep it: the next deliverer of the same process gets it."""
+
+    async def work() -> bool:
+        trying = asyncio.create_task(ticket_store.webhooks.claim())
+        await asyncio.sleep(0)  # the claim is under way
+        trying.cancel()
+        try:
+            taken = await trying
+        except asyncio.CancelledError:
+            taken = None
+        if taken is not None:  # done before the cancel came
+            await taken.release()
+        again = await ticket_store.webhooks.claim()
+        if again is not None:
+            await again.release()
+        return again is not None
+
+    assert asyncio.run(work())
+
+
 def test_every_change_is_delivered_signed_and_in_order(api: TestClient, receiver: Receiver) -> None:
     hook = subscribe(api, receiver)
+    # Stopped while the changes are made (its cursor stays), started again after: each message then carries the
+    # ticket and the comment as they are when it is sent (a delivery that lags behind the writes).
+    assert api.patch(f"/webhooks/{hook['id']}", json={"enabled": False}).status_code == 200
     ticket = api.post("/tickets", json={"title": "Imprimante en panne"}).json()
     url = f"/tickets/{ticket['id']}"
     api.patch(url, json={"status": "in_progress"})
@@ -175,6 +243,7 @@ def test_every_change_is_delivered_signed_and_in_order(api: TestClient, receiver
     api.patch(f"{url}/comments/{comment['id']}", json={"body": "J'arrive à 14 h"})
     api.delete(f"{url}/comments/{comment['id']}")
     api.delete(url)
+    assert api.patch(f"/webhooks/{hook['id']}", json={"enabled": True}).status_code == 200
     types = ["ticket.created", "ticket.updated", "comment.created", "comment.updated", "comment.deleted"]
     types.append("ticket.deleted")
     eventually(lambda: len(receiver.delivered()) == 6, "six deliveries")

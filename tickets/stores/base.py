@@ -23,7 +23,7 @@ from tickets.engine.models import Stats, StatsQuery, Ticket, TicketCreate, Ticke
 from tickets.engine.rules import Reading, now
 from tickets.engine.sla import Policy
 from tickets.engine.verify import Report
-from tickets.stores.webhook_seam import WebhookStore
+from tickets.stores.webhook_seam import Listeners, WebhookStore
 
 
 class TicketStore(ABC):
@@ -220,15 +220,13 @@ class TicketStore(ABC):
         """When the next breach event falls due (a stored time; in the past: the sweep has work), or None."""
 
     def when_written(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call listener after each write of this process that may bring a breach event nearer (the sweep then
-        looks at next_breach_at again); the function returned stops it."""
-        listeners = self.__dict__.setdefault("_written_listeners", [])
-        listeners.append(listener)
-        return lambda: listeners.remove(listener) if listener in listeners else None
+        """Call listener after each write of this process that may bring a breach event nearer or write an event
+        (the sweep then looks at next_breach_at again, the webhook delivery at the event log); the function
+        returned stops it."""
+        return self.__dict__.setdefault("_written_listeners", Listeners()).add(listener)
 
     def _written(self) -> None:
-        for listener in list(self.__dict__.get("_written_listeners", ())):
-            listener()
+        self.__dict__.get("_written_listeners", Listeners())()
 
     # ---- Idempotency-Key (tickets.engine.idempotency, docs/idempotency.md)
     #

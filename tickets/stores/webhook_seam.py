@@ -17,6 +17,22 @@ from tickets.engine.webhooks import Attempt, Stored, WebhookCreate
 Change = Callable[[Stored], Stored | None]  # the endpoint as it should be now; None: leave it as it is
 
 
+class Listeners:
+    """The functions to call when something happened in this process (nothing tells another process of it)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+
+    def add(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call listener from now on; the function returned stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def __call__(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+
 class Claim(ABC):
     """The right to deliver, held by one process at a time (two servers never deliver at once)."""
 
@@ -30,6 +46,15 @@ class Claim(ABC):
 
 class WebhookStore(ABC):
     """The endpoints of one store, their tries, and the claim to deliver to them."""
+
+    def when_changed(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call listener after each change of an endpoint made through the API of this process (added, changed,
+        moved back, deleted: the delivery looks at once); the function returned stops it."""
+        return self.__dict__.setdefault("_changed", Listeners()).add(listener)
+
+    def tell_changed(self) -> None:
+        """Call the listeners of when_changed (the routes, once a change is made)."""
+        self.__dict__.get("_changed", Listeners())()
 
     @abstractmethod
     async def create(self, data: WebhookCreate, secret: str, at: str, cursor: int) -> Stored:

@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
-from contextlib import suppress
 
 from tickets.engine.breaches import BATCH
 from tickets.engine.errors import StoreError
 from tickets.engine.sla import micros
 from tickets.stores.base import TicketStore
+from tickets.worker.bell import Bell, Sleep
 
 LOOK_AGAIN = 60.0  # seconds at most between two looks at the next due time
 AFTER_FAILURE = 5.0  # seconds before trying again when the store cannot be reached
 PAST_DUE = 1.0  # seconds before looking again at a due time already past (another process is writing its event)
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 async def sweep_once(store: TicketStore, limit: int = BATCH) -> int:
@@ -44,24 +41,19 @@ class BreachWatch:
 
     def __init__(self, store: TicketStore, sleep: Sleep = asyncio.sleep, look_again: float = LOOK_AGAIN) -> None:
         self.store, self.sleep, self.look_again = store, sleep, look_again
-        self._woken = asyncio.Event()
+        self._bell = Bell()
         self._told: str | None = None  # the last problem said (said again only once it changes)
 
     def wake(self) -> None:
         """Look again at once (a write may have brought a due time nearer)."""
-        self._woken.set()
+        self._bell.ring()
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-
-        def written() -> None:
-            loop.call_soon_threadsafe(self._woken.set)
-
-        stop_listening = self.store.when_written(written)
+        stop_listening = self.store.when_written(self._bell.ringer())
         try:
             while True:
-                self._woken.clear()  # before the sweep: a write during it wakes the next wait
-                await self._wait(await self.step())
+                since = self._bell.mark()  # before the sweep: a write during it wakes the next wait
+                await self._bell.wait(await self.step(), self.sleep, since)
         finally:
             stop_listening()
 
@@ -86,17 +78,6 @@ class BreachWatch:
         if problem != self._told:
             print(f"warning: SLA breach events: {problem}", file=sys.stderr)
             self._told = problem
-
-    async def _wait(self, seconds: float) -> None:
-        sleeping = asyncio.ensure_future(self.sleep(seconds))
-        woken = asyncio.ensure_future(self._woken.wait())
-        try:
-            await asyncio.wait({sleeping, woken}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sleeping, woken):
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
 
 
 async def watch(store: TicketStore) -> None:

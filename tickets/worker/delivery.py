@@ -46,7 +46,10 @@ from tickets.engine.webhooks import (
 from tickets.stores.base import TicketStore
 from tickets.stores.webhook_seam import Claim
 from tickets.worker import addresses
+from tickets.worker.bell import Bell
 
+# The looks below wait at most this long: a write of this process (an event, or an endpoint changed through its
+# API) rings a bell that ends the wait at once; only another process's writes wait for the tick.
 POLL = 0.25  # seconds between looks at the event log when an endpoint is up to date
 SAVE_EVERY = 1.0  # seconds between saves of an endpoint's cursor while it delivers
 LOOK_FOR_ENDPOINTS = 1.0  # seconds between looks for new, changed or deleted endpoints
@@ -120,15 +123,25 @@ class Deliverer:
         self.options = options or Options()
         self.clock = clock or WallClock()
         self._client = client
+        self._events = Bell()  # rung by this process's writes: an endpoint up to date looks at the log again
+        self._endpoints = Bell()  # rung when an endpoint is changed through this process's API
 
     async def run(self) -> None:
         """Deliver until cancelled: take the claim when it is free, and keep delivering while it holds."""
         client = self._client or httpx.AsyncClient(follow_redirects=False, trust_env=False)
         self.client = client
+        events, endpoints = self._events.ringer(), self._endpoints.ringer()
+
+        def changed() -> None:
+            endpoints()
+            events()
+
+        stop_listening = [self.store.when_written(events), self.hooks.when_changed(changed)]
         try:
             while True:
-                if not await self._any_enabled():
-                    await self.clock.sleep(LOOK_FOR_ENDPOINTS)  # nothing to deliver: no lock taken, no file made
+                since = self._endpoints.mark()
+                if not await self._any_enabled():  # nothing to deliver: no lock taken, no file made
+                    await self._endpoints.wait(LOOK_FOR_ENDPOINTS, self.clock.sleep, since)
                     continue
                 claim = await self._claim()
                 if claim is None:
@@ -139,6 +152,8 @@ class Deliverer:
                 finally:
                     await claim.release()
         finally:
+            for stop in stop_listening:
+                stop()
             if self._client is None:
                 await client.aclose()
 
@@ -161,6 +176,7 @@ class Deliverer:
         tasks: dict[int, asyncio.Task[None]] = {}
         try:
             while await claim.held():
+                since = self._endpoints.mark()
                 try:
                     hooks = await self.hooks.all()
                 except StoreError:
@@ -175,7 +191,7 @@ class Deliverer:
                     for hook in hooks:
                         if hook["enabled"] and hook["id"] not in tasks:
                             tasks[hook["id"]] = asyncio.create_task(self._endpoint(hook))
-                await self.clock.sleep(LOOK_FOR_ENDPOINTS)
+                await self._endpoints.wait(LOOK_FOR_ENDPOINTS, self.clock.sleep, since)
         finally:
             for task in tasks.values():
                 task.cancel()
@@ -210,10 +226,11 @@ class Deliverer:
 
     async def _step(self, point: _Endpoint) -> None:
         """Send the next message, or wait for one."""
+        since = self._events.mark()  # before reading the log: an event written meanwhile ends the wait
         message = await self._next(point)
         if message is None:
             await self._save(point)
-            await self.clock.sleep(POLL)
+            await self._events.wait(POLL, self.clock.sleep, since)
             await self._refresh(point)
             return
         retry = point.hook["retry"]

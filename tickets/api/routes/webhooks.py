@@ -14,6 +14,7 @@ from tickets.engine.history import Page
 from tickets.engine.values import NUMBER_MAX
 from tickets.engine.webhooks import (
     Attempt,
+    Stored,
     Webhook,
     WebhookCreate,
     WebhookUpdate,
@@ -42,6 +43,12 @@ def _allow_private(request: Request) -> bool:
     return bool(request.app.state.settings.webhooks_allow_private)
 
 
+def _told(hook: Stored, request: Request) -> Webhook:
+    """The endpoint as answered, once this process's delivery is told it changed (it looks at once)."""
+    get_store(request).webhooks.tell_changed()
+    return public(hook)
+
+
 @router.post(
     "/webhooks",
     summary="Add a webhook",
@@ -56,6 +63,7 @@ async def create_webhook(data: WebhookCreate, request: Request, response: Respon
     store = get_store(request)
     secret = new_secret()
     hook = await store.webhooks.create(data, secret, store.now(), await store.last_event_id())
+    store.webhooks.tell_changed()
     response.headers["Location"] = f"/webhooks/{hook['id']}"
     return {**public(hook), "secret": secret}
 
@@ -80,7 +88,7 @@ async def update_webhook(webhook_id: WebhookId, changes: WebhookUpdate, request:
     """Change its URL, events, description, or enable it again (it starts where it stopped) or disable it."""
     if changes.url is not None:
         await addresses.check(changes.url, _allow_private(request))
-    return public(await get_store(request).webhooks.change(webhook_id, lambda hook: changed(hook, changes)))
+    return _told(await get_store(request).webhooks.change(webhook_id, lambda hook: changed(hook, changes)), request)
 
 
 @router.delete(
@@ -91,6 +99,7 @@ async def update_webhook(webhook_id: WebhookId, changes: WebhookUpdate, request:
 )
 async def delete_webhook(webhook_id: WebhookId, request: Request) -> Response:
     await get_store(request).webhooks.delete(webhook_id)
+    get_store(request).webhooks.tell_changed()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -139,4 +148,4 @@ async def redeliver(webhook_id: WebhookId, request: Request, query: Annotated[Re
     as the first time, so a receiver that keeps them drops repeats). A disabled webhook stays disabled until it
     is enabled again."""
     after = query.from_ - 1
-    return public(await get_store(request).webhooks.change(webhook_id, lambda hook: rewound(hook, after)))
+    return _told(await get_store(request).webhooks.change(webhook_id, lambda hook: rewound(hook, after)), request)

@@ -144,7 +144,14 @@ class JsonWebhooks(WebhookStore):
     # ---- the right to deliver
 
     async def claim(self) -> Claim | None:
-        return await asyncio.to_thread(self._try_claim)
+        trying = asyncio.ensure_future(asyncio.to_thread(self._try_claim))
+        try:
+            return await asyncio.shield(trying)
+        except asyncio.CancelledError:  # a server stopping: its thread goes on, and gives back what it took
+            taken = await trying
+            if taken is not None:
+                await taken.release()
+            raise
 
     def _try_claim(self) -> Claim | None:
         fd = os.open(self.claim_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
