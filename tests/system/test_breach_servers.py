@@ -39,7 +39,7 @@ POLICY = Policy.model_validate(
     }
 )
 DAY = "2026-11-27T"
-URGENT, MEDIUM, WAITING = 1500, 600, 60  # tickets of each kind: a sweep takes a few commits (BATCH tickets each)
+URGENT, MEDIUM, WAITING = 1100, 400, 40  # tickets of each kind: each sweep takes two commits (BATCH tickets each)
 
 
 @pytest.fixture(params=["json", "postgres"])

@@ -39,7 +39,7 @@ from tickets.stores.json_file import store as json_store
 
 pytestmark = pytest.mark.slow
 
-CRASH_ROUNDS = 15
+CRASH_ROUNDS = 10
 
 
 def generated_file(path: Path, n: int) -> Path:

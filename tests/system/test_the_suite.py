@@ -43,7 +43,9 @@ def test_suite_passes_whatever_the_shipped_tickets_json_holds(tmp_path: Path) ->
         ],
     }
     (project / "tickets.json").write_text(json.dumps(edited, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    # The JSON store's half: tickets.json is the JSON store's default; the PostgreSQL half never reads a file.
+    # The tests that start the server or the CLI in the project's folder (where tickets.json is the default), and
+    # the JSON store's own; the JSON half only: the PostgreSQL half never reads a file. The API's tests run on
+    # copies of tests/data in their own folders (the fixture tickets_file): the whole of them here cost 25 s.
     run = subprocess.run(
         [
             sys.executable,
@@ -53,7 +55,7 @@ def test_suite_passes_whatever_the_shipped_tickets_json_holds(tmp_path: Path) ->
             "-x",
             "-p",
             "no:cacheprovider",
-            "tests/api/test_tickets.py",
+            "tests/api/test_startup.py",
             "tests/stores/test_json_file.py",
             "tests/cli/test_commands.py",
             "tests/system/test_readme.py::test_the_readme_examples_print_what_the_readme_shows",
