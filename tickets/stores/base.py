@@ -220,9 +220,8 @@ class TicketStore(ABC):
         """When the next breach event falls due (a stored time; in the past: the sweep has work), or None."""
 
     def when_written(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call listener after each write of this process that may bring a breach event nearer or write an event
-        (the sweep then looks at next_breach_at again, the webhook delivery at the event log); the function
-        returned stops it."""
+        """Call listener after each write of this process that may bring a breach event nearer (the sweep then
+        looks at next_breach_at again); the function returned stops it."""
         return self.__dict__.setdefault("_written_listeners", Listeners()).add(listener)
 
     def _written(self) -> None:

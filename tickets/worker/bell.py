@@ -1,6 +1,7 @@
-"""A bell the background loops wait on beside their clock: a write of this process rings it, so a loop waiting for
-work looks at once instead of at its next tick (another process's writes still wait for the tick: nothing tells
-this one of them).
+"""A bell the background loops wait on beside their clock: a change made in this process rings it, so a loop waiting
+for work looks at once instead of at its next tick (another process's changes still wait for the tick: nothing
+tells this one of them). The SLA breach watch rings it at each write, the webhook delivery when an endpoint is
+added or changed through the API.
 
 A wait ends at the ring of the bell after its mark: take the mark before looking for work (Bell.mark), and a ring
 while looking is not lost.

@@ -48,8 +48,9 @@ from tickets.stores.webhook_seam import Claim
 from tickets.worker import addresses
 from tickets.worker.bell import Bell
 
-# The looks below wait at most this long: a write of this process (an event, or an endpoint changed through its
-# API) rings a bell that ends the wait at once; only another process's writes wait for the tick.
+# POLL, not a bell rung at each write: waking an endpoint at each write cost a fifth of the writes' throughput
+# (benchmarks/bench_webhooks.py, 2026-11-29). An endpoint added or changed through this process's API rings the
+# bell of the look for endpoints (LOOK_FOR_ENDPOINTS is then the wait for another process's changes only).
 POLL = 0.25  # seconds between looks at the event log when an endpoint is up to date
 SAVE_EVERY = 1.0  # seconds between saves of an endpoint's cursor while it delivers
 LOOK_FOR_ENDPOINTS = 1.0  # seconds between looks for new, changed or deleted endpoints
@@ -123,20 +124,13 @@ class Deliverer:
         self.options = options or Options()
         self.clock = clock or WallClock()
         self._client = client
-        self._events = Bell()  # rung by this process's writes: an endpoint up to date looks at the log again
         self._endpoints = Bell()  # rung when an endpoint is changed through this process's API
 
     async def run(self) -> None:
         """Deliver until cancelled: take the claim when it is free, and keep delivering while it holds."""
         client = self._client or httpx.AsyncClient(follow_redirects=False, trust_env=False)
         self.client = client
-        events, endpoints = self._events.ringer(), self._endpoints.ringer()
-
-        def changed() -> None:
-            endpoints()
-            events()
-
-        stop_listening = [self.store.when_written(events), self.hooks.when_changed(changed)]
+        stop_listening = self.hooks.when_changed(self._endpoints.ringer())
         try:
             while True:
                 since = self._endpoints.mark()
@@ -152,8 +146,7 @@ class Deliverer:
                 finally:
                     await claim.release()
         finally:
-            for stop in stop_listening:
-                stop()
+            stop_listening()
             if self._client is None:
                 await client.aclose()
 
@@ -226,11 +219,10 @@ class Deliverer:
 
     async def _step(self, point: _Endpoint) -> None:
         """Send the next message, or wait for one."""
-        since = self._events.mark()  # before reading the log: an event written meanwhile ends the wait
         message = await self._next(point)
         if message is None:
             await self._save(point)
-            await self._events.wait(POLL, self.clock.sleep, since)
+            await self.clock.sleep(POLL)
             await self._refresh(point)
             return
         retry = point.hook["retry"]
