@@ -342,6 +342,53 @@ def test_counts_of_the_sla_filters_are_exact_wherever_the_bound_falls_in_its_buc
             assert agree(stores, "search", query)[1] == expected, (minute, raw)
 
 
+def test_counts_of_the_sla_filters_see_every_write_of_another_server(empty_url: str) -> None:
+    """The sums over sla_counts a server keeps from one count to the next (store.py: _sla_sums, kept with the
+    snapshot they were read in) are used only while nothing was written: another server's write, and a transaction
+    still open then committed, are counted at once; between them, the sums are not read again."""
+    clock = Clock(FRIDAY)
+    LOOP[:] = [asyncio.new_event_loop()]
+    one, other = PostgresStore(empty_url), PostgresStore(empty_url)
+    skipped: list[bool] = []
+    counted = one._sla_total
+
+    def spy(key: Any, kept: Any, rows: list[tuple[Any, ...]]) -> int:
+        skipped.append(rows[0][1] is None)
+        return counted(key, kept, rows)
+
+    one._sla_total = spy  # type: ignore[method-assign]
+    try:
+        for store in (one, other):
+            store.now = clock
+        sync(other.set_policy(POLICY))
+        for i in range(8):
+            sync(other.add(TicketCreate(title=f"n{i}", priority=["urgent", "high"][i % 2])))
+        clock.advance(3 * 86400)  # Monday 17:50 in Paris: all late since the morning, far from the bound's bucket
+        breached = TicketQuery(sla=["breached"], limit=1)
+        on_track = TicketQuery(sla=["on_track"], limit=1)
+
+        def totals() -> tuple[int, int]:
+            return sync(one.search(breached))[1], sync(one.search(on_track))[1]
+
+        assert totals() == (8, 0)
+        assert totals() == (8, 0) and skipped == [False, False, True, True]  # nothing written: the sums kept
+        sync(other.add(TicketCreate(title="new", priority="urgent")))  # due tomorrow morning
+        sync(other.add(TicketCreate(title="new", priority="high")))
+        assert totals() == (8, 2) and skipped[-2:] == [False, False]
+        sync(other.delete(1))
+        assert totals() == (7, 2)
+        with psycopg.connect(empty_url) as conn:
+            conn.execute("DELETE FROM tickets WHERE id IN (2, 9)")  # a transaction left open
+            assert totals() == (7, 2)  # not committed: not counted
+            assert totals() == (7, 2) and skipped[-2:] == [True, True]
+            conn.commit()
+            assert totals() == (6, 1)
+    finally:
+        for store in (one, other):
+            sync(store.close())
+        LOOP.pop().close()
+
+
 def test_derived_columns_follow_the_policy_at_every_write(stores: list[TicketStore], empty_url: str) -> None:
     rng = random.Random(7)
     agree(stores, "set_policy", POLICY)

@@ -449,10 +449,17 @@ def counted_by_sla_counts(filters: TicketFilters) -> bool:
     return filters.assignee is None and not filters.q and filters.requester is None and not filters.tag
 
 
-def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any]]:
-    """A statement counting the tickets that match filters (counted_by_sla_counts), and its parameters; its row:
-    (the count, how many rows sla_counts has: when to fold them), from one pass over sla_counts. Its plan never
-    depends on the bounds (kept once prepared: time_bound)."""
+SNAPSHOT = "pg_current_snapshot()::text"
+
+
+def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any], tuple[Any, ...]]:
+    """A statement counting the tickets that match filters (counted_by_sla_counts), its parameters after the first
+    one, and what its sums over sla_counts depend on (the key they are kept under: the statement of the sums and
+    their parameters, the buckets of the bounds, never the bounds themselves). The first parameter is the snapshot
+    those sums were last read in (or None). Its row: (the statement's snapshot; [the sums over sla_counts, how many
+    rows it has: when to fold them], or NULL when the snapshot is the one given, which saw the same rows; the
+    tickets of the bounds' buckets, counted one by one). Its plan never depends on the bounds (kept once prepared:
+    time_bound)."""
     at = time_bound(True)
     bounds = bounds_of(filters, reading)
     edges: list[tuple[str, str]] = []  # (column, bound's name): the bucket holding the bound is counted apart
@@ -506,12 +513,15 @@ def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any]]
             f"{' AND '.join(start) or 'true'}) FROM tickets WHERE {where} AND {column} >= {at} AND {column} < {at})"
         )
         counts_params += [*exact_params, *start_params, low, value]
+    summed = " + ".join(f"coalesce(sum(n) FILTER (WHERE {condition}), 0)" for condition in sums)
+    # Two statements whose snapshots are the same (the same transactions committed, the same ones running) see the
+    # same rows: the sums kept from the one given are still exact, and the pass over sla_counts is skipped (a
+    # subquery in a branch of CASE that is not taken is never run).
     return (
-        "SELECT "
-        + " + ".join(f"coalesce(sum(n) FILTER (WHERE {condition}), 0)" for condition in sums)
-        + "".join(f" + {count}" for count in counts)
-        + ", count(*) FROM sla_counts",
+        f"SELECT {SNAPSHOT}, CASE WHEN {SNAPSHOT} = %s::text THEN NULL "
+        f"ELSE (SELECT ARRAY[({summed})::bigint, count(*)] FROM sla_counts) END, " + (" + ".join(counts) or "0"),
         params + counts_params,
+        (summed, *(tuple(p) if isinstance(p, list) else p for p in params)),
     )
 
 
