@@ -23,6 +23,7 @@ from tickets.engine.sla import NO_POLICY, Policy, micros, timestamp_of
 from tickets.stores import TicketStore
 from tickets.stores.json_file import JsonStore
 from tickets.stores.postgres import policy as postgres_policy
+from tickets.stores.postgres import sql as postgres_sql
 from tickets.stores.postgres import store as postgres_store
 from tickets.stores.postgres.derived import derived_values
 from tickets.stores.postgres.migrations import MIGRATIONS, VERSIONS
@@ -352,9 +353,9 @@ def test_counts_of_the_sla_filters_see_every_write_of_another_server(empty_url: 
     skipped: list[bool] = []
     counted = one._sla_total
 
-    def spy(key: Any, kept: Any, rows: list[tuple[Any, ...]]) -> int:
+    def spy(count: Any, kept: Any, rows: list[tuple[Any, ...]]) -> int:
         skipped.append(rows[0][1] is None)
-        return counted(key, kept, rows)
+        return counted(count, kept, rows)
 
     one._sla_total = spy  # type: ignore[method-assign]
     try:
@@ -383,6 +384,12 @@ def test_counts_of_the_sla_filters_see_every_write_of_another_server(empty_url: 
             assert totals() == (7, 2) and skipped[-2:] == [True, True]
             conn.commit()
             assert totals() == (6, 1)
+        # Tuesday: nothing written, the bound moves past the due time of ticket 10 (9:50 in Paris)
+        for at, expected in (("2026-12-01T08:40:00Z", (6, 1)), ("2026-12-01T08:55:00Z", (7, 0))):
+            bucket = Reading(POLICY, clock()).calendar.before(clock.us) >> postgres_sql.BUCKET
+            clock.us = micros(at)
+            same = Reading(POLICY, clock()).calendar.before(clock.us) >> postgres_sql.BUCKET == bucket
+            assert totals() == expected and skipped[-2:] == [same, same], at
     finally:
         for store in (one, other):
             sync(store.close())

@@ -5,8 +5,9 @@ the engine's tickets, comments and events."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import pydantic_core
 
@@ -452,13 +453,49 @@ def counted_by_sla_counts(filters: TicketFilters) -> bool:
 SNAPSHOT = "pg_current_snapshot()::text"
 
 
-def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any], tuple[Any, ...]]:
-    """A statement counting the tickets that match filters (counted_by_sla_counts), its parameters after the first
-    one, and what its sums over sla_counts depend on (the key they are kept under: the statement of the sums and
-    their parameters, the buckets of the bounds, never the bounds themselves). The first parameter is the snapshot
-    those sums were last read in (or None). Its row: (the statement's snapshot; [the sums over sla_counts, how many
-    rows it has: when to fold them], or NULL when the snapshot is the one given, which saw the same rows; the
-    tickets of the bounds' buckets, counted one by one). Its plan never depends on the bounds (kept once prepared:
+class SlaCount(NamedTuple):
+    """A statement counting the tickets that match filters (sla_count), and what reads its row (sla_total).
+
+    The statement's first parameter is the snapshot in which the store read the parts of the count kept under key
+    (or None), then come params. Its row: (its own snapshot; the parts of the count that depend only on the
+    buckets of the bounds, or NULLs when its snapshot is the one given: nothing was written since, by any server,
+    and those parts are the ones kept; the tickets counted one by one at each reading). Two statements whose
+    snapshots are the same (the same transactions committed, the same ones running) see the same rows; a subquery
+    in a branch of CASE that is not taken never runs."""
+
+    statement: str
+    params: list[Any]
+    key: tuple[Any, ...]  # the statements of the parts kept and their parameters: buckets, never the bounds
+    bounds: list[int]  # the bound in each bucket whose tickets are kept (Tally), in the order of the statement's
+
+
+class Tally(NamedTuple):
+    """The tickets of a bound's bucket whose answer differs from the one its rows of sla_counts gave them (that of
+    a bound at the bucket's start), by due time: those the moment of reading adds, and those it takes away; the
+    tickets before the bound count (bisect)."""
+
+    added: list[int]
+    taken: list[int]
+
+    def before(self, bound: int) -> int:
+        return bisect.bisect_left(self.added, bound) - bisect.bisect_left(self.taken, bound)
+
+
+def tally_of(marked: list[int]) -> Tally:
+    """A Tally from the due times read, each doubled plus 1 when it adds (in order: so are both lists)."""
+    return Tally([m >> 1 for m in marked if m & 1], [m >> 1 for m in marked if not m & 1])
+
+
+def sla_total(count: SlaCount, sums: int, tallies: Sequence[Tally], counted: int) -> int:
+    """The total of a count of ?sla= and due_before: the sums over sla_counts, the tickets of the buckets kept
+    before their bound, and those counted one by one."""
+    return sums + sum(t.before(b) for t, b in zip(tallies, count.bounds, strict=True)) + counted
+
+
+def sla_count(filters: TicketFilters, reading: Reading) -> SlaCount:
+    """A statement counting the tickets that match filters (counted_by_sla_counts): SlaCount. Its row, when its
+    parts are read: (snapshot, [the sums over sla_counts, how many rows it has: when to fold them], the marked due
+    times of each Tally, the count of the rest). Its plan never depends on the bounds (kept once prepared:
     time_bound)."""
     at = time_bound(True)
     bounds = bounds_of(filters, reading)
@@ -474,6 +511,9 @@ def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any],
         more += [bounds[name] >> BUCKET for _, name in edges]
     sums.append(" AND ".join(bulk) or "true")
     params += more
+    tallies: list[str] = []  # the statements of each Tally, and their parameters
+    tallies_params: list[Any] = []
+    values: list[int] = []
     counts: list[str] = []  # the counts of tickets, and their parameters
     counts_params: list[Any] = []
     for name, (fixed, left) in (("F", (True, False)), ("L", (False, True)), ("B", (True, True))):
@@ -484,7 +524,8 @@ def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any],
             continue
         where, rows = _SETS[name]
         if name == "B" or len(mine) > 1:
-            # both columns, or several bounds (in one bucket or not): the tickets of each bucket, one by one
+            # both columns (few tickets), or several bounds (in one bucket or not): the tickets of each bucket, one
+            # by one at each reading
             clauses, more = conditions(filters, reading, fixed, left, kept=True, bounds=bounds)
             counts.append(
                 f"(SELECT count(*) FROM tickets WHERE {' AND '.join([where, *clauses])} AND ("
@@ -498,30 +539,35 @@ def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any],
         ((column, bound),) = mine
         value = bounds[bound]
         bucket = value >> BUCKET
-        low = bucket << BUCKET
+        low, high = bucket << BUCKET, (bucket + 1) << BUCKET
         # The bucket's rows answered as its tickets from the bound on do (their bucket is the bound's: not before
         # it), corrected by the tickets before the bound: their own answer, less the one the rows gave them (that
-        # of a bound at the bucket's start). The side before the bound, never the one after: many tickets can fall
-        # due at the bound itself (a day's end: due_before=18:00, or a reading after hours).
+        # of a bound at the bucket's start). A ticket before the bound answers as it would to any bound after it
+        # (the conditions compare its due time with the bound, nothing else does): to the bucket's end. The
+        # tickets whose two answers differ are read once with their due times (Tally), and those before the
+        # bound of the moment counted from them, until something is written.
         answered, more = conditions(filters, reading, fixed, left, buckets=True, kept=True, bounds=bounds)
         sums.append(" AND ".join([rows, f"{column[4:]}_bucket = {at}", *answered]))
         params += [bucket, *more]
-        exact, exact_params = conditions(filters, reading, fixed, left, kept=True, bounds=bounds)
+        end, end_params = conditions(filters, reading, fixed, left, kept=True, bounds={**bounds, bound: high})
         start, start_params = conditions(filters, reading, fixed, left, kept=True, bounds={**bounds, bound: low})
-        counts.append(
-            f"(SELECT count(*) FILTER (WHERE {' AND '.join(exact) or 'true'}) - count(*) FILTER (WHERE "
-            f"{' AND '.join(start) or 'true'}) FROM tickets WHERE {where} AND {column} >= {at} AND {column} < {at})"
+        late, early = f"(({' AND '.join(end) or 'true'}) IS TRUE)", f"(({' AND '.join(start) or 'true'}) IS TRUE)"
+        tallies.append(
+            f"(SELECT coalesce(array_agg({column} * 2 + ({late})::int ORDER BY {column}), '{{}}') FROM tickets "
+            f"WHERE {where} AND {column} >= {at} AND {column} < {at} AND {late} <> {early})"
         )
-        counts_params += [*exact_params, *start_params, low, value]
+        tallies_params += [*end_params, low, high, *end_params, *start_params]
+        values.append(value)
     summed = " + ".join(f"coalesce(sum(n) FILTER (WHERE {condition}), 0)" for condition in sums)
-    # Two statements whose snapshots are the same (the same transactions committed, the same ones running) see the
-    # same rows: the sums kept from the one given are still exact, and the pass over sla_counts is skipped (a
-    # subquery in a branch of CASE that is not taken is never run).
-    return (
-        f"SELECT {SNAPSHOT}, CASE WHEN {SNAPSHOT} = %s::text THEN NULL "
-        f"ELSE (SELECT ARRAY[({summed})::bigint, count(*)] FROM sla_counts) END, " + (" + ".join(counts) or "0"),
-        params + counts_params,
-        (summed, *(tuple(p) if isinstance(p, list) else p for p in params)),
+    kept = [f"(SELECT ARRAY[({summed})::bigint, count(*)] FROM sla_counts)", *tallies]
+    return SlaCount(
+        f"WITH now AS (SELECT {SNAPSHOT} AS snapshot, {SNAPSHOT} IS DISTINCT FROM %s::text AS fresh) SELECT snapshot, "
+        + "".join(f"CASE WHEN fresh THEN {part} END, " for part in kept)
+        + (" + ".join(counts) or "0")
+        + " FROM now",
+        params + tallies_params + counts_params,
+        (*kept, *(tuple(p) if isinstance(p, list) else p for p in params + tallies_params)),
+        values,
     )
 
 

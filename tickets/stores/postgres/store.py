@@ -95,6 +95,8 @@ from tickets.stores.postgres.sql import (
     RECORDS,
     ROW_EXCLUSIVE,
     UPDATE_TICKET,
+    SlaCount,
+    Tally,
     breach_events,
     comment_changes_rest,
     comment_of,
@@ -110,8 +112,10 @@ from tickets.stores.postgres.sql import (
     kept_by,
     planned_once,
     sla_count,
+    sla_total,
     state_case,
     tag_count,
+    tally_of,
     ticket_of,
     ticket_params,
     where_clause,
@@ -125,7 +129,8 @@ KEY_ROWS_FOLDED = 100  # rows of tag_counts for the tag and assignee of a count 
 # A tag or an assignee matching at least this share of the tickets is read by walking the index of the order: at a
 # million tickets, 1% is some 6,400 index entries for a page of 64, against 10,000 rows to fetch and sort.
 DENSE = 0.01
-SUMS_KEPT = 256  # sums over sla_counts kept (one per queue and bucket of its bounds)
+COUNTS_KEPT = 256  # parts of counts of ?sla= and due_before kept (one per queue and bucket of its bounds)
+SlaKept = tuple[str, int, list[Tally]]  # a snapshot; the sums over sla_counts and the Tally of each bucket, in it
 PLANS_KEPT = 20_000  # SLA plans kept for pages (a few pages of every queue; some 10 MB)
 COMPACT_LOCK = MIGRATION_LOCK + 1
 
@@ -138,10 +143,10 @@ class PostgresStore(Conversation, TicketStore):
         super().__init__(url, lock_timeout=lock_timeout, pool_size=pool_size)
         self._wanted: list[tuple[int, asyncio.Future[tuple[Any, ...] | None]]] = []  # reads of one ticket, waiting
         self._sla_rows_folded = 0  # rows of sla_counts after the last fold: one per key
-        # The sums over sla_counts of each count of ?sla= and due_before (sql.sla_count's key), and the snapshot
-        # they were read in: a count in the same snapshot (no write committed or begun since, by any server) skips
-        # them, and counts only the tickets of the bounds' buckets.
-        self._sla_sums: dict[tuple[Any, ...], tuple[str, int]] = {}
+        # The parts of each count of ?sla= and due_before that depend only on the buckets of its bounds (sql.py:
+        # SlaCount), and the snapshot they were read in: a count in the same snapshot (nothing written or begun
+        # since, by any server) reads none of them again, and adds them up for the bounds of its moment.
+        self._sla_kept: dict[tuple[Any, ...], SlaKept] = {}
         self._plans: dict[tuple[Any, ...], Plan] = {}  # SLA plans by the clocks of a ticket (_plan)
         self._plans_policy: Policy | None = None  # the policy they were made under
         self.webhooks = PostgresWebhooks(self)
@@ -298,27 +303,27 @@ class PostgresStore(Conversation, TicketStore):
         if counted_filters_only(query):
             return COUNTS, [], lambda rows: sum(n for (s, p), n in self._folded(rows).items() if kept_by(query, s, p))
         if counted_by_sla_counts(query):
-            statement, params, key = sla_count(query, reading)
-            kept = self._sla_sums.get(key)
-            return statement, [kept and kept[0], *params], lambda rows: self._sla_total(key, kept, rows)
+            count = sla_count(query, reading)
+            kept = self._sla_kept.get(count.key)
+            return count.statement, [kept and kept[0], *count.params], lambda rows: self._sla_total(count, kept, rows)
         if counted_by_tag_counts(query):
             return (*tag_count(query), lambda rows: self._tag_read(rows)[0])
         return None
 
-    def _sla_total(self, key: tuple[Any, ...], kept: tuple[str, int] | None, rows: list[tuple[Any, ...]]) -> int:
-        """The total of sla_count's row: the sums over sla_counts it read (kept for the next count, with its
-        snapshot), or those kept when it saw the same snapshot, and the tickets it counted one by one."""
-        snapshot, read, counted = rows[0]
+    def _sla_total(self, count: SlaCount, kept: SlaKept | None, rows: list[tuple[Any, ...]]) -> int:
+        """The total of sla_count's row: from the parts it read (kept for the next count, with its snapshot), or
+        from those kept when it saw the same snapshot."""
+        snapshot, read, *marked, counted = rows[0]
         if read is None:
-            assert kept is not None and kept[0] == snapshot, "sla_count skipped its sums for another snapshot"
-            return kept[1] + int(counted)
-        summed, sla_rows = read
-        if key not in self._sla_sums and len(self._sla_sums) >= SUMS_KEPT:
-            del self._sla_sums[next(iter(self._sla_sums))]  # the oldest
-        self._sla_sums[key] = (snapshot, summed)
-        if sla_rows > COMPACT_AFTER + self._sla_rows_folded:  # each key has a row even once folded
-            self._background(self._compact())
-        return summed + int(counted)
+            assert kept is not None and kept[0] == snapshot, "sla_count skipped its parts for another snapshot"
+        else:
+            kept = (snapshot, read[0], [tally_of(m) for m in marked])
+            if count.key not in self._sla_kept and len(self._sla_kept) >= COUNTS_KEPT:
+                del self._sla_kept[next(iter(self._sla_kept))]  # the oldest
+            self._sla_kept[count.key] = kept
+            if read[1] > COMPACT_AFTER + self._sla_rows_folded:  # each key has a row even once folded
+                self._background(self._compact())
+        return sla_total(count, kept[1], kept[2], int(counted))
 
     def _tag_read(self, rows: list[tuple[Any, ...]]) -> tuple[int, bool]:
         """How many tickets match a query that tag_counts counts, and whether they are many (DENSE), from the rows
