@@ -458,7 +458,10 @@ def counted_by_sla_counts(filters: TicketFilters) -> bool:
     return filters.assignee is None and not filters.q and filters.requester is None and not filters.tag
 
 
-SNAPSHOT = "pg_current_snapshot()::text"
+# What the store reads: the transactions committed and running (the same rows are seen while it is the same), on
+# this run of the server (the ids of transactions go on from one run to the next, but a copy restored from a backup,
+# or a standby promoted, could hand out again the ids this process saw, with other rows).
+SNAPSHOT = "pg_current_snapshot()::text || ' ' || extract(epoch FROM pg_postmaster_start_time())::text"
 
 
 class SlaCount(NamedTuple):
@@ -569,7 +572,8 @@ def sla_count(filters: TicketFilters, reading: Reading) -> SlaCount:
     summed = " + ".join(f"coalesce(sum(n) FILTER (WHERE {condition}), 0)" for condition in sums)
     kept = [f"(SELECT ARRAY[({summed})::bigint, count(*)] FROM sla_counts)", *tallies]
     return SlaCount(
-        f"WITH now AS (SELECT {SNAPSHOT} AS snapshot, {SNAPSHOT} IS DISTINCT FROM %s::text AS fresh) SELECT snapshot, "
+        "WITH now AS (SELECT snapshot, snapshot IS DISTINCT FROM %s::text AS fresh "
+        f"FROM (SELECT {SNAPSHOT} AS snapshot) AS seen) SELECT snapshot, "
         + "".join(f"CASE WHEN fresh THEN {part} END, " for part in kept)
         + (" + ".join(counts) or "0")
         + " FROM now",
