@@ -384,8 +384,12 @@ def test_counts_of_the_sla_filters_see_every_write_of_another_server(empty_url: 
             assert totals() == (7, 2) and skipped[-2:] == [True, True]
             conn.commit()
             assert totals() == (6, 1)
-        # Tuesday: nothing written, the bound moves past the due time of ticket 10 (9:50 in Paris)
-        for at, expected in (("2026-12-01T08:40:00Z", (6, 1)), ("2026-12-01T08:55:00Z", (7, 0))):
+        # Tuesday, nothing written: the bound moves into a new bucket (the tickets before it counted), on in it
+        # (their due times read: a Tally), past the due time of ticket 10 (9:50 in Paris: the Tally goes on to
+        # the bound), then back (nothing read)
+        moves = [("2026-12-01T08:40:00Z", (6, 1)), ("2026-12-01T08:45:00Z", (6, 1))]
+        moves += [("2026-12-01T08:55:00Z", (7, 0)), ("2026-12-01T08:41:00Z", (6, 1))]
+        for at, expected in moves:
             bucket = Reading(POLICY, clock()).calendar.before(clock.us) >> postgres_sql.BUCKET
             clock.us = micros(at)
             same = Reading(POLICY, clock()).calendar.before(clock.us) >> postgres_sql.BUCKET == bucket

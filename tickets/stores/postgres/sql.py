@@ -466,50 +466,84 @@ def counted_by_sla_counts(filters: TicketFilters) -> bool:
 SNAPSHOT = "pg_current_snapshot()::text || ' ' || extract(epoch FROM pg_postmaster_start_time())::text"
 
 
-class SlaCount(NamedTuple):
-    """A statement counting the tickets that match filters (sla_count), and what reads its row (sla_total).
-
-    The statement's first parameter is the snapshot in which the store read the parts of the count kept under key
-    (or None), then come params. Its row: (its own snapshot; the parts of the count that depend only on the
-    buckets of the bounds, or NULLs when its snapshot is the one given: nothing was written since, by any server,
-    and those parts are the ones kept; the tickets counted one by one at each reading). Two statements whose
-    snapshots are the same (the same transactions committed, the same ones running) see the same rows; a subquery
-    in a branch of CASE that is not taken never runs."""
-
-    statement: str
-    params: list[Any]
-    key: tuple[Any, ...]  # the statements of the parts kept and their parameters: buckets, never the bounds
-    bounds: list[int]  # the bound in each bucket whose tickets are kept (Tally), in the order of the statement's
-
-
 class Tally(NamedTuple):
-    """The tickets of a bound's bucket whose answer differs from the one its rows of sla_counts gave them (that of
-    a bound at the bucket's start), by due time: those the moment of reading adds, and those it takes away; the
-    tickets before the bound count (bisect)."""
+    """The tickets of a bound's bucket, from its start to upto (excluded), whose answer differs from the one its
+    rows of sla_counts gave them (that of a bound at the bucket's start), by due time: those the moment of reading
+    adds, and those it takes away. The tickets before a bound (not after upto) count (bisect)."""
 
     added: list[int]
     taken: list[int]
+    upto: int
 
     def before(self, bound: int) -> int:
+        assert bound <= self.upto, (bound, self.upto)
         return bisect.bisect_left(self.added, bound) - bisect.bisect_left(self.taken, bound)
 
+    def extended(self, marked: list[int], upto: int) -> Tally:
+        """With the tickets read from self.upto to upto (marked as sla_count reads them: each due time doubled,
+        plus 1 when it adds; in order, and after every one of self's)."""
+        if upto <= self.upto:
+            assert not marked, marked
+            return self
+        more = tally_of(marked, upto)
+        return Tally(self.added + more.added, self.taken + more.taken, upto)
 
-def tally_of(marked: list[int]) -> Tally:
-    """A Tally from the due times read, each doubled plus 1 when it adds (in order: so are both lists)."""
-    return Tally([m >> 1 for m in marked if m & 1], [m >> 1 for m in marked if not m & 1])
+
+def tally_of(marked: list[int], upto: int) -> Tally:
+    return Tally([m >> 1 for m in marked if m & 1], [m >> 1 for m in marked if not m & 1], upto)
 
 
-def sla_total(count: SlaCount, sums: int, tallies: Sequence[Tally], counted: int) -> int:
-    """The total of a count of ?sla= and due_before: the sums over sla_counts, the tickets of the buckets kept
-    before their bound, and those counted one by one."""
-    return sums + sum(t.before(b) for t, b in zip(tallies, count.bounds, strict=True)) + counted
+class SlaKept(NamedTuple):
+    """The parts of a count of ?sla= and due_before the store keeps, and the snapshot it read them in."""
+
+    snapshot: str
+    sums: int  # over sla_counts
+    tallies: list[Tally | None]  # None: not read yet (the count that saw this snapshot first counted instead)
+
+
+class SlaCount(NamedTuple):
+    """A statement counting the tickets that match filters (sla_count), and what reads its row.
+
+    Its row: its snapshot; [the sums over sla_counts, how many rows it has: when to fold them], or NULL when its
+    snapshot is the one the kept parts were read in; for each bound's bucket, in a snapshot not seen before, the
+    count of its tickets before the bound (and NULL), else (NULL and) their marked due times, from the bucket's
+    start or from where the kept Tally stops; the tickets counted one by one. Two statements whose snapshots are
+    the same (the same transactions committed, the same ones running) see the same rows; a subquery in a branch of
+    CASE that is not taken never runs."""
+
+    statement: str
+    params: list[Any]  # after the snapshot kept, with None where each Tally's upto goes (slots)
+    slots: list[int]
+    key: tuple[Any, ...]  # the statements of the parts kept and their parameters: buckets, never the bounds
+    bounds: list[int]  # the bound in each bucket with a Tally, in the order of the statement's
+
+    def arguments(self, kept: SlaKept | None) -> list[Any]:
+        """The statement's parameters, given the parts kept (or None)."""
+        params = [None if kept is None else kept.snapshot, *self.params]
+        if kept is not None:
+            for slot, tally in zip(self.slots, kept.tallies, strict=True):
+                params[slot + 1] = None if tally is None else tally.upto
+        return params
+
+    def total(self, kept: SlaKept | None, row: tuple[Any, ...]) -> tuple[int, SlaKept, int | None]:
+        """The count, the parts to keep, and how many rows sla_counts has (None: not read), from the row."""
+        snapshot, read, *parts, counted = row
+        if read is not None:  # a snapshot not seen before: the tickets before each bound were counted
+            befores = parts[0::2]
+            kept = SlaKept(snapshot, read[0], [None] * len(befores))
+            return kept.sums + sum(befores) + counted, kept, read[1]
+        assert kept is not None and kept.snapshot == snapshot, "sla_count skipped its parts for another snapshot"
+        tallies = [
+            tally_of(marked, bound) if tally is None else tally.extended(marked, bound)
+            for tally, marked, bound in zip(kept.tallies, parts[1::2], self.bounds, strict=True)
+        ]
+        total = kept.sums + sum(t.before(b) for t, b in zip(tallies, self.bounds, strict=True)) + counted
+        return total, SlaKept(snapshot, kept.sums, list(tallies)), None
 
 
 def sla_count(filters: TicketFilters, reading: Reading) -> SlaCount:
-    """A statement counting the tickets that match filters (counted_by_sla_counts): SlaCount. Its row, when its
-    parts are read: (snapshot, [the sums over sla_counts, how many rows it has: when to fold them], the marked due
-    times of each Tally, the count of the rest). Its plan never depends on the bounds (kept once prepared:
-    time_bound)."""
+    """A statement counting the tickets that match filters (counted_by_sla_counts): SlaCount. Its plan never
+    depends on the bounds (kept once prepared: time_bound)."""
     at = time_bound(True)
     bounds = bounds_of(filters, reading)
     edges: list[tuple[str, str]] = []  # (column, bound's name): the bucket holding the bound is counted apart
@@ -526,6 +560,8 @@ def sla_count(filters: TicketFilters, reading: Reading) -> SlaCount:
     params += more
     tallies: list[str] = []  # the statements of each Tally, and their parameters
     tallies_params: list[Any] = []
+    slots: list[int] = []  # where each Tally's upto goes in tallies_params
+    keyed: list[Any] = []  # the parameters of the Tallies that are not bounds of the moment
     values: list[int] = []
     counts: list[str] = []  # the counts of tickets, and their parameters
     counts_params: list[Any] = []
@@ -555,32 +591,43 @@ def sla_count(filters: TicketFilters, reading: Reading) -> SlaCount:
         low, high = bucket << BUCKET, (bucket + 1) << BUCKET
         # The bucket's rows answered as its tickets from the bound on do (their bucket is the bound's: not before
         # it), corrected by the tickets before the bound: their own answer, less the one the rows gave them (that
-        # of a bound at the bucket's start). A ticket before the bound answers as it would to any bound after it
-        # (the conditions compare its due time with the bound, nothing else does): to the bucket's end. The
-        # tickets whose two answers differ are read once with their due times (Tally), and those before the
-        # bound of the moment counted from them, until something is written.
+        # of a bound at the bucket's start). The side before the bound, never the one after: many tickets can fall
+        # due at the bound itself (a day's end: due_before=18:00, or a reading after hours). A ticket before the
+        # bound answers as it would to any bound after it (the conditions compare its due time with the bound,
+        # nothing else does): to the bucket's end. The tickets whose two answers differ are read with their due
+        # times (Tally); while nothing is written, a later bound reads only those from where the kept Tally
+        # stops (a moving clock: a few), an earlier one none.
         answered, more = conditions(filters, reading, fixed, left, buckets=True, kept=True, bounds=bounds)
         sums.append(" AND ".join([rows, f"{column[4:]}_bucket = {at}", *answered]))
         params += [bucket, *more]
         end, end_params = conditions(filters, reading, fixed, left, kept=True, bounds={**bounds, bound: high})
         start, start_params = conditions(filters, reading, fixed, left, kept=True, bounds={**bounds, bound: low})
         late, early = f"(({' AND '.join(end) or 'true'}) IS TRUE)", f"(({' AND '.join(start) or 'true'}) IS TRUE)"
+        # in a snapshot not seen before, the tickets before the bound are counted (the Tally is read at the next
+        # count, if nothing is written in between: writes often, the count costs what it did without a Tally)
         tallies.append(
-            f"(SELECT coalesce(array_agg({column} * 2 + ({late})::int ORDER BY {column}), '{{}}') FROM tickets "
-            f"WHERE {where} AND {column} >= {at} AND {column} < {at} AND {late} <> {early})"
+            f"CASE WHEN fresh THEN (SELECT count(*) FILTER (WHERE {late}) - count(*) FILTER (WHERE {early}) "
+            f"FROM tickets WHERE {where} AND {column} >= {at} AND {column} < {at}) END, "
+            f"CASE WHEN NOT fresh THEN (SELECT coalesce(array_agg({column} * 2 + {late}::int ORDER BY {column}), "
+            f"'{{}}') FROM tickets WHERE {where} AND {column} >= coalesce({at}, {at}) AND {column} < {at} "
+            f"AND {late} <> {early}) END"
         )
-        tallies_params += [*end_params, low, high, *end_params, *start_params]
+        tallies_params += [*end_params, *start_params, low, value]
+        slots.append(len(tallies_params) + len(end_params))
+        tallies_params += [*end_params, None, low, value, *end_params, *start_params]
+        keyed += [*end_params, low, *start_params]
         values.append(value)
     summed = " + ".join(f"coalesce(sum(n) FILTER (WHERE {condition}), 0)" for condition in sums)
-    kept = [f"(SELECT ARRAY[({summed})::bigint, count(*)] FROM sla_counts)", *tallies]
     return SlaCount(
         "WITH now AS (SELECT snapshot, snapshot IS DISTINCT FROM %s::text AS fresh "
         f"FROM (SELECT {SNAPSHOT} AS snapshot) AS seen) SELECT snapshot, "
-        + "".join(f"CASE WHEN fresh THEN {part} END, " for part in kept)
+        f"CASE WHEN fresh THEN (SELECT ARRAY[({summed})::bigint, count(*)] FROM sla_counts) END, "
+        + "".join(f"{tally}, " for tally in tallies)
         + (" + ".join(counts) or "0")
         + " FROM now",
         params + tallies_params + counts_params,
-        (*kept, *(tuple(p) if isinstance(p, list) else p for p in params + tallies_params)),
+        [len(params) + slot for slot in slots],
+        (summed, *tallies, *(tuple(p) if isinstance(p, list) else p for p in params + keyed)),
         values,
     )
 

@@ -96,7 +96,7 @@ from tickets.stores.postgres.sql import (
     ROW_EXCLUSIVE,
     UPDATE_TICKET,
     SlaCount,
-    Tally,
+    SlaKept,
     breach_events,
     comment_changes_rest,
     comment_of,
@@ -112,10 +112,8 @@ from tickets.stores.postgres.sql import (
     kept_by,
     planned_once,
     sla_count,
-    sla_total,
     state_case,
     tag_count,
-    tally_of,
     ticket_of,
     ticket_params,
     where_clause,
@@ -130,7 +128,6 @@ KEY_ROWS_FOLDED = 100  # rows of tag_counts for the tag and assignee of a count 
 # million tickets, 1% is some 6,400 index entries for a page of 64, against 10,000 rows to fetch and sort.
 DENSE = 0.01
 COUNTS_KEPT = 256  # parts of counts of ?sla= and due_before kept (one per queue and bucket of its bounds)
-SlaKept = tuple[str, int, list[Tally]]  # a snapshot; the sums over sla_counts and the Tally of each bucket, in it
 PLANS_KEPT = 20_000  # SLA plans kept for pages (a few pages of every queue; some 10 MB)
 COMPACT_LOCK = MIGRATION_LOCK + 1
 
@@ -305,25 +302,21 @@ class PostgresStore(Conversation, TicketStore):
         if counted_by_sla_counts(query):
             count = sla_count(query, reading)
             kept = self._sla_kept.get(count.key)
-            return count.statement, [kept and kept[0], *count.params], lambda rows: self._sla_total(count, kept, rows)
+            return count.statement, count.arguments(kept), lambda rows: self._sla_total(count, kept, rows)
         if counted_by_tag_counts(query):
             return (*tag_count(query), lambda rows: self._tag_read(rows)[0])
         return None
 
     def _sla_total(self, count: SlaCount, kept: SlaKept | None, rows: list[tuple[Any, ...]]) -> int:
-        """The total of sla_count's row: from the parts it read (kept for the next count, with its snapshot), or
-        from those kept when it saw the same snapshot."""
-        snapshot, read, *marked, counted = rows[0]
-        if read is None:
-            assert kept is not None and kept[0] == snapshot, "sla_count skipped its parts for another snapshot"
-        else:
-            kept = (snapshot, read[0], [tally_of(m) for m in marked])
+        """The total of sla_count's row; what it read is kept for the next count, with its snapshot."""
+        total, now_kept, sla_rows = count.total(kept, rows[0])
+        if now_kept is not kept:
             if count.key not in self._sla_kept and len(self._sla_kept) >= COUNTS_KEPT:
                 del self._sla_kept[next(iter(self._sla_kept))]  # the oldest
-            self._sla_kept[count.key] = kept
-            if read[1] > COMPACT_AFTER + self._sla_rows_folded:  # each key has a row even once folded
-                self._background(self._compact())
-        return sla_total(count, kept[1], kept[2], int(counted))
+            self._sla_kept[count.key] = now_kept
+        if sla_rows is not None and sla_rows > COMPACT_AFTER + self._sla_rows_folded:  # a row per key once folded
+            self._background(self._compact())
+        return total
 
     def _tag_read(self, rows: list[tuple[Any, ...]]) -> tuple[int, bool]:
         """How many tickets match a query that tag_counts counts, and whether they are many (DENSE), from the rows
