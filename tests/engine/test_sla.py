@@ -807,3 +807,20 @@ def test_a_stored_time_is_written_field_by_field_and_read_back(us: int) -> None:
     expected = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment:%H:%M:%S}{fraction}Z"
     assert timestamp_of(us) == expected
     assert micros(timestamp_of(us)) == us
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_instants_of_a_page_in_one_walk_are_instant_of_each(data: st.DataObject) -> None:
+    policy = data.draw(policies())
+    times = data.draw(st.lists(instants(policy), min_size=1, max_size=6))
+    offsets = st.integers(min_value=-400 * 86400 * MICRO_S, max_value=400 * 86400 * MICRO_S)
+    cal = Calendar(policy)
+    values = [cal.at(t) + d for t in times for d in data.draw(st.lists(offsets, max_size=5))] + [cal.at(times[0])]
+    fresh = Calendar(policy)  # its running sums not extended yet: the walk extends them to both ends
+    assert fresh.instants(values) == {b: cal.instant(b) for b in values}
+
+
+def test_instants_past_the_calendars_limits() -> None:
+    far = [-(10**19), 0, CAL.at(us("2026-11-30 09:00")), 10**19]
+    assert CAL.instants(far) == {b: CAL.instant(b) for b in far}

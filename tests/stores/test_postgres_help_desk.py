@@ -23,6 +23,7 @@ from tickets.engine.sla import NO_POLICY, Policy, micros, timestamp_of
 from tickets.stores import TicketStore
 from tickets.stores.json_file import JsonStore
 from tickets.stores.postgres import policy as postgres_policy
+from tickets.stores.postgres import sql as postgres_sql
 from tickets.stores.postgres import store as postgres_store
 from tickets.stores.postgres.derived import derived_values
 from tickets.stores.postgres.migrations import MIGRATIONS, VERSIONS
@@ -340,6 +341,63 @@ def test_counts_of_the_sla_filters_are_exact_wherever_the_bound_falls_in_its_buc
             query = TicketQuery.model_validate({**raw, "limit": 1})
             expected = len(filter_tickets(tickets, query, reading=reading))
             assert agree(stores, "search", query)[1] == expected, (minute, raw)
+
+
+def test_counts_of_the_sla_filters_see_every_write_of_another_server(empty_url: str) -> None:
+    """The sums over sla_counts a server keeps from one count to the next (store.py: _sla_sums, kept with the
+    snapshot they were read in) are used only while nothing was written: another server's write, and a transaction
+    still open then committed, are counted at once; between them, the sums are not read again."""
+    clock = Clock(FRIDAY)
+    LOOP[:] = [asyncio.new_event_loop()]
+    one, other = PostgresStore(empty_url), PostgresStore(empty_url)
+    skipped: list[bool] = []
+    counted = one._sla_total
+
+    def spy(count: Any, kept: Any, rows: list[tuple[Any, ...]]) -> int:
+        skipped.append(rows[0][1] is None)
+        return counted(count, kept, rows)
+
+    one._sla_total = spy  # type: ignore[method-assign]
+    try:
+        for store in (one, other):
+            store.now = clock
+        sync(other.set_policy(POLICY))
+        for i in range(8):
+            sync(other.add(TicketCreate(title=f"n{i}", priority=["urgent", "high"][i % 2])))
+        clock.advance(3 * 86400)  # Monday 17:50 in Paris: all late since the morning, far from the bound's bucket
+        breached = TicketQuery(sla=["breached"], limit=1)
+        on_track = TicketQuery(sla=["on_track"], limit=1)
+
+        def totals() -> tuple[int, int]:
+            return sync(one.search(breached))[1], sync(one.search(on_track))[1]
+
+        assert totals() == (8, 0)
+        assert totals() == (8, 0) and skipped == [False, False, True, True]  # nothing written: the sums kept
+        sync(other.add(TicketCreate(title="new", priority="urgent")))  # due tomorrow morning
+        sync(other.add(TicketCreate(title="new", priority="high")))
+        assert totals() == (8, 2) and skipped[-2:] == [False, False]
+        sync(other.delete(1))
+        assert totals() == (7, 2)
+        with psycopg.connect(empty_url) as conn:
+            conn.execute("DELETE FROM tickets WHERE id IN (2, 9)")  # a transaction left open
+            assert totals() == (7, 2)  # not committed: not counted
+            assert totals() == (7, 2) and skipped[-2:] == [True, True]
+            conn.commit()
+            assert totals() == (6, 1)
+        # Tuesday, nothing written: the bound moves into a new bucket (the tickets before it counted), on in it
+        # (their due times read: a Tally), past the due time of ticket 10 (9:50 in Paris: the Tally goes on to
+        # the bound), then back (nothing read)
+        moves = [("2026-12-01T08:40:00Z", (6, 1)), ("2026-12-01T08:45:00Z", (6, 1))]
+        moves += [("2026-12-01T08:55:00Z", (7, 0)), ("2026-12-01T08:41:00Z", (6, 1))]
+        for at, expected in moves:
+            bucket = Reading(POLICY, clock()).calendar.before(clock.us) >> postgres_sql.BUCKET
+            clock.us = micros(at)
+            same = Reading(POLICY, clock()).calendar.before(clock.us) >> postgres_sql.BUCKET == bucket
+            assert totals() == expected and skipped[-2:] == [same, same], at
+    finally:
+        for store in (one, other):
+            sync(store.close())
+        LOOP.pop().close()
 
 
 def test_derived_columns_follow_the_policy_at_every_write(stores: list[TicketStore], empty_url: str) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import pydantic_core
 
 from tickets.engine.models import SLA_STATES, Counts, SlaState, Ticket, TicketFilters
-from tickets.engine.sla import Plan, Policy, calendar_of, micros, plan_of, state_at, view
+from tickets.engine.sla import Plan, Policy, calendar_of, micros, moving_shown, plan_of, state_at, view
 from tickets.engine.values import (
     PRIORITIES,
     PRIORITY_RANK,
@@ -59,12 +59,19 @@ class Reading:
         moving = self.now_b + left
         return moving if fixed is None or moving < fixed else fixed
 
-    def answer(self, ticket: Ticket, stored_json: bytes | None = None, plan: Plan | None = None) -> tuple[bytes, str]:
-        """The ticket as the API answers it (what it stores, then its SLA now), and its ETag."""
+    def answer(
+        self,
+        ticket: Ticket,
+        stored_json: bytes | None = None,
+        plan: Plan | None = None,
+        moving: Mapping[int, str | None] | None = None,
+    ) -> tuple[bytes, str]:
+        """The ticket as the API answers it (what it stores, then its SLA now), and its ETag; moving: the due
+        times of a page's waiting tickets, made at once (moving_shown)."""
         stored_json = stored_json if stored_json is not None else public_json(ticket)
         plan = plan or self.plan(ticket)
         waiting = any(clock is not None and clock.moving for clock in (plan.first_response, plan.resolution))
-        shown = view(plan, self.calendar, self.now_us, self.now_b if waiting else None)  # B(now) once a reading
+        shown = view(plan, self.calendar, self.now_us, self.now_b if waiting else None, moving)  # B(now) once
         tail = pydantic_core.to_json(shown.fields())
         return stored_json[:-1] + b"," + tail[1:], _etag(stored_json, shown.sla_state)
 
@@ -78,9 +85,21 @@ class Reading:
     def array(self, tickets: Iterable[Ticket], plan: Callable[[Ticket], Plan] | None = None) -> bytes:
         """A JSON array of tickets as the API answers them; plan: where their plans come from (a store that keeps
         them), else computed."""
-        if plan is None:
-            return b"[" + b",".join([self.answer(t)[0] for t in tickets]) + b"]"
-        return b"[" + b",".join([self.answer(t, plan=plan(t))[0] for t in tickets]) + b"]"
+        tickets = list(tickets)
+        plans = [self.plan(t) if plan is None else plan(t) for t in tickets]
+        # the due times of waiting tickets move with the clock: those of the page in one walk of the calendar
+        moving = self.moving(plans)
+        return (
+            b"["
+            + b",".join([self.answer(t, plan=p, moving=moving)[0] for t, p in zip(tickets, plans, strict=True)])
+            + b"]"
+        )
+
+    def moving(self, plans: Sequence[Plan]) -> Mapping[int, str | None] | None:
+        """The due times the moving clocks of plans show at this moment (None: no plan has one)."""
+        if not any(c is not None and c.moving for p in plans for c in (p.first_response, p.resolution)):
+            return None
+        return moving_shown(plans, self.calendar, self.now_b)
 
 
 def _etag(stored_json: bytes, state: str) -> str:

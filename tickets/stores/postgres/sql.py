@@ -5,8 +5,10 @@ the engine's tickets, comments and events."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 import pydantic_core
 
@@ -329,34 +331,41 @@ def sla_clause(
     rows are known to have a due_fixed (True), known to have none (False), or either (None). buckets: for the rows
     of sla_counts (sla_count). kept: the bound as time_bound says. bound: the one of the moment unless given."""
     targeted, bound = (reading.policy.targeted(), bound) if bound is not None else sla_terms(reading)
-    if buckets:
-        bound = bound >> BUCKET
-    term = _targeted_term(targeted)
+    clause, bounds = _sla_text(tuple(states), tuple(targeted), fixed, buckets, kept)
+    return clause, [bound >> BUCKET if buckets else bound] * bounds
+
+
+@lru_cache(maxsize=256)
+def _sla_text(
+    states: tuple[str, ...], targeted: tuple[str, ...], fixed: bool | None, buckets: bool, kept: bool
+) -> tuple[str, int]:
+    """sla_clause's text, and how many times the bound is its parameter: made once for each queue and policy
+    (the text never depends on the moment: a statement built at every page spent its time here)."""
+    term = _targeted_term(list(targeted))
     at = time_bound(kept)
     parts: list[str] = []
-    params: list[Any] = []
+    bounds = 0
 
-    def targeted_and(condition: str, more: list[Any]) -> None:
+    def targeted_and(condition: str, more: int) -> None:
+        nonlocal bounds
         if term == "false":
             return  # no priority has a target: no ticket is in this state
         parts.append(f"({term} AND {condition})" if term else f"({condition})")
-        params.extend(more)
+        bounds += more
 
     if "none" in states and term is not None:  # else every ticket has a target: none is in no state
         parts.append("true" if term == "false" else f"NOT ({term})")
     if "breached" in states:
         if fixed is False:
-            targeted_and("plan_breached", [])
+            targeted_and("plan_breached", 0)
         else:
-            targeted_and(f"(plan_breached OR due_fixed < {at})", [bound])
+            targeted_and(f"(plan_breached OR due_fixed < {at})", 1)
     statuses = sorted({s for state in states for s in _STATUSES_OF_STATE.get(state, ())})
     if statuses:
         not_due = {False: "", True: f" AND due_fixed >= {at}", None: f" AND (due_fixed IS NULL OR due_fixed >= {at})"}
-        targeted_and(
-            f"NOT plan_breached{not_due[fixed]} AND {_one_of('status', statuses)}", [] if fixed is False else [bound]
-        )
+        targeted_and(f"NOT plan_breached{not_due[fixed]} AND {_one_of('status', statuses)}", 0 if fixed is False else 1)
     clause = "(" + (" OR ".join(parts) or "false") + ")"
-    return (clause.replace("due_fixed", "fixed_bucket") if buckets else clause), params
+    return (clause.replace("due_fixed", "fixed_bucket") if buckets else clause), bounds
 
 
 def where_clause(filters: TicketFilters, reading: Reading | None = None, dense: bool = False) -> tuple[str, list[Any]]:
@@ -433,8 +442,10 @@ def conditions(
 # columns (2^BUCKET business microseconds each). A row whose buckets are not those of the bounds of the moment
 # (Calendar.before of now, of due_before) is wholly in or out of ?sla= and due_before: its n is added; in a bucket
 # that holds a bound, the tickets from the bound on answer as the bucket's rows do (not before the bound), and only
-# those before it are read from their index: half a bucket on average (some 600 tickets at a million), where the
-# whole was read for ?sla=breached (plan_breached OR due_fixed < bound: no range of the index).
+# those before it are corrected one by one (some 370 index entries at a million tickets for ?sla=breached). The
+# store keeps what depends only on the buckets (the sums, and the tickets of each bucket whose answer a bound can
+# change: Tally) with the snapshot it read them in, and reads them again only once something was written
+# (SlaCount): between two writes, a count reads neither sla_counts nor the tickets of the buckets.
 
 BUCKET = 32
 _SETS = {  # the sets with a due column, as sla_counts' rows tell them apart
@@ -449,9 +460,89 @@ def counted_by_sla_counts(filters: TicketFilters) -> bool:
     return filters.assignee is None and not filters.q and filters.requester is None and not filters.tag
 
 
-def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any]]:
-    """A statement counting the tickets that match filters (counted_by_sla_counts), and its parameters; its row:
-    (the count, how many rows sla_counts has: when to fold them), from one pass over sla_counts. Its plan never
+# What the store reads: the transactions committed and running (the same rows are seen while it is the same), on
+# this run of the server (the ids of transactions go on from one run to the next, but a copy restored from a backup,
+# or a standby promoted, could hand out again the ids this process saw, with other rows).
+SNAPSHOT = "pg_current_snapshot()::text || ' ' || extract(epoch FROM pg_postmaster_start_time())::text"
+
+
+class Tally(NamedTuple):
+    """The tickets of a bound's bucket, from its start to upto (excluded), whose answer differs from the one its
+    rows of sla_counts gave them (that of a bound at the bucket's start), by due time: those the moment of reading
+    adds, and those it takes away. The tickets before a bound (not after upto) count (bisect)."""
+
+    added: list[int]
+    taken: list[int]
+    upto: int
+
+    def before(self, bound: int) -> int:
+        assert bound <= self.upto, (bound, self.upto)
+        return bisect.bisect_left(self.added, bound) - bisect.bisect_left(self.taken, bound)
+
+    def extended(self, marked: list[int], upto: int) -> Tally:
+        """With the tickets read from self.upto to upto (marked as sla_count reads them: each due time doubled,
+        plus 1 when it adds; in order, and after every one of self's)."""
+        if upto <= self.upto:
+            assert not marked, marked
+            return self
+        more = tally_of(marked, upto)
+        return Tally(self.added + more.added, self.taken + more.taken, upto)
+
+
+def tally_of(marked: list[int], upto: int) -> Tally:
+    return Tally([m >> 1 for m in marked if m & 1], [m >> 1 for m in marked if not m & 1], upto)
+
+
+class SlaKept(NamedTuple):
+    """The parts of a count of ?sla= and due_before the store keeps, and the snapshot it read them in."""
+
+    snapshot: str
+    sums: int  # over sla_counts
+    tallies: list[Tally | None]  # None: not read yet (the count that saw this snapshot first counted instead)
+
+
+class SlaCount(NamedTuple):
+    """A statement counting the tickets that match filters (sla_count), and what reads its row.
+
+    Its row: its snapshot; [the sums over sla_counts, how many rows it has: when to fold them], or NULL when its
+    snapshot is the one the kept parts were read in; for each bound's bucket, in a snapshot not seen before, the
+    count of its tickets before the bound (and NULL), else (NULL and) their marked due times, from the bucket's
+    start or from where the kept Tally stops; the tickets counted one by one. Two statements whose snapshots are
+    the same (the same transactions committed, the same ones running) see the same rows; a subquery in a branch of
+    CASE that is not taken never runs."""
+
+    statement: str
+    params: list[Any]  # after the snapshot kept, with None where each Tally's upto goes (slots)
+    slots: list[int]
+    key: tuple[Any, ...]  # the statements of the parts kept and their parameters: buckets, never the bounds
+    bounds: list[int]  # the bound in each bucket with a Tally, in the order of the statement's
+
+    def arguments(self, kept: SlaKept | None) -> list[Any]:
+        """The statement's parameters, given the parts kept (or None)."""
+        params = [None if kept is None else kept.snapshot, *self.params]
+        if kept is not None:
+            for slot, tally in zip(self.slots, kept.tallies, strict=True):
+                params[slot + 1] = None if tally is None else tally.upto
+        return params
+
+    def total(self, kept: SlaKept | None, row: tuple[Any, ...]) -> tuple[int, SlaKept, int | None]:
+        """The count, the parts to keep, and how many rows sla_counts has (None: not read), from the row."""
+        snapshot, read, *parts, counted = row
+        if read is not None:  # a snapshot not seen before: the tickets before each bound were counted
+            befores = parts[0::2]
+            kept = SlaKept(snapshot, read[0], [None] * len(befores))
+            return kept.sums + sum(befores) + counted, kept, read[1]
+        assert kept is not None and kept.snapshot == snapshot, "sla_count skipped its parts for another snapshot"
+        tallies = [
+            tally_of(marked, bound) if tally is None else tally.extended(marked, bound)
+            for tally, marked, bound in zip(kept.tallies, parts[1::2], self.bounds, strict=True)
+        ]
+        total = kept.sums + sum(t.before(b) for t, b in zip(tallies, self.bounds, strict=True)) + counted
+        return total, SlaKept(snapshot, kept.sums, list(tallies)), None
+
+
+def sla_count(filters: TicketFilters, reading: Reading) -> SlaCount:
+    """A statement counting the tickets that match filters (counted_by_sla_counts): SlaCount. Its plan never
     depends on the bounds (kept once prepared: time_bound)."""
     at = time_bound(True)
     bounds = bounds_of(filters, reading)
@@ -467,6 +558,11 @@ def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any]]
         more += [bounds[name] >> BUCKET for _, name in edges]
     sums.append(" AND ".join(bulk) or "true")
     params += more
+    tallies: list[str] = []  # the statements of each Tally, and their parameters
+    tallies_params: list[Any] = []
+    slots: list[int] = []  # where each Tally's upto goes in tallies_params
+    keyed: list[Any] = []  # the parameters of the Tallies that are not bounds of the moment
+    values: list[int] = []
     counts: list[str] = []  # the counts of tickets, and their parameters
     counts_params: list[Any] = []
     for name, (fixed, left) in (("F", (True, False)), ("L", (False, True)), ("B", (True, True))):
@@ -477,7 +573,8 @@ def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any]]
             continue
         where, rows = _SETS[name]
         if name == "B" or len(mine) > 1:
-            # both columns, or several bounds (in one bucket or not): the tickets of each bucket, one by one
+            # both columns (few tickets), or several bounds (in one bucket or not): the tickets of each bucket, one
+            # by one at each reading
             clauses, more = conditions(filters, reading, fixed, left, kept=True, bounds=bounds)
             counts.append(
                 f"(SELECT count(*) FROM tickets WHERE {' AND '.join([where, *clauses])} AND ("
@@ -491,27 +588,47 @@ def sla_count(filters: TicketFilters, reading: Reading) -> tuple[str, list[Any]]
         ((column, bound),) = mine
         value = bounds[bound]
         bucket = value >> BUCKET
-        low = bucket << BUCKET
+        low, high = bucket << BUCKET, (bucket + 1) << BUCKET
         # The bucket's rows answered as its tickets from the bound on do (their bucket is the bound's: not before
         # it), corrected by the tickets before the bound: their own answer, less the one the rows gave them (that
         # of a bound at the bucket's start). The side before the bound, never the one after: many tickets can fall
-        # due at the bound itself (a day's end: due_before=18:00, or a reading after hours).
+        # due at the bound itself (a day's end: due_before=18:00, or a reading after hours). A ticket before the
+        # bound answers as it would to any bound after it (the conditions compare its due time with the bound,
+        # nothing else does): to the bucket's end. The tickets whose two answers differ are read with their due
+        # times (Tally); while nothing is written, a later bound reads only those from where the kept Tally
+        # stops (a moving clock: a few), an earlier one none.
         answered, more = conditions(filters, reading, fixed, left, buckets=True, kept=True, bounds=bounds)
         sums.append(" AND ".join([rows, f"{column[4:]}_bucket = {at}", *answered]))
         params += [bucket, *more]
-        exact, exact_params = conditions(filters, reading, fixed, left, kept=True, bounds=bounds)
+        end, end_params = conditions(filters, reading, fixed, left, kept=True, bounds={**bounds, bound: high})
         start, start_params = conditions(filters, reading, fixed, left, kept=True, bounds={**bounds, bound: low})
-        counts.append(
-            f"(SELECT count(*) FILTER (WHERE {' AND '.join(exact) or 'true'}) - count(*) FILTER (WHERE "
-            f"{' AND '.join(start) or 'true'}) FROM tickets WHERE {where} AND {column} >= {at} AND {column} < {at})"
+        late, early = f"(({' AND '.join(end) or 'true'}) IS TRUE)", f"(({' AND '.join(start) or 'true'}) IS TRUE)"
+        # in a snapshot not seen before, the tickets before the bound are counted (the Tally is read at the next
+        # count, if nothing is written in between: writes often, the count costs what it did without a Tally)
+        tallies.append(
+            f"CASE WHEN fresh THEN (SELECT count(*) FILTER (WHERE {late}) - count(*) FILTER (WHERE {early}) "
+            f"FROM tickets WHERE {where} AND {column} >= {at} AND {column} < {at}) END, "
+            f"CASE WHEN NOT fresh THEN (SELECT coalesce(array_agg({column} * 2 + {late}::int ORDER BY {column}), "
+            f"'{{}}') FROM tickets WHERE {where} AND {column} >= coalesce({at}, {at}) AND {column} < {at} "
+            f"AND {late} <> {early}) END"
         )
-        counts_params += [*exact_params, *start_params, low, value]
-    return (
-        "SELECT "
-        + " + ".join(f"coalesce(sum(n) FILTER (WHERE {condition}), 0)" for condition in sums)
-        + "".join(f" + {count}" for count in counts)
-        + ", count(*) FROM sla_counts",
-        params + counts_params,
+        tallies_params += [*end_params, *start_params, low, value]
+        slots.append(len(tallies_params) + len(end_params))
+        tallies_params += [*end_params, None, low, value, *end_params, *start_params]
+        keyed += [*end_params, low, *start_params]
+        values.append(value)
+    summed = " + ".join(f"coalesce(sum(n) FILTER (WHERE {condition}), 0)" for condition in sums)
+    return SlaCount(
+        "WITH now AS (SELECT snapshot, snapshot IS DISTINCT FROM %s::text AS fresh "
+        f"FROM (SELECT {SNAPSHOT} AS snapshot) AS seen) SELECT snapshot, "
+        f"CASE WHEN fresh THEN (SELECT ARRAY[({summed})::bigint, count(*)] FROM sla_counts) END, "
+        + "".join(f"{tally}, " for tally in tallies)
+        + (" + ".join(counts) or "0")
+        + " FROM now",
+        params + tallies_params + counts_params,
+        [len(params) + slot for slot in slots],
+        (summed, *tallies, *(tuple(p) if isinstance(p, list) else p for p in params + keyed)),
+        values,
     )
 
 

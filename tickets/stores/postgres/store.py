@@ -95,6 +95,8 @@ from tickets.stores.postgres.sql import (
     RECORDS,
     ROW_EXCLUSIVE,
     UPDATE_TICKET,
+    SlaCount,
+    SlaKept,
     breach_events,
     comment_changes_rest,
     comment_of,
@@ -125,6 +127,7 @@ KEY_ROWS_FOLDED = 100  # rows of tag_counts for the tag and assignee of a count 
 # A tag or an assignee matching at least this share of the tickets is read by walking the index of the order: at a
 # million tickets, 1% is some 6,400 index entries for a page of 64, against 10,000 rows to fetch and sort.
 DENSE = 0.01
+COUNTS_KEPT = 256  # parts of counts of ?sla= and due_before kept (one per queue and bucket of its bounds)
 PLANS_KEPT = 20_000  # SLA plans kept for pages (a few pages of every queue; some 10 MB)
 COMPACT_LOCK = MIGRATION_LOCK + 1
 
@@ -137,6 +140,10 @@ class PostgresStore(Conversation, TicketStore):
         super().__init__(url, lock_timeout=lock_timeout, pool_size=pool_size)
         self._wanted: list[tuple[int, asyncio.Future[tuple[Any, ...] | None]]] = []  # reads of one ticket, waiting
         self._sla_rows_folded = 0  # rows of sla_counts after the last fold: one per key
+        # The parts of each count of ?sla= and due_before that depend only on the buckets of its bounds (sql.py:
+        # SlaCount), and the snapshot they were read in: a count in the same snapshot (nothing written or begun
+        # since, by any server) reads none of them again, and adds them up for the bounds of its moment.
+        self._sla_kept: dict[tuple[Any, ...], SlaKept] = {}
         self._plans: dict[tuple[Any, ...], Plan] = {}  # SLA plans by the clocks of a ticket (_plan)
         self._plans_policy: Policy | None = None  # the policy they were made under
         self.webhooks = PostgresWebhooks(self)
@@ -293,16 +300,23 @@ class PostgresStore(Conversation, TicketStore):
         if counted_filters_only(query):
             return COUNTS, [], lambda rows: sum(n for (s, p), n in self._folded(rows).items() if kept_by(query, s, p))
         if counted_by_sla_counts(query):
-            return (*sla_count(query, reading), self._sla_total)
+            count = sla_count(query, reading)
+            kept = self._sla_kept.get(count.key)
+            return count.statement, count.arguments(kept), lambda rows: self._sla_total(count, kept, rows)
         if counted_by_tag_counts(query):
             return (*tag_count(query), lambda rows: self._tag_read(rows)[0])
         return None
 
-    def _sla_total(self, rows: list[tuple[Any, ...]]) -> int:
-        total, kept = rows[0]
-        if kept > COMPACT_AFTER + self._sla_rows_folded:  # each key has a row even once folded
+    def _sla_total(self, count: SlaCount, kept: SlaKept | None, rows: list[tuple[Any, ...]]) -> int:
+        """The total of sla_count's row; what it read is kept for the next count, with its snapshot."""
+        total, now_kept, sla_rows = count.total(kept, rows[0])
+        if now_kept is not kept:
+            if count.key not in self._sla_kept and len(self._sla_kept) >= COUNTS_KEPT:
+                del self._sla_kept[next(iter(self._sla_kept))]  # the oldest
+            self._sla_kept[count.key] = now_kept
+        if sla_rows is not None and sla_rows > COMPACT_AFTER + self._sla_rows_folded:  # a row per key once folded
             self._background(self._compact())
-        return int(total)
+        return total
 
     def _tag_read(self, rows: list[tuple[Any, ...]]) -> tuple[int, bool]:
         """How many tickets match a query that tag_counts counts, and whether they are many (DENSE), from the rows
