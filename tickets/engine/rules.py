@@ -82,18 +82,23 @@ class Reading:
         matches while the ticket waits."""
         return _etag(public_json(ticket), self.state(self.plan(ticket)))
 
-    def array(self, tickets: Iterable[Ticket], plan: Callable[[Ticket], Plan] | None = None) -> bytes:
-        """A JSON array of tickets as the API answers them; plan: where their plans come from (a store that keeps
-        them), else computed."""
+    def array(
+        self,
+        tickets: Iterable[Ticket],
+        plan: Callable[[Ticket], Plan] | None = None,
+        stored: Callable[[Ticket], bytes] | None = None,
+    ) -> bytes:
+        """A JSON array of tickets as the API answers them; plan and stored: where their plans and their stored
+        JSON come from (a store that keeps them), else computed."""
         tickets = list(tickets)
         plans = [self.plan(t) if plan is None else plan(t) for t in tickets]
         # the due times of waiting tickets move with the clock: those of the page in one walk of the calendar
         moving = self.moving(plans)
-        return (
-            b"["
-            + b",".join([self.answer(t, plan=p, moving=moving)[0] for t, p in zip(tickets, plans, strict=True)])
-            + b"]"
-        )
+        answers = [
+            self.answer(t, None if stored is None else stored(t), p, moving)[0]
+            for t, p in zip(tickets, plans, strict=True)
+        ]
+        return b"[" + b",".join(answers) + b"]"
 
     def moving(self, plans: Sequence[Plan]) -> Mapping[int, str | None] | None:
         """The due times the moving clocks of plans show at this moment (None: no plan has one)."""

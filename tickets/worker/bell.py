@@ -38,10 +38,10 @@ class Bell:
         """The moment from which a ring ends a wait (Bell.wait's since)."""
         return self._rung
 
-    async def wait(self, seconds: float, sleep: Sleep, since: asyncio.Event | None = None) -> None:
-        """Until seconds passed (sleep: the clock's) or the bell rang after since (default: now)."""
+    async def wait(self, seconds: float, sleep: Sleep, since: asyncio.Event) -> None:
+        """Until seconds passed (sleep: the clock's) or the bell rang after since (a mark)."""
         sleeping = asyncio.ensure_future(sleep(seconds))
-        rung = asyncio.ensure_future((since or self._rung).wait())
+        rung = asyncio.ensure_future(since.wait())
         try:
             await asyncio.wait({sleeping, rung}, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -14,7 +14,6 @@ from tickets.engine.history import Page
 from tickets.engine.values import NUMBER_MAX
 from tickets.engine.webhooks import (
     Attempt,
-    Stored,
     Webhook,
     WebhookCreate,
     WebhookUpdate,
@@ -43,12 +42,6 @@ def _allow_private(request: Request) -> bool:
     return bool(request.app.state.settings.webhooks_allow_private)
 
 
-def _told(hook: Stored, request: Request) -> Webhook:
-    """The endpoint as answered, once this process's delivery is told it changed (it looks at once)."""
-    get_store(request).webhooks.tell_changed()
-    return public(hook)
-
-
 @router.post(
     "/webhooks",
     summary="Add a webhook",
@@ -63,7 +56,7 @@ async def create_webhook(data: WebhookCreate, request: Request, response: Respon
     store = get_store(request)
     secret = new_secret()
     hook = await store.webhooks.create(data, secret, store.now(), await store.last_event_id())
-    store.webhooks.tell_changed()
+    store.webhooks.tell_changed()  # this process's delivery looks at once
     response.headers["Location"] = f"/webhooks/{hook['id']}"
     return {**public(hook), "secret": secret}
 
@@ -88,7 +81,10 @@ async def update_webhook(webhook_id: WebhookId, changes: WebhookUpdate, request:
     """Change its URL, events, description, or enable it again (it starts where it stopped) or disable it."""
     if changes.url is not None:
         await addresses.check(changes.url, _allow_private(request))
-    return _told(await get_store(request).webhooks.change(webhook_id, lambda hook: changed(hook, changes)), request)
+    hooks = get_store(request).webhooks
+    hook = await hooks.change(webhook_id, lambda hook: changed(hook, changes))
+    hooks.tell_changed()  # this process's delivery looks at once
+    return public(hook)
 
 
 @router.delete(
@@ -98,8 +94,9 @@ async def update_webhook(webhook_id: WebhookId, changes: WebhookUpdate, request:
     responses={404: NO_WEBHOOK},
 )
 async def delete_webhook(webhook_id: WebhookId, request: Request) -> Response:
-    await get_store(request).webhooks.delete(webhook_id)
-    get_store(request).webhooks.tell_changed()
+    hooks = get_store(request).webhooks
+    await hooks.delete(webhook_id)
+    hooks.tell_changed()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -148,4 +145,7 @@ async def redeliver(webhook_id: WebhookId, request: Request, query: Annotated[Re
     as the first time, so a receiver that keeps them drops repeats). A disabled webhook stays disabled until it
     is enabled again."""
     after = query.from_ - 1
-    return _told(await get_store(request).webhooks.change(webhook_id, lambda hook: rewound(hook, after)), request)
+    hooks = get_store(request).webhooks
+    hook = await hooks.change(webhook_id, lambda hook: rewound(hook, after))
+    hooks.tell_changed()
+    return public(hook)

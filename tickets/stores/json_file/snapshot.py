@@ -138,13 +138,7 @@ class Snapshot:
 
     def list_json(self, tickets: Iterable[Ticket], reading: Reading) -> bytes:
         """A JSON array of these tickets, from the cached serializations and plans."""
-        tickets = list(tickets)
-        plans = [self.plan(t) for t in tickets]
-        moving = reading.moving(plans)  # the due times of waiting tickets, in one walk of the calendar
-        answers = [
-            reading.answer(t, self.stored_json(t["id"]), p, moving)[0] for t, p in zip(tickets, plans, strict=True)
-        ]
-        return b"[" + b",".join(answers) + b"]"
+        return reading.array(tickets, self.plan, lambda t: self.stored_json(t["id"]))
 
     def queues(self) -> Queues:
         """The SLA index of this version (queues.py), built on first use."""
