@@ -28,6 +28,7 @@ from tickets.stores.postgres import store as postgres_store
 from tickets.stores.postgres.derived import derived_values
 from tickets.stores.postgres.migrations import MIGRATIONS, VERSIONS
 from tickets.stores.postgres.sql import DERIVED, FIELDS, ticket_of
+from tickets.stores.postgres.statements import Statements
 from tickets.stores.postgres.store import PostgresStore
 
 pytestmark = pytest.mark.postgres
@@ -398,6 +399,36 @@ def test_counts_of_the_sla_filters_see_every_write_of_another_server(empty_url: 
         for store in (one, other):
             sync(store.close())
         LOOP.pop().close()
+
+
+def test_a_statement_kept_for_its_query_is_the_one_built_at_each_reading() -> None:
+    """statements.py builds the statements of a listing once for its query, policy and buckets of its bounds, then
+    gives them the values of each reading (sql.Bound): what it gives is what is built afresh for that reading, as
+    the clock moves within a bucket and into others, for the page, the end of a page in due order and the counts."""
+    kept = Statements()
+    queries = [
+        TicketQuery.model_validate(raw)
+        for raw in (
+            {"sla": ["breached"], "limit": 50},
+            {"sla": ["on_track", "paused"], "sort": "due", "limit": 50},
+            {"sla": ["paused", "none"], "priority": ["urgent", "low"], "sort": "-due", "limit": 20, "offset": 40},
+            {"due_before": "2026-11-30T16:00:00Z", "limit": 50, "offset": 50},
+            {"due_before": "2026-12-01T09:00:00Z", "sla": ["on_track", "breached"], "sort": "-due", "limit": 10},
+            {"status": ["open"], "sort": "-priority", "limit": 50},
+            {"assignee": "none", "tag": ["vpn"], "sort": "due", "limit": 50},
+            {"q": "imprimante", "requester": "julie", "sort": "updated_at"},
+        )
+    ]
+    start = micros("2026-11-30T08:00:00Z")  # Monday 9:00 in Paris
+    for minutes in (0, 1, 7, 75, 600, 24 * 60, 24 * 60 + 1, 3 * 24 * 60):
+        reading = Reading(POLICY, timestamp_of(start + minutes * 60_000_000 + 123))
+        for query in queries:
+            for dense in (False, True):
+                assert kept.page(query, reading, dense) == Statements().page(query, reading, dense), query
+                assert kept.tail(query, reading, 3, dense) == Statements().tail(query, reading, 3, dense), query
+            assert kept.count(query, reading) == Statements().count(query, reading), query
+            if postgres_sql.counted_by_sla_counts(query):
+                assert kept.sla_count(query, reading) == postgres_sql.sla_count(query, reading), query
 
 
 def test_derived_columns_follow_the_policy_at_every_write(stores: list[TicketStore], empty_url: str) -> None:

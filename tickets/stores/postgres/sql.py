@@ -299,6 +299,19 @@ def state_case(reading: Reading) -> tuple[str, list[Any]]:
     )
 
 
+class Bound(int):
+    """A value of the moment of reading in a statement's parameters (bounds_of's, or B(now): now_b), with its
+    name: a statement kept for its query (statements.py) is given the values of the next reading in their places.
+    It is the int it holds everywhere else; what is computed from it (a bucket) is a plain int."""
+
+    name: str
+
+    def __new__(cls, name: str, value: int) -> Bound:
+        bound = super().__new__(cls, value)
+        bound.name = name
+        return bound
+
+
 def bounds_of(filters: TicketFilters, reading: Reading) -> dict[str, int]:
     """The bounds of due times that the filters compare with, at the moment of reading, in business microseconds:
     sla, before which a fixed due time is past (the SLA states); fixed and left, due_before's on due_fixed and on
@@ -308,10 +321,10 @@ def bounds_of(filters: TicketFilters, reading: Reading) -> dict[str, int]:
     last = _last_bounds
     if last is not None and last[0] is reading and last[1] == filters.due_before:
         return last[2]
-    found = {"sla": sla_terms(reading)[1]}
+    found: dict[str, int] = {"sla": Bound("sla", sla_terms(reading)[1])}
     if filters.due_before is not None:
         bound = reading.calendar.before(micros(filters.due_before))
-        found |= {"fixed": bound, "left": bound - reading.now_b}
+        found |= {"fixed": Bound("fixed", bound), "left": Bound("left", bound - reading.now_b)}
     _last_bounds = (reading, filters.due_before, found)  # one reference, swapped whole
     return found
 
@@ -710,7 +723,7 @@ def _keyed(
         clauses, where_params = conditions(filters, reading, fixed, left, kept=True, dense=dense)
         filtered = filtered or bool(clauses)
         parts.append((" AND ".join([condition, *clauses]), key, order))
-        params += [*([reading.now_b] if "%s" in key else []), *where_params]
+        params += [*([Bound("now_b", reading.now_b)] if "%s" in key else []), *where_params]
 
     def union(columns: str) -> str:
         return " UNION ALL ".join(

@@ -90,7 +90,6 @@ from tickets.stores.postgres.sql import (
     EVENT_LOCK,
     EVENT_OF,
     INSERT_TICKET,
-    ORDER_COLUMNS,
     ORPHAN_COMMENTS,
     RECORDS,
     ROW_EXCLUSIVE,
@@ -104,20 +103,18 @@ from tickets.stores.postgres.sql import (
     counted_by_sla_counts,
     counted_by_tag_counts,
     counted_filters_only,
-    due_page,
-    due_tail,
     event_of,
     event_params,
     json_text,
     kept_by,
     planned_once,
-    sla_count,
     state_case,
     tag_count,
     ticket_of,
     ticket_params,
     where_clause,
 )
+from tickets.stores.postgres.statements import Statements
 from tickets.stores.postgres.webhooks import PostgresWebhooks
 
 T = TypeVar("T")
@@ -144,6 +141,7 @@ class PostgresStore(Conversation, TicketStore):
         # SlaCount), and the snapshot they were read in: a count in the same snapshot (nothing written or begun
         # since, by any server) reads none of them again, and adds them up for the bounds of its moment.
         self._sla_kept: dict[tuple[Any, ...], SlaKept] = {}
+        self._statements = Statements()  # those of the listings read lately, built once for their queries
         self._plans: dict[tuple[Any, ...], Plan] = {}  # SLA plans by the clocks of a ticket (_plan)
         self._plans_policy: Policy | None = None  # the policy they were made under
         self.webhooks = PostgresWebhooks(self)
@@ -260,14 +258,7 @@ class PostgresStore(Conversation, TicketStore):
         else:
             reading = await self._reading(conn)
         prepare = None if planned_once(query) or dense else False
-        descending, name = query.sort.startswith("-"), query.sort.lstrip("-")
-        if name == "due":
-            page_sql, page_params = due_page(query, reading, descending, query.limit, query.offset, dense)
-        else:
-            where, params = where_clause(query, reading, dense)
-            order = ORDER_COLUMNS[name] + (" DESC" if descending else "") + (", id" if name != "id" else "")
-            page_sql = f"SELECT {COLUMNS} FROM tickets{where} ORDER BY {order} LIMIT %s OFFSET %s"
-            page_params = [*params, query.limit, query.offset]
+        page_sql, page_params = self._statements.page(query, reading, dense)
         counting = None if total is not None else self._counting(query, reading)
         if counting is None:
             cursor = await conn.execute(page_sql, page_params, prepare=prepare)
@@ -277,18 +268,15 @@ class PostgresStore(Conversation, TicketStore):
                 counted = await conn.execute(*counting[:2])
             total = counting[2](await counted.fetchall())
         page = [ticket_of(row) for row in await cursor.fetchall()]
-        if name == "due" and (query.limit is None or len(page) < query.limit):  # then the tickets without one
-            n = None if query.limit is None else query.offset + query.limit
-            room = None if query.limit is None else query.limit - len(page)
-            tail_sql, tail_params = due_tail(query, reading, n, room, query.offset, dense)
+        if query.sort.lstrip("-") == "due" and (query.limit is None or len(page) < query.limit):
+            tail_sql, tail_params = self._statements.tail(query, reading, len(page), dense)  # those without one
             cursor = await conn.execute(tail_sql, tail_params, prepare=prepare)
             page += [ticket_of(row) for row in await cursor.fetchall()]
         reached_end = query.limit is None or len(page) < query.limit
         if reached_end and (page or query.offset == 0):
             return page, query.offset + len(page), reading  # the page reached the end: its count says as much
         if total is None:  # counted one by one: only when the page does not tell
-            where, params = where_clause(query, reading)
-            cursor = await conn.execute(f"SELECT count(*) FROM tickets{where}", params, prepare=prepare)
+            cursor = await conn.execute(*self._statements.count(query, reading), prepare=prepare)
             total = (await cursor.fetchone())[0]  # type: ignore[index]
         return page, total, reading
 
@@ -300,7 +288,7 @@ class PostgresStore(Conversation, TicketStore):
         if counted_filters_only(query):
             return COUNTS, [], lambda rows: sum(n for (s, p), n in self._folded(rows).items() if kept_by(query, s, p))
         if counted_by_sla_counts(query):
-            count = sla_count(query, reading)
+            count = self._statements.sla_count(query, reading)
             kept = self._sla_kept.get(count.key)
             return count.statement, count.arguments(kept), lambda rows: self._sla_total(count, kept, rows)
         if counted_by_tag_counts(query):
