@@ -458,7 +458,8 @@ def conditions(
 # those before it are corrected one by one (some 370 index entries at a million tickets for ?sla=breached). The
 # store keeps what depends only on the buckets (the sums, and the tickets of each bucket whose answer a bound can
 # change: Tally) with the snapshot it read them in, and reads them again only once something was written
-# (SlaCount): between two writes, a count reads neither sla_counts nor the tickets of the buckets.
+# (SlaCount): between two writes, a count reads neither sla_counts nor the tickets of the buckets, and it runs
+# no statement at all while the clock has not passed the next due time that changes an answer (SlaCount.answered).
 
 BUCKET = 32
 _SETS = {  # the sets with a due column, as sla_counts' rows tell them apart
@@ -477,12 +478,17 @@ def counted_by_sla_counts(filters: TicketFilters) -> bool:
 # this run of the server (the ids of transactions go on from one run to the next, but a copy restored from a backup,
 # or a standby promoted, could hand out again the ids this process saw, with other rows).
 SNAPSHOT = "pg_current_snapshot()::text || ' ' || extract(epoch FROM pg_postmaster_start_time())::text"
+# The policy's row (see policy.POLICY_ROW; NULLs when none is set) and the snapshot of this moment: a count of ?sla=
+# whose parts were kept in the same snapshot is answered from them (SlaCount.answered), without its statement.
+POLICY_SEEN = f"SELECT (SELECT policy::text FROM sla_policy), (SELECT generation FROM sla_policy), {SNAPSHOT}"
 
 
 class Tally(NamedTuple):
     """The tickets of a bound's bucket, from its start to upto (excluded), whose answer differs from the one its
     rows of sla_counts gave them (that of a bound at the bucket's start), by due time: those the moment of reading
-    adds, and those it takes away. The tickets before a bound (not after upto) count (bisect)."""
+    adds, and those it takes away. The tickets before a bound (not after upto) count (bisect). upto is the due
+    time of the next such ticket after the last bound read (or the bucket's end): until the clock reaches it, no
+    ticket changes its answer, and the Tally answers alone."""
 
     added: list[int]
     taken: list[int]
@@ -492,18 +498,22 @@ class Tally(NamedTuple):
         assert bound <= self.upto, (bound, self.upto)
         return bisect.bisect_left(self.added, bound) - bisect.bisect_left(self.taken, bound)
 
-    def extended(self, marked: list[int], upto: int) -> Tally:
-        """With the tickets read from self.upto to upto (marked as sla_count reads them: each due time doubled,
-        plus 1 when it adds; in order, and after every one of self's)."""
-        if upto <= self.upto:
-            assert not marked, marked
-            return self
-        more = tally_of(marked, upto)
-        return Tally(self.added + more.added, self.taken + more.taken, upto)
+    def extended(self, marked: list[int], bound: int) -> Tally:
+        """With the tickets read from self.upto (as tally_of says) for a bound in its bucket."""
+        more = tally_of(marked, bound, self.upto)
+        return Tally(self.added + more.added, self.taken + more.taken, more.upto)
 
 
-def tally_of(marked: list[int], upto: int) -> Tally:
-    return Tally([m >> 1 for m in marked if m & 1], [m >> 1 for m in marked if not m & 1], upto)
+def tally_of(marked: list[int], bound: int, start: int | None = None) -> Tally:
+    """The Tally of the tickets sla_count read for a bound from start (the bucket's start unless given): those
+    before the bound, then the next one (if any, before the bucket's end), each due time doubled, plus 1 when it
+    adds, in order."""
+    start = (bound >> BUCKET) << BUCKET if start is None else start
+    reach = max(bound, start)
+    before = [m for m in marked if m >> 1 < reach]
+    assert len(marked) - len(before) <= 1, marked  # the next one, alone
+    upto = marked[-1] >> 1 if len(before) < len(marked) else ((bound >> BUCKET) + 1) << BUCKET
+    return Tally([m >> 1 for m in before if m & 1], [m >> 1 for m in before if not m & 1], upto)
 
 
 class SlaKept(NamedTuple):
@@ -520,22 +530,37 @@ class SlaCount(NamedTuple):
     Its row: its snapshot; [the sums over sla_counts, how many rows it has: when to fold them], or NULL when its
     snapshot is the one the kept parts were read in; for each bound's bucket, in a snapshot not seen before, the
     count of its tickets before the bound (and NULL), else (NULL and) their marked due times, from the bucket's
-    start or from where the kept Tally stops; the tickets counted one by one. Two statements whose snapshots are
-    the same (the same transactions committed, the same ones running) see the same rows; a subquery in a branch of
-    CASE that is not taken never runs."""
+    start or from where the kept Tally stops, and the next one after the bound; the tickets counted one by one.
+    Two statements whose snapshots are the same (the same transactions committed, the same ones running) see the
+    same rows; a subquery in a branch of CASE that is not taken never runs."""
 
     statement: str
     params: list[Any]  # after the snapshot kept, with None where each Tally's upto goes (slots)
-    slots: list[int]
+    slots: list[tuple[int, int]]  # the places of each Tally's upto
     key: tuple[Any, ...]  # the statements of the parts kept and their parameters: buckets, never the bounds
     bounds: list[int]  # the bound in each bucket with a Tally, in the order of the statement's
+    kept_only: bool  # whether every part is kept (none counted one by one at each reading)
+
+    def answered(self, kept: SlaKept | None, snapshot: str) -> int | None:
+        """The count from the parts kept alone, without the statement, when they answer it: kept in this snapshot
+        (read with the policy: nothing written since), every part kept, each Tally read and reaching its bound;
+        else None."""
+        if kept is None or kept.snapshot != snapshot or not self.kept_only:
+            return None
+        total = kept.sums
+        for tally, bound in zip(kept.tallies, self.bounds, strict=True):
+            if tally is None or bound > tally.upto:
+                return None
+            total += tally.before(bound)
+        return total
 
     def arguments(self, kept: SlaKept | None) -> list[Any]:
         """The statement's parameters, given the parts kept (or None)."""
         params = [None if kept is None else kept.snapshot, *self.params]
         if kept is not None:
-            for slot, tally in zip(self.slots, kept.tallies, strict=True):
-                params[slot + 1] = None if tally is None else tally.upto
+            for slots, tally in zip(self.slots, kept.tallies, strict=True):
+                for slot in slots:
+                    params[slot + 1] = None if tally is None else tally.upto
         return params
 
     def total(self, kept: SlaKept | None, row: tuple[Any, ...]) -> tuple[int, SlaKept, int | None]:
@@ -549,7 +574,7 @@ class SlaCount(NamedTuple):
         tallies = [
             tally_of(marked, bound) if tally is None else tally.extended(marked, bound)
             for tally, marked, bound in zip(kept.tallies, parts[1::2], self.bounds, strict=True)
-        ]
+        ]  # reaching their bounds (each read up to its bound, and the next ticket after it)
         total = kept.sums + sum(t.before(b) for t, b in zip(tallies, self.bounds, strict=True)) + counted
         return total, SlaKept(snapshot, kept.sums, list(tallies)), None
 
@@ -573,7 +598,7 @@ def sla_count(filters: TicketFilters, reading: Reading) -> SlaCount:
     params += more
     tallies: list[str] = []  # the statements of each Tally, and their parameters
     tallies_params: list[Any] = []
-    slots: list[int] = []  # where each Tally's upto goes in tallies_params
+    slots: list[tuple[int, int]] = []  # where each Tally's upto goes in tallies_params
     keyed: list[Any] = []  # the parameters of the Tallies that are not bounds of the moment
     values: list[int] = []
     counts: list[str] = []  # the counts of tickets, and their parameters
@@ -585,9 +610,9 @@ def sla_count(filters: TicketFilters, reading: Reading) -> SlaCount:
         if not buckets:
             continue
         where, rows = _SETS[name]
-        if name == "B" or len(mine) > 1:
-            # both columns (few tickets), or several bounds (in one bucket or not): the tickets of each bucket, one
-            # by one at each reading
+        if len(mine) > 1:
+            # several bounds (in one bucket or not, on one column or both): the tickets of each bucket, one by one
+            # at each reading
             clauses, more = conditions(filters, reading, fixed, left, kept=True, bounds=bounds)
             counts.append(
                 f"(SELECT count(*) FROM tickets WHERE {' AND '.join([where, *clauses])} AND ("
@@ -621,14 +646,19 @@ def sla_count(filters: TicketFilters, reading: Reading) -> SlaCount:
         tallies.append(
             f"CASE WHEN fresh THEN (SELECT count(*) FILTER (WHERE {late}) - count(*) FILTER (WHERE {early}) "
             f"FROM tickets WHERE {where} AND {column} >= {at} AND {column} < {at}) END, "
-            f"CASE WHEN NOT fresh THEN (SELECT coalesce(array_agg({column} * 2 + {late}::int ORDER BY {column}), "
-            f"'{{}}') FROM tickets WHERE {where} AND {column} >= coalesce({at}, {at}) AND {column} < {at} "
-            f"AND {late} <> {early}) END"
+            f"CASE WHEN NOT fresh THEN (SELECT coalesce(array_agg(m ORDER BY m), '{{}}') FROM ("
+            f"(SELECT {column} * 2 + {late}::int AS m FROM tickets WHERE {where} AND {column} >= coalesce({at}, {at}) "
+            f"AND {column} < {at} AND {late} <> {early}) UNION ALL "
+            f"(SELECT {column} * 2 + {late}::int FROM tickets WHERE {where} "
+            f"AND {column} >= greatest({at}, coalesce({at}, {at})) AND {column} < {at} AND {late} <> {early} "
+            f"ORDER BY {column} LIMIT 1)) AS read) END"
         )
         tallies_params += [*end_params, *start_params, low, value]
-        slots.append(len(tallies_params) + len(end_params))
+        read_from = len(tallies_params) + len(end_params)
         tallies_params += [*end_params, None, low, value, *end_params, *start_params]
-        keyed += [*end_params, low, *start_params]
+        slots.append((read_from, len(tallies_params) + len(end_params) + 1))
+        tallies_params += [*end_params, value, None, low, high, *end_params, *start_params]
+        keyed += [*end_params, low, high, *start_params]
         values.append(value)
     summed = " + ".join(f"coalesce(sum(n) FILTER (WHERE {condition}), 0)" for condition in sums)
     return SlaCount(
@@ -639,9 +669,10 @@ def sla_count(filters: TicketFilters, reading: Reading) -> SlaCount:
         + (" + ".join(counts) or "0")
         + " FROM now",
         params + tallies_params + counts_params,
-        [len(params) + slot for slot in slots],
+        [(len(params) + one, len(params) + other) for one, other in slots],
         (summed, *tallies, *(tuple(p) if isinstance(p, list) else p for p in params + keyed)),
         values,
+        not counts,
     )
 
 

@@ -91,6 +91,7 @@ from tickets.stores.postgres.sql import (
     EVENT_OF,
     INSERT_TICKET,
     ORPHAN_COMMENTS,
+    POLICY_SEEN,
     RECORDS,
     ROW_EXCLUSIVE,
     UPDATE_TICKET,
@@ -248,18 +249,24 @@ class PostgresStore(Conversation, TicketStore):
         # trip): many, the statement is written for the walk and prepared (its plan kept); few, or no count to
         # tell (a text, a requester, several tags), it is planned for its values each time, never prepared (a
         # plan kept from other values walked the whole table for a tag that matched nothing).
-        total, dense = None, False
+        total, dense, snapshot = None, False, None
         if not planned_once(query) and counted_by_tag_counts(query):
             async with conn.pipeline():
                 policy_row = await conn.execute(POLICY_ROW)
                 counted = await conn.execute(*tag_count(query))
             reading = Reading(policy_of_row(await policy_row.fetchone())[0], self.now())
             total, dense = self._tag_read(await counted.fetchall())
+        elif counted_by_sla_counts(query) and not counted_filters_only(query):
+            row = await (await conn.execute(POLICY_SEEN)).fetchone()
+            assert row is not None
+            reading, snapshot = Reading(policy_of_row(row[:2])[0], self.now()), row[2]
         else:
             reading = await self._reading(conn)
         prepare = None if planned_once(query) or dense else False
         page_sql, page_params = self._statements.page(query, reading, dense)
-        counting = None if total is not None else self._counting(query, reading)
+        counting = None if total is not None else self._counting(query, reading, snapshot)
+        if isinstance(counting, int):  # answered from what was kept, nothing written since
+            total, counting = counting, None
         if counting is None:
             cursor = await conn.execute(page_sql, page_params, prepare=prepare)
         else:  # the page and its count from the tables of counts in one round trip, the count all but free
@@ -281,15 +288,19 @@ class PostgresStore(Conversation, TicketStore):
         return page, total, reading
 
     def _counting(
-        self, query: TicketQuery, reading: Reading
-    ) -> tuple[str, list[Any], Callable[[list[tuple[Any, ...]]], int]] | None:
+        self, query: TicketQuery, reading: Reading, snapshot: str | None = None
+    ) -> tuple[str, list[Any], Callable[[list[tuple[Any, ...]]], int]] | int | None:
         """The statement that counts the tickets matching the query from a table of counts (a few rows, whatever the
-        size), its parameters, and what reads the total from its rows; None: they must be counted one by one."""
+        size), its parameters, and what reads the total from its rows; the total itself, when the parts of a count
+        of ?sla= kept in this snapshot (seen with the policy) answer it; None: they must be counted one by one."""
         if counted_filters_only(query):
             return COUNTS, [], lambda rows: sum(n for (s, p), n in self._folded(rows).items() if kept_by(query, s, p))
         if counted_by_sla_counts(query):
             count = self._statements.sla_count(query, reading)
             kept = self._sla_kept.get(count.key)
+            answered = None if snapshot is None else count.answered(kept, snapshot)
+            if answered is not None:
+                return answered
             return count.statement, count.arguments(kept), lambda rows: self._sla_total(count, kept, rows)
         if counted_by_tag_counts(query):
             return (*tag_count(query), lambda rows: self._tag_read(rows)[0])
