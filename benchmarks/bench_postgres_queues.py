@@ -16,6 +16,12 @@ ratio to the daily view's median in this run, and the median of the ratios round
 on shared machines: the load averages before and after the rounds are printed). Never touches tickets.json.
 
     python benchmarks/bench_postgres_queues.py --db URL --filled   # measure again a database filled before
+    python benchmarks/bench_postgres_queues.py --db URL --filled --moving 1   # the clock moves 1 s at each page
+
+With the clock pinned, the counts of ?sla= are those of a server between two writes, before the next due time that
+changes a ticket's state: their parts are kept (store.py), no statement runs. --moving S makes the store's clock
+move S seconds at each page, as a real server's does: a count then reads the due times the clock passed (at a
+million tickets, several a second).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).
 from bench_queues import NOW, POLICY, QUERIES, tickets  # noqa: E402
 
 from tickets.engine.models import StatsQuery, TicketQuery  # noqa: E402
-from tickets.engine.sla import Policy  # noqa: E402
+from tickets.engine.sla import Policy, micros, timestamp_of  # noqa: E402
 from tickets.stores.postgres import PostgresStore  # noqa: E402
 
 MORE_QUERIES = {
@@ -99,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("size", nargs="?", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--moving", type=float, default=0, help="seconds the clock moves at each page (default: 0)")
     parser.add_argument("--db", help="an existing, empty PostgreSQL database (default: a throw-away server)")
     parser.add_argument(
         "--filled", action="store_true", help="with --db: a database this script filled before, measured as it is"
@@ -116,7 +123,7 @@ def main() -> None:
         url = cluster.url(cluster.new_database())
     try:
         store = PostgresStore(url)
-        store.now = lambda: NOW  # type: ignore[method-assign]
+        store.now = Clock(args.moving)  # type: ignore[method-assign]
 
         async def run() -> tuple[dict[str, float], Measured]:
             try:
@@ -135,7 +142,8 @@ def main() -> None:
     daily = measured.times[next(iter(measured.times))]
     base = statistics.median(daily)
     size = sum(measured.totals[name] for name in measured.totals if name == "sort=due") or args.size
-    print(f"\n{size} tickets in PostgreSQL, a page of 50, median of {args.rounds} rounds (clock at {NOW})")
+    clock = f"clock at {NOW}" if not args.moving else f"clock from {NOW}, {args.moving:g} s more at each page"
+    print(f"\n{size} tickets in PostgreSQL, a page of 50, median of {args.rounds} rounds ({clock})")
     before, after = measured.load
     print(f"load average (1, 5, 15 min) on {os.cpu_count()} cores: before {_load(before)}, after {_load(after)}")
     print(f"{'query':45} {'matches':>8} {'median ms':>10} {'ratio':>6} {'by round':>9}")
@@ -143,6 +151,17 @@ def main() -> None:
         median = statistics.median(seconds)
         by_round = statistics.median(t / d for t, d in zip(seconds, daily, strict=True))
         print(f"{name:45} {measured.totals[name]:8} {median * 1000:10.2f} {median / base:6.2f} {by_round:9.2f}")
+
+
+class Clock:
+    """The store's clock: NOW, moving step seconds at each reading (pinned when step is 0)."""
+
+    def __init__(self, step: float) -> None:
+        self.us, self.step = micros(NOW), int(step * 1_000_000)
+
+    def __call__(self) -> str:
+        self.us += self.step
+        return timestamp_of(self.us - self.step)
 
 
 def _load(averages: tuple[float, float, float]) -> str:
