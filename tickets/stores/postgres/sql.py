@@ -522,6 +522,7 @@ class SlaKept(NamedTuple):
     snapshot: str
     sums: int  # over sla_counts
     tallies: list[Tally | None]  # None: not read yet (the count that saw this snapshot first counted instead)
+    pairs: list[list[int]] | None  # the due times (fixed, left) of the tickets SlaCount.pairs says, when it does
 
 
 class SlaCount(NamedTuple):
@@ -540,6 +541,9 @@ class SlaCount(NamedTuple):
     key: tuple[Any, ...]  # the statements of the parts kept and their parameters: buckets, never the bounds
     bounds: list[int]  # the bound in each bucket with a Tally, in the order of the statement's
     kept_only: bool  # whether every part is kept (none counted one by one at each reading)
+    # due_before's bounds (fixed, left), when the tickets with both due times in their buckets are read with them
+    # (a few: a target missed before the ticket began to wait), and kept: each is before due_before or not
+    pairs: tuple[int, int] | None
 
     def answered(self, kept: SlaKept | None, snapshot: str) -> int | None:
         """The count from the parts kept alone, without the statement, when they answer it: kept in this snapshot
@@ -547,12 +551,20 @@ class SlaCount(NamedTuple):
         else None."""
         if kept is None or kept.snapshot != snapshot or not self.kept_only:
             return None
-        total = kept.sums
+        total = kept.sums + self._paired(kept.pairs)
         for tally, bound in zip(kept.tallies, self.bounds, strict=True):
             if tally is None or bound > tally.upto:
                 return None
             total += tally.before(bound)
         return total
+
+    def _paired(self, pairs: list[list[int]] | None) -> int:
+        """How many of the tickets read with their two due times are before due_before's bounds."""
+        if self.pairs is None:
+            return 0
+        assert pairs is not None, "sla_count read no pairs"
+        fixed, left = self.pairs
+        return sum(1 for due_fixed, due_left in pairs if due_fixed < fixed or due_left < left)
 
     def arguments(self, kept: SlaKept | None) -> list[Any]:
         """The statement's parameters, given the parts kept (or None)."""
@@ -566,17 +578,18 @@ class SlaCount(NamedTuple):
     def total(self, kept: SlaKept | None, row: tuple[Any, ...]) -> tuple[int, SlaKept, int | None]:
         """The count, the parts to keep, and how many rows sla_counts has (None: not read), from the row."""
         snapshot, read, *parts, counted = row
+        pairs = parts.pop() if self.pairs is not None else None
         if read is not None:  # a snapshot not seen before: the tickets before each bound were counted
             befores = parts[0::2]
-            kept = SlaKept(snapshot, read[0], [None] * len(befores))
-            return kept.sums + sum(befores) + counted, kept, read[1]
+            kept = SlaKept(snapshot, read[0], [None] * len(befores), pairs)
+            return kept.sums + sum(befores) + self._paired(pairs) + counted, kept, read[1]
         assert kept is not None and kept.snapshot == snapshot, "sla_count skipped its parts for another snapshot"
         tallies = [
             tally_of(marked, bound) if tally is None else tally.extended(marked, bound)
             for tally, marked, bound in zip(kept.tallies, parts[1::2], self.bounds, strict=True)
         ]  # reaching their bounds (each read up to its bound, and the next ticket after it)
         total = kept.sums + sum(t.before(b) for t, b in zip(tallies, self.bounds, strict=True)) + counted
-        return total, SlaKept(snapshot, kept.sums, list(tallies)), None
+        return total + self._paired(pairs), SlaKept(snapshot, kept.sums, list(tallies), pairs), None
 
 
 def sla_count(filters: TicketFilters, reading: Reading) -> SlaCount:
@@ -603,6 +616,7 @@ def sla_count(filters: TicketFilters, reading: Reading) -> SlaCount:
     values: list[int] = []
     counts: list[str] = []  # the counts of tickets, and their parameters
     counts_params: list[Any] = []
+    paired, paired_params, pairs = "", [], None  # due_before's tickets with both due times in its buckets
     for name, (fixed, left) in (("F", (True, False)), ("L", (False, True)), ("B", (True, True))):
         held = {"due_fixed": fixed, "due_left": left}
         mine = [(column, bound) for column, bound in edges if held[column]]
@@ -610,6 +624,20 @@ def sla_count(filters: TicketFilters, reading: Reading) -> SlaCount:
         if not buckets:
             continue
         where, rows = _SETS[name]
+        if name == "B" and sorted(bound for _, bound in mine) == ["fixed", "left"]:
+            # due_before alone: the tickets of these buckets read with their due times, kept (SlaCount.pairs)
+            clauses, more = conditions(TicketFilters(status=filters.status, priority=filters.priority))
+            paired = (
+                "(SELECT coalesce(array_agg(ARRAY[due_fixed, due_left]), '{}') FROM tickets WHERE "
+                + " AND ".join([where, *clauses])
+                + f" AND ((due_fixed >= {at} AND due_fixed < {at}) OR (due_left >= {at} AND due_left < {at}))), "
+            )
+            paired_params = [
+                *more,
+                *(edge for _, bucket in sorted(buckets) for edge in (bucket << BUCKET, (bucket + 1) << BUCKET)),
+            ]
+            pairs = (bounds["fixed"], bounds["left"])
+            continue
         if len(mine) > 1:
             # several bounds (in one bucket or not, on one column or both): the tickets of each bucket, one by one
             # at each reading
@@ -666,13 +694,15 @@ def sla_count(filters: TicketFilters, reading: Reading) -> SlaCount:
         f"FROM (SELECT {SNAPSHOT} AS snapshot) AS seen) SELECT snapshot, "
         f"CASE WHEN fresh THEN (SELECT ARRAY[({summed})::bigint, count(*)] FROM sla_counts) END, "
         + "".join(f"{tally}, " for tally in tallies)
+        + paired
         + (" + ".join(counts) or "0")
         + " FROM now",
-        params + tallies_params + counts_params,
+        params + tallies_params + paired_params + counts_params,
         [(len(params) + one, len(params) + other) for one, other in slots],
-        (summed, *tallies, *(tuple(p) if isinstance(p, list) else p for p in params + keyed)),
+        (summed, *tallies, paired, *(tuple(p) if isinstance(p, list) else p for p in params + keyed + paired_params)),
         values,
         not counts,
+        pairs,
     )
 
 

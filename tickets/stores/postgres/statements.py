@@ -84,6 +84,7 @@ class Statements:
             params=_given(built.params, filters, reading),
             key=tuple(_given(built.key, filters, reading)),
             bounds=_given(built.bounds, filters, reading),
+            pairs=None if built.pairs is None else tuple(_given(built.pairs, filters, reading)),
         )
 
     def _built(self, kind: tuple[Any, ...], filters: TicketFilters, reading: Reading, build: Callable[[], T]) -> T:
