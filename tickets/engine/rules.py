@@ -70,7 +70,7 @@ class Reading:
         times of a page's waiting tickets, made at once (moving_shown)."""
         stored_json = stored_json if stored_json is not None else public_json(ticket)
         plan = plan or self.plan(ticket)
-        waiting = any(clock is not None and clock.moving for clock in (plan.first_response, plan.resolution))
+        waiting = plan.due_left is not None  # a clock stopped: its due time moves with B(now)
         shown = view(plan, self.calendar, self.now_us, self.now_b if waiting else None, moving)  # B(now) once
         tail = pydantic_core.to_json(shown.fields())
         return stored_json[:-1] + b"," + tail[1:], _etag(stored_json, shown.sla_state)
@@ -102,7 +102,7 @@ class Reading:
 
     def moving(self, plans: Sequence[Plan]) -> Mapping[int, str | None] | None:
         """The due times the moving clocks of plans show at this moment (None: no plan has one)."""
-        if not any(c is not None and c.moving for p in plans for c in (p.first_response, p.resolution)):
+        if all(p.due_left is None for p in plans):  # what is left of a moving clock (Plan.due_left)
             return None
         return moving_shown(plans, self.calendar, self.now_b)
 
