@@ -344,6 +344,32 @@ def test_counts_of_the_sla_filters_are_exact_wherever_the_bound_falls_in_its_buc
             assert agree(stores, "search", query)[1] == expected, (minute, raw)
 
 
+def test_pages_in_due_order_merge_the_waiting_tickets_among_many_others(stores: list[TicketStore]) -> None:
+    """sort=due without filters reads the waiting tickets only up to the n-th key of the others (sql._keyed,
+    bounded): with more than a branch's n of those (64), pages whose tickets mix both, before, across and after
+    that n-th key, are the engine's own."""
+    clock = _clock(stores)
+    agree(stores, "set_policy", POLICY)
+    clock.us = micros("2026-11-30T08:00:00Z")  # Monday 9:00 in Paris
+    waiting = [agree(stores, "add", TicketCreate(title=f"w{i}", priority="urgent"))["id"] for i in range(15)]
+    for ticket_id in waiting:  # waiting one minute after another: 29 to 15 of their 30 minutes left
+        clock.advance(60)
+        agree(stores, "update", ticket_id, TicketUpdate(status="waiting"))
+    for i in range(75):  # due every 30 seconds from 9:45, among the waiting tickets' due times (10:07 to 10:21)
+        agree(stores, "add", TicketCreate(title=f"n{i}", priority="urgent"))
+        clock.advance(30)
+    reading = Reading(POLICY, clock())
+    tickets = sync(stores[0].export())[1]
+    ordered = sort_tickets(tickets, "due", reading)
+    ranks = [i for i, t in enumerate(ordered) if t["status"] == "waiting"]
+    assert ranks[0] < 64 < ranks[-1], ranks  # on both sides of the 64th
+    for limit, offset in ((50, 0), (20, 40), (5, 55), (10, 60), (30, 50), (64, 0), (3, 88)):
+        query = TicketQuery(sort="due", limit=limit, offset=offset)
+        page, total = agree(stores, "search", query)
+        assert [t["id"] for t in page] == [t["id"] for t in paginate(ordered, limit, offset)], (limit, offset)
+        assert total == len(ordered)
+
+
 def test_counts_of_the_sla_filters_see_every_write_of_another_server(empty_url: str) -> None:
     """The parts of a count of ?sla= a server keeps (store.py: _sla_kept, with the snapshot they were read in) are
     used only while nothing was written: another server's write, and a transaction still open then committed, are

@@ -764,6 +764,7 @@ BRANCHES = (
     (True, True, "due_fixed IS NOT NULL AND due_left IS NOT NULL", "least(due_fixed, due_left + %s)", "k"),
 )
 NO_DUE = "due_fixed IS NULL AND due_left IS NULL"
+BIGINT_MAX = 2**63 - 1
 
 
 def branch_limit(n: int | None) -> str:
@@ -772,19 +773,35 @@ def branch_limit(n: int | None) -> str:
 
 
 def _keyed(
-    filters: TicketFilters, reading: Reading, descending: bool, n: int | None, dense: bool
+    filters: TicketFilters, reading: Reading, descending: bool, n: int | None, dense: bool, bounded: bool = False
 ) -> tuple[Callable[[str], str], list[Any], bool]:
     """The statement of the rows (columns, k) of the three sets with a due time that the first n of the page are
-    among (given the columns), its parameters, and whether the filters add conditions to the sets' own."""
+    among (given the columns), its parameters, and whether the filters add conditions to the sets' own.
+
+    bounded (in ascending order, without filters): the waiting set gives only its rows whose key is not after the
+    n-th of the fixed set's (written n, as LIMIT is), which are all those that can be among the first n. Its key
+    is computed (B(now) + due_left): PostgreSQL sorts what it gives before merging, and so read its n rows in full
+    even when none came before the fixed set's, as in the first pages of sort=due (0.73 ms for the page alone at a
+    million tickets, 0.68 bounded). Not with filters: the n-th of a filtered set got a plan that read 4,000
+    index entries for a tag (3 ms)."""
     direction, limit = (" DESC" if descending else ""), branch_limit(n)
     parts: list[tuple[str, str, str]] = []
     params: list[Any] = []
     filtered = False
+    fixed_where = ""
     for fixed, left, condition, key, order in BRANCHES:
         clauses, where_params = conditions(filters, reading, fixed, left, kept=True, dense=dense)
         filtered = filtered or bool(clauses)
-        parts.append((" AND ".join([condition, *clauses]), key, order))
-        params += [*([Bound("now_b", reading.now_b)] if "%s" in key else []), *where_params]
+        where = " AND ".join([condition, *clauses])
+        more: list[Any] = []
+        if fixed and not left:
+            fixed_where = where
+        elif left and not fixed and bounded and n is not None and not filtered:
+            nth = f"SELECT due_fixed FROM tickets WHERE {fixed_where} ORDER BY due_fixed, id OFFSET {int(limit) - 1}"
+            where += f" AND due_left <= coalesce(({nth} LIMIT 1) - %s, {BIGINT_MAX})"
+            more = [Bound("now_b", reading.now_b)]
+        parts.append((where, key, order))
+        params += [*([Bound("now_b", reading.now_b)] if "%s" in key else []), *where_params, *more]
 
     def union(columns: str) -> str:
         return " UNION ALL ".join(
@@ -804,7 +821,8 @@ def due_page(
     With filters, each set gives the ids its index holds (an index-only walk, that keeps the entries matching the
     filters without reading their rows), and the page's rows are read by id; without, each set gives its rows
     themselves: no row is read twice (0.11 ms for a page at a million tickets, 0.15 ms by ids)."""
-    union, params, filtered = _keyed(filters, reading, descending, None if limit is None else offset + limit, dense)
+    n = None if limit is None else offset + limit
+    union, params, filtered = _keyed(filters, reading, descending, n, dense, bounded=not descending)
     order = "k" + (" DESC" if descending else "")
     if not filtered:
         return (
