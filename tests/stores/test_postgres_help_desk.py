@@ -448,6 +448,7 @@ def test_a_statement_kept_for_its_query_is_the_one_built_at_each_reading() -> No
         TicketQuery.model_validate(raw)
         for raw in (
             {"sla": ["breached"], "limit": 50},
+            {"sort": "due", "limit": 50, "offset": 20},
             {"sla": ["on_track", "paused"], "sort": "due", "limit": 50},
             {"sla": ["paused", "none"], "priority": ["urgent", "low"], "sort": "-due", "limit": 20, "offset": 40},
             {"due_before": "2026-11-30T16:00:00Z", "limit": 50, "offset": 50},
