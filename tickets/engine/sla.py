@@ -291,6 +291,10 @@ class Calendar:
                 self._cover(self._first + len(self._cum) + 365)
             i = bisect.bisect_left(self._cum, b) - 1  # _cum[i] < b <= _cum[i + 1]
             rest, ordinal = b - self._cum[i], self._first + i
+        return self._into(ordinal, rest)
+
+    def _into(self, ordinal: int, rest: int) -> int:
+        """The instant rest business microseconds into the hours of day ordinal (0 < rest <= the day's total)."""
         for start, end in self.intervals(ordinal):
             if rest <= end - start:
                 return start + rest
@@ -321,13 +325,7 @@ class Calendar:
         for b in outside:
             found[b] = self.instant(b)
         for b, rest, ordinal in walked:
-            for start, end in self.intervals(ordinal):
-                if rest <= end - start:
-                    found[b] = start + rest
-                    break
-                rest -= end - start
-            else:  # pragma: no cover
-                raise AssertionError("the running sums and the day's intervals disagree")
+            found[b] = self._into(ordinal, rest)
         return found
 
     def before(self, us: int) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 import pydantic_core
@@ -344,41 +343,34 @@ def sla_clause(
     rows are known to have a due_fixed (True), known to have none (False), or either (None). buckets: for the rows
     of sla_counts (sla_count). kept: the bound as time_bound says. bound: the one of the moment unless given."""
     targeted, bound = (reading.policy.targeted(), bound) if bound is not None else sla_terms(reading)
-    clause, bounds = _sla_text(tuple(states), tuple(targeted), fixed, buckets, kept)
-    return clause, [bound >> BUCKET if buckets else bound] * bounds
-
-
-@lru_cache(maxsize=256)
-def _sla_text(
-    states: tuple[str, ...], targeted: tuple[str, ...], fixed: bool | None, buckets: bool, kept: bool
-) -> tuple[str, int]:
-    """sla_clause's text, and how many times the bound is its parameter: made once for each queue and policy
-    (the text never depends on the moment: a statement built at every page spent its time here)."""
-    term = _targeted_term(list(targeted))
+    if buckets:
+        bound = bound >> BUCKET
+    term = _targeted_term(targeted)
     at = time_bound(kept)
     parts: list[str] = []
-    bounds = 0
+    params: list[Any] = []
 
-    def targeted_and(condition: str, more: int) -> None:
-        nonlocal bounds
+    def targeted_and(condition: str, more: list[Any]) -> None:
         if term == "false":
             return  # no priority has a target: no ticket is in this state
         parts.append(f"({term} AND {condition})" if term else f"({condition})")
-        bounds += more
+        params.extend(more)
 
     if "none" in states and term is not None:  # else every ticket has a target: none is in no state
         parts.append("true" if term == "false" else f"NOT ({term})")
     if "breached" in states:
         if fixed is False:
-            targeted_and("plan_breached", 0)
+            targeted_and("plan_breached", [])
         else:
-            targeted_and(f"(plan_breached OR due_fixed < {at})", 1)
+            targeted_and(f"(plan_breached OR due_fixed < {at})", [bound])
     statuses = sorted({s for state in states for s in _STATUSES_OF_STATE.get(state, ())})
     if statuses:
         not_due = {False: "", True: f" AND due_fixed >= {at}", None: f" AND (due_fixed IS NULL OR due_fixed >= {at})"}
-        targeted_and(f"NOT plan_breached{not_due[fixed]} AND {_one_of('status', statuses)}", 0 if fixed is False else 1)
+        targeted_and(
+            f"NOT plan_breached{not_due[fixed]} AND {_one_of('status', statuses)}", [] if fixed is False else [bound]
+        )
     clause = "(" + (" OR ".join(parts) or "false") + ")"
-    return (clause.replace("due_fixed", "fixed_bucket") if buckets else clause), bounds
+    return (clause.replace("due_fixed", "fixed_bucket") if buckets else clause), params
 
 
 def where_clause(filters: TicketFilters, reading: Reading | None = None, dense: bool = False) -> tuple[str, list[Any]]:
