@@ -34,12 +34,15 @@ class Queues:
         self.waiting: set[int] = set()  # the running ones that wait: paused until that instant
         self.fixed: list[tuple[int, int]] = []  # (due_fixed, id): sort=due's keys that do not move
         self.left: list[tuple[int, int]] = []  # (due_left, id): those of waiting tickets, to add B(now) to
+        self.both: dict[int, tuple[int, int]] = {}  # id: (due_fixed, due_left), of the tickets in both lists
         for ticket in tickets:
             p, ticket_id = plan(ticket), ticket["id"]
             if p.due_fixed is not None:
                 self.fixed.append((p.due_fixed, ticket_id))
             if p.due_left is not None:
                 self.left.append((p.due_left, ticket_id))
+                if p.due_fixed is not None:
+                    self.both[ticket_id] = (p.due_fixed, p.due_left)
             if not p.targeted:
                 self.fixed_state["none"].add(ticket_id)
             elif p.breached:
@@ -103,9 +106,13 @@ class Queues:
             merged = heapq.merge(fixed, moving)
         seen: set[int] = set()
         chosen: list[int] = []
-        for _, ticket_id in merged:
+        for key, ticket_id in merged:
             if ticket_id in seen or (wanted is not None and ticket_id not in wanted):
-                continue  # a ticket with both keys comes first by the nearer one
+                continue  # a ticket with both keys, met again
+            if descending and ticket_id in self.both:  # its key is the nearer of the two, which comes second
+                fixed_key, left_key = self.both[ticket_id]
+                if -key != min(fixed_key, left_key + now_b):
+                    continue
             seen.add(ticket_id)
             chosen.append(ticket_id)
             if count is not None and len(chosen) >= count:
