@@ -50,6 +50,12 @@ MORE_QUERIES = {
     "assignee=none&tag=vpn&sort=due": {"assignee": "none", "tag": ["vpn"], "sort": "due", "limit": 50},
     "assignee=none&sort=due": {"assignee": "none", "sort": "due", "limit": 50},
     "tag=vpn&sort=due": {"tag": ["vpn"], "sort": "due", "limit": 50},
+    # one status or SLA state in due order: its tickets are a few of a set (the waiting ones of the running)
+    "status=open&sort=due": {"status": ["open"], "sort": "due", "limit": 50},
+    "status=waiting&sort=due": {"status": ["waiting"], "sort": "due", "limit": 50},
+    "sla=on_track&sort=due": {"sla": ["on_track"], "sort": "due", "limit": 50},
+    "sla=paused&sort=due": {"sla": ["paused"], "sort": "due", "limit": 50},
+    "sla=breached&sort=-due": {"sla": ["breached"], "sort": "-due", "limit": 50},
 }
 # The policy changed once the tickets are in: other targets (every ticket's due times move).
 OTHER_POLICY = {**POLICY, "targets": {"urgent": {"first_response": 20, "resolution": 180}, "low": {"resolution": 4000}}}
@@ -82,8 +88,13 @@ class Measured(NamedTuple):
     load: tuple[tuple[float, float, float], tuple[float, float, float]]  # load averages before and after the rounds
 
 
-async def measure(store: PostgresStore, rounds: int) -> Measured:
-    queries = {name: TicketQuery.model_validate(q) for name, q in {**QUERIES, **MORE_QUERIES}.items()}
+async def measure(store: PostgresStore, rounds: int, only: list[str] | None = None) -> Measured:
+    daily = next(iter(QUERIES))  # today's view: every ratio is to it
+    queries = {
+        name: TicketQuery.model_validate(q)
+        for name, q in {**QUERIES, **MORE_QUERIES}.items()
+        if only is None or name == daily or name in only
+    }
     times: dict[str, list[float]] = {name: [] for name in queries}
     totals: dict[str, int] = {}
     for _ in range(6):  # warm the cache, and let the statements be prepared (psycopg: from the 5th run)
@@ -110,9 +121,18 @@ def main() -> None:
     parser.add_argument(
         "--filled", action="store_true", help="with --db: a database this script filled before, measured as it is"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="QUERY",
+        help="measure only this queue (its name in the table, repeat for more) beside today's view",
+    )
     args = parser.parse_args()
     if args.filled and args.db is None:
         parser.error("--filled needs --db")
+    unknown = set(args.only or ()) - set(QUERIES) - set(MORE_QUERIES)
+    if unknown:
+        parser.error(f"unknown queue: {', '.join(sorted(unknown))}")
     cluster = None
     url = args.db
     if url is None:
@@ -128,7 +148,7 @@ def main() -> None:
         async def run() -> tuple[dict[str, float], Measured]:
             try:
                 setup = {} if args.filled else await fill(store, args.size, url)
-                return setup, await measure(store, args.rounds)
+                return setup, await measure(store, args.rounds, args.only)
             finally:
                 await store.close()
 

@@ -121,10 +121,12 @@ def test_a_database_whose_migrations_were_numbered_by_their_place_is_renumbered(
     empty_url: str, tickets_file: Path
 ) -> None:
     """Before versions were the files' numbers, the service recorded their places: 0009 (webhooks) as version 6.
-    Such a database is told apart (its webhooks table, no tag_counts), recorded as at version 9, and gets 0006."""
+    Such a database is told apart (its webhooks table, no tag_counts), recorded as at version 9, and gets 0006 (and
+    what came later)."""
     with psycopg.connect(empty_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE tickets_schema (version integer NOT NULL)")
-        old = [(number, text) for number, text in zip(VERSIONS, MIGRATIONS, strict=True) if number != 6]
+        # the files of that time: up to 0009, without 0006 (under way then)
+        old = [(number, text) for number, text in zip(VERSIONS, MIGRATIONS, strict=True) if number <= 9 and number != 6]
         for place, (_, migration) in enumerate(old, start=1):
             conn.execute(migration)
             conn.execute("INSERT INTO tickets_schema (version) VALUES (%s)", (place,))

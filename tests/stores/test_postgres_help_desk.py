@@ -370,6 +370,58 @@ def test_pages_in_due_order_merge_the_waiting_tickets_among_many_others(stores: 
         assert total == len(ordered)
 
 
+def test_pages_of_some_statuses_in_due_order_read_each_status_on_its_own(stores: list[TicketStore]) -> None:
+    """sort=due with statuses or SLA states of some statuses reads each status of a set on its own (sql._keyed,
+    migration 10): pages across the 64 of a status, in both directions, with other filters, are the engine's."""
+    clock = _clock(stores)
+    agree(stores, "set_policy", POLICY)
+    clock.us = micros("2026-11-30T08:00:00Z")  # Monday 9:00 in Paris
+    rng = random.Random(10)
+    for i in range(180):
+        priority = rng.choice(["urgent", "high", "medium", "low"])
+        tags = ["vpn"] if i % 3 == 0 else []
+        ticket = agree(stores, "add", TicketCreate(title=f"t{i}", priority=priority, tags=tags))
+        clock.advance(rng.choice([20, 40, 600]))
+        # most running, a few waiting, some closed; some waiting or closed once their first target passed
+        status = rng.choice(["open", "open", "in_progress", "waiting", "closed"] if i % 2 else ["open", "in_progress"])
+        if status != "open":
+            agree(stores, "update", ticket["id"], TicketUpdate(status=status))
+    clock.advance(3 * 3600)  # targets pass: breached tickets in every set
+    urgent = [t["id"] for t in sync(stores[0].export())[1] if t["priority"] == "urgent" and t["status"] == "open"]
+    for ticket_id in urgent[:8]:  # waiting once their first response is late: a fixed and a moving due time
+        agree(stores, "update", ticket_id, TicketUpdate(status="waiting"))
+    reading = Reading(POLICY, clock())
+    tickets = sync(stores[0].export())[1]
+    paired = [t for t in tickets if None not in reading.plan(t).pending()]
+    assert len(paired) >= 2, paired  # the third set (sql.BRANCHES)
+    counted = {status: sum(t["status"] == status for t in tickets) for status in ("open", "in_progress", "waiting")}
+    assert max(counted.values()) > 64 and min(counted.values()) > 5, counted  # past a branch's 64
+    raws: list[dict[str, Any]] = [
+        {"status": ["waiting"]},
+        {"status": ["open"]},
+        {"status": ["in_progress", "waiting"]},
+        {"status": ["closed"]},  # none has a due time: the tail alone
+        {"status": ["open", "in_progress", "closed"]},
+        {"sla": ["on_track"]},
+        {"sla": ["paused"]},
+        {"sla": ["paused", "met"]},
+        {"sla": ["on_track", "paused"], "status": ["waiting", "closed"]},
+        {"sla": ["paused"], "status": ["open"]},  # no status left: nothing
+        {"status": ["waiting", "open"], "tag": ["vpn"]},
+        {"status": ["open"], "priority": ["urgent", "medium"], "assignee": "none"},
+    ]
+    for raw in raws:
+        for sort in ("due", "-due"):
+            matched = filter_tickets(tickets, TicketQuery.model_validate(raw), reading=reading)
+            ordered = sort_tickets(matched, sort, reading)
+            for limit, offset in ((50, 0), (10, 60), (30, 50), (64, 0), (5, 70), (100, 0), (3, 170)):
+                query = TicketQuery.model_validate({**raw, "sort": sort, "limit": limit, "offset": offset})
+                page, total = agree(stores, "search", query)
+                expected = paginate(ordered, limit, offset)
+                assert [t["id"] for t in page] == [t["id"] for t in expected], (raw, sort, limit, offset)
+                assert total == len(ordered), (raw, sort, limit, offset)
+
+
 def test_counts_of_the_sla_filters_see_every_write_of_another_server(empty_url: str) -> None:
     """The parts of a count of ?sla= a server keeps (store.py: _sla_kept, with the snapshot they were read in) are
     used only while nothing was written: another server's write, and a transaction still open then committed, are
