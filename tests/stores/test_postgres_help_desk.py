@@ -197,6 +197,7 @@ QUERIES: list[dict[str, Any]] = [
     {"sort": "due", "status": ["open", "waiting"]},
     {"sla": ["breached"]},
     {"sla": ["breached"], "limit": 3},
+    {"sla": ["breached"], "sort": "-due", "limit": 6},
     {"sla": ["on_track", "paused"], "sort": "due"},
     {"sla": ["met", "none"], "sort": "-priority"},
     {"sla": ["paused"]},
@@ -390,10 +391,19 @@ def test_pages_of_some_statuses_in_due_order_read_each_status_on_its_own(stores:
     urgent = [t["id"] for t in sync(stores[0].export())[1] if t["priority"] == "urgent" and t["status"] == "open"]
     for ticket_id in urgent[:8]:  # waiting once their first response is late: a fixed and a moving due time
         agree(stores, "update", ticket_id, TicketUpdate(status="waiting"))
+    high = [t["id"] for t in sync(stores[0].export())[1] if t["priority"] == "high" and t["status"] == "open"]
+    for i, ticket_id in enumerate(high[-12:]):  # answered late: breached for good, their resolution still ahead
+        agree(stores, "add_comment", ticket_id, NewComment("ana", "réponse", False), actor="ana")
+        if i % 2:
+            agree(stores, "update", ticket_id, TicketUpdate(status="waiting"))
     reading = Reading(POLICY, clock())
     tickets = sync(stores[0].export())[1]
     paired = [t for t in tickets if None not in reading.plan(t).pending()]
     assert len(paired) >= 2, paired  # the third set (sql.BRANCHES)
+    plans = [reading.plan(t) for t in tickets]  # breached for good, in each set: a fixed due time ahead, a moving one
+    ahead = [p for p in plans if p.breached and p.due_left is None and (p.due_fixed_us or 0) > reading.now_us]
+    moving = [p for p in plans if p.breached and p.due_left is not None and p.due_fixed is None]
+    assert len(ahead) >= 2 and len(moving) >= 2, (ahead, moving)
     counted = {status: sum(t["status"] == status for t in tickets) for status in ("open", "in_progress", "waiting")}
     assert max(counted.values()) > 64 and min(counted.values()) > 5, counted  # past a branch's 64
     raws: list[dict[str, Any]] = [
@@ -409,6 +419,12 @@ def test_pages_of_some_statuses_in_due_order_read_each_status_on_its_own(stores:
         {"sla": ["paused"], "status": ["open"]},  # no status left: nothing
         {"status": ["waiting", "open"], "tag": ["vpn"]},
         {"status": ["open"], "priority": ["urgent", "medium"], "assignee": "none"},
+        # breached: those breached for good apart from those whose fixed due time is past (sql._pieces)
+        {"sla": ["breached"]},
+        {"sla": ["breached", "paused"]},
+        {"sla": ["breached", "on_track"], "status": ["open", "waiting"]},
+        {"sla": ["breached", "none"], "priority": ["high", "low"]},
+        {"sla": ["breached", "met"], "tag": ["vpn"]},
     ]
     for raw in raws:
         for sort in ("due", "-due"):

@@ -790,32 +790,26 @@ def _keyed(
     parts: list[tuple[str, str, str]] = []
     params: list[Any] = []
     fixed_where = ""
-    statuses = statuses_kept(filters)  # written below, in place of ?status='s parameter
-    given = filters.model_copy(update={"status": []}) if statuses is not None and filters.status else filters
-    filtered = statuses is not None
+    filtered = False
     for fixed, left, condition, key, order in BRANCHES:
-        clauses, where_params = conditions(given, reading, fixed, left, kept=True, dense=dense)
-        filtered = filtered or bool(clauses)
-        where = " AND ".join([condition, *clauses])
-        more: list[Any] = []
-        if fixed and not left:
-            fixed_where = where
-        elif left and not fixed and bounded and n is not None and not filtered:
-            nth = f"SELECT due_fixed FROM tickets WHERE {fixed_where} ORDER BY due_fixed, id OFFSET {int(limit) - 1}"
-            where += f" AND due_left <= coalesce(({nth} LIMIT 1) - %s, {BIGINT_MAX})"
-            more = [Bound("now_b", reading.now_b)]
-        # The statuses kept are written in the statement (one plan for them, kept once it is prepared); the sets
-        # with an index by status (migration 10) give each status on its own, in order: a status that is a few
-        # of its set (the waiting tickets among the running) is read without walking the others.
-        if statuses is None:
-            cells = [""]
-        elif fixed == left:
-            cells = [" AND " + (_one_of("status", statuses) if statuses else "false")]
-        else:
-            cells = [" AND " + _one_of("status", [status]) for status in statuses]
-        for cell in cells:
-            parts.append((where + cell, key, order))
-            params += [*([Bound("now_b", reading.now_b)] if "%s" in key else []), *where_params, *more]
+        for piece, extra, extra_params in _pieces(filters, reading, fixed, left):
+            statuses = statuses_kept(piece)  # written below, in place of ?status='s parameter
+            given = piece.model_copy(update={"status": []}) if statuses is not None and piece.status else piece
+            clauses, where_params = conditions(given, reading, fixed, left, kept=True, dense=dense)
+            filtered = filtered or bool(clauses) or bool(extra) or statuses is not None
+            where = " AND ".join([condition, *clauses, *extra])
+            more: list[Any] = []
+            if fixed and not left:
+                fixed_where = where
+            elif left and not fixed and bounded and n is not None and not filtered:
+                nth = f"SELECT due_fixed FROM tickets WHERE {fixed_where} ORDER BY due_fixed, id"
+                nth += f" OFFSET {int(limit) - 1}"
+                where += f" AND due_left <= coalesce(({nth} LIMIT 1) - %s, {BIGINT_MAX})"
+                more = [Bound("now_b", reading.now_b)]
+            for cell in _cells(statuses, fixed, left):
+                parts.append((where + cell, key, order))
+                params += [*([Bound("now_b", reading.now_b)] if "%s" in key else []), *where_params, *extra_params]
+                params += more
 
     def union(columns: str) -> str:
         return " UNION ALL ".join(
@@ -824,6 +818,52 @@ def _keyed(
         )
 
     return union, params, filtered
+
+
+# The statuses nearly all the tickets of a set have: the running ones have a fixed due time, the waiting ones what
+# is left of their clocks (a ticket that waits with a fixed due time missed it before; a closed one has none).
+USUAL_STATUSES = {(True, False): {"open", "in_progress"}, (False, True): {"waiting"}}
+
+
+def _cells(statuses: list[str] | None, fixed: bool, left: bool) -> list[str]:
+    """The condition on the statuses kept (None: all) of each branch a set is read in. They are written in the
+    statement (one plan for them, kept once it is prepared). When they leave out some of the statuses nearly all
+    its tickets have, a set with an index by status (migration 10) gives each status on its own, in order: a
+    status that is a few of its set (the waiting tickets among the running) is read without walking the others.
+    Else the set is walked once, in order, keeping its tickets of these statuses: nearly all of them."""
+    if statuses is None:
+        return [""]
+    if fixed == left or set(statuses) >= USUAL_STATUSES[fixed, left]:
+        return [" AND " + (_one_of("status", statuses) if statuses else "false")]
+    return [" AND " + _one_of("status", [status]) for status in statuses]
+
+
+def _pieces(
+    filters: TicketFilters, reading: Reading, fixed: bool, left: bool
+) -> list[tuple[TicketFilters, list[str], list[Any]]]:
+    """The disjoint pieces a set of sort=due is read in, each an ordered range of an index: the filters of each,
+    and the conditions and parameters it adds to them. One, the filters themselves, unless ?sla= asks for breached
+    tickets in the fixed or the waiting set: their breached ones are then read apart (those breached for good:
+    migration 11's indexes; those whose fixed due time is past: a range of the fixed set's), and the other states
+    asked, if any, from the filters without breached. Else the set's walk keeps its breached tickets among all the
+    others: it passed every ticket due after now to find none in sla=breached&sort=-due (20 ms at a million)."""
+    if "breached" not in filters.sla or fixed == left:
+        return [(filters, [], [])]
+    targeted = _targeted_term(reading.policy.targeted())
+    others = filters.model_copy(update={"sla": [state for state in filters.sla if state != "breached"]})
+    pieces: list[tuple[TicketFilters, list[str], list[Any]]] = [(others, [], [])] if others.sla else []
+    if targeted == "false":  # no priority has a target: no ticket is breached
+        return pieces
+    plain = filters.model_copy(update={"sla": []})
+    term = [] if targeted is None else [targeted]
+    if not fixed:  # waiting: breached only for good
+        return [(plain, [*term, "plan_breached"], []), *pieces]
+    at, bound = time_bound(True), Bound("sla", bounds_of(filters, reading)["sla"])
+    return [
+        (plain, [*term, f"due_fixed < {at}"], [bound]),
+        (plain, [*term, f"due_fixed >= {at}", "plan_breached"], [bound]),
+        *pieces,
+    ]
 
 
 def due_page(
