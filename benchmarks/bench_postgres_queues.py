@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent / "tests")]
 
-from bench_queues import NOW, POLICY, QUERIES, tickets  # noqa: E402
+from bench_queues import NOW, POLICY, QUERIES, STATUS_QUERIES, tickets  # noqa: E402
 
 from tickets.engine.models import StatsQuery, TicketQuery  # noqa: E402
 from tickets.engine.sla import Policy, micros, timestamp_of  # noqa: E402
@@ -50,12 +50,7 @@ MORE_QUERIES = {
     "assignee=none&tag=vpn&sort=due": {"assignee": "none", "tag": ["vpn"], "sort": "due", "limit": 50},
     "assignee=none&sort=due": {"assignee": "none", "sort": "due", "limit": 50},
     "tag=vpn&sort=due": {"tag": ["vpn"], "sort": "due", "limit": 50},
-    # one status or SLA state in due order: its tickets are a few of a set (the waiting ones of the running)
-    "status=open&sort=due": {"status": ["open"], "sort": "due", "limit": 50},
-    "status=waiting&sort=due": {"status": ["waiting"], "sort": "due", "limit": 50},
-    "sla=on_track&sort=due": {"sla": ["on_track"], "sort": "due", "limit": 50},
-    "sla=paused&sort=due": {"sla": ["paused"], "sort": "due", "limit": 50},
-    "sla=breached&sort=-due": {"sla": ["breached"], "sort": "-due", "limit": 50},
+    **STATUS_QUERIES,
 }
 # The policy changed once the tickets are in: other targets (every ticket's due times move).
 OTHER_POLICY = {**POLICY, "targets": {"urgent": {"first_response": 20, "resolution": 180}, "low": {"resolution": 4000}}}

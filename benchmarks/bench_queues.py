@@ -38,6 +38,15 @@ QUERIES = {
     "sla=on_track,paused&sort=due": {"sla": ["on_track", "paused"], "sort": "due", "limit": 50},
     "due_before=today 18:00": {"due_before": "2026-11-30T17:00:00Z", "limit": 50},
 }
+# One status or SLA state in due order: its tickets are a few of those with a due time (the waiting ones among the
+# running), or all of those of one kind (the waiting ones).
+STATUS_QUERIES = {
+    "status=open&sort=due": {"status": ["open"], "sort": "due", "limit": 50},
+    "status=waiting&sort=due": {"status": ["waiting"], "sort": "due", "limit": 50},
+    "sla=on_track&sort=due": {"sla": ["on_track"], "sort": "due", "limit": 50},
+    "sla=paused&sort=due": {"sla": ["paused"], "sort": "due", "limit": 50},
+    "sla=breached&sort=-due": {"sla": ["breached"], "sort": "-due", "limit": 50},
+}
 
 
 def generate(path: Path, n: int) -> None:
@@ -85,7 +94,7 @@ def main() -> None:
         generate(path, args.size)
         store = JsonStore(path)
         store.now = lambda: NOW  # type: ignore[method-assign]
-        queries = {name: TicketQuery.model_validate(q) for name, q in QUERIES.items()}
+        queries = {name: TicketQuery.model_validate(q) for name, q in {**QUERIES, **STATUS_QUERIES}.items()}
         times: dict[str, list[float]] = {name: [] for name in queries}
         cold: dict[str, float] = {}
         totals: dict[str, int] = {}

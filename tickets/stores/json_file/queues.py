@@ -35,12 +35,18 @@ class Queues:
         self.fixed: list[tuple[int, int]] = []  # (due_fixed, id): sort=due's keys that do not move
         self.left: list[tuple[int, int]] = []  # (due_left, id): those of waiting tickets, to add B(now) to
         self.both: dict[int, tuple[int, int]] = {}  # id: (due_fixed, due_left), of the tickets in both lists
+        self.breached_fixed: list[tuple[int, int]] = []  # those of the tickets breached for good, apart
+        self.breached_left: list[tuple[int, int]] = []
         for ticket in tickets:
             p, ticket_id = plan(ticket), ticket["id"]
             if p.due_fixed is not None:
                 self.fixed.append((p.due_fixed, ticket_id))
+                if p.breached:
+                    self.breached_fixed.append((p.due_fixed, ticket_id))
             if p.due_left is not None:
                 self.left.append((p.due_left, ticket_id))
+                if p.breached:
+                    self.breached_left.append((p.due_left, ticket_id))
                 if p.due_fixed is not None:
                     self.both[ticket_id] = (p.due_fixed, p.due_left)
             if not p.targeted:
@@ -60,10 +66,13 @@ class Queues:
         running.sort()
         self.running_ids = [ticket_id for _, ticket_id in running]
         self.running_due = [due for due, _ in running]
-        self.fixed.sort()
-        self.left.sort()
-        self.fixed_down = sorted(self.fixed, key=lambda kt: (-kt[0], kt[1]))
-        self.left_down = sorted(self.left, key=lambda kt: (-kt[0], kt[1]))
+        for keys in (self.fixed, self.left, self.breached_fixed, self.breached_left):
+            keys.sort()
+        # the same, latest first, ties by ascending id
+        self.fixed_down, self.left_down, self.breached_fixed_down, self.breached_left_down = (
+            sorted(keys, key=lambda kt: (-kt[0], kt[1]))
+            for keys in (self.fixed, self.left, self.breached_fixed, self.breached_left)
+        )
 
     def in_states(self, states: Iterable[SlaState], reading: Reading) -> set[int]:
         """The ids of the tickets in any of these states at the reading's moment."""
@@ -91,12 +100,68 @@ class Queues:
         left = self.left[: bisect.bisect_left(self.left, (bound - reading.now_b,))]
         return {ticket_id for _, ticket_id in fixed} | {ticket_id for _, ticket_id in left}
 
-    def by_due(self, wanted: set[int] | None, reading: Reading, descending: bool, count: int | None) -> list[int]:
+    def by_due(
+        self,
+        wanted: set[int] | None,
+        reading: Reading,
+        descending: bool,
+        count: int | None,
+        states: Iterable[SlaState] = (),
+    ) -> list[int]:
         """The ids of the wanted tickets (None: all) that have a due time, nearest first (latest first when
-        descending; ties by ascending id), at most count of them."""
+        descending; ties by ascending id), at most count of them; states: the SLA states the wanted tickets are
+        in (?sla=; none: any).
+
+        The due times the wanted tickets can be among (_sources) are merged in order, keeping the wanted tickets,
+        for as long as that costs less than keeping the wanted tickets' due times first (a comprehension, some 16
+        times cheaper per ticket than a step of the merge) and merging those: the waiting tickets of
+        ?status=waiting come after every running ticket already late (30 ms for a page at 100,000 tickets)."""
+        fixed, left = self._sources(reading, descending, set(states))
+        if wanted is not None:
+            chosen = self._merged(fixed, left, wanted, reading, descending, count, (len(fixed) + len(left)) // 16)
+            if chosen is not None:
+                return chosen
+            fixed = [kt for kt in fixed if kt[1] in wanted]
+            left = [kt for kt in left if kt[1] in wanted]
+        return self._merged(fixed, left, None, reading, descending, count, None) or []
+
+    def _sources(
+        self, reading: Reading, descending: bool, states: set[SlaState]
+    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """The fixed and the waiting due times (in by_due's order) of every ticket that can be in one of these SLA
+        states (none: any). Without breached, a fixed due time before now is not among them: it is breached.
+        Breached alone (none and met have no due time): those before now, and those of the tickets breached for
+        good; without that, sla=breached&sort=-due passed every ticket due after now to keep none."""
+        fixed, left = (self.fixed_down, self.left_down) if descending else (self.fixed, self.left)
+        if not states or (states & {"on_track", "paused"} and "breached" in states):
+            return fixed, left
+        bound = reading.calendar.before(reading.now_us)  # a fixed due time before it is past
+
+        def after(keys: list[tuple[int, int]]) -> int:  # how many come before the first one past (descending)
+            return bisect.bisect_right(keys, -bound, key=lambda kt: -kt[0])
+
+        if "breached" not in states:
+            return (fixed[: after(fixed)] if descending else fixed[bisect.bisect_left(fixed, (bound,)) :]), left
+        if descending:
+            breached = self.breached_fixed_down
+            return breached[: after(breached)] + fixed[after(fixed) :], self.breached_left_down
+        breached = self.breached_fixed
+        before = bisect.bisect_left(fixed, (bound,))
+        return fixed[:before] + breached[bisect.bisect_left(breached, (bound,)) :], self.breached_left
+
+    def _merged(
+        self,
+        fixed: list[tuple[int, int]],
+        left: list[tuple[int, int]],
+        wanted: set[int] | None,
+        reading: Reading,
+        descending: bool,
+        count: int | None,
+        budget: int | None,
+    ) -> list[int] | None:
+        """The first count wanted tickets (None: all) of the two lists, merged in order; None once the merge has
+        passed budget tickets (None: no limit)."""
         now_b = reading.now_b
-        fixed = self.fixed_down if descending else self.fixed
-        left = self.left_down if descending else self.left
         moving = ((key + now_b, ticket_id) for key, ticket_id in left)
         if descending:
             merged = heapq.merge(
@@ -107,6 +172,10 @@ class Queues:
         seen: set[int] = set()
         chosen: list[int] = []
         for key, ticket_id in merged:
+            if budget is not None:
+                budget -= 1
+                if budget < 0:
+                    return None
             if ticket_id in seen or (wanted is not None and ticket_id not in wanted):
                 continue  # a ticket with both keys, met again
             if descending and ticket_id in self.both:  # its key is the nearer of the two, which comes second
@@ -128,15 +197,16 @@ def page_by_due(
     descending: bool,
     limit: int | None,
     offset: int,
+    states: Iterable[SlaState] = (),
 ) -> list[Ticket]:
-    """The page of the matched tickets (in id order; everything: they are all the version's) by due time,
-    those without one last in id order."""
+    """The page of the matched tickets (in id order; everything: they are all the version's; in one of states
+    when some are given) by due time, those without one last in id order."""
     by_id = {t["id"]: t for t in matched}
     wanted = None if everything else set(by_id)
     end = None if limit is None else offset + limit
-    ordered = queues.by_due(wanted, reading, descending, end)
+    ordered = queues.by_due(wanted, reading, descending, end, states)
     if end is None or len(ordered) < end:
-        keyed = set(ordered) if end is None else set(queues.by_due(wanted, reading, descending, None))
+        keyed = set(ordered) if end is None else set(queues.by_due(wanted, reading, descending, None, states))
         ordered += [t["id"] for t in matched if t["id"] not in keyed]
     return [by_id[i] for i in islice(ordered, offset, end)]
 

@@ -171,7 +171,7 @@ class Snapshot:
         if query.sort in ("due", "-due"):
             everything = len(matched) == len(self.tickets)
             page = page_by_due(
-                matched, everything, self.queues(), reading, query.sort == "-due", query.limit, query.offset
+                matched, everything, self.queues(), reading, query.sort == "-due", query.limit, query.offset, query.sla
             )
             return page, len(matched)
         # The snapshot keeps tickets in id order (new ids are the highest): the default sort is free.
