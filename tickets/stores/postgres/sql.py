@@ -872,13 +872,17 @@ def due_page(
     """The tickets of a page in due order that have a due time (COLUMNS), and the parameters; dense: as
     conditions says.
 
-    With filters, each set gives the ids its index holds (an index-only walk, that keeps the entries matching the
-    filters without reading their rows), and the page's rows are read by id; without, each set gives its rows
-    themselves: no row is read twice (0.11 ms for a page at a million tickets, 0.15 ms by ids)."""
+    With filters that a set's walk passes over many tickets to keep (a tag, an assignee, a priority, a text, a
+    requester), each set gives the ids its index holds (an index-only walk, that keeps the entries matching the
+    filters without reading their rows), and the page's rows are read by id. Without, or with statuses, SLA states
+    and due_before only (ranges of the indexes: _cells, _pieces), each set gives its rows themselves: no row is
+    read twice (0.11 ms for a page at a million tickets, 0.15 ms by ids; ?sla=on_track&sort=due 0.61 ms with its
+    rows sent, 0.72 by ids)."""
     n = None if limit is None else offset + limit
-    union, params, filtered = _keyed(filters, reading, descending, n, dense, bounded=not descending)
+    union, params, _ = _keyed(filters, reading, descending, n, dense, bounded=not descending)
     order = "k" + (" DESC" if descending else "")
-    if not filtered:
+    sparse = filters.tag or filters.priority or filters.q or filters.requester is not None or filters.assignee
+    if not sparse:
         return (
             f"SELECT {COLUMNS} FROM ({union(COLUMNS)}) AS keyed ORDER BY {order}, id LIMIT %s OFFSET %s",
             [*params, limit, offset],
