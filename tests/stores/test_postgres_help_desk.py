@@ -371,6 +371,32 @@ def test_pages_in_due_order_merge_the_waiting_tickets_among_many_others(stores: 
         assert total == len(ordered)
 
 
+def test_pages_in_descending_due_order_merge_the_others_among_many_waiting(stores: list[TicketStore]) -> None:
+    """sort=-due without filters reads the tickets with a fixed due time only down to the n-th key of the waiting
+    ones (sql._keyed, bounded), which come first: with more than a branch's n (64) waiting, pages whose tickets
+    mix both, before, across and after that n-th key, are the engine's own."""
+    clock = _clock(stores)
+    agree(stores, "set_policy", POLICY)
+    clock.us = micros("2026-11-30T08:00:00Z")  # Monday 9:00 in Paris
+    waiting = [agree(stores, "add", TicketCreate(title=f"w{i}", priority="high"))["id"] for i in range(80)]
+    for ticket_id in waiting:  # waiting ten seconds after another: 60 minutes to 47 left for their first response
+        clock.advance(10)
+        agree(stores, "update", ticket_id, TicketUpdate(status="waiting"))
+    for i in range(30):  # due every 30 seconds from 10:13, among the waiting tickets' (10:15 to 10:28)
+        agree(stores, "add", TicketCreate(title=f"n{i}", priority="high"))
+        clock.advance(30)
+    reading = Reading(POLICY, clock())
+    tickets = sync(stores[0].export())[1]
+    ordered = sort_tickets(tickets, "-due", reading)
+    ranks = [i for i, t in enumerate(ordered) if t["status"] != "waiting"]
+    assert ranks[0] < 64 < ranks[-1], ranks  # on both sides of the 64th
+    for limit, offset in ((50, 0), (20, 40), (5, 55), (10, 60), (30, 50), (64, 0), (3, 100)):
+        query = TicketQuery(sort="-due", limit=limit, offset=offset)
+        page, total = agree(stores, "search", query)
+        assert [t["id"] for t in page] == [t["id"] for t in paginate(ordered, limit, offset)], (limit, offset)
+        assert total == len(ordered)
+
+
 def test_pages_of_some_statuses_in_due_order_read_each_status_on_its_own(stores: list[TicketStore]) -> None:
     """sort=due with statuses or SLA states of some statuses reads each status of a set on its own (sql._keyed,
     migration 10): pages across the 64 of a status, in both directions, with other filters, are the engine's."""
@@ -517,6 +543,9 @@ def test_a_statement_kept_for_its_query_is_the_one_built_at_each_reading() -> No
         for raw in (
             {"sla": ["breached"], "limit": 50},
             {"sort": "due", "limit": 50, "offset": 20},
+            {"sort": "-due", "limit": 50},
+            {"status": ["waiting"], "sort": "due", "limit": 50},
+            {"sla": ["breached"], "sort": "-due", "limit": 50},
             {"sla": ["on_track", "paused"], "sort": "due", "limit": 50},
             {"sla": ["paused", "none"], "priority": ["urgent", "low"], "sort": "-due", "limit": 20, "offset": 40},
             {"due_before": "2026-11-30T16:00:00Z", "limit": 50, "offset": 50},
