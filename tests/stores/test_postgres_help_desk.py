@@ -397,6 +397,95 @@ def test_pages_in_descending_due_order_merge_the_others_among_many_waiting(store
         assert total == len(ordered)
 
 
+def test_a_descending_page_keeps_a_fixed_due_time_equal_to_the_nth_waiting_one(stores: list[TicketStore]) -> None:
+    """sort=-due reads the fixed due times down to the n-th waiting key, that one included (sql._keyed, bounded):
+    a running ticket due at that very key, with a smaller id, is the n-th of the page."""
+    clock = _clock(stores)
+    agree(stores, "set_policy", POLICY)
+    clock.us = micros("2026-11-30T08:50:00Z")  # Monday 9:50 in Paris
+    early = [agree(stores, "add", TicketCreate(title=f"e{i}", priority="urgent"))["id"] for i in range(20)]
+    clock.advance(300)
+    for ticket_id in early:  # 25 minutes left: due before the others
+        agree(stores, "update", ticket_id, TicketUpdate(status="waiting"))
+    clock.us = micros("2026-11-30T09:00:00Z")  # 10:00, and the clock stands still
+    running = agree(stores, "add", TicketCreate(title="due at 10:30", priority="urgent"))["id"]
+    for priority, count in (("high", 63), ("urgent", 1)):  # waiting at once: 60 minutes left, then 30 (10:30)
+        for i in range(count):
+            ticket_id = agree(stores, "add", TicketCreate(title=f"w{i}", priority=priority))["id"]
+            agree(stores, "update", ticket_id, TicketUpdate(status="waiting"))
+    reading = Reading(POLICY, clock())
+    ordered = sort_tickets(sync(stores[0].export())[1], "-due", reading)
+    assert ordered[63]["id"] == running and ordered[64]["status"] == "waiting"  # before the waiting one due with it
+    for limit, offset in ((64, 0), (50, 14), (1, 63), (2, 63)):
+        page, _ = agree(stores, "search", TicketQuery(sort="-due", limit=limit, offset=offset))
+        assert [t["id"] for t in page] == [t["id"] for t in paginate(ordered, limit, offset)], (limit, offset)
+
+
+def test_an_ascending_page_keeps_a_waiting_key_equal_to_the_nth_fixed_one(stores: list[TicketStore]) -> None:
+    """sort=due reads the waiting keys up to the n-th fixed due time, that one included (sql._keyed, bounded): a
+    waiting ticket due at that very time, with a smaller id, is the n-th of the page."""
+    clock = _clock(stores)
+    agree(stores, "set_policy", POLICY)
+    clock.us = micros("2026-11-30T08:40:00Z")  # Monday 9:40 in Paris
+    for i in range(63):  # due from 10:10 to 10:30, before the others
+        agree(stores, "add", TicketCreate(title=f"r{i}", priority="urgent"))
+        clock.advance(19)
+    clock.us = micros("2026-11-30T09:00:00Z")  # 10:00, and the clock stands still
+    waiting = agree(stores, "add", TicketCreate(title="waits with 30 minutes left", priority="urgent"))["id"]
+    agree(stores, "update", waiting, TicketUpdate(status="waiting"))
+    for i in range(10):  # due at 10:30 with it, their ids after its
+        agree(stores, "add", TicketCreate(title=f"n{i}", priority="urgent"))
+    reading = Reading(POLICY, clock())
+    ordered = sort_tickets(sync(stores[0].export())[1], "due", reading)
+    assert ordered[63]["id"] == waiting and ordered[64]["status"] == "open"  # before the others due with it
+    for limit, offset in ((64, 0), (50, 14), (1, 63), (2, 63)):
+        page, _ = agree(stores, "search", TicketQuery(sort="due", limit=limit, offset=offset))
+        assert [t["id"] for t in page] == [t["id"] for t in paginate(ordered, limit, offset)], (limit, offset)
+
+
+def test_pages_in_due_order_read_the_tickets_with_both_due_times_in_order(stores: list[TicketStore]) -> None:
+    """Tickets that began to wait once a target was missed have both due times; sort=due reads those whose fixed
+    due time is not after now in its order, and the others (the clock set back) by their computed key (sql.BRANCHES):
+    with more than a branch's n (64) of them among as many others, pages in both directions, with filters, are the
+    engine's own."""
+    clock = _clock(stores)
+    agree(stores, "set_policy", POLICY)
+    clock.us = micros("2026-11-30T08:00:00Z")  # Monday 9:00 in Paris
+    ids = []
+    for i in range(150):  # first responses due every 20 seconds from 9:30
+        ids.append(agree(stores, "add", TicketCreate(title=f"t{i}", priority="urgent", tags=["vpn"] * (i % 2)))["id"])
+        clock.advance(20)
+    clock.us = micros("2026-11-30T09:20:00Z")  # 10:20: every first response missed
+    for ticket_id in ids[::3] + ids[1::3]:  # two thirds wait: a fixed due time (missed) and what is left
+        agree(stores, "update", ticket_id, TicketUpdate(status="waiting"))
+    raws: list[dict[str, Any]] = [
+        {},
+        {"status": ["waiting"]},
+        {"sla": ["breached"]},
+        {"tag": ["vpn"]},
+        {"assignee": "none", "status": ["open", "waiting"]},
+    ]
+    for moment in ("2026-11-30T09:20:00Z", "2026-11-30T08:10:00Z"):  # then 9:10: the fixed due times are ahead
+        clock.us = micros(moment)
+        reading = Reading(POLICY, clock())
+        tickets = sync(stores[0].export())[1]
+        plans = [reading.plan(t) for t in tickets]
+        paired = [p for p in plans if None not in p.pending()]
+        assert len(paired) == 100 and len(tickets) - len(paired) == 50
+        ahead = [p for p in paired if p.due_fixed is not None and p.due_fixed > reading.now_b]
+        assert len(ahead) == (0 if moment.endswith("09:20:00Z") else 100), len(ahead)
+        for raw in raws:
+            for sort in ("due", "-due"):
+                matched = filter_tickets(tickets, TicketQuery.model_validate(raw), reading=reading)
+                ordered = sort_tickets(matched, sort, reading)
+                for limit, offset in ((50, 0), (10, 60), (30, 50), (64, 0), (5, 70), (100, 0), (3, 140)):
+                    query = TicketQuery.model_validate({**raw, "sort": sort, "limit": limit, "offset": offset})
+                    page, total = agree(stores, "search", query)
+                    expected = [t["id"] for t in paginate(ordered, limit, offset)]
+                    assert [t["id"] for t in page] == expected, (moment, raw, sort, limit, offset)
+                    assert total == len(ordered), (moment, raw, sort, limit, offset)
+
+
 def test_pages_of_some_statuses_in_due_order_read_each_status_on_its_own(stores: list[TicketStore]) -> None:
     """sort=due with statuses or SLA states of some statuses reads each status of a set on its own (sql._keyed,
     migration 10): pages across the 64 of a status, in both directions, with other filters, are the engine's."""
