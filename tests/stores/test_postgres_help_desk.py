@@ -409,8 +409,8 @@ def test_a_descending_page_keeps_a_fixed_due_time_equal_to_the_nth_waiting_one(s
         agree(stores, "update", ticket_id, TicketUpdate(status="waiting"))
     clock.us = micros("2026-11-30T09:00:00Z")  # 10:00, and the clock stands still
     running = agree(stores, "add", TicketCreate(title="due at 10:30", priority="urgent"))["id"]
-    for priority, count in (("high", 63), ("urgent", 1)):  # waiting at once: 60 minutes left, then 30 (10:30)
-        for i in range(count):
+    for priority, many in (("high", 63), ("urgent", 1)):  # waiting at once: 60 minutes left, then 30 (10:30)
+        for i in range(many):
             ticket_id = agree(stores, "add", TicketCreate(title=f"w{i}", priority=priority))["id"]
             agree(stores, "update", ticket_id, TicketUpdate(status="waiting"))
     reading = Reading(POLICY, clock())
