@@ -794,9 +794,9 @@ def branch_limit(n: int | None) -> str:
 
 def _keyed(
     filters: TicketFilters, reading: Reading, descending: bool, n: int | None, dense: bool, bounded: bool = False
-) -> tuple[Callable[[str], str], list[Any], bool]:
-    """The statement of the rows (columns, k) of the three sets with a due time that the first n of the page are
-    among (given the columns), its parameters, and whether the filters add conditions to the sets' own.
+) -> tuple[Callable[[str], str], list[Any]]:
+    """The statement of the rows (columns, k) of the sets with a due time that the first n of the page are among
+    (given the columns), and its parameters.
 
     bounded (without filters): in ascending order, the waiting set gives only its rows whose key is not after the
     n-th of the fixed set's (written n, as LIMIT is), which are all those that can be among the first n. Its key
@@ -810,7 +810,6 @@ def _keyed(
     direction, limit = (" DESC" if descending else ""), branch_limit(n)
     parts: list[tuple[str, str, str]] = []
     params: list[Any] = []
-    filtered = False
     bare = bounded and n is not None and not _filtered(filters)
     for fixed, left, condition, key, order, shifted, taken in BRANCHES:
         if bare and descending:  # keys less B(now): the waiting set's is its index's column, in its order
@@ -819,7 +818,6 @@ def _keyed(
             statuses = statuses_kept(piece)  # written below, in place of ?status='s parameter
             given = piece.model_copy(update={"status": []}) if statuses is not None and piece.status else piece
             clauses, where_params = conditions(given, reading, fixed, left, kept=True, dense=dense)
-            filtered = filtered or bool(clauses) or bool(extra) or statuses is not None
             ranges, range_params = [condition], []  # what the set's index gives as ranges
             if taken is not None:
                 ranges.append(taken)
@@ -834,14 +832,14 @@ def _keyed(
                     ranges.append(f"due_left <= coalesce(({nth}) - %s, {BIGINT_MAX})")
                 range_params.append(Bound("now_b", reading.now_b))
             for cell in _cells(statuses, fixed, left):
-                kept = [*clauses, *extra, *cell]
-                if fixed == left and kept:
+                filtering = [*clauses, *extra, *cell]
+                if fixed == left and filtering:
                     # The tickets with both due times are few: read through their own index, the filters kept
                     # as they come. A filter that an index finds was ANDed with it: a bitmap of the 666,954 open
                     # and in progress tickets for the 51 of the set (82 ms at a million, ?sla=on_track&sort=due).
-                    where = " AND ".join(ranges) + f" AND ({' AND '.join(kept)}) IS TRUE"
+                    where = " AND ".join(ranges) + f" AND ({' AND '.join(filtering)}) IS TRUE"
                 else:
-                    where = " AND ".join([*ranges, *kept])
+                    where = " AND ".join([*ranges, *filtering])
                 parts.append((where, key, order))
                 params += [Bound("now_b", reading.now_b)] if "%s" in key else []
                 params += [*range_params, *where_params, *extra_params]
@@ -852,7 +850,7 @@ def _keyed(
             for where, key, order in parts
         )
 
-    return union, params, filtered
+    return union, params
 
 
 def _filtered(filters: TicketFilters) -> bool:
@@ -928,7 +926,7 @@ def due_page(
     read twice (0.11 ms for a page at a million tickets, 0.15 ms by ids; ?sla=on_track&sort=due 0.61 ms with its
     rows sent, 0.72 by ids)."""
     n = None if limit is None else offset + limit
-    union, params, _ = _keyed(filters, reading, descending, n, dense, bounded=True)
+    union, params = _keyed(filters, reading, descending, n, dense, bounded=True)
     order = "k" + (" DESC" if descending else "")
     sparse = filters.tag or filters.priority or filters.q or filters.requester is not None or filters.assignee
     if not sparse:
@@ -949,7 +947,7 @@ def due_tail(
     """The tickets without a due time that end a page in due order (its first n, from offset) which the others did
     not fill: room of them at most, after the first offset - (how many have a due time); and the parameters. There
     are fewer than n with a due time (or the page would be full): each set's n reads them all."""
-    union, keyed_params, _ = _keyed(filters, reading, False, n, dense)
+    union, keyed_params = _keyed(filters, reading, False, n, dense)
     clauses, params = conditions(filters, reading, False, False, kept=True, dense=dense)
     where = " AND ".join([NO_DUE, *clauses])
     return (
