@@ -372,9 +372,8 @@ def test_pages_in_due_order_merge_the_waiting_tickets_among_many_others(stores: 
 
 
 def test_pages_in_descending_due_order_merge_the_others_among_many_waiting(stores: list[TicketStore]) -> None:
-    """sort=-due without filters reads the tickets with a fixed due time only down to the n-th key of the waiting
-    ones (sql._keyed, bounded), which come first: with more than a branch's n (64) waiting, pages whose tickets
-    mix both, before, across and after that n-th key, are the engine's own."""
+    """sort=-due with more than a branch's n (64) waiting tickets, which come first, and running ones among them:
+    pages before, across and after the n-th waiting key are the engine's own."""
     clock = _clock(stores)
     agree(stores, "set_policy", POLICY)
     clock.us = micros("2026-11-30T08:00:00Z")  # Monday 9:00 in Paris
@@ -398,8 +397,8 @@ def test_pages_in_descending_due_order_merge_the_others_among_many_waiting(store
 
 
 def test_a_descending_page_keeps_a_fixed_due_time_equal_to_the_nth_waiting_one(stores: list[TicketStore]) -> None:
-    """sort=-due reads the fixed due times down to the n-th waiting key, that one included (sql._keyed, bounded):
-    a running ticket due at that very key, with a smaller id, is the n-th of the page."""
+    """sort=-due: a running ticket due at the very key of the n-th (64th) waiting one, with a smaller id, is the
+    n-th of the page, at the end of what each set gives."""
     clock = _clock(stores)
     agree(stores, "set_policy", POLICY)
     clock.us = micros("2026-11-30T08:50:00Z")  # Monday 9:50 in Paris

@@ -768,20 +768,12 @@ NOW_B = time_bound(True)  # B(now), unknown to the planner: one plan for every r
 # looked cheaper than the one it could keep (an offset it does not know may skip many rows), and PostgreSQL planned
 # ?status=waiting&sort=due again at every page (0.4 ms), once the tickets with both due times had their branches.
 PAGE = "(SELECT %s::bigint) OFFSET (SELECT %s::bigint)"
-# (fixed, left, the set, its key, the column of its order, the key less B(now), the range of due_fixed it takes)
+# (fixed, left, the set, its key, the column of its order, the range of due_fixed it takes)
 BRANCHES = (
-    (True, False, "due_fixed IS NOT NULL AND due_left IS NULL", "due_fixed", "due_fixed", "due_fixed - %s", None),
-    (False, True, "due_left IS NOT NULL AND due_fixed IS NULL", "due_left + %s", "due_left", "due_left", None),
-    (True, True, BOTH, "due_fixed", "due_fixed", "due_fixed - %s", f"due_fixed <= {NOW_B}"),
-    (
-        True,
-        True,
-        BOTH,
-        "least(due_fixed, due_left + %s)",
-        "k",
-        "least(due_fixed - %s, due_left)",
-        f"due_fixed > {NOW_B}",
-    ),
+    (True, False, "due_fixed IS NOT NULL AND due_left IS NULL", "due_fixed", "due_fixed", None),
+    (False, True, "due_left IS NOT NULL AND due_fixed IS NULL", "due_left + %s", "due_left", None),
+    (True, True, BOTH, "due_fixed", "due_fixed", f"due_fixed <= {NOW_B}"),
+    (True, True, BOTH, "least(due_fixed, due_left + %s)", "k", f"due_fixed > {NOW_B}"),
 )
 NO_DUE = "due_fixed IS NULL AND due_left IS NULL"
 BIGINT_MAX = 2**63 - 1
@@ -798,22 +790,19 @@ def _keyed(
     """The statement of the rows (columns, k) of the sets with a due time that the first n of the page are among
     (given the columns), and its parameters.
 
-    bounded (without filters): in ascending order, the waiting set gives only its rows whose key is not after the
+    bounded (in ascending order, without filters): the waiting set gives only its rows whose key is not after the
     n-th of the fixed set's (written n, as LIMIT is), which are all those that can be among the first n. Its key
     is computed (B(now) + due_left): PostgreSQL sorts what it gives before merging, and so read its n rows in full
     even when none came before the fixed set's, as in the first pages of sort=due (0.73 ms for the page alone at a
-    million tickets, 0.68 bounded). In descending order, where the waiting tickets come first (they are due after
-    now), the fixed set gives only its rows not before the n-th of the waiting set's, and every key is written less
-    B(now) (the same order): the waiting set's is then due_left itself, which PostgreSQL merges in its index's
-    order, reading only the rows the page takes, where it read and sorted n. Not with filters: the n-th of a
-    filtered set got a plan that read 4,000 index entries for a tag (3 ms)."""
+    million tickets, 0.68 bounded). Not with filters: the n-th of a filtered set got a plan that read 4,000 index
+    entries for a tag (3 ms). Descending, the same bound the other way (the fixed set down to the n-th of the
+    waiting set's, every key written less B(now) so that the waiting set's is its index's column) made the page
+    alone 0.25 -> 0.18 ms, but no difference the bench could see on a fresh million (1.03 to 1.05 both ways)."""
     direction, limit = (" DESC" if descending else ""), branch_limit(n)
     parts: list[tuple[str, str, str]] = []
     params: list[Any] = []
     bare = bounded and n is not None and not _filtered(filters)
-    for fixed, left, condition, key, order, shifted, taken in BRANCHES:
-        if bare and descending:  # keys less B(now): the waiting set's is its index's column, in its order
-            key = shifted
+    for fixed, left, condition, key, order, taken in BRANCHES:
         for piece, extra, extra_params in _pieces(filters, reading, fixed, left):
             statuses = statuses_kept(piece)  # written below, in place of ?status='s parameter
             given = piece.model_copy(update={"status": []}) if statuses is not None and piece.status else piece
@@ -822,14 +811,10 @@ def _keyed(
             if taken is not None:
                 ranges.append(taken)
                 range_params.append(Bound("now_b", reading.now_b))
-            if bare and (order == "due_fixed" if descending else not fixed):  # after the n-th of the leading set
-                _, _, leading, _, its_key, _, _ = BRANCHES[1] if descending else BRANCHES[0]
-                nth = f"SELECT {its_key} FROM tickets WHERE {leading} ORDER BY {its_key}{direction}, id"
-                nth += f" OFFSET {int(limit) - 1} LIMIT 1"
-                if descending:
-                    ranges.append(f"due_fixed >= coalesce(({nth}) + %s, {-BIGINT_MAX})")
-                else:
-                    ranges.append(f"due_left <= coalesce(({nth}) - %s, {BIGINT_MAX})")
+            if bare and left and not fixed:  # not after the n-th of the fixed set
+                nth = f"SELECT due_fixed FROM tickets WHERE {BRANCHES[0][2]} ORDER BY due_fixed, id"
+                nth += f" OFFSET {int(limit) - 1}"
+                ranges.append(f"due_left <= coalesce(({nth} LIMIT 1) - %s, {BIGINT_MAX})")
                 range_params.append(Bound("now_b", reading.now_b))
             for cell in _cells(statuses, fixed, left):
                 filtering = [*clauses, *extra, *cell]
@@ -926,7 +911,7 @@ def due_page(
     read twice (0.11 ms for a page at a million tickets, 0.15 ms by ids; ?sla=on_track&sort=due 0.61 ms with its
     rows sent, 0.72 by ids)."""
     n = None if limit is None else offset + limit
-    union, params = _keyed(filters, reading, descending, n, dense, bounded=True)
+    union, params = _keyed(filters, reading, descending, n, dense, bounded=not descending)
     order = "k" + (" DESC" if descending else "")
     sparse = filters.tag or filters.priority or filters.q or filters.requester is not None or filters.assignee
     if not sparse:
