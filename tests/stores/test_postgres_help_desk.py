@@ -460,10 +460,17 @@ def test_pages_in_due_order_read_the_tickets_with_both_due_times_in_order(stores
     raws: list[dict[str, Any]] = [
         {},
         {"status": ["waiting"]},
+        {"status": ["open", "in_progress"]},  # each on its own in the third set too (nearly all its tickets wait)
+        {"sla": ["on_track", "met"]},
         {"sla": ["breached"]},
         {"tag": ["vpn"]},
         {"assignee": "none", "status": ["open", "waiting"]},
     ]
+    # a file edited by hand: some of them open with their clock still stopped (the third set, not waiting)
+    next_id, tickets = sync(stores[0].export())
+    edited = [{**t, "status": "open"} if t["status"] == "waiting" and t["id"] % 5 == 0 else t for t in tickets]
+    for store in stores:
+        sync(store.replace_all(next_id, edited, replace=True, policy=POLICY))
     for moment in ("2026-11-30T09:20:00Z", "2026-11-30T08:10:00Z"):  # then 9:10: the fixed due times are ahead
         clock.us = micros(moment)
         reading = Reading(POLICY, clock())
@@ -471,6 +478,7 @@ def test_pages_in_due_order_read_the_tickets_with_both_due_times_in_order(stores
         plans = [reading.plan(t) for t in tickets]
         paired = [p for p in plans if None not in p.pending()]
         assert len(paired) == 100 and len(tickets) - len(paired) == 50
+        assert 10 < sum(p.status == "open" for p in paired) < 50
         ahead = [p for p in paired if p.due_fixed is not None and p.due_fixed > reading.now_b]
         assert len(ahead) == (0 if moment.endswith("09:20:00Z") else 100), len(ahead)
         for raw in raws:

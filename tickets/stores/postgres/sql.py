@@ -816,7 +816,7 @@ def _keyed(
                 nth += f" OFFSET {int(limit) - 1}"
                 ranges.append(f"due_left <= coalesce(({nth} LIMIT 1) - %s, {BIGINT_MAX})")
                 range_params.append(Bound("now_b", reading.now_b))
-            for cell in _cells(statuses, fixed, left):
+            for cell in _cells(statuses, None if order == "k" else USUAL_STATUSES[fixed, left]):
                 filtering = [*clauses, *extra, *cell]
                 if order == "k" and filtering:
                     # The tickets with both due times whose fixed one is ahead are fewer still: read through the
@@ -855,18 +855,19 @@ def _filtered(filters: TicketFilters) -> bool:
 
 # The statuses nearly all the tickets of a set have: the running ones have a fixed due time, the waiting ones what
 # is left of their clocks (a ticket that waits with a fixed due time missed it before; a closed one has none).
-USUAL_STATUSES = {(True, False): {"open", "in_progress"}, (False, True): {"waiting"}}
+USUAL_STATUSES = {(True, False): {"open", "in_progress"}, (False, True): {"waiting"}, (True, True): {"waiting"}}
 
 
-def _cells(statuses: list[str] | None, fixed: bool, left: bool) -> list[list[str]]:
+def _cells(statuses: list[str] | None, usual: set[str] | None) -> list[list[str]]:
     """The condition on the statuses kept (None: all) of each branch a set is read in. They are written in the
     statement (one plan for them, kept once it is prepared). When they leave out some of the statuses nearly all
-    its tickets have, a set with an index by status (migration 10) gives each status on its own, in order: a
-    status that is a few of its set (the waiting tickets among the running) is read without walking the others.
-    Else the set is walked once, in order, keeping its tickets of these statuses: nearly all of them."""
+    its tickets have (usual; None: a set read whole, not in order), a set with an index by status (migrations 10
+    and 12) gives each status on its own, in order: a status that is a few of its set (the waiting tickets among
+    the running) is read without walking the others. Else the set is walked once, in order, keeping its tickets
+    of these statuses: nearly all of them."""
     if statuses is None:
         return [[]]
-    if fixed == left or set(statuses) >= USUAL_STATUSES[fixed, left]:
+    if usual is None or set(statuses) >= usual:
         return [[_one_of("status", statuses) if statuses else "false"]]
     return [[_one_of("status", [status])] for status in statuses]
 
