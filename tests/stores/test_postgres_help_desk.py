@@ -17,7 +17,7 @@ import pytest
 
 from tickets.engine.errors import CommentNotFound, InvalidChange, NotAuthor, TicketNotFound
 from tickets.engine.history import CommentEdit, NewComment, Page
-from tickets.engine.models import SLA_STATES, StatsQuery, TicketCreate, TicketQuery, TicketUpdate, complete
+from tickets.engine.models import SLA_STATES, StatsQuery, Ticket, TicketCreate, TicketQuery, TicketUpdate, complete
 from tickets.engine.rules import Reading, count, filter_tickets, median, paginate, sort_tickets
 from tickets.engine.sla import NO_POLICY, Policy, micros, timestamp_of
 from tickets.stores import TicketStore
@@ -345,6 +345,27 @@ def test_counts_of_the_sla_filters_are_exact_wherever_the_bound_falls_in_its_buc
             assert agree(stores, "search", query)[1] == expected, (minute, raw)
 
 
+AROUND_THE_64TH = ((64, 0), (50, 14), (1, 63), (2, 63))  # pages that end at a branch's n, or cross it
+
+
+def _paged_as_the_engine(
+    stores: list[TicketStore],
+    raw: dict[str, Any],
+    ordered: list[Ticket],
+    pages: tuple[tuple[int, int], ...],
+    *context: Any,
+    counted: bool = True,
+) -> None:
+    """Each page (limit, offset) of the query raw is the same from both stores, the engine's own page of ordered
+    (its matching tickets in its order); counted: and X-Total-Count is how many they are."""
+    for limit, offset in pages:
+        page, total = agree(stores, "search", TicketQuery.model_validate({**raw, "limit": limit, "offset": offset}))
+        expected = [t["id"] for t in paginate(ordered, limit, offset)]
+        assert [t["id"] for t in page] == expected, (*context, raw, limit, offset)
+        if counted:
+            assert total == len(ordered), (*context, raw, limit, offset)
+
+
 def test_pages_in_due_order_merge_the_waiting_tickets_among_many_others(stores: list[TicketStore]) -> None:
     """sort=due without filters reads the waiting tickets only up to the n-th key of the others (sql._keyed,
     bounded): with more than a branch's n of those (64), pages whose tickets mix both, before, across and after
@@ -364,11 +385,8 @@ def test_pages_in_due_order_merge_the_waiting_tickets_among_many_others(stores: 
     ordered = sort_tickets(tickets, "due", reading)
     ranks = [i for i, t in enumerate(ordered) if t["status"] == "waiting"]
     assert ranks[0] < 64 < ranks[-1], ranks  # on both sides of the 64th
-    for limit, offset in ((50, 0), (20, 40), (5, 55), (10, 60), (30, 50), (64, 0), (3, 88)):
-        query = TicketQuery(sort="due", limit=limit, offset=offset)
-        page, total = agree(stores, "search", query)
-        assert [t["id"] for t in page] == [t["id"] for t in paginate(ordered, limit, offset)], (limit, offset)
-        assert total == len(ordered)
+    pages = ((50, 0), (20, 40), (5, 55), (10, 60), (30, 50), (64, 0), (3, 88))
+    _paged_as_the_engine(stores, {"sort": "due"}, ordered, pages)
 
 
 def test_pages_in_descending_due_order_merge_the_others_among_many_waiting(stores: list[TicketStore]) -> None:
@@ -389,11 +407,8 @@ def test_pages_in_descending_due_order_merge_the_others_among_many_waiting(store
     ordered = sort_tickets(tickets, "-due", reading)
     ranks = [i for i, t in enumerate(ordered) if t["status"] != "waiting"]
     assert ranks[0] < 64 < ranks[-1], ranks  # on both sides of the 64th
-    for limit, offset in ((50, 0), (20, 40), (5, 55), (10, 60), (30, 50), (64, 0), (3, 100)):
-        query = TicketQuery(sort="-due", limit=limit, offset=offset)
-        page, total = agree(stores, "search", query)
-        assert [t["id"] for t in page] == [t["id"] for t in paginate(ordered, limit, offset)], (limit, offset)
-        assert total == len(ordered)
+    pages = ((50, 0), (20, 40), (5, 55), (10, 60), (30, 50), (64, 0), (3, 100))
+    _paged_as_the_engine(stores, {"sort": "-due"}, ordered, pages)
 
 
 def test_a_descending_page_keeps_a_fixed_due_time_equal_to_the_nth_waiting_one(stores: list[TicketStore]) -> None:
@@ -415,9 +430,7 @@ def test_a_descending_page_keeps_a_fixed_due_time_equal_to_the_nth_waiting_one(s
     reading = Reading(POLICY, clock())
     ordered = sort_tickets(sync(stores[0].export())[1], "-due", reading)
     assert ordered[63]["id"] == running and ordered[64]["status"] == "waiting"  # before the waiting one due with it
-    for limit, offset in ((64, 0), (50, 14), (1, 63), (2, 63)):
-        page, _ = agree(stores, "search", TicketQuery(sort="-due", limit=limit, offset=offset))
-        assert [t["id"] for t in page] == [t["id"] for t in paginate(ordered, limit, offset)], (limit, offset)
+    _paged_as_the_engine(stores, {"sort": "-due"}, ordered, AROUND_THE_64TH, counted=False)
 
 
 def test_an_ascending_page_keeps_a_waiting_key_equal_to_the_nth_fixed_one(stores: list[TicketStore]) -> None:
@@ -437,9 +450,7 @@ def test_an_ascending_page_keeps_a_waiting_key_equal_to_the_nth_fixed_one(stores
     reading = Reading(POLICY, clock())
     ordered = sort_tickets(sync(stores[0].export())[1], "due", reading)
     assert ordered[63]["id"] == waiting and ordered[64]["status"] == "open"  # before the others due with it
-    for limit, offset in ((64, 0), (50, 14), (1, 63), (2, 63)):
-        page, _ = agree(stores, "search", TicketQuery(sort="due", limit=limit, offset=offset))
-        assert [t["id"] for t in page] == [t["id"] for t in paginate(ordered, limit, offset)], (limit, offset)
+    _paged_as_the_engine(stores, {"sort": "due"}, ordered, AROUND_THE_64TH, counted=False)
 
 
 def test_pages_in_due_order_read_the_tickets_with_both_due_times_in_order(stores: list[TicketStore]) -> None:
@@ -468,7 +479,9 @@ def test_pages_in_due_order_read_the_tickets_with_both_due_times_in_order(stores
     ]
     # a file edited by hand: some of them open with their clock still stopped (the third set, not waiting)
     next_id, tickets = sync(stores[0].export())
-    edited = [{**t, "status": "open"} if t["status"] == "waiting" and t["id"] % 5 == 0 else t for t in tickets]
+    edited = [
+        Ticket(**{**t, "status": "open"}) if t["status"] == "waiting" and t["id"] % 5 == 0 else t for t in tickets
+    ]
     for store in stores:
         sync(store.replace_all(next_id, edited, replace=True, policy=POLICY))
     for moment in ("2026-11-30T09:20:00Z", "2026-11-30T08:10:00Z"):  # then 9:10: the fixed due times are ahead
@@ -485,12 +498,8 @@ def test_pages_in_due_order_read_the_tickets_with_both_due_times_in_order(stores
             for sort in ("due", "-due"):
                 matched = filter_tickets(tickets, TicketQuery.model_validate(raw), reading=reading)
                 ordered = sort_tickets(matched, sort, reading)
-                for limit, offset in ((50, 0), (10, 60), (30, 50), (64, 0), (5, 70), (100, 0), (3, 140)):
-                    query = TicketQuery.model_validate({**raw, "sort": sort, "limit": limit, "offset": offset})
-                    page, total = agree(stores, "search", query)
-                    expected = [t["id"] for t in paginate(ordered, limit, offset)]
-                    assert [t["id"] for t in page] == expected, (moment, raw, sort, limit, offset)
-                    assert total == len(ordered), (moment, raw, sort, limit, offset)
+                pages = ((50, 0), (10, 60), (30, 50), (64, 0), (5, 70), (100, 0), (3, 140))
+                _paged_as_the_engine(stores, {**raw, "sort": sort}, ordered, pages, moment)
 
 
 def test_pages_of_some_statuses_in_due_order_read_each_status_on_its_own(stores: list[TicketStore]) -> None:
@@ -552,12 +561,8 @@ def test_pages_of_some_statuses_in_due_order_read_each_status_on_its_own(stores:
         for sort in ("due", "-due"):
             matched = filter_tickets(tickets, TicketQuery.model_validate(raw), reading=reading)
             ordered = sort_tickets(matched, sort, reading)
-            for limit, offset in ((50, 0), (10, 60), (30, 50), (64, 0), (5, 70), (100, 0), (3, 170)):
-                query = TicketQuery.model_validate({**raw, "sort": sort, "limit": limit, "offset": offset})
-                page, total = agree(stores, "search", query)
-                expected = paginate(ordered, limit, offset)
-                assert [t["id"] for t in page] == [t["id"] for t in expected], (raw, sort, limit, offset)
-                assert total == len(ordered), (raw, sort, limit, offset)
+            pages = ((50, 0), (10, 60), (30, 50), (64, 0), (5, 70), (100, 0), (3, 170))
+            _paged_as_the_engine(stores, {**raw, "sort": sort}, ordered, pages)
 
 
 def test_counts_of_the_sla_filters_see_every_write_of_another_server(empty_url: str) -> None:

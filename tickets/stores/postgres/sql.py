@@ -762,7 +762,6 @@ def tag_count(filters: TicketFilters) -> tuple[str, list[Any]]:
 # PostgreSQL would guess that a tenth of the set is read and find the plan it can keep (a generic plan) a thousand
 # times costlier than the ones it makes for each reading, so it would plan the statement again at each page.
 
-BOTH = "due_fixed IS NOT NULL AND due_left IS NOT NULL"
 NOW_B = time_bound(True)  # B(now), unknown to the planner: one plan for every reading, kept (time_bound)
 # The page's limit and offset, unknown to the planner too: with their values, the plans made for each reading
 # looked cheaper than the one it could keep (an offset it does not know may skip many rows), and PostgreSQL planned
@@ -770,10 +769,10 @@ NOW_B = time_bound(True)  # B(now), unknown to the planner: one plan for every r
 PAGE = "(SELECT %s::bigint) OFFSET (SELECT %s::bigint)"
 # (fixed, left, the set, its key, the column of its order, the range of due_fixed it takes)
 BRANCHES = (
-    (True, False, "due_fixed IS NOT NULL AND due_left IS NULL", "due_fixed", "due_fixed", None),
-    (False, True, "due_left IS NOT NULL AND due_fixed IS NULL", "due_left + %s", "due_left", None),
-    (True, True, BOTH, "due_fixed", "due_fixed", f"due_fixed <= {NOW_B}"),
-    (True, True, BOTH, "least(due_fixed, due_left + %s)", "k", f"due_fixed > {NOW_B}"),
+    (True, False, _SETS["F"][0], "due_fixed", "due_fixed", None),
+    (False, True, _SETS["L"][0], "due_left + %s", "due_left", None),
+    (True, True, _SETS["B"][0], "due_fixed", "due_fixed", f"due_fixed <= {NOW_B}"),
+    (True, True, _SETS["B"][0], "least(due_fixed, due_left + %s)", "k", f"due_fixed > {NOW_B}"),
 )
 NO_DUE = "due_fixed IS NULL AND due_left IS NULL"
 BIGINT_MAX = 2**63 - 1
@@ -812,7 +811,7 @@ def _keyed(
                 ranges.append(taken)
                 range_params.append(Bound("now_b", reading.now_b))
             if bare and left and not fixed:  # not after the n-th of the fixed set
-                nth = f"SELECT due_fixed FROM tickets WHERE {BRANCHES[0][2]} ORDER BY due_fixed, id"
+                nth = f"SELECT due_fixed FROM tickets WHERE {_SETS['F'][0]} ORDER BY due_fixed, id"
                 nth += f" OFFSET {int(limit) - 1}"
                 ranges.append(f"due_left <= coalesce(({nth} LIMIT 1) - %s, {BIGINT_MAX})")
                 range_params.append(Bound("now_b", reading.now_b))
@@ -840,17 +839,8 @@ def _keyed(
 
 
 def _filtered(filters: TicketFilters) -> bool:
-    """Whether any filter is given."""
-    return bool(
-        filters.status
-        or filters.priority
-        or filters.assignee is not None
-        or filters.q
-        or filters.requester is not None
-        or filters.tag
-        or filters.sla
-        or filters.due_before is not None
-    )
+    """Whether any filter is given (each is None or empty when it is not)."""
+    return any(getattr(filters, name) not in (None, []) for name in TicketFilters.model_fields)
 
 
 # The statuses nearly all the tickets of a set have: the running ones have a fixed due time, the waiting ones what
@@ -915,8 +905,7 @@ def due_page(
     n = None if limit is None else offset + limit
     union, params = _keyed(filters, reading, descending, n, dense, bounded=not descending)
     order = "k" + (" DESC" if descending else "")
-    sparse = filters.tag or filters.priority or filters.q or filters.requester is not None or filters.assignee
-    if not sparse:
+    if not _filtered(filters.model_copy(update={"status": [], "sla": [], "due_before": None})):  # ranges only
         return (
             f"SELECT {COLUMNS} FROM ({union(COLUMNS)}) AS keyed ORDER BY {order}, id LIMIT {PAGE}",
             [*params, limit, offset],
