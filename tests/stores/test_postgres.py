@@ -77,28 +77,6 @@ def test_tables_are_created_at_first_use_and_ids_are_never_reused(postgres: Clus
         assert versions == VERSIONS  # each file once, by its number
 
 
-def test_the_store_reads_with_the_planner_settings_its_statements_are_written_for(empty_url: str) -> None:
-    """jit off (compiling a short statement cost more than running it) and incremental sort off: a page in due
-    order walked a descending index backwards and sorted each run of equal due times by id, 20,907 index entries
-    for 64 at a million tickets, where the ascending index gives the order whole (connections.py)."""
-
-    async def settings() -> list[str]:
-        store = PostgresStore(empty_url)
-        try:
-
-            async def read(conn: psycopg.AsyncConnection[Any]) -> list[str]:
-                row = await (
-                    await conn.execute("SELECT current_setting('jit'), current_setting('enable_incremental_sort')")
-                ).fetchone()
-                return list(row or ())
-
-            return await store._read(read)
-        finally:
-            await store.close()
-
-    assert sync(settings()) == ["off", "off"]
-
-
 def test_a_database_of_an_older_version_is_upgraded_in_place(
     tickets_file: Path, empty_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

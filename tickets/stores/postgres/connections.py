@@ -121,12 +121,8 @@ class Connections:
                     "connect_timeout": CONNECT_TIMEOUT,
                     # in ms; PostgreSQL reads 0 as "wait for ever", so never less than 1
                     # jit off: the service's statements are short; compiling them cost more than they take
-                    # (17 ms on a 2 ms count whose estimate crossed jit_above_cost). Incremental sort off: every
-                    # order the service asks for has an index that gives it whole; with it on, a walk of the
-                    # descending index backwards, sorting each run of equal due times by id, looked cheaper than
-                    # the ascending index by its size alone, and read 20,907 entries for 64 (15 ms, not 0.5).
-                    "options": f"-c lock_timeout={max(1, int(self.lock_timeout * 1000))} -c jit=off"
-                    " -c enable_incremental_sort=off",
+                    # (17 ms on a 2 ms count whose estimate crossed jit_above_cost)
+                    "options": f"-c lock_timeout={max(1, int(self.lock_timeout * 1000))} -c jit=off",
                 },
                 name="tickets",
                 reconnect_timeout=self.lock_timeout,
