@@ -404,14 +404,12 @@ def conditions(
     rows are known to have a due_fixed, a due_left (True), none (False), or either (None): the conditions on them
     are then written so that their indexes give ranges. buckets: on the rows of sla_counts (sla_count). kept: the
     bounds of due times as time_bound says. dense: the tag and the assignee match many tickets (their counts
-    say so): written so that no index finds them (IS TRUE; the tag as a call of the function of @>, which no
-    index takes) and the planner does not see their values (a sub-select, as time_bound does), the plan walks the
-    index of the order and keeps the entries that match, the same for all values: PostgreSQL keeps it once the
-    statement is prepared. The call is estimated to keep a third of the rows (a function), where `(tags @> ...)
-    IS TRUE` kept 0.5 % (an operator whose operand is unknown): expecting 103 rows of 83,000, the planner thought
-    any walk would read the whole index, and chose by the indexes' sizes alone to walk the descending one
-    backwards, sorting each run of equal due times by id (20,907 entries for 64, 15 ms instead of 0.5 at a
-    million tickets). bounds: bounds_of's, unless given."""
+    say so): written so that no index finds them (IS TRUE; the tag as a call of arraycontains, the function of @>)
+    and the planner does not see their values (a sub-select, as time_bound does), the plan walks the index of the
+    order and keeps the entries that match, the same for all values: PostgreSQL keeps it once the statement is
+    prepared. A function call is estimated to keep a third of the rows, `(tags @> ...) IS TRUE` 0.5 %: with that,
+    any walk looked like a read of the whole index, and one walked the wrong index (LEARNING.md, 2026-11-29).
+    bounds: bounds_of's, unless given."""
     if reading is not None and bounds is None:
         bounds = bounds_of(filters, reading)
     clauses: list[str] = []
@@ -817,8 +815,8 @@ def _keyed(
                 range_params.append(Bound("now_b", reading.now_b))
             if bare and left and not fixed:  # not after the n-th of the fixed set
                 nth = f"SELECT due_fixed FROM tickets WHERE {_SETS['F'][0]} ORDER BY due_fixed, id"
-                nth += f" OFFSET {int(limit) - 1}"
-                ranges.append(f"due_left <= coalesce(({nth} LIMIT 1) - %s, {BIGINT_MAX})")
+                nth += f" OFFSET {int(limit) - 1} LIMIT 1"
+                ranges.append(f"due_left <= coalesce(({nth}) - %s, {BIGINT_MAX})")
                 range_params.append(Bound("now_b", reading.now_b))
             for cell in _cells(statuses, None if order == "k" else USUAL_STATUSES[fixed, left]):
                 filtering = [*clauses, *extra, *cell]
