@@ -187,18 +187,18 @@ async def _copy(source: TicketStore, target: TicketStore) -> None:
 
 @pytest.fixture
 def database_url(postgres: Cluster) -> Iterator[str]:
-    """A fresh database holding the test data (14 tickets, ids 1-15 without 12, next id 17)."""
-    name = postgres.new_database(postgres.template)
+    """A database of its own holding the test data (14 tickets, ids 1-15 without 12, next id 17), as new."""
+    name = postgres.database(postgres.template)
     yield postgres.url(name)
-    postgres.drop(name)
+    postgres.give_back(name, postgres.template)
 
 
 @pytest.fixture
 def empty_url(postgres: Cluster) -> Iterator[str]:
-    """A new database with no tables at all."""
-    name = postgres.new_database()
+    """A database of its own with no tables at all, as new."""
+    name = postgres.database()
     yield postgres.url(name)
-    postgres.drop(name)
+    postgres.give_back(name)
 
 
 @pytest.fixture(params=["json", "postgres"])

@@ -1,5 +1,6 @@
 """Promises of the suite itself: it never depends on the shipped tickets.json (a user who edited their
-tickets still gets green), and its reliability summary prints only figures of tests that passed."""
+tickets still gets green), its reliability summary prints only figures of tests that passed, and each PostgreSQL
+test gets a database as new."""
 
 from __future__ import annotations
 
@@ -10,9 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, contents, sync
+from postgres_cluster import Cluster
+from tickets.cli.main import main
+from tickets.stores.postgres import PostgresStore
+
+POLICY_FILE = ROOT / "examples" / "politique.json"
 
 pytestmark = pytest.mark.slow
 
@@ -144,3 +151,64 @@ def test_the_summary_prints_only_figures_of_tests_that_passed(tmp_path: Path) ->
     summary = run.stdout.split("reliability figures (from tests that passed)")[1].split("short test summary")[0]
     assert "figure of a passing test" in summary
     assert "figure of a failing test" not in summary
+
+
+def test_a_database_given_back_is_as_new_for_the_next_test(postgres: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PostgreSQL tests' databases are reset and reused (a copy of the template costs up to half a second): the
+    next test must get what a fresh copy is, under a name no test used, and a database whose schema a test changed
+    must never be reused."""
+    monkeypatch.setenv("TICKETS_NOW", "2026-11-30T09:30:00Z")
+    used, fresh = postgres.database(postgres.template), postgres.new_database(postgres.template)
+    for args in (
+        ["add", "De trop"],
+        ["comment", "1", "Une réponse"],
+        ["delete", "2"],
+        ["sla", "set", str(POLICY_FILE)],
+    ):
+        assert main([*args, "--db", postgres.url(used)]) == 0
+    left_open = psycopg.connect(postgres.url(used))  # a connection the test forgot: cut, as a drop would
+    postgres.give_back(used, postgres.template)
+    again = postgres.database(postgres.template)
+    assert again not in (used, fresh)
+    with pytest.raises(psycopg.OperationalError):
+        left_open.execute("SELECT 1")
+    with pytest.raises(psycopg.OperationalError, match="does not exist"):
+        psycopg.connect(postgres.url(used))  # the old name is gone: a process left behind finds nothing
+
+    def after_the_same_changes(name: str) -> tuple[object, ...]:
+        url = postgres.url(name)
+        for args in (["add", "Nouveau"], ["comment", "3", "Suite"], ["delete", "5"]):
+            assert main([*args, "--db", url]) == 0
+        with psycopg.connect(url) as conn:
+            columns = conn.execute("SELECT count(*) FROM information_schema.columns").fetchone()
+        return contents(url), sync(history(url)), columns
+
+    assert after_the_same_changes(again) == after_the_same_changes(fresh)  # ids, rows, events and their chain
+
+    postgres.give_back(fresh, postgres.template)
+
+    with postgres.connect(again) as conn:
+        conn.execute("ALTER TABLE tickets ADD COLUMN extra integer")
+    spares = list(postgres.spares[postgres.template])
+    postgres.give_back(again, postgres.template)
+    assert postgres.spares[postgres.template] == spares  # dropped, not kept
+
+    empty = postgres.database()
+    assert main(["add", "Premier", "--db", postgres.url(empty)]) == 0  # its tables made at first use
+    postgres.give_back(empty)
+    empty_again = postgres.database()
+    with postgres.connect(empty_again) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace").fetchone() == (
+            0,
+        )
+    assert main(["add", "Premier", "--db", postgres.url(empty_again)]) == 0
+    assert list(contents(postgres.url(empty_again))[1]) == [1]
+    postgres.give_back(empty_again)
+
+
+async def history(url: str) -> object:
+    store = PostgresStore(url)
+    try:
+        return (await store.export_all())[2]
+    finally:
+        await store.close()
