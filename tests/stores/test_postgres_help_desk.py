@@ -453,6 +453,38 @@ def test_an_ascending_page_keeps_a_waiting_key_equal_to_the_nth_fixed_one(stores
     _paged_as_the_engine(stores, {"sort": "due"}, ordered, AROUND_THE_64TH, counted=False)
 
 
+def test_pages_of_the_unassigned_in_due_order_bound_their_waiting_tickets_by_their_own(
+    stores: list[TicketStore],
+) -> None:
+    """?assignee=none&sort=due reads the unassigned waiting tickets only up to the n-th key of the unassigned others
+    (sql._keyed, bounded; migration 13), not of all the others: with the assigned ones due first, a bound taken from
+    every ticket would leave out waiting tickets due before the unassigned n-th. Pages across it, in both
+    directions, are the engine's own."""
+    clock = _clock(stores)
+    agree(stores, "set_policy", POLICY)
+    clock.us = micros("2026-11-30T08:00:00Z")  # Monday 9:00 in Paris
+    waiting = [agree(stores, "add", TicketCreate(title=f"w{i}", priority="urgent"))["id"] for i in range(15)]
+    for ticket_id in waiting:  # waiting one minute after another: 29 to 15 of their 30 minutes left
+        clock.advance(60)
+        agree(stores, "update", ticket_id, TicketUpdate(status="waiting"))
+    for i in range(150):  # due every 15 seconds from 9:45, one in two assigned
+        agree(stores, "add", TicketCreate(title=f"n{i}", priority="urgent", assignee="ana" if i % 2 else None))
+        clock.advance(15)
+    reading = Reading(POLICY, clock())
+    tickets = sync(stores[0].export())[1]
+    for sort in ("due", "-due"):
+        raw = {"assignee": "none", "sort": sort}
+        ordered = sort_tickets(filter_tickets(tickets, TicketQuery.model_validate(raw), reading=reading), sort, reading)
+        if sort == "due":  # the unassigned waiting tickets on both sides of the 64th; the assigned ones' 64th before
+            ranks = [i for i, t in enumerate(ordered) if t["status"] == "waiting"]
+            assert ranks[0] < 64 < ranks[-1], ranks
+            everyone = sort_tickets([t for t in tickets if t["status"] != "waiting"], sort, reading)
+            first_waiting = reading.now_b + reading.plan(ordered[ranks[0]]).due_left  # type: ignore[operator]
+            assert reading.plan(everyone[63]).due_fixed < first_waiting, "a bound from every ticket would cut some"
+        pages = ((50, 0), (20, 40), (5, 55), (10, 60), (30, 50), (64, 0), (3, 87))
+        _paged_as_the_engine(stores, raw, ordered, pages)
+
+
 def test_pages_in_due_order_read_the_tickets_with_both_due_times_in_order(stores: list[TicketStore]) -> None:
     """Tickets that began to wait once a target was missed have both due times; sort=due reads those whose fixed
     due time is not after now in its order, and the others (the clock set back) by their computed key (sql.BRANCHES):
