@@ -202,10 +202,11 @@ class Cluster:
         spares = self.spares[template]
         return spares.pop() if spares else self.new_database(template)
 
-    def give_back(self, name: str, template: str | None = None) -> None:
+    def give_back(self, name: str, template: str | None = None) -> str | None:
         """The test is done with this database (from database(template)): it is reset to the template, under a new
         name (a process the test left behind with its URL finds no database, as after a drop), for the next
-        test; or dropped when its schema is no longer the template's (a test made or removed a table, say)."""
+        test; or dropped when its schema is no longer the template's (a test made or removed a table, say).
+        Returns the new name, or None when it was dropped (or the test dropped it)."""
         if template not in self.kept:
             source = template or self.new_database()
             with self.connect(source) as conn:
@@ -223,15 +224,16 @@ class Cluster:
                     conn.execute(f"ALTER DATABASE {name} RENAME TO {renamed}")
                     break
                 except psycopg.errors.InvalidCatalogName:
-                    return  # the test dropped it
+                    return None  # the test dropped it
                 except psycopg.errors.ObjectInUse:  # a connection cut a moment ago is not gone yet
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"the test's database {name} is still in use after 60 s") from None
                     time.sleep(0.01)
         if self._reset(renamed, self.kept[template], emptied=template is None):
             self.spares[template].append(renamed)
-        else:
-            self.drop(renamed)
+            return renamed
+        self.drop(renamed)
+        return None
 
     def _reset(self, name: str, kept: Kept, emptied: bool) -> bool:
         """Put back the template's rows and sequences, in one transaction, if the schema is the template's (or, for

@@ -167,11 +167,12 @@ def test_a_database_given_back_is_as_new_for_the_next_test(postgres: Cluster, mo
     ):
         assert main([*args, "--db", postgres.url(used)]) == 0
     left_open = psycopg.connect(postgres.url(used))  # a connection the test forgot: cut, as a drop would
-    postgres.give_back(used, postgres.template)
-    again = postgres.database(postgres.template)
-    assert again not in (used, fresh)
+    again = postgres.give_back(used, postgres.template)  # reset and kept, under a new name
+    assert again is not None and again not in (used, fresh)
+    assert postgres.database(postgres.template) == again  # the next test gets it
     with pytest.raises(psycopg.OperationalError):
         left_open.execute("SELECT 1")
+    left_open.close()
     with pytest.raises(psycopg.OperationalError, match="does not exist"):
         psycopg.connect(postgres.url(used))  # the old name is gone: a process left behind finds nothing
 
@@ -189,14 +190,14 @@ def test_a_database_given_back_is_as_new_for_the_next_test(postgres: Cluster, mo
 
     with postgres.connect(again) as conn:
         conn.execute("ALTER TABLE tickets ADD COLUMN extra integer")
-    spares = list(postgres.spares[postgres.template])
-    postgres.give_back(again, postgres.template)
-    assert postgres.spares[postgres.template] == spares  # dropped, not kept
+    kept = list(postgres.spares[postgres.template])
+    assert postgres.give_back(again, postgres.template) is None  # dropped, not kept
+    assert postgres.spares[postgres.template] == kept
 
     empty = postgres.database()
     assert main(["add", "Premier", "--db", postgres.url(empty)]) == 0  # its tables made at first use
-    postgres.give_back(empty)
-    empty_again = postgres.database()
+    empty_again = postgres.give_back(empty)  # its schemas dropped and public made again, kept
+    assert empty_again is not None and postgres.database() == empty_again
     with postgres.connect(empty_again) as conn:
         assert conn.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace").fetchone() == (
             0,
