@@ -366,10 +366,9 @@ def _paged_as_the_engine(
             assert total == len(ordered), (*context, raw, limit, offset)
 
 
-def test_pages_in_due_order_merge_the_waiting_tickets_among_many_others(stores: list[TicketStore]) -> None:
-    """sort=due without filters reads the waiting tickets only up to the n-th key of the others (sql._keyed,
-    bounded): with more than a branch's n of those (64), pages whose tickets mix both, before, across and after
-    that n-th key, are the engine's own."""
+def _fifteen_waiting(stores: list[TicketStore]) -> Clock:
+    """The policy set; on Monday 9:00 in Paris, 15 urgent tickets, put to wait one minute after another (29 to 15
+    of their 30 minutes left); the clock then at 9:15."""
     clock = _clock(stores)
     agree(stores, "set_policy", POLICY)
     clock.us = micros("2026-11-30T08:00:00Z")  # Monday 9:00 in Paris
@@ -377,6 +376,14 @@ def test_pages_in_due_order_merge_the_waiting_tickets_among_many_others(stores: 
     for ticket_id in waiting:  # waiting one minute after another: 29 to 15 of their 30 minutes left
         clock.advance(60)
         agree(stores, "update", ticket_id, TicketUpdate(status="waiting"))
+    return clock
+
+
+def test_pages_in_due_order_merge_the_waiting_tickets_among_many_others(stores: list[TicketStore]) -> None:
+    """sort=due without filters reads the waiting tickets only up to the n-th key of the others (sql._keyed,
+    bounded): with more than a branch's n of those (64), pages whose tickets mix both, before, across and after
+    that n-th key, are the engine's own."""
+    clock = _fifteen_waiting(stores)
     for i in range(75):  # due every 30 seconds from 9:45, among the waiting tickets' due times (10:07 to 10:21)
         agree(stores, "add", TicketCreate(title=f"n{i}", priority="urgent"))
         clock.advance(30)
@@ -460,13 +467,7 @@ def test_pages_of_the_unassigned_in_due_order_bound_their_waiting_tickets_by_the
     (sql._keyed, bounded; migration 13), not of all the others: with the assigned ones due first, a bound taken from
     every ticket would leave out waiting tickets due before the unassigned n-th. Pages across it, in both
     directions, are the engine's own."""
-    clock = _clock(stores)
-    agree(stores, "set_policy", POLICY)
-    clock.us = micros("2026-11-30T08:00:00Z")  # Monday 9:00 in Paris
-    waiting = [agree(stores, "add", TicketCreate(title=f"w{i}", priority="urgent"))["id"] for i in range(15)]
-    for ticket_id in waiting:  # waiting one minute after another: 29 to 15 of their 30 minutes left
-        clock.advance(60)
-        agree(stores, "update", ticket_id, TicketUpdate(status="waiting"))
+    clock = _fifteen_waiting(stores)
     for i in range(150):  # due every 15 seconds from 9:45, one in two assigned
         agree(stores, "add", TicketCreate(title=f"n{i}", priority="urgent", assignee="ana" if i % 2 else None))
         clock.advance(15)
