@@ -100,10 +100,9 @@ class Kept:
     def of(cls, conn: psycopg.Connection) -> Kept:
         rows = {}
         for (table,) in conn.execute(TABLES).fetchall():
-            with conn.cursor().copy(f"COPY {table} TO STDOUT (FORMAT binary)") as copy:
-                data = b"".join(bytes(block) for block in copy)
             if conn.execute(f"SELECT EXISTS (SELECT FROM {table})").fetchone()[0]:  # type: ignore[index]
-                rows[table] = data
+                with conn.cursor().copy(f"COPY {table} TO STDOUT (FORMAT binary)") as copy:
+                    rows[table] = b"".join(bytes(block) for block in copy)
         sequences = [
             (name, *conn.execute(f"SELECT last_value, is_called FROM {name}").fetchone())  # type: ignore[misc]
             for (name,) in conn.execute(SEQUENCES).fetchall()

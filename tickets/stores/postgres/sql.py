@@ -383,6 +383,11 @@ def sla_clause(
     return (clause.replace("due_fixed", "fixed_bucket") if buckets else clause), params
 
 
+# ?assignee=none, written as migration 13's indexes say it (their predicate): the planner takes an index whose
+# predicate the statement's conditions imply as written.
+UNASSIGNED = "assignee IS NULL"
+
+
 def where_clause(filters: TicketFilters, reading: Reading | None = None, dense: bool = False) -> tuple[str, list[Any]]:
     """The WHERE clause of the filters, and its parameters (never text pasted into SQL); the SLA filters need the
     reading (its policy and moment); dense: as conditions says."""
@@ -422,7 +427,7 @@ def conditions(
             clauses.append(f"{column} = ANY(%s)")
             params.append(sorted(set(values)))
     if filters.unassigned:
-        clauses.append("assignee IS NULL")
+        clauses.append(UNASSIGNED)
     elif filters.assignee is not None:
         clauses.append("(assignee = (SELECT %s::text)) IS TRUE" if dense else "assignee = %s")
         params.append(filters.assignee)
@@ -805,7 +810,6 @@ def _keyed(
     parts: list[tuple[str, str, str]] = []
     params: list[Any] = []
     bare = bounded and n is not None and not _filtered(_unassigned_aside(filters))
-    fixed_set = " AND ".join([_SETS["F"][0], *(["assignee IS NULL"] if filters.unassigned else [])])
     for fixed, left, condition, key, order, taken in BRANCHES:
         for piece, extra, extra_params in _pieces(filters, reading, fixed, left):
             statuses = statuses_kept(piece)  # written below, in place of ?status='s parameter
@@ -815,7 +819,8 @@ def _keyed(
             if taken is not None:
                 ranges.append(taken)
                 range_params.append(Bound("now_b", reading.now_b))
-            if bare and left and not fixed:  # not after the n-th of the fixed set
+            if bare and left and not fixed:  # not after the n-th of the fixed set (of its unassigned tickets)
+                fixed_set = " AND ".join([_SETS["F"][0], *([UNASSIGNED] if filters.unassigned else [])])
                 nth = f"SELECT due_fixed FROM tickets WHERE {fixed_set} ORDER BY due_fixed, id"
                 nth += f" OFFSET {int(limit) - 1} LIMIT 1"
                 ranges.append(f"due_left <= coalesce(({nth}) - %s, {BIGINT_MAX})")
