@@ -35,6 +35,7 @@ class Queues:
         self.fixed: list[tuple[int, int]] = []  # (due_fixed, id): sort=due's keys that do not move
         self.left: list[tuple[int, int]] = []  # (due_left, id): those of waiting tickets, to add B(now) to
         self.both: dict[int, tuple[int, int]] = {}  # id: (due_fixed, due_left), of the tickets in both lists
+        self.keys: dict[int, tuple[int | None, int | None]] = {}  # id: (due_fixed, due_left), of those with one
         self.breached_fixed: list[tuple[int, int]] = []  # those of the tickets breached for good, apart
         self.breached_left: list[tuple[int, int]] = []
         for ticket in tickets:
@@ -49,6 +50,8 @@ class Queues:
                     self.breached_left.append((p.due_left, ticket_id))
                 if p.due_fixed is not None:
                     self.both[ticket_id] = (p.due_fixed, p.due_left)
+            if p.due_fixed is not None or p.due_left is not None:
+                self.keys[ticket_id] = (p.due_fixed, p.due_left)
             if not p.targeted:
                 self.fixed_state["none"].add(ticket_id)
             elif p.breached:
@@ -113,17 +116,36 @@ class Queues:
         in (?sla=; none: any).
 
         The due times the wanted tickets can be among (_sources) are merged in order, keeping the wanted tickets,
-        for as long as that costs less than keeping the wanted tickets' due times first (a comprehension, some 16
-        times cheaper per ticket than a step of the merge) and merging those: the waiting tickets of
-        ?status=waiting come after every running ticket already late (30 ms for a page at 100,000 tickets)."""
+        for as long as that costs less than sorting the wanted tickets' own due times (_keys_of) and merging
+        those: the waiting tickets of ?status=waiting come after every running ticket already late."""
         fixed, left = self._sources(reading, descending, set(states))
         if wanted is not None:
-            chosen = self._merged(fixed, left, wanted, reading, descending, count, (len(fixed) + len(left)) // 16)
+            chosen = self._merged(fixed, left, wanted, reading, descending, count, len(wanted) // 4)
             if chosen is not None:
                 return chosen
-            fixed = [kt for kt in fixed if kt[1] in wanted]
-            left = [kt for kt in left if kt[1] in wanted]
+            fixed, left = self._keys_of(wanted, descending)
         return self._merged(fixed, left, None, reading, descending, count, None) or []
+
+    def _keys_of(self, wanted: set[int], descending: bool) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """The fixed and the waiting due times of the wanted tickets, in by_due's order. The page is the one the
+        sources give: the wanted tickets are in the states asked for, and a due time the sources leave out for
+        one of them (the waiting one of a ticket late by its fixed one) is never its nearer. Sorted from a lookup
+        per wanted ticket, not kept by a pass over every source (the 8,000 waiting tickets among 100,000: 53 ms
+        for that pass)."""
+        fixed: list[tuple[int, int]] = []
+        left: list[tuple[int, int]] = []
+        keys = self.keys
+        for ticket_id in wanted:
+            found = keys.get(ticket_id)
+            if found is not None:
+                if found[0] is not None:
+                    fixed.append((found[0], ticket_id))
+                if found[1] is not None:
+                    left.append((found[1], ticket_id))
+        order = (lambda kt: (-kt[0], kt[1])) if descending else None
+        fixed.sort(key=order)
+        left.sort(key=order)
+        return fixed, left
 
     def _sources(
         self, reading: Reading, descending: bool, states: set[SlaState]
