@@ -308,8 +308,9 @@ class Calendar:
         found: dict[int, int] = {}
         if not wanted:
             return found
-        self.instant(wanted[0])  # the running sums cover both ends (or the ends are past the calendar's limits)
-        self.instant(wanted[-1])
+        if not self._cum[0] < wanted[0] <= wanted[-1] <= self._cum[-1]:
+            self.instant(wanted[0])  # the running sums cover both ends (or the ends are past the calendar's limits)
+            self.instant(wanted[-1])
         walked: list[tuple[int, int, int]] = []  # (value, rest, ordinal)
         outside: list[int] = []
         with self._lock:

@@ -226,7 +226,7 @@ class PostgresStore(Conversation, TicketStore):
             ticket["created_at"],
             ticket["first_response_at"],
             ticket["resolved_at"],
-            tuple(tuple(pause) for pause in ticket["paused"]),
+            tuple(map(tuple, ticket["paused"])),
             ticket["sla_breached"],
         )
         found = self._plans.get(key)
