@@ -64,7 +64,6 @@ class Reading:
         ticket: Ticket,
         stored_json: bytes | None = None,
         plan: Plan | None = None,
-        moving: Mapping[int, str | None] | None = None,
     ) -> tuple[bytes, str]:
         """The ticket as the API answers it (what it stores, then its SLA now), and its ETag."""
         stored_json = stored_json if stored_json is not None else public_json(ticket)

@@ -388,10 +388,12 @@ def sla_clause(
 UNASSIGNED = "assignee IS NULL"
 
 
-def where_clause(filters: TicketFilters, reading: Reading | None = None, dense: bool = False) -> tuple[str, list[Any]]:
+def where_clause(
+    filters: TicketFilters, reading: Reading | None = None, dense: bool = False, kept: bool = False
+) -> tuple[str, list[Any]]:
     """The WHERE clause of the filters, and its parameters (never text pasted into SQL); the SLA filters need the
-    reading (its policy and moment); dense: as conditions says."""
-    clauses, params = conditions(filters, reading, dense=dense)
+    reading (its policy and moment); dense and kept: as conditions says."""
+    clauses, params = conditions(filters, reading, kept=kept, dense=dense)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
