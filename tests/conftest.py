@@ -362,6 +362,20 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     OUTCOMES[report.nodeid] = OUTCOMES.get(report.nodeid, True) and not report.failed
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a worker of pytest-xdist: its figures go to the main process, which prints them (pytest_testnodedown)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["figures"] = [list(figure) for figure in FIGURES]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """In the main process of pytest-xdist: the figures of a worker that finished (the outcomes of its tests came
+    here one by one, as pytest_runtest_logreport)."""
+    FIGURES.extend((figure, scope) for figure, scope in getattr(node, "workeroutput", {}).get("figures", []))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     passed = []
     for figure, scope in FIGURES:
