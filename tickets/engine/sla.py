@@ -342,7 +342,7 @@ _LAST: tuple[Policy, Calendar] | None = None  # the policy asked for last, and i
 def calendar_of(policy: Policy) -> Calendar:
     """One calendar per policy, its running sums kept from one request to the next. The policy asked for last is
     known by its identity (nothing changes a policy once made; the stores keep one object per policy text):
-    writing it out as the key took some 60 us of every page."""
+    writing it out as the key took 7 us of every page (timeit, the sample policy; 0.13 us now)."""
     global _LAST
     last = _LAST
     if last is not None and last[0] is policy:
