@@ -34,7 +34,6 @@ class Queues:
         self.waiting: set[int] = set()  # the running ones that wait: paused until that instant
         self.fixed: list[tuple[int, int]] = []  # (due_fixed, id): sort=due's keys that do not move
         self.left: list[tuple[int, int]] = []  # (due_left, id): those of waiting tickets, to add B(now) to
-        self.both: dict[int, tuple[int, int]] = {}  # id: (due_fixed, due_left), of the tickets in both lists
         self.keys: dict[int, tuple[int | None, int | None]] = {}  # id: (due_fixed, due_left), of those with one
         self.breached_fixed: list[tuple[int, int]] = []  # those of the tickets breached for good, apart
         self.breached_left: list[tuple[int, int]] = []
@@ -48,8 +47,6 @@ class Queues:
                 self.left.append((p.due_left, ticket_id))
                 if p.breached:
                     self.breached_left.append((p.due_left, ticket_id))
-                if p.due_fixed is not None:
-                    self.both[ticket_id] = (p.due_fixed, p.due_left)
             if p.due_fixed is not None or p.due_left is not None:
                 self.keys[ticket_id] = (p.due_fixed, p.due_left)
             if not p.targeted:
@@ -200,9 +197,9 @@ class Queues:
                     return None
             if ticket_id in seen or (wanted is not None and ticket_id not in wanted):
                 continue  # a ticket with both keys, met again
-            if descending and ticket_id in self.both:  # its key is the nearer of the two, which comes second
-                fixed_key, left_key = self.both[ticket_id]
-                if -key != min(fixed_key, left_key + now_b):
+            if descending:  # a ticket with both keys: its key is the nearer of the two, which comes second
+                fixed_key, left_key = self.keys[ticket_id]
+                if fixed_key is not None and left_key is not None and -key != min(fixed_key, left_key + now_b):
                     continue
             seen.add(ticket_id)
             chosen.append(ticket_id)

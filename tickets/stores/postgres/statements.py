@@ -50,19 +50,16 @@ class Statements:
             if name == "due":
                 return due_page(query, reading, descending, query.limit, query.offset, dense)
             order = ORDER_COLUMNS[name] + (" DESC" if descending else "") + (", id" if name != "id" else "")
-            if name == "id" and (query.sla or query.due_before is not None) and planned_once(query) and not dense:
-                # the moment's bounds, the limit and the offset unknown to the planner: one plan for every reading,
-                # a walk of the index of the order (or of a status) that keeps what matches, which PostgreSQL
-                # keeps once prepared; with the values, it planned the page again each time (0.3 ms of ?sla=paused)
-                where, params = where_clause(query, reading, kept=True)
-                return f"SELECT {COLUMNS} FROM tickets{where} ORDER BY {order} LIMIT {PAGE}", [
-                    *params,
-                    query.limit,
-                    query.offset,
-                ]
-            where, params = where_clause(query, reading, dense)
+            # ?sla= and due_before in id order: the moment's bounds, the limit and the offset unknown to the
+            # planner, one plan for every reading (a walk of the index of the order, or of a status, that keeps
+            # what matches), which PostgreSQL keeps once prepared; with the values, it planned the page again each
+            # time (0.3 ms of ?sla=paused)
+            timed = bool(query.sla) or query.due_before is not None
+            kept = name == "id" and timed and planned_once(query) and not dense
+            where, params = where_clause(query, reading, dense, kept)
+            limit = PAGE if kept else "%s OFFSET %s"
             return (
-                f"SELECT {COLUMNS} FROM tickets{where} ORDER BY {order} LIMIT %s OFFSET %s",
+                f"SELECT {COLUMNS} FROM tickets{where} ORDER BY {order} LIMIT {limit}",
                 [*params, query.limit, query.offset],
             )
 
