@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import pydantic_core
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from tickets.api.dependencies import (
@@ -22,7 +22,6 @@ from tickets.api.dependencies import (
 )
 from tickets.api.http_rules import KEY_NAME
 from tickets.api.idempotency import IdempotencyKey, answered, keyed
-from tickets.api.query_rules import QueryChecked
 from tickets.api.responses import (
     BAD_REQUEST,
     COMMENT_LOCATION,
@@ -37,11 +36,12 @@ from tickets.api.responses import (
     TOO_LARGE,
     TOTAL_OF_TICKET,
 )
+from tickets.api.routes import resource_router
 from tickets.engine.history import Comment, CommentCreate, CommentEdit, NewComment, Page
 from tickets.engine.idempotency import comment_answer
 from tickets.engine.messages import Problem, message
 
-router = APIRouter(tags=["comments"], route_class=QueryChecked)
+router = resource_router("comments")
 
 
 @router.post(

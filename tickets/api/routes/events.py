@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from tickets.api.dependencies import (
     ONCE,
@@ -13,15 +13,15 @@ from tickets.api.dependencies import (
     listing,
     sees_internal,
 )
-from tickets.api.query_rules import QueryChecked
 from tickets.api.responses import (
     BAD_REQUEST,
     NO_TICKET_EVER,
     TOTAL_OF_TICKET,
 )
+from tickets.api.routes import resource_router
 from tickets.engine.history import Event, FeedQuery, Page
 
-router = APIRouter(tags=["history"], route_class=QueryChecked)
+router = resource_router("history")
 
 
 @router.get(

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from tickets.api.dependencies import (
     get_store,
 )
-from tickets.api.query_rules import QueryChecked
+from tickets.api.routes import resource_router
 
-router = APIRouter(tags=["service"], route_class=QueryChecked)
+router = resource_router("service")
 
 
 class Verification(BaseModel):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from tickets.api.dependencies import get_store
-from tickets.api.query_rules import QueryChecked
 from tickets.api.responses import BAD_REQUEST, FORBIDDEN, TOO_LARGE
+from tickets.api.routes import resource_router
 from tickets.engine.sla import Policy
 
-router = APIRouter(tags=["sla"], route_class=QueryChecked)
+router = resource_router("sla")
 
 
 @router.get("/sla", summary="Read the SLA policy")

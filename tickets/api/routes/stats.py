@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import Query, Request, status
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
@@ -12,13 +12,13 @@ from tickets.api.dependencies import (
     ONCE,
     get_store,
 )
-from tickets.api.query_rules import QueryChecked
 from tickets.api.responses import (
     BAD_REQUEST,
 )
+from tickets.api.routes import resource_router
 from tickets.engine.models import Stats, StatsQuery
 
-router = APIRouter(tags=["statistics"], route_class=QueryChecked)
+router = resource_router("statistics")
 
 
 @router.get("/tickets/stats", summary="Count tickets", responses={400: BAD_REQUEST}, dependencies=ONCE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import Header, Query, Request, Response, status
 
 from tickets.api.dependencies import (
     ONCE,
@@ -15,7 +15,6 @@ from tickets.api.dependencies import (
     one_ticket,
 )
 from tickets.api.idempotency import IdempotencyKey, answered, keyed
-from tickets.api.query_rules import QueryChecked
 from tickets.api.responses import (
     BAD_REQUEST,
     ETAG,
@@ -31,12 +30,13 @@ from tickets.api.responses import (
     TOO_LARGE,
     TOTAL,
 )
+from tickets.api.routes import resource_router
 from tickets.api.schemas import Ticket
 from tickets.engine.errors import InvalidChange
 from tickets.engine.models import BulkUpdate, TicketCreate, TicketQuery, TicketUpdate
 from tickets.engine.rules import etag_matches
 
-router = APIRouter(tags=["tickets"], route_class=QueryChecked)
+router = resource_router("tickets")
 
 
 @router.get(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from tickets.api.dependencies import ONCE, get_store, listing
-from tickets.api.query_rules import QueryChecked
 from tickets.api.responses import BAD_REQUEST, FORBIDDEN, NO_WEBHOOK, TOO_LARGE, WEBHOOK_LOCATION, _header
+from tickets.api.routes import resource_router
 from tickets.engine.history import Page
 from tickets.engine.values import NUMBER_MAX
 from tickets.engine.webhooks import (
@@ -25,7 +25,7 @@ from tickets.engine.webhooks import (
 )
 from tickets.worker import addresses
 
-router = APIRouter(tags=["webhooks"], route_class=QueryChecked, responses={400: BAD_REQUEST, 403: FORBIDDEN})
+router = resource_router("webhooks", {400: BAD_REQUEST, 403: FORBIDDEN})
 
 WebhookId = Annotated[int, Path(ge=1, le=NUMBER_MAX, description="The webhook's id.", examples=[1])]
 
