@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from typing import Any
 
@@ -80,27 +81,41 @@ def schema_of(app: FastAPI) -> dict[str, Any]:
     Swagger UI's Authorize button reads this declaration.
     """
     if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, summary=app.summary, routes=app.routes, tags=app.openapi_tags
-        )
-        schema["components"]["securitySchemes"] = {"APIKeyHeader": API_KEY_SCHEME}
-        for path, operations in schema["paths"].items():
-            for operation in operations.values():
-                if "HTTPValidationError" in str(operation["responses"].get("422")):  # FastAPI's, never sent
-                    operation["responses"].pop("422")
-                if not is_open(path):
-                    operation["security"] = [{"APIKeyHeader": []}]
-                    operation["responses"]["401"] = {
-                        "description": UNAUTHORIZED["description"],
-                        "content": {
-                            JSON: {
-                                "schema": {"$ref": "#/components/schemas/Message"},
-                                "example": {"detail": "wrong API key"},
-                            }
-                        },
-                    }
-        for unused in ("HTTPValidationError", "ValidationError"):
-            schema["components"]["schemas"].pop(unused, None)
-        for_clients(schema)
-        app.openapi_schema = schema
+        documented = tuple(route for route in app.routes if getattr(route, "include_in_schema", False))
+        key = (app.title, app.version, app.summary, json.dumps(app.openapi_tags), tuple(map(id, documented)))
+        if key not in _SCHEMAS:  # the routes are kept with their schema: no other route can take their ids
+            _SCHEMAS[key] = documented, _schema(app.title, app.version, app.summary, documented, app.openapi_tags)
+        app.openapi_schema = _SCHEMAS[key][1]
     return app.openapi_schema
+
+
+# Each schema made, by what it is made of: create_app's apps share their routes, and so their schema, which takes
+# 0.16 s to make (the tests make hundreds of apps). Nothing changes a schema once made.
+_SCHEMAS: dict[tuple[Any, ...], tuple[tuple[Any, ...], dict[str, Any]]] = {}
+
+
+def _schema(
+    title: str, version: str, summary: str | None, routes: tuple[Any, ...], tags: list[dict[str, Any]] | None
+) -> dict[str, Any]:
+    """FastAPI's schema of these routes, with the changes schema_of tells."""
+    schema = get_openapi(title=title, version=version, summary=summary, routes=list(routes), tags=tags)
+    schema["components"]["securitySchemes"] = {"APIKeyHeader": API_KEY_SCHEME}
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            if "HTTPValidationError" in str(operation["responses"].get("422")):  # FastAPI's, never sent
+                operation["responses"].pop("422")
+            if not is_open(path):
+                operation["security"] = [{"APIKeyHeader": []}]
+                operation["responses"]["401"] = {
+                    "description": UNAUTHORIZED["description"],
+                    "content": {
+                        JSON: {
+                            "schema": {"$ref": "#/components/schemas/Message"},
+                            "example": {"detail": "wrong API key"},
+                        }
+                    },
+                }
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema["components"]["schemas"].pop(unused, None)
+    for_clients(schema)
+    return schema
