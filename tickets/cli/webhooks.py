@@ -16,7 +16,6 @@ from tickets.engine.messages import message
 from tickets.engine.webhooks import EVENT_NAMES, WebhookCreate, new_secret, public
 from tickets.stores.base import TicketStore
 from tickets.worker import addresses
-from tickets.worker.runner import work
 
 
 async def cmd_webhooks_list(args: argparse.Namespace, store: TicketStore) -> None:
@@ -75,6 +74,9 @@ async def cmd_webhooks_deliveries(args: argparse.Namespace, store: TicketStore) 
 
 async def cmd_deliver(args: argparse.Namespace, store: TicketStore) -> None:
     """Deliver until interrupted (Ctrl-C, SIGTERM): the same loop a server runs, as a worker of its own."""
+    # Imported here, not above: the worker brings httpx, and loading it cost every other command 0.15 s.
+    from tickets.worker.runner import work
+
     say("cli_delivering", store=store.name, flush=True)
     task = asyncio.create_task(work(store, args.settings))
     loop = asyncio.get_running_loop()
