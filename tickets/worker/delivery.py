@@ -128,8 +128,7 @@ class Deliverer:
 
     async def run(self) -> None:
         """Deliver until cancelled: take the claim when it is free, and keep delivering while it holds."""
-        client = self._client or httpx.AsyncClient(follow_redirects=False, trust_env=False)
-        self.client = client
+        made = None
         stop_listening = self.hooks.when_changed(self._endpoints.ringer())
         try:
             while True:
@@ -137,6 +136,9 @@ class Deliverer:
                 if not await self._any_enabled():  # nothing to deliver: no lock taken, no file made
                     await self._endpoints.wait(LOOK_FOR_ENDPOINTS, self.clock.sleep, since)
                     continue
+                # The client is made for the first endpoint: a server with none never pays its TLS set-up (40 ms).
+                if self._client is None:
+                    self._client = made = httpx.AsyncClient(follow_redirects=False, trust_env=False)
                 claim = await self._claim()
                 if claim is None:
                     await self.clock.sleep(CLAIM_AGAIN)
@@ -147,8 +149,9 @@ class Deliverer:
                     await claim.release()
         finally:
             stop_listening()
-            if self._client is None:
-                await client.aclose()
+            if made is not None:
+                self._client = None
+                await made.aclose()
 
     async def _any_enabled(self) -> bool:
         try:
@@ -312,9 +315,11 @@ class Deliverer:
         try:
             await addresses.check(hook["url"], self.options.allow_private)
             sent = headers(signing_secrets(hook, self.store.now()), message.id, at, message.data)
-            request = self.client.build_request("POST", hook["url"], content=message.data, headers=sent)
+            client = self._client
+            assert client is not None  # run() made it before the first delivery
+            request = client.build_request("POST", hook["url"], content=message.data, headers=sent)
             request.extensions["timeout"] = httpx.Timeout(self.options.timeout).as_dict()
-            response = await self.client.send(request, stream=True)
+            response = await client.send(request, stream=True)
             status_code, retry_after = response.status_code, response.headers.get("retry-after")
             await _drain(response)
             if response.is_redirect:
