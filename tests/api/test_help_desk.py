@@ -98,6 +98,7 @@ def test_tags_are_replaced_added_and_removed(client: TestClient) -> None:
         ({"tags": ["a b"]}, "tags"),
         ({"tags": ["x" * 51]}, "tags"),
         ({"tags": [f"t{i}" for i in range(21)]}, "tags"),
+        ({"tags": ["vpn"] * 21}, "tags"),  # 21 given, as the schema's maxItems counts them, though 1 once normalized
         ({"tags": [""]}, "tags"),
         ({"requester": {"name": "Claire", "email": "pas-une-adresse"}}, "requester"),
         ({"requester": {"name": " ", "email": None}}, "requester"),
@@ -114,6 +115,12 @@ def test_bad_help_desk_fields_are_400_naming_the_field(client: TestClient, body:
     for response in (client.post("/tickets", json={"title": "t", **body}), client.patch("/tickets/3", json=body)):
         assert response.status_code == 400, response.text
         assert response.json()["detail"][0]["loc"][:2] == ["body", field]
+
+
+def test_twenty_tags_given_with_repeats_are_kept_once_each(client: TestClient) -> None:
+    given = ["VPN", "vpn", " Vpn ", "réseau", "RÉSEAU"] * 4
+    assert new(client, tags=given)["tags"] == ["réseau", "vpn"]
+    assert client.patch("/tickets/3", json={"tags": given}).json()["tags"] == ["réseau", "vpn"]
 
 
 def test_adding_past_twenty_tags_is_refused_and_changes_nothing(client: TestClient) -> None:
