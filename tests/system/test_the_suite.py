@@ -135,21 +135,11 @@ def test_another_process_writing_the_shipped_file_meanwhile_is_not_the_tests_fau
 
 
 def test_the_summary_prints_only_figures_of_tests_that_passed(tmp_path: Path) -> None:
-    shutil.copyfile(ROOT / "tests" / "conftest.py", tmp_path / "conftest.py")
-    (tmp_path / "test_figures.py").write_text(
+    run = nested_suite(
+        tmp_path,
         "from conftest import report\n"
         "def test_kept():\n    report('figure of a passing test')\n"
         "def test_dropped():\n    report('figure of a failing test')\n    assert False\n",
-        encoding="utf-8",
-    )
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        # Only the plugins conftest.py needs: loading every installed one (hypothesis, schemathesis…) took 4 s.
-        env={**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
     )
     assert run.returncode == 1, run.stdout[-2000:]  # one test failed on purpose
     summary = run.stdout.split("reliability figures (from tests that passed)")[1].split("short test summary")[0]
